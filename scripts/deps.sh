@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian (and npm) package sluice needs to build, run and test.
+# Idempotent and quiet when everything is already there, so both README commands call it.
+#   scripts/deps.sh          build + run dependencies
+#   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.74-dev libprotobuf-dev protobuf-compiler
+  libsimdjson-dev libre2-dev libzstd-dev liblz4-dev libsnappy-dev libdeflate-dev zlib1g-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  zstd lz4 curl
+)
+test_pkgs=(
+  python3 python3-pytest python3-requests python3-snappy python3-protobuf python3-yaml
+  prometheus procps
+)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js and npm may come from Debian or from another install; only add Debian's when absent.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
