@@ -1,0 +1,428 @@
+#include "config/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/duration.h"
+
+namespace sluice::config {
+
+namespace {
+
+// Durations and sizes are distinct types in the visitors so they parse and print as "5m"/"256KB".
+struct DurationField {
+  int64_t* v;
+};
+struct BytesField {
+  uint64_t* v;
+};
+
+// One description of every key, walked by three visitors: YAML loading, YAML dumping and
+// flag setting. Adding a key here makes it loadable, printable and settable from the command line.
+template <typename V>
+void VisitLimits(Limits& l, V& v) {
+  v.Field("ingestion_rate_strategy", l.ingestion_rate_strategy);
+  v.Field("ingestion_rate_mb", l.ingestion_rate_mb);
+  v.Field("ingestion_burst_size_mb", l.ingestion_burst_size_mb);
+  v.Field("max_label_name_length", l.max_label_name_length);
+  v.Field("max_label_value_length", l.max_label_value_length);
+  v.Field("max_label_names_per_series", l.max_label_names_per_series);
+  v.Field("reject_old_samples", l.reject_old_samples);
+  v.Field("reject_old_samples_max_age", DurationField{&l.reject_old_samples_max_age});
+  v.Field("creation_grace_period", DurationField{&l.creation_grace_period});
+  v.Field("max_line_size", BytesField{&l.max_line_size});
+  v.Field("max_line_size_truncate", l.max_line_size_truncate);
+  v.Field("increment_duplicate_timestamp", l.increment_duplicate_timestamp);
+  v.Field("allow_structured_metadata", l.allow_structured_metadata);
+  v.Field("max_structured_metadata_size", BytesField{&l.max_structured_metadata_size});
+  v.Field("max_structured_metadata_entries_count", l.max_structured_metadata_entries_count);
+  v.Field("max_streams_per_user", l.max_streams_per_user);
+  v.Field("max_global_streams_per_user", l.max_global_streams_per_user);
+  v.Field("unordered_writes", l.unordered_writes);
+  v.Field("per_stream_rate_limit", BytesField{&l.per_stream_rate_limit});
+  v.Field("per_stream_rate_limit_burst", BytesField{&l.per_stream_rate_limit_burst});
+  v.Field("max_entries_limit_per_query", l.max_entries_limit_per_query);
+  v.Field("max_query_length", DurationField{&l.max_query_length});
+  v.Field("max_query_series", l.max_query_series);
+  v.Field("query_timeout", DurationField{&l.query_timeout});
+  v.Field("max_query_parallelism", l.max_query_parallelism);
+  v.Field("max_query_lookback", DurationField{&l.max_query_lookback});
+}
+
+template <typename V>
+void VisitConfig(Config& c, V& v) {
+  v.Field("target", c.target);
+  v.Field("auth_enabled", c.auth_enabled);
+  v.Section("server", [&] {
+    v.Field("http_listen_address", c.server.http_listen_address);
+    v.Field("http_listen_port", c.server.http_listen_port);
+    v.Field("http_threads", c.server.http_threads);
+    v.Field("log_level", c.server.log_level);
+    v.Field("log_format", c.server.log_format);
+    v.Field("http_server_read_timeout", DurationField{&c.server.http_server_read_timeout});
+  });
+  v.Section("common", [&] {
+    v.Field("path_prefix", c.common.path_prefix);
+    v.Section("storage", [&] {
+      v.Section("filesystem", [&] { v.Field("chunks_directory", c.storage.chunks_directory); });
+    });
+  });
+  v.Section("distributor", [&] {
+    v.Field("max_recv_msg_size", BytesField{&c.distributor.max_recv_msg_size});
+    v.Field("max_decompressed_size", BytesField{&c.distributor.max_decompressed_size});
+  });
+  v.Section("ingester", [&] {
+    auto& i = c.ingester;
+    v.Field("chunk_idle_period", DurationField{&i.chunk_idle_period});
+    v.Field("chunk_block_size", BytesField{&i.chunk_block_size});
+    v.Field("chunk_target_size", BytesField{&i.chunk_target_size});
+    v.Field("chunk_encoding", i.chunk_encoding);
+    v.Field("max_chunk_age", DurationField{&i.max_chunk_age});
+    v.Field("chunk_retain_period", DurationField{&i.chunk_retain_period});
+    v.Field("flush_check_period", DurationField{&i.flush_check_period});
+    v.Field("concurrent_flushes", i.concurrent_flushes);
+    v.Field("concurrency", i.concurrency);
+    v.Field("max_returned_stream_errors", i.max_returned_stream_errors);
+    v.Section("wal", [&] {
+      v.Field("enabled", i.wal.enabled);
+      v.Field("dir", i.wal.dir);
+      v.Field("checkpoint_duration", DurationField{&i.wal.checkpoint_duration});
+      v.Field("flush_on_shutdown", i.wal.flush_on_shutdown);
+      v.Field("replay_memory_ceiling", BytesField{&i.wal.replay_memory_ceiling});
+      v.Field("fsync", i.wal.fsync);
+      v.Field("fsync_interval", DurationField{&i.wal.fsync_interval});
+      v.Field("segment_size", BytesField{&i.wal.segment_size});
+    });
+  });
+  v.Section("querier", [&] {
+    v.Field("max_concurrent", c.querier.max_concurrent);
+    v.Field("index_refresh_interval", DurationField{&c.querier.index_refresh_interval});
+  });
+  v.Section("runtime_config", [&] {
+    v.Field("file", c.runtime_config.file);
+    v.Field("period", DurationField{&c.runtime_config.period});
+  });
+  v.Section("limits_config", [&] { VisitLimits(c.limits_config, v); });
+}
+
+// Converts one scalar to a field, naming the key on failure.
+Status SetFromString(const std::string& key, const std::string& s, std::string& out) {
+  out = s;
+  return Status::OK();
+}
+Status SetFromString(const std::string& key, const std::string& s, bool& out) {
+  if (s == "true" || s == "1") {
+    out = true;
+  } else if (s == "false" || s == "0") {
+    out = false;
+  } else {
+    return Status::InvalidArgument(fmt::format("{}: cannot parse \"{}\" as a boolean", key, s));
+  }
+  return Status::OK();
+}
+template <typename Int>
+  requires std::is_integral_v<Int>
+Status SetFromString(const std::string& key, const std::string& s, Int& out) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    if (used != s.size() || (std::is_unsigned_v<Int> && v < 0)) throw std::invalid_argument(s);
+    out = static_cast<Int>(v);
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(fmt::format("{}: cannot parse \"{}\" as an integer", key, s));
+  }
+  return Status::OK();
+}
+Status SetFromString(const std::string& key, const std::string& s, double& out) {
+  try {
+    size_t used = 0;
+    out = std::stod(s, &used);
+    if (used != s.size()) throw std::invalid_argument(s);
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(fmt::format("{}: cannot parse \"{}\" as a number", key, s));
+  }
+  return Status::OK();
+}
+Status SetFromString(const std::string& key, const std::string& s, DurationField f) {
+  auto d = ParseDuration(s);
+  if (!d.ok()) return Status::InvalidArgument(fmt::format("{}: {}", key, d.status().message()));
+  *f.v = *d;
+  return Status::OK();
+}
+Status SetFromString(const std::string& key, const std::string& s, BytesField f) {
+  auto b = ParseByteSize(s);
+  if (!b.ok()) return Status::InvalidArgument(fmt::format("{}: {}", key, b.status().message()));
+  *f.v = *b;
+  return Status::OK();
+}
+
+std::string ToText(const std::string& v) { return v; }
+std::string ToText(bool v) { return v ? "true" : "false"; }
+template <typename Int>
+  requires std::is_integral_v<Int>
+std::string ToText(Int v) {
+  return std::to_string(v);
+}
+std::string ToText(double v) { return fmt::format("{}", v); }
+std::string ToText(DurationField f) { return FormatDuration(*f.v); }
+std::string ToText(BytesField f) { return FormatByteSize(*f.v); }
+
+// Reads a YAML mapping into fields; remembers every key it knew so the rest are errors.
+class YamlLoader {
+ public:
+  explicit YamlLoader(YAML::Node root) { stack_.push_back({root, "", {}}); }
+
+  template <typename T>
+  void Field(const char* name, T&& field) {
+    auto& top = stack_.back();
+    top.known.insert(name);
+    if (!status_.ok() || !top.node.IsMap()) return;
+    YAML::Node n = top.node[name];
+    if (!n) return;
+    std::string key = top.path + name;
+    if (!n.IsScalar()) {
+      status_ = Status::InvalidArgument(fmt::format("{}: expected a single value", key));
+      return;
+    }
+    status_ = SetFromString(key, n.Scalar(), field);
+  }
+
+  void Section(const char* name, const std::function<void()>& body) {
+    auto& top = stack_.back();
+    top.known.insert(name);
+    if (!status_.ok()) return;
+    YAML::Node n = top.node.IsMap() ? top.node[name] : YAML::Node();
+    if (n && !n.IsNull() && !n.IsMap()) {
+      status_ = Status::InvalidArgument(fmt::format("{}{}: expected a mapping", top.path, name));
+      return;
+    }
+    stack_.push_back({n ? n : YAML::Node(YAML::NodeType::Map), top.path + name + ".", {}});
+    body();
+    CheckUnknown();
+    stack_.pop_back();
+  }
+
+  Status Finish() {
+    CheckUnknown();
+    return status_;
+  }
+
+ private:
+  struct Level {
+    YAML::Node node;
+    std::string path;
+    std::set<std::string> known;
+  };
+
+  void CheckUnknown() {
+    auto& top = stack_.back();
+    if (!status_.ok() || !top.node.IsMap()) return;
+    for (const auto& kv : top.node) {
+      auto key = kv.first.as<std::string>();
+      if (!top.known.contains(key)) {
+        std::string section = top.path.empty() ? "the top level" : "section " + top.path.substr(0, top.path.size() - 1);
+        status_ = Status::InvalidArgument(fmt::format("unknown configuration key \"{}\" in {}", key, section));
+        return;
+      }
+    }
+  }
+
+  std::vector<Level> stack_;
+  Status status_;
+};
+
+class YamlDumper {
+ public:
+  template <typename T>
+  void Field(const char* name, T&& field) {
+    out_ << YAML::Key << name << YAML::Value << ToText(field);
+  }
+  void Section(const char* name, const std::function<void()>& body) {
+    out_ << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    body();
+    out_ << YAML::EndMap;
+  }
+  YAML::Emitter& out() { return out_; }
+
+ private:
+  YAML::Emitter out_;
+};
+
+// Sets the one field whose dotted path equals `path`.
+class FlagSetter {
+ public:
+  FlagSetter(std::string path, std::string value) : path_(std::move(path)), value_(std::move(value)) {}
+
+  template <typename T>
+  void Field(const char* name, T&& field) {
+    if (prefix_ + name == path_) {
+      found_ = true;
+      status_ = SetFromString("-" + path_, value_, field);
+    }
+  }
+  void Section(const char* name, const std::function<void()>& body) {
+    std::string saved = prefix_;
+    prefix_ += std::string(name) + ".";
+    body();
+    prefix_ = saved;
+  }
+  bool found() const { return found_; }
+  const Status& status() const { return status_; }
+
+ private:
+  std::string path_, value_, prefix_;
+  bool found_ = false;
+  Status status_;
+};
+
+Result<YAML::Node> LoadYaml(std::string_view yaml) {
+  try {
+    return YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("invalid YAML: {}", e.what()));
+  }
+}
+
+}  // namespace
+
+Status Config::Finalize() {
+  if (target != "all") {
+    return Status::InvalidArgument(fmt::format("unsupported target \"{}\": this build runs -target=all", target));
+  }
+  if (common.path_prefix.empty()) return Status::InvalidArgument("common.path_prefix must not be empty");
+  if (ingester.wal.dir.empty()) ingester.wal.dir = common.path_prefix + "/wal";
+  if (storage.chunks_directory.empty()) storage.chunks_directory = common.path_prefix + "/chunks";
+  if (ingester.wal.fsync != "batch" && ingester.wal.fsync != "interval" && ingester.wal.fsync != "never") {
+    return Status::InvalidArgument(fmt::format(
+        "ingester.wal.fsync: \"{}\" is not one of batch, interval, never", ingester.wal.fsync));
+  }
+  if (ingester.wal.checkpoint_duration < 1'000'000'000) {
+    return Status::InvalidArgument("invalid checkpoint duration: must be at least 1s");
+  }
+  if (server.log_format != "logfmt" && server.log_format != "json") {
+    return Status::InvalidArgument(fmt::format("server.log_format: \"{}\" is not logfmt or json", server.log_format));
+  }
+  if (server.http_listen_port < 0 || server.http_listen_port > 65535) {
+    return Status::InvalidArgument("server.http_listen_port must be between 0 and 65535");
+  }
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (server.http_threads <= 0) server.http_threads = static_cast<int>(std::max(4u, 2 * cores));
+  if (ingester.concurrency <= 0) ingester.concurrency = static_cast<int>(4 * cores);
+  if (querier.max_concurrent <= 0) querier.max_concurrent = static_cast<int>(cores);
+  if (ingester.concurrent_flushes <= 0) ingester.concurrent_flushes = 1;
+  return Status::OK();
+}
+
+Result<Config> ParseConfigYaml(std::string_view yaml) {
+  SLUICE_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml));
+  Config config;
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) return Status::InvalidArgument("configuration must be a YAML mapping");
+  YamlLoader loader(root);
+  VisitConfig(config, loader);
+  SLUICE_RETURN_IF_ERROR(loader.Finish());
+  return config;
+}
+
+Result<Config> LoadConfig(const std::vector<std::string>& args) {
+  std::string file;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg.rfind("--", 0) == 0) arg = arg.substr(1);
+    if (arg.empty() || arg[0] != '-') {
+      return Status::InvalidArgument(fmt::format("unexpected argument \"{}\"", args[i]));
+    }
+    arg = arg.substr(1);
+    std::string name, value;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size() && args[i + 1].rfind('-', 0) != 0) {
+      name = arg;
+      value = args[++i];
+    } else {
+      name = arg;
+      value = "true";  // a bare boolean flag
+    }
+    if (name == "config.file") {
+      file = value;
+    } else {
+      flags.emplace_back(name, value);
+    }
+  }
+
+  Config config;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return Status::InvalidArgument(fmt::format("cannot read config file {}", file));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = ParseConfigYaml(ss.str());
+    if (!parsed.ok()) {
+      return Status::InvalidArgument(fmt::format("{}: {}", file, parsed.status().message()));
+    }
+    config = std::move(parsed).value();
+  }
+  for (auto [name, value] : flags) {
+    static const std::pair<const char*, const char*> kAliases[] = {
+        {"log.level", "server.log_level"},
+        {"log.format", "server.log_format"},
+        {"auth.enabled", "auth_enabled"},
+        {"runtime-config.file", "runtime_config.file"},
+    };
+    for (const auto& [alias, path] : kAliases) {
+      if (name == alias) name = path;
+    }
+    std::replace(name.begin(), name.end(), '-', '_');
+    FlagSetter setter(name, value);
+    VisitConfig(config, setter);
+    if (!setter.found()) return Status::InvalidArgument(fmt::format("unknown flag -{}", name));
+    SLUICE_RETURN_IF_ERROR(setter.status());
+  }
+  SLUICE_RETURN_IF_ERROR(config.Finalize());
+  return config;
+}
+
+std::string DumpConfigYaml(const Config& config) {
+  Config copy = config;
+  YamlDumper dumper;
+  dumper.out() << YAML::BeginMap;
+  VisitConfig(copy, dumper);
+  dumper.out() << YAML::EndMap;
+  return std::string(dumper.out().c_str()) + "\n";
+}
+
+Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml, const Limits& defaults) {
+  SLUICE_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml));
+  std::vector<TenantOverride> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) return Status::InvalidArgument("runtime config must be a YAML mapping");
+  for (const auto& kv : root) {
+    auto key = kv.first.as<std::string>();
+    if (key != "overrides") {
+      return Status::InvalidArgument(fmt::format("unknown runtime configuration key \"{}\"", key));
+    }
+  }
+  YAML::Node overrides = root["overrides"];
+  if (!overrides || overrides.IsNull()) return out;
+  if (!overrides.IsMap()) return Status::InvalidArgument("overrides: expected a mapping of tenant to limits");
+  for (const auto& kv : overrides) {
+    TenantOverride o{kv.first.as<std::string>(), defaults};
+    YamlLoader loader(kv.second);
+    VisitLimits(o.limits, loader);
+    auto st = loader.Finish();
+    if (!st.ok()) return Status::InvalidArgument(fmt::format("overrides for tenant {}: {}", o.tenant, st.message()));
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace sluice::config

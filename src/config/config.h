@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/limits.h"
+
+namespace sluice::config {
+
+// The whole process configuration. YAML section and key names follow Loki where the concept
+// matches (server, auth_enabled, common, limits_config, ingester, ingester.wal, runtime_config)
+// so an existing Loki config needs few changes. Durations are nanoseconds, sizes bytes.
+struct Config {
+  std::string target = "all";
+  bool auth_enabled = false;
+
+  struct Server {
+    std::string http_listen_address = "0.0.0.0";
+    int http_listen_port = 3100;
+    int http_threads = 0;  // 0 = max(4, 2 x cores)
+    std::string log_level = "info";
+    std::string log_format = "logfmt";
+    int64_t http_server_read_timeout = 30LL * 1'000'000'000;
+  } server;
+
+  struct Common {
+    std::string path_prefix = "./data";
+  } common;
+
+  struct Distributor {
+    // Caps on a push body, before and after decompression: a decompression bomb stops here.
+    uint64_t max_recv_msg_size = 100ull << 20;
+    uint64_t max_decompressed_size = 100ull << 20;
+  } distributor;
+
+  struct Ingester {
+    int64_t chunk_idle_period = 30LL * 60 * 1'000'000'000;
+    uint64_t chunk_block_size = 262144;
+    uint64_t chunk_target_size = 1572864;
+    std::string chunk_encoding = "zstd";
+    int64_t max_chunk_age = 2LL * 3600 * 1'000'000'000;
+    int64_t chunk_retain_period = 0;
+    int64_t flush_check_period = 30LL * 1'000'000'000;
+    int concurrent_flushes = 4;
+    int concurrency = 0;  // stream shards; 0 = 4 x cores
+    uint64_t max_returned_stream_errors = 10;
+    struct Wal {
+      bool enabled = true;
+      std::string dir;  // default <path_prefix>/wal
+      int64_t checkpoint_duration = 5LL * 60 * 1'000'000'000;
+      bool flush_on_shutdown = true;
+      uint64_t replay_memory_ceiling = 4ull << 30;
+      std::string fsync = "batch";  // batch | interval | never
+      int64_t fsync_interval = 1'000'000'000;
+      uint64_t segment_size = 128ull << 20;
+    } wal;
+  } ingester;
+
+  struct Storage {
+    std::string chunks_directory;  // default <path_prefix>/chunks (common.storage.filesystem)
+  } storage;
+
+  struct Querier {
+    int max_concurrent = 0;  // query worker threads; 0 = cores
+    int64_t index_refresh_interval = 5LL * 1'000'000'000;
+  } querier;
+
+  struct RuntimeConfig {
+    std::string file;
+    int64_t period = 10LL * 1'000'000'000;
+  } runtime_config;
+
+  Limits limits_config;
+
+  // Fills derived defaults (directories under path_prefix) and checks values.
+  Status Finalize();
+};
+
+// Parses YAML text. Unknown keys are an error naming the key and its section.
+Result<Config> ParseConfigYaml(std::string_view yaml);
+
+// Loads `-config.file` (if given) and applies the other flags on top. Flags are the YAML path
+// with '.' between sections and '-' or '_' inside names: `-server.http-listen-port=3101`,
+// `-limits_config.ingestion_rate_mb=8`, `-ingester.wal.fsync=never`; plus Loki's `-target`,
+// `-config.file`, `-log.level`, `-log.format`, `-auth.enabled`.
+// Hand-parsed because Loki's Go-style single-dash long flags are not what CLI11 parses.
+Result<Config> LoadConfig(const std::vector<std::string>& args);
+
+// The effective configuration as YAML (GET /config).
+std::string DumpConfigYaml(const Config& config);
+
+// Per-tenant limits from a runtime overrides file: `overrides: {tenant: {limit: value}}`,
+// each tenant starting from `defaults`.
+struct TenantOverride {
+  std::string tenant;
+  Limits limits;
+};
+Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml, const Limits& defaults);
+
+}  // namespace sluice::config

@@ -1,0 +1,98 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "config/overrides.h"
+
+namespace sluice::config {
+namespace {
+
+TEST(ConfigTest, ParsesLokiNamedSections) {
+  auto c = ParseConfigYaml(R"(
+auth_enabled: true
+server:
+  http_listen_port: 3200
+common:
+  path_prefix: /tmp/x
+limits_config:
+  ingestion_rate_mb: 8
+  max_line_size: 1MB
+  reject_old_samples_max_age: 1w
+ingester:
+  chunk_encoding: snappy
+  wal:
+    fsync: interval
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->auth_enabled);
+  EXPECT_EQ(c->server.http_listen_port, 3200);
+  EXPECT_EQ(c->limits_config.ingestion_rate_mb, 8);
+  EXPECT_EQ(c->limits_config.max_line_size, 1u << 20);
+  EXPECT_EQ(c->limits_config.reject_old_samples_max_age, 7LL * 24 * 3600 * 1'000'000'000);
+  EXPECT_EQ(c->ingester.chunk_encoding, "snappy");
+  EXPECT_EQ(c->ingester.wal.fsync, "interval");
+  ASSERT_TRUE(c->Finalize().ok());
+  EXPECT_EQ(c->ingester.wal.dir, "/tmp/x/wal");
+}
+
+TEST(ConfigTest, UnknownKeysAreErrors) {
+  auto c = ParseConfigYaml("server:\n  http_listen_prot: 1\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "unknown configuration key \"http_listen_prot\" in section server");
+  auto top = ParseConfigYaml("bogus: 1\n");
+  EXPECT_EQ(top.status().message(), "unknown configuration key \"bogus\" in the top level");
+  EXPECT_FALSE(ParseConfigYaml("limits_config:\n  max_line_size: huge\n").ok());
+  EXPECT_FALSE(ParseConfigYaml("server: [1, 2]\n").ok());
+  EXPECT_FALSE(ParseConfigYaml("server:\n  http_listen_port: abc\n").ok());
+}
+
+TEST(ConfigTest, FlagsOverrideFile) {
+  char path[] = "/tmp/sluice-config-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << "server:\n  http_listen_port: 3200\n";
+  auto c = LoadConfig({std::string("-config.file=") + path, "-server.http-listen-port=3300",
+                       "-limits_config.ingestion_rate_mb", "12", "-log.level=debug"});
+  std::remove(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.http_listen_port, 3300);
+  EXPECT_EQ(c->limits_config.ingestion_rate_mb, 12);
+  EXPECT_EQ(c->server.log_level, "debug");
+  EXPECT_EQ(LoadConfig({"-no.such.flag=1"}).status().message(), "unknown flag -no.such.flag");
+  EXPECT_FALSE(LoadConfig({"-ingester.wal.fsync=sometimes"}).ok());
+}
+
+TEST(ConfigTest, DumpRoundTrips) {
+  auto c = LoadConfig({"-limits_config.max_line_size=1KB"});
+  ASSERT_TRUE(c.ok());
+  std::string yaml = DumpConfigYaml(*c);
+  EXPECT_NE(yaml.find("max_line_size: 1KB"), std::string::npos) << yaml;
+  auto again = ParseConfigYaml(yaml);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->limits_config.max_line_size, 1024u);
+}
+
+TEST(OverridesTest, ReloadsPerTenantLimits) {
+  char path[] = "/tmp/sluice-overrides-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << "overrides:\n  tenant-a:\n    ingestion_rate_mb: 20\n";
+  Limits defaults;
+  Overrides o(defaults, path, 1'000'000'000);
+  ASSERT_TRUE(o.Reload().ok());
+  EXPECT_EQ(o.ForTenant("tenant-a")->ingestion_rate_mb, 20);
+  EXPECT_EQ(o.ForTenant("tenant-a")->max_line_size, defaults.max_line_size);
+  EXPECT_EQ(o.ForTenant("tenant-b")->ingestion_rate_mb, 4);
+  std::ofstream(path) << "overrides:\n  tenant-a:\n    nonsense: 1\n";
+  EXPECT_FALSE(o.Reload().ok());
+  EXPECT_EQ(o.ForTenant("tenant-a")->ingestion_rate_mb, 20);  // previous kept
+  std::remove(path);
+}
+
+}  // namespace
+}  // namespace sluice::config
