@@ -1,0 +1,39 @@
+#pragma once
+
+// Where a query's data comes from. The querier asks every source (the ingester's memory, the
+// chunk store) the same questions and merges the answers; each source owns its locking and
+// returns iterators that stay valid after the call returns.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "iter/iterator.h"
+#include "model/entry.h"
+#include "model/matcher.h"
+
+namespace sluice::querier {
+
+struct SelectParams {
+  std::string tenant;
+  std::vector<model::LabelMatcher> matchers;
+  int64_t from_ns = 0;     // inclusive
+  int64_t through_ns = 0;  // exclusive
+  model::Direction direction = model::Direction::kBackward;
+};
+
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+  // One iterator per matching stream (or a few), each ordered in params.direction.
+  // The iterators must not hold locks of the source.
+  virtual Result<std::vector<iter::EntryIteratorPtr>> SelectLogs(const SelectParams& params) = 0;
+  // Streams (label sets) matching the matchers with data in [from, through).
+  virtual Result<std::vector<model::LabelSet>> Series(const SelectParams& params) = 0;
+  virtual Result<std::vector<std::string>> LabelNames(const SelectParams& params) = 0;
+  virtual Result<std::vector<std::string>> LabelValues(const SelectParams& params, std::string_view name) = 0;
+};
+
+}  // namespace sluice::querier
