@@ -1,0 +1,62 @@
+#pragma once
+
+// The stages of DecodePush (push_decoder.h), split out so each can be tested alone.
+// Not an API for other subsystems.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "common/status.h"
+#include "model/entry.h"
+
+namespace sluice::http::push_internal {
+
+// Owned bytes with kPadding writable bytes past capacity(), so simdjson can parse the contents in
+// place (it reads up to SIMDJSON_PADDING bytes past the end). Growing does not zero memory: pages a
+// decompressor never writes are never touched.
+class ByteBuffer {
+ public:
+  static constexpr size_t kPadding = 64;
+
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  std::string_view view() const { return {data_.get(), size_}; }
+
+  // Grows capacity() to at least n, keeping the contents.
+  void Reserve(size_t n);
+  // REQUIRES: n <= capacity()
+  void set_size(size_t n) { size_ = n; }
+  void Assign(std::string_view bytes);
+  void Release() {
+    data_.reset();
+    size_ = capacity_ = 0;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// Decompressors. Each replaces *out with the decompressed bytes, returns TooLarge as soon as the
+// output would pass max_out (having allocated at most max_out bytes), and InvalidArgument naming
+// the format on corrupt or truncated input.
+// gzip (RFC 1952); concatenated members are decoded one after another, like Go's gzip.Reader.
+Status InflateGzip(std::string_view in, uint64_t max_out, ByteBuffer* out);
+// "deflate": a zlib stream (RFC 1950) when the input starts with a zlib header, else raw deflate.
+Status InflateDeflate(std::string_view in, uint64_t max_out, ByteBuffer* out);
+// Snappy block format (not the framed format): a varint length, then elements.
+Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out);
+
+// Parses a JSON push body. REQUIRES: body->capacity() >= body->size() (always true); the padding
+// past the end is read. max_bytes bounds the extra copy made when the body holds invalid UTF-8.
+Status ParseJsonPush(const ByteBuffer& body, uint64_t max_bytes, model::PushRequest* out);
+
+// Decodes a serialized logproto.PushRequest (after snappy).
+Status ParseProtoPush(std::string_view body, model::PushRequest* out);
+
+}  // namespace sluice::http::push_internal
