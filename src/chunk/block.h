@@ -26,8 +26,9 @@ struct Block {
   uint32_t num_entries = 0;
   uint32_t raw_len = 0;  // uncompressed encoded length
   Codec codec = Codec::kZstd;
-  std::string data;    // compressed payload
-  uint32_t crc32 = 0;  // Crc32(data); set by BlockBuilder::Finish and Chunk::Decode, checked on read
+  std::string data;  // compressed payload
+  // Crc32(data): set by BlockBuilder::Finish and Chunk::Decode, checked when the block is read.
+  uint32_t crc32 = 0;
 };
 
 // Accumulates entries into the raw (uncompressed) encoding of one block.
@@ -64,8 +65,7 @@ Status DecodeBlock(const Block& block, std::vector<model::Entry>* out);
 // check) happens on the first Next(); a corrupt block ends iteration with Error() Corruption.
 // REQUIRES: *block and *labels outlive the iterator.
 iter::EntryIteratorPtr NewBlockIterator(const Block* block, const model::LabelSet* labels,
-                                        int64_t from_ns, int64_t through_ns,
-                                        model::Direction dir);
+                                        int64_t from_ns, int64_t through_ns, model::Direction dir);
 
 // The engine behind block and chunk iterators: reads one block at a time, decoding into one
 // reusable Entry, and can be Reset() onto the next block keeping its buffers, so iterating a

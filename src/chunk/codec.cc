@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/check.h"
+#include "common/coding.h"
 
 namespace sluice::chunk {
 
@@ -93,11 +94,16 @@ Result<Codec> ParseCodec(std::string_view name) {
 
 std::string_view CodecName(Codec c) {
   switch (c) {
-    case Codec::kNone: return "none";
-    case Codec::kGzip: return "gzip";
-    case Codec::kLz4: return "lz4";
-    case Codec::kSnappy: return "snappy";
-    case Codec::kZstd: return "zstd";
+    case Codec::kNone:
+      return "none";
+    case Codec::kGzip:
+      return "gzip";
+    case Codec::kLz4:
+      return "lz4";
+    case Codec::kSnappy:
+      return "snappy";
+    case Codec::kZstd:
+      return "zstd";
   }
   return "unknown";
 }
@@ -133,8 +139,8 @@ Status Compress(Codec c, std::string_view in, std::string* out) {
       return Status::OK();
     case Codec::kZstd: {
       out->resize(ZSTD_compressBound(in.size()));
-      size_t n = ZSTD_compressCCtx(ThreadZstdCCtx(), out->data(), out->size(), in.data(),
-                                   in.size(), kZstdLevel);
+      size_t n = ZSTD_compressCCtx(ThreadZstdCCtx(), out->data(), out->size(), in.data(), in.size(),
+                                   kZstdLevel);
       if (ZSTD_isError(n)) {
         return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       }
@@ -160,9 +166,9 @@ Status Decompress(Codec c, std::string_view in, size_t raw_len, std::string* out
     case Codec::kGzip: {
       // The gzip trailer's ISIZE (raw length mod 2^32) lets us reject a lie before allocating.
       if (in.size() < 18) return Corrupt(c, "truncated");
-      uint32_t isize;
-      std::memcpy(&isize, in.data() + in.size() - 4, 4);
-      if (isize != static_cast<uint32_t>(raw_len) || !RatioPossible(in.size(), raw_len, kMaxRatioGzip)) {
+      uint32_t isize = coding::DecodeFixed32(in.data() + in.size() - 4);
+      if (isize != static_cast<uint32_t>(raw_len) ||
+          !RatioPossible(in.size(), raw_len, kMaxRatioGzip)) {
         return Corrupt(c, "raw length mismatch");
       }
       out->resize(raw_len);
@@ -172,7 +178,7 @@ Status Decompress(Codec c, std::string_view in, size_t raw_len, std::string* out
                                         out->data(), raw_len, &actual_in, &actual_out);
       if (r != LIBDEFLATE_SUCCESS || actual_in != in.size() || actual_out != raw_len) {
         return Corrupt(c, r == LIBDEFLATE_INSUFFICIENT_SPACE ? "output longer than raw length"
-                                                              : "malformed data");
+                                                             : "malformed data");
       }
       return Status::OK();
     }

@@ -1,0 +1,256 @@
+#include "chunk/chunk.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "chunk/format.h"
+#include "common/check.h"
+#include "common/checksum.h"
+#include "common/coding.h"
+
+namespace sluice::chunk {
+
+namespace {
+
+// Non-empty blocks, each spanning min_ts..max_ts, one after another.
+bool BlocksInTimeOrder(const std::vector<Block>& blocks) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (blocks[i].num_entries == 0 || blocks[i].max_ts < blocks[i].min_ts) {
+      return false;
+    }
+    if (i > 0 && blocks[i - 1].max_ts > blocks[i].min_ts) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status ChunkCorruption(std::string_view what) {
+  return Status::Corruption("chunk: " + std::string(what));
+}
+
+// Iterates a chunk's blocks in `dir` order, skipping those outside the range before they
+// are decompressed, through one BlockReader whose buffers are reused from block to block.
+class ChunkIterator final : public iter::EntryIterator {
+ public:
+  ChunkIterator(const Chunk* chunk, int64_t from_ns, int64_t through_ns, model::Direction dir)
+      : chunk_(chunk), from_(from_ns), through_(through_ns), dir_(dir) {
+    const auto& blocks = chunk->blocks();
+    // Blocks are in time order, so the ones in range form one contiguous run.
+    auto first = std::find_if(blocks.begin(), blocks.end(),
+                              [&](const Block& b) { return b.max_ts >= from_ns; });
+    auto last =
+        std::find_if(first, blocks.end(), [&](const Block& b) { return b.min_ts >= through_ns; });
+    begin_ = static_cast<size_t>(first - blocks.begin());
+    end_ = static_cast<size_t>(last - blocks.begin());
+    if (from_ns >= through_ns) {
+      end_ = begin_;
+    }
+    next_ = dir == model::Direction::kForward ? begin_ : end_;
+  }
+
+  bool Next() override {
+    while (true) {
+      if (active_ && reader_.Next()) {
+        return true;
+      }
+      if (active_ && !reader_.status().ok()) {
+        return false;
+      }
+      if (!Advance()) {
+        return false;
+      }
+    }
+  }
+  const model::Entry& At() const override { return reader_.entry(); }
+  const model::LabelSet& Labels() const override { return chunk_->labels(); }
+  Status Error() const override { return active_ ? reader_.status() : Status::OK(); }
+
+ private:
+  // Moves the reader to the next block in range; false when there is none.
+  bool Advance() {
+    const auto& blocks = chunk_->blocks();
+    size_t i;
+    if (dir_ == model::Direction::kForward) {
+      if (next_ >= end_) {
+        return false;
+      }
+      i = next_++;
+    } else {
+      if (next_ <= begin_) {
+        return false;
+      }
+      i = --next_;
+    }
+    reader_.Reset(&blocks[i], from_, through_, dir_);
+    active_ = true;
+    return true;
+  }
+
+  const Chunk* chunk_;
+  int64_t from_, through_;
+  model::Direction dir_;
+  size_t begin_ = 0, end_ = 0;  // blocks[begin_, end_) may hold entries in range
+  size_t next_ = 0;
+  bool active_ = false;
+  BlockReader reader_;
+};
+
+}  // namespace
+
+std::string EncodeChunk(const model::LabelSet& labels, const std::vector<Block>& blocks) {
+  SLUICE_CHECK(BlocksInTimeOrder(blocks));
+  std::string index;
+  coding::PutVarint64(&index, labels.size());
+  for (const auto& l : labels.labels()) {
+    coding::PutLengthPrefixed(&index, l.name);
+    coding::PutLengthPrefixed(&index, l.value);
+  }
+  coding::PutVarint64(&index, blocks.size());
+  uint64_t offset = 0;
+  size_t data_len = 0;
+  for (const auto& b : blocks) {
+    coding::PutVarint64(&index, offset);
+    coding::PutVarint64(&index, b.data.size());
+    coding::PutVarint64(&index, b.raw_len);
+    coding::PutVarintSigned64(&index, b.min_ts);
+    coding::PutVarint64(&index, static_cast<uint64_t>(b.max_ts) - static_cast<uint64_t>(b.min_ts));
+    coding::PutVarint64(&index, b.num_entries);
+    index.push_back(static_cast<char>(b.codec));
+    index.push_back(0);                     // flags: no optional sections yet
+    coding::PutLengthPrefixed(&index, {});  // ext
+    coding::PutFixed32(&index, b.crc32);
+    offset += b.data.size();
+    data_len += b.data.size();
+  }
+  SLUICE_CHECK(index.size() <= std::numeric_limits<uint32_t>::max());
+
+  std::string out;
+  out.reserve(format::kHeaderSize + index.size() + data_len + format::kFooterSize);
+  coding::PutFixed32(&out, format::kMagic);
+  out.push_back(static_cast<char>(format::kVersion));
+  out.push_back(0);  // flags
+  coding::PutFixed32(&out, static_cast<uint32_t>(index.size()));
+  out.append(index);
+  uint32_t index_crc = Crc32(out);
+  for (const auto& b : blocks) {
+    out.append(b.data);
+  }
+  coding::PutFixed32(&out, index_crc);
+  coding::PutFixed32(&out, format::kMagic);
+  return out;
+}
+
+Chunk::Chunk(model::LabelSet labels, std::vector<Block> blocks)
+    : labels_(std::move(labels)), blocks_(std::move(blocks)) {
+  SLUICE_CHECK(BlocksInTimeOrder(blocks_));
+}
+
+Result<Chunk> Chunk::Decode(std::string bytes) {
+  using namespace format;  // NOLINT: format constants only
+  const size_t size = bytes.size();
+  if (size < kHeaderSize + kFooterSize) {
+    return ChunkCorruption("too short (" + std::to_string(size) + " bytes)");
+  }
+  if (coding::DecodeFixed32(bytes.data()) != kMagic) {
+    return ChunkCorruption("bad magic");
+  }
+  auto version = static_cast<uint8_t>(bytes[4]);
+  if (version != kVersion) {
+    return ChunkCorruption("unsupported version " + std::to_string(version));
+  }
+  if (coding::DecodeFixed32(bytes.data() + size - 4) != kMagic) {
+    return ChunkCorruption("bad footer magic (truncated?)");
+  }
+  const size_t index_len = coding::DecodeFixed32(bytes.data() + 6);
+  if (index_len > size - kHeaderSize - kFooterSize) {
+    return ChunkCorruption("index length past the end");
+  }
+  const size_t data_start = kHeaderSize + index_len;
+  const size_t data_len = size - kFooterSize - data_start;
+  const uint32_t index_crc = coding::DecodeFixed32(bytes.data() + size - kFooterSize);
+  if (Crc32(std::string_view(bytes.data(), data_start)) != index_crc) {
+    return ChunkCorruption("index checksum mismatch");
+  }
+
+  coding::Reader r(std::string_view(bytes.data() + kHeaderSize, index_len));
+  uint64_t num_labels;
+  if (!r.GetVarint64(&num_labels) || num_labels > r.remaining().size() / kMinLabelSize) {
+    return ChunkCorruption("bad label count");
+  }
+  std::vector<model::Label> labels(num_labels);
+  for (auto& l : labels) {
+    std::string_view name, value;
+    if (!r.GetLengthPrefixed(&name) || !r.GetLengthPrefixed(&value)) {
+      return ChunkCorruption("truncated labels");
+    }
+    l.name.assign(name);
+    l.value.assign(value);
+  }
+
+  uint64_t num_blocks;
+  if (!r.GetVarint64(&num_blocks) || num_blocks > r.remaining().size() / kMinBlockMetaSize) {
+    return ChunkCorruption("bad block count");
+  }
+  std::vector<Block> blocks(num_blocks);
+  uint64_t prev_end = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    Block& b = blocks[i];
+    uint64_t offset, len, span;
+    uint8_t codec, flags;
+    std::string_view ext;
+    if (!r.GetVarint64(&offset) || !r.GetVarint64(&len) || !r.GetVarint32(&b.raw_len) ||
+        !r.GetVarintSigned64(&b.min_ts) || !r.GetVarint64(&span) ||
+        !r.GetVarint32(&b.num_entries) || !r.GetByte(&codec) || !r.GetByte(&flags) ||
+        !r.GetLengthPrefixed(&ext) || !r.GetFixed32(&b.crc32)) {
+      return ChunkCorruption("truncated block index");
+    }
+    if (!IsValidCodec(codec)) {
+      return ChunkCorruption("unknown codec " + std::to_string(codec));
+    }
+    b.codec = static_cast<Codec>(codec);
+    // Unsigned arithmetic: INT64_MAX - min_ts may not fit in int64 when min_ts < 0.
+    const uint64_t min_u = static_cast<uint64_t>(b.min_ts);
+    if (span > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - min_u) {
+      return ChunkCorruption("block time span overflows");
+    }
+    b.max_ts = static_cast<int64_t>(min_u + span);
+    if (b.num_entries == 0) {
+      return ChunkCorruption("empty block");
+    }
+    if (i > 0 && blocks[i - 1].max_ts > b.min_ts) {
+      return ChunkCorruption("blocks out of time order");
+    }
+    if (offset < prev_end || offset > data_len || len > data_len - offset) {
+      return ChunkCorruption("block " + std::to_string(i) + " outside the data section");
+    }
+    prev_end = offset + len;
+    b.data.assign(bytes.data() + data_start + offset, len);
+  }
+  if (!r.empty()) {
+    return ChunkCorruption("trailing bytes in the index");
+  }
+  return Chunk(model::LabelSet(std::move(labels)), std::move(blocks));
+}
+
+ChunkMeta Chunk::meta() const {
+  ChunkMeta m;
+  m.fingerprint = labels_.Fingerprint();
+  if (!blocks_.empty()) {
+    m.min_ts = blocks_.front().min_ts;
+    m.max_ts = blocks_.back().max_ts;
+  }
+  for (const auto& b : blocks_) {
+    m.num_entries += b.num_entries;
+    m.raw_bytes += b.raw_len;
+  }
+  return m;
+}
+
+iter::EntryIteratorPtr Chunk::Iterator(int64_t from_ns, int64_t through_ns,
+                                       model::Direction dir) const {
+  return std::make_unique<ChunkIterator>(this, from_ns, through_ns, dir);
+}
+
+}  // namespace sluice::chunk
