@@ -131,6 +131,15 @@ int HexValue(char c) {
 
 }  // namespace
 
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string QuoteString(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);

@@ -1,0 +1,250 @@
+#include "distributor/distributor.h"
+
+#include <fmt/format.h>
+
+#include "common/duration.h"
+#include "distributor/discard.h"
+#include "metrics/metrics.h"
+
+namespace sluice::distributor {
+
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// Go's time.RFC3339 (whole seconds), as Loki prints timestamps in validation errors.
+std::string Rfc3339Seconds(int64_t ns) {
+  int64_t rem = ns % kNanosPerSecond;
+  if (rem < 0) rem += kNanosPerSecond;
+  return FormatRfc3339Nano(ns - rem);
+}
+
+uint64_t EntryBytes(const model::Entry& e) {
+  uint64_t n = e.line.size();
+  for (const auto& m : e.metadata) n += m.name.size() + m.value.size();
+  return n;
+}
+
+struct ReceivedCounters {
+  metrics::Family<metrics::Counter>* bytes = metrics::DefaultRegistry().NewCounter(
+      "loki_distributor_bytes_received_total",
+      "The total number of uncompressed bytes received per tenant. Includes structured metadata bytes.",
+      {"tenant"});
+  metrics::Family<metrics::Counter>* lines = metrics::DefaultRegistry().NewCounter(
+      "loki_distributor_lines_received_total", "The total number of lines received per tenant", {"tenant"});
+  metrics::Family<metrics::Counter>* mutated_samples = metrics::DefaultRegistry().NewCounter(
+      "loki_mutated_samples_total", "The total number of samples that have been mutated.", {"reason", "tenant"});
+  metrics::Family<metrics::Counter>* mutated_bytes = metrics::DefaultRegistry().NewCounter(
+      "loki_mutated_bytes_total", "The total number of bytes that have been mutated.", {"reason", "tenant"});
+};
+ReceivedCounters& Counters() {
+  static ReceivedCounters counters;
+  return counters;
+}
+
+}  // namespace
+
+void ErrorCollector::Add(const Status& status) {
+  if (groups_.empty()) first_code_ = status.code();
+  for (auto& [msg, count] : groups_) {
+    if (msg == status.message()) {
+      ++count;
+      return;
+    }
+  }
+  groups_.emplace_back(status.message(), 1);
+}
+
+Status ErrorCollector::ToStatus() const {
+  if (groups_.empty()) return Status::OK();
+  std::string out;
+  bool prefix = groups_.size() > 1 || groups_[0].second > 1;
+  for (const auto& [msg, count] : groups_) {
+    if (!out.empty()) out += "; ";
+    if (prefix) out += fmt::format("{} errors like: ", count);
+    out += msg;
+  }
+  switch (first_code_) {
+    case StatusCode::kRateLimited: return Status::RateLimited(out);
+    case StatusCode::kInvalidArgument: return Status::InvalidArgument(out);
+    default: return Status::Internal(out);
+  }
+}
+
+Distributor::Distributor(config::Overrides* overrides, Pusher* pusher, Clock* clock)
+    : overrides_(overrides), pusher_(pusher), clock_(clock) {}
+
+Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits& limits, const std::string& raw,
+                                   size_t lines, uint64_t bytes, ValidatedStream* out) {
+  auto fail = [&](std::string_view reason, std::string msg) {
+    RecordDiscarded(reason, tenant, lines, bytes);
+    return Status::InvalidArgument(std::move(msg));
+  };
+  auto parsed = model::ParseLabels(raw);
+  if (!parsed.ok()) {
+    return fail(reason::kInvalidLabels,
+                fmt::format("Error parsing labels '{}' with error: {}", raw, parsed.status().message()));
+  }
+  model::LabelSet labels = std::move(parsed).value();
+  if (labels.empty()) return fail(reason::kMissingLabels, "error at least one label pair is required per stream");
+  if (labels.size() > limits.max_label_names_per_series) {
+    return fail(reason::kMaxLabelNamesPerSeries,
+                fmt::format("entry for stream '{}' has {} label names; limit {}", raw, labels.size(),
+                            limits.max_label_names_per_series));
+  }
+  const std::string* previous = nullptr;
+  for (const auto& l : labels.labels()) {
+    if (l.name.size() > limits.max_label_name_length) {
+      return fail(reason::kLabelNameTooLong, fmt::format("stream '{}' has label name too long: '{}'", raw, l.name));
+    }
+    if (l.value.size() > limits.max_label_value_length) {
+      return fail(reason::kLabelValueTooLong, fmt::format("stream '{}' has label value too long: '{}'", raw, l.value));
+    }
+    if (previous != nullptr && *previous == l.name) {
+      return fail(reason::kDuplicateLabelNames, fmt::format("stream '{}' has duplicate label name: '{}'", raw, l.name));
+    }
+    if (!model::IsValidUtf8(l.value)) {
+      return fail(reason::kInvalidLabels,
+                  fmt::format("Error parsing labels '{}' with error: invalid UTF-8 in value of label {}", raw, l.name));
+    }
+    previous = &l.name;
+  }
+  out->labels_text = labels.ToString();
+  out->fingerprint = labels.Fingerprint();
+  out->labels = std::move(labels);
+  return Status::OK();
+}
+
+bool Distributor::AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes) {
+  double rate = limits.ingestion_rate_mb * kMiB;
+  double burst = limits.ingestion_burst_size_mb * kMiB;
+  int64_t now = clock_->NowNanos();
+  std::lock_guard lock(mu_);
+  auto it = rate_limiters_.find(tenant);
+  if (it == rate_limiters_.end()) {
+    it = rate_limiters_.emplace(std::string(tenant), TokenBucket(rate, burst, now)).first;
+  } else if (it->second.rate() != rate || it->second.burst() != burst) {
+    it->second.SetLimits(rate, burst);
+  }
+  return it->second.TryTake(static_cast<double>(bytes), now);
+}
+
+Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
+  std::shared_ptr<const config::Limits> limits_ptr = overrides_->ForTenant(tenant);
+  const config::Limits& limits = *limits_ptr;
+  const int64_t now = clock_->NowNanos();
+  auto& counters = Counters();
+  std::vector<std::string> tenant_label{std::string(tenant)};
+
+  uint64_t received_bytes = 0, received_lines = 0;
+  for (const auto& s : request.streams) {
+    received_lines += s.entries.size();
+    for (const auto& e : s.entries) received_bytes += EntryBytes(e);
+  }
+  if (received_lines > 0) {
+    counters.bytes->WithLabels(tenant_label)->Inc(static_cast<double>(received_bytes));
+    counters.lines->WithLabels(tenant_label)->Inc(static_cast<double>(received_lines));
+  }
+
+  ErrorCollector validation_errors;
+  std::vector<ValidatedStream> valid;
+  valid.reserve(request.streams.size());
+  uint64_t valid_bytes = 0, valid_lines = 0;
+
+  for (auto& raw : request.streams) {
+    if (raw.entries.empty()) continue;
+    uint64_t stream_bytes = 0;
+    for (const auto& e : raw.entries) stream_bytes += EntryBytes(e);
+    ValidatedStream vs;
+    Status st = ValidateLabels(tenant, limits, raw.labels, raw.entries.size(), stream_bytes, &vs);
+    if (!st.ok()) {
+      validation_errors.Add(st);
+      continue;
+    }
+    vs.entries.reserve(raw.entries.size());
+    int64_t previous_ts = INT64_MIN;
+    const std::string* previous_line = nullptr;
+    for (auto& e : raw.entries) {
+      if (limits.max_line_size_truncate && limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
+        uint64_t cut = e.line.size() - limits.max_line_size;
+        e.line.resize(limits.max_line_size);
+        counters.mutated_samples->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})->Inc();
+        counters.mutated_bytes->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})
+            ->Inc(static_cast<double>(cut));
+      }
+      std::string_view why;
+      std::string msg;
+      if (limits.reject_old_samples && e.timestamp_ns < now - limits.reject_old_samples_max_age) {
+        why = reason::kGreaterThanMaxSampleAge;
+        msg = fmt::format("entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}",
+                          vs.labels_text, Rfc3339Seconds(e.timestamp_ns),
+                          Rfc3339Seconds(now - limits.reject_old_samples_max_age));
+      } else if (e.timestamp_ns > now + limits.creation_grace_period) {
+        why = reason::kTooFarInFuture;
+        msg = fmt::format("entry for stream '{}' has timestamp too new: {}", vs.labels_text,
+                          Rfc3339Seconds(e.timestamp_ns));
+      } else if (limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
+        why = reason::kLineTooLong;
+        msg = fmt::format(
+            "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes",
+            limits.max_line_size, vs.labels_text, e.line.size());
+      } else if (!e.metadata.empty()) {
+        uint64_t md_bytes = 0;
+        for (const auto& m : e.metadata) md_bytes += m.name.size() + m.value.size();
+        if (!limits.allow_structured_metadata) {
+          why = reason::kDisallowedStructuredMetadata;
+          msg = fmt::format(
+              "stream '{}' includes structured metadata, but this feature is disallowed. Please see "
+              "`limits_config.allow_structured_metadata` or contact your Loki administrator to enable it.",
+              vs.labels_text);
+        } else if (limits.max_structured_metadata_size > 0 && md_bytes > limits.max_structured_metadata_size) {
+          why = reason::kStructuredMetadataTooLarge;
+          msg = fmt::format(
+              "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
+              "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it.",
+              vs.labels_text, md_bytes, limits.max_structured_metadata_size);
+        } else if (limits.max_structured_metadata_entries_count > 0 &&
+                   e.metadata.size() > limits.max_structured_metadata_entries_count) {
+          why = reason::kStructuredMetadataTooMany;
+          msg = fmt::format(
+              "stream '{}' has too many structured metadata labels: '{}', limit: '{}'. Please see "
+              "`limits_config.max_structured_metadata_entries_count` or contact your Loki administrator to "
+              "increase it.",
+              vs.labels_text, e.metadata.size(), limits.max_structured_metadata_entries_count);
+        }
+      }
+      if (!why.empty()) {
+        RecordDiscarded(why, tenant, 1, EntryBytes(e));
+        validation_errors.Add(Status::InvalidArgument(std::move(msg)));
+        continue;
+      }
+      if (limits.increment_duplicate_timestamp && previous_line != nullptr && e.timestamp_ns <= previous_ts &&
+          e.line != *previous_line) {
+        e.timestamp_ns = previous_ts + 1;
+      }
+      previous_ts = e.timestamp_ns;
+      valid_bytes += EntryBytes(e);
+      ++valid_lines;
+      vs.entries.push_back(std::move(e));
+      previous_line = &vs.entries.back().line;
+    }
+    if (!vs.entries.empty()) valid.push_back(std::move(vs));
+  }
+
+  if (valid.empty()) return validation_errors.ToStatus();
+
+  if (!AllowRate(tenant, limits, valid_bytes)) {
+    RecordDiscarded(reason::kRateLimited, tenant, valid_lines, valid_bytes);
+    return Status::RateLimited(fmt::format(
+        "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest '{}' lines "
+        "totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be "
+        "increased",
+        tenant, static_cast<int64_t>(limits.ingestion_rate_mb * kMiB), valid_lines, valid_bytes));
+  }
+
+  Status pushed = pusher_->Push(tenant, valid);
+  if (!pushed.ok()) return pushed;
+  return validation_errors.ToStatus();
+}
+
+}  // namespace sluice::distributor

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/token_bucket.h"
+#include "config/overrides.h"
+#include "distributor/pusher.h"
+#include "model/entry.h"
+
+namespace sluice::distributor {
+
+// The write path's front: validates a decoded push against the tenant's limits, applies the
+// tenant's ingestion rate limit, and hands the valid streams to the Pusher. Stateless apart from
+// the per-tenant rate limiters; thread-safe.
+class Distributor {
+ public:
+  Distributor(config::Overrides* overrides, Pusher* pusher, Clock* clock);
+
+  // OK when every line was accepted. Otherwise an error naming the problems: 429 when the tenant
+  // is over its rate (nothing stored), else the first failure's status, while every valid line of
+  // the request is still stored (Loki's partial-success behaviour).
+  Status Push(std::string_view tenant, model::PushRequest& request);
+
+ private:
+  // Validates one stream; on failure returns the error and counts its lines as discarded.
+  Status ValidateLabels(std::string_view tenant, const config::Limits& limits, const std::string& raw,
+                        size_t lines, uint64_t bytes, ValidatedStream* out);
+  bool AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes);
+
+  config::Overrides* overrides_;
+  Pusher* pusher_;
+  Clock* clock_;
+
+  std::mutex mu_;
+  std::map<std::string, TokenBucket, std::less<>> rate_limiters_;  // GUARDED_BY(mu_)
+};
+
+// Loki's grouping of several errors: identical messages counted, groups joined by "; ".
+class ErrorCollector {
+ public:
+  void Add(const Status& status);
+  bool empty() const { return groups_.empty(); }
+  // The combined error; its code is the first error's code.
+  Status ToStatus() const;
+
+ private:
+  std::vector<std::pair<std::string, int>> groups_;
+  StatusCode first_code_ = StatusCode::kOk;
+};
+
+}  // namespace sluice::distributor

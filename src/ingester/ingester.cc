@@ -1,0 +1,773 @@
+#include "ingester/ingester.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "chunk/chunk.h"
+#include "common/checksum.h"
+#include "common/duration.h"
+#include "distributor/discard.h"
+#include "distributor/distributor.h"
+#include "ingester/wal/checkpoint.h"
+#include "ingester/wal/reader.h"
+#include "metrics/metrics.h"
+
+namespace sluice::ingester {
+
+namespace {
+
+struct IngesterMetrics {
+  metrics::Registry& r = metrics::DefaultRegistry();
+  metrics::Family<metrics::Gauge>* memory_streams =
+      r.NewGauge("loki_ingester_memory_streams", "The total number of streams in memory per tenant.", {"tenant"});
+  metrics::Family<metrics::Counter>* streams_created =
+      r.NewCounter("loki_ingester_streams_created_total", "The total number of streams created per tenant.", {"tenant"});
+  metrics::Family<metrics::Counter>* streams_removed =
+      r.NewCounter("loki_ingester_streams_removed_total", "The total number of streams removed per tenant.", {"tenant"});
+  metrics::Family<metrics::Counter>* chunks_flushed =
+      r.NewCounter("loki_ingester_chunks_flushed_total", "Total flushed chunks per reason.", {"reason"});
+  metrics::Family<metrics::Counter>* chunks_stored =
+      r.NewCounter("loki_ingester_chunks_stored_total", "Total stored chunks per tenant.", {"tenant"});
+  metrics::Family<metrics::Counter>* chunk_stored_bytes = r.NewCounter(
+      "loki_ingester_chunk_stored_bytes_total", "Total bytes stored in chunks per tenant.", {"tenant"});
+  metrics::Family<metrics::Counter>* flush_failures =
+      r.NewCounter("sluice_ingester_flush_failures_total", "Chunk flushes that failed and will be retried.");
+  metrics::Family<metrics::Counter>* wal_records =
+      r.NewCounter("loki_ingester_wal_records_logged_total", "Total number of WAL records logged.");
+  metrics::Family<metrics::Counter>* wal_bytes =
+      r.NewCounter("loki_ingester_wal_logged_bytes_total", "Total number of bytes written to disk for WAL records.");
+  metrics::Family<metrics::Histogram>* wal_fsync = r.NewHistogram(
+      "loki_ingester_wal_fsync_duration_seconds", "Duration of WAL fsyncs.", {},
+      metrics::ExponentialBuckets(0.0001, 2, 16));
+  metrics::Family<metrics::Gauge>* replay_active =
+      r.NewGauge("loki_ingester_wal_replay_active", "Whether the WAL is replaying");
+  metrics::Family<metrics::Gauge>* replay_flushing = r.NewGauge(
+      "loki_ingester_wal_replay_flushing", "Whether the wal replay is in a flushing phase due to backpressure");
+  metrics::Family<metrics::Gauge>* replay_duration = r.NewGauge(
+      "loki_ingester_wal_replay_duration_seconds", "Time taken to replay the checkpoint and the WAL.");
+  metrics::Family<metrics::Counter>* recovered_entries =
+      r.NewCounter("loki_ingester_wal_recovered_entries_total", "Total number of entries recovered from the WAL.");
+  metrics::Family<metrics::Counter>* recovered_bytes =
+      r.NewCounter("loki_ingester_wal_recovered_bytes_total", "Total number of bytes recovered from the WAL.");
+  metrics::Family<metrics::Counter>* corruptions = r.NewCounter(
+      "loki_ingester_wal_corruptions_total", "Total number of WAL corruptions encountered (torn tails truncated).");
+  metrics::Family<metrics::Counter>* checkpoints =
+      r.NewCounter("loki_ingester_checkpoint_creations_total", "Total number of checkpoints attempted.");
+  metrics::Family<metrics::Counter>* checkpoint_failures =
+      r.NewCounter("loki_ingester_checkpoint_creations_failed_total", "Total number of checkpoint creations failed.");
+  metrics::Family<metrics::Counter>* checkpoint_bytes =
+      r.NewCounter("loki_ingester_checkpoint_logged_bytes_total", "Total number of bytes written to checkpoints.");
+};
+IngesterMetrics& Metrics() {
+  static IngesterMetrics m;
+  return m;
+}
+
+// Go's time.Time.String() in UTC, as Loki prints an ignored entry's timestamp.
+std::string GoTimeString(int64_t ns) {
+  std::string s = FormatRfc3339Nano(ns);  // 2006-01-02T15:04:05.999999999Z
+  s[10] = ' ';
+  s.pop_back();
+  return s + " +0000 UTC";
+}
+
+// Iterates one immutable in-memory block; owns what it reads so it holds no lock.
+class MemBlockIterator final : public iter::EntryIterator {
+ public:
+  MemBlockIterator(std::shared_ptr<const chunk::Block> block, std::shared_ptr<const model::LabelSet> labels,
+                   int64_t from, int64_t through, model::Direction dir)
+      : block_(std::move(block)), labels_(std::move(labels)) {
+    reader_.Reset(block_.get(), from, through, dir);
+  }
+  bool Next() override { return reader_.Next(); }
+  const model::Entry& At() const override { return reader_.entry(); }
+  const model::LabelSet& Labels() const override { return *labels_; }
+  Status Error() const override { return reader_.status(); }
+
+ private:
+  std::shared_ptr<const chunk::Block> block_;
+  std::shared_ptr<const model::LabelSet> labels_;
+  chunk::BlockReader reader_;
+};
+
+// Iterates a copy of head entries, sorted ascending, in either direction.
+class HeadIterator final : public iter::EntryIterator {
+ public:
+  HeadIterator(std::vector<model::Entry> entries, std::shared_ptr<const model::LabelSet> labels, model::Direction dir)
+      : entries_(std::move(entries)), labels_(std::move(labels)), backward_(dir == model::Direction::kBackward) {}
+  bool Next() override {
+    if (next_ >= entries_.size()) return false;
+    current_ = backward_ ? entries_.size() - 1 - next_ : next_;
+    ++next_;
+    return true;
+  }
+  const model::Entry& At() const override { return entries_[current_]; }
+  const model::LabelSet& Labels() const override { return *labels_; }
+
+ private:
+  std::vector<model::Entry> entries_;
+  std::shared_ptr<const model::LabelSet> labels_;
+  bool backward_;
+  size_t next_ = 0, current_ = 0;
+};
+
+// Blocks cut from an unordered head may overlap in time; a stored chunk's blocks must not,
+// so its iterator can read them in sequence. Re-sorts the chunk only when needed.
+Result<std::vector<chunk::Block>> OrderedBlocks(const std::vector<std::shared_ptr<const chunk::Block>>& blocks,
+                                                const StreamOptions& options) {
+  bool overlap = false;
+  for (size_t i = 1; i < blocks.size(); ++i) {
+    if (blocks[i]->min_ts < blocks[i - 1]->max_ts) overlap = true;
+  }
+  std::vector<chunk::Block> out;
+  if (!overlap) {
+    out.reserve(blocks.size());
+    for (const auto& b : blocks) out.push_back(*b);
+    return out;
+  }
+  std::vector<model::Entry> entries;
+  for (const auto& b : blocks) SLUICE_RETURN_IF_ERROR(chunk::DecodeBlock(*b, &entries));
+  SortEntries(&entries);
+  chunk::BlockBuilder builder;
+  for (const auto& e : entries) {
+    builder.Append(e.timestamp_ns, e.line, e.metadata);
+    if (builder.raw_bytes() >= options.block_size) out.push_back(builder.Finish(options.codec));
+  }
+  if (!builder.empty()) out.push_back(builder.Finish(options.codec));
+  return out;
+}
+
+bool Overlaps(const MemChunk& c, int64_t from, int64_t through) {
+  return c.num_entries > 0 && c.min_ts < through && c.max_ts >= from;
+}
+
+}  // namespace
+
+struct Ingester::FlushItem {
+  std::string tenant;
+  uint64_t fingerprint;
+  std::shared_ptr<const model::LabelSet> labels;
+  std::vector<std::shared_ptr<const chunk::Block>> blocks;
+  uint64_t chunk_id;
+  std::string reason;
+  bool ok = false;
+};
+
+Ingester::Ingester(const config::Config::Ingester& config, config::Overrides* overrides, storage::ObjectStore* store,
+                   storage::index::IndexWriter* index_writer, Clock* clock)
+    : config_(config), overrides_(overrides), store_(store), index_writer_(index_writer), clock_(clock) {
+  stream_options_.block_size = config.chunk_block_size;
+  stream_options_.target_size = config.chunk_target_size;
+}
+
+Ingester::~Ingester() {
+  {
+    std::lock_guard lock(loop_mu_);
+    loops_stop_ = true;
+  }
+  loop_cv_.notify_all();
+  if (flush_thread_.joinable()) flush_thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+}
+
+Ingester::Tenant* Ingester::FindTenant(std::string_view tenant) {
+  std::shared_lock lock(tenants_mu_);
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? nullptr : it->second.get();
+}
+
+Ingester::Tenant* Ingester::GetOrCreateTenant(std::string_view tenant) {
+  if (Tenant* t = FindTenant(tenant)) return t;
+  std::unique_lock lock(tenants_mu_);
+  auto& slot = tenants_[std::string(tenant)];
+  if (!slot) slot = std::make_unique<Tenant>(std::string(tenant), static_cast<size_t>(std::max(1, config_.concurrency)));
+  return slot.get();
+}
+
+std::vector<Ingester::Tenant*> Ingester::AllTenants() {
+  std::shared_lock lock(tenants_mu_);
+  std::vector<Tenant*> out;
+  for (auto& [_, t] : tenants_) out.push_back(t.get());
+  return out;
+}
+
+Status Ingester::Start() {
+  auto codec = chunk::ParseCodec(config_.chunk_encoding);
+  if (!codec.ok()) return Status::InvalidArgument("ingester.chunk_encoding: " + codec.status().message());
+  stream_options_.codec = *codec;
+  if (config_.wal.enabled) {
+    SLUICE_RETURN_IF_ERROR(Replay());
+    auto policy = wal::ParseFsyncPolicy(config_.wal.fsync);
+    if (!policy.ok()) return policy.status();
+    wal::WriterOptions opts;
+    opts.dir = config_.wal.dir;
+    opts.fsync = *policy;
+    opts.fsync_interval_ns = config_.wal.fsync_interval;
+    opts.segment_size = config_.wal.segment_size;
+    SLUICE_ASSIGN_OR_RETURN(wal_, wal::Writer::Open(opts));
+    auto* fsync_hist = Metrics().wal_fsync->WithLabels({});
+    wal_->SetFsyncObserver([fsync_hist](double secs) { fsync_hist->Observe(secs); });
+  }
+  flush_thread_ = std::thread([this] { FlushLoop(); });
+  if (wal_) checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  ready_ = true;
+  return Status::OK();
+}
+
+Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::ValidatedStream>& streams) {
+  if (stopping_) return Status::Unavailable("Ingester is stopping or already stopped.");
+  if (!ready_) return Status::Unavailable("Ingester not ready: WAL replay in progress");
+  std::shared_ptr<const config::Limits> limits = overrides_->ForTenant(tenant_id);
+  Tenant* tenant = GetOrCreateTenant(tenant_id);
+  const int64_t now = clock_->NowNanos();
+  const int64_t window = config_.max_chunk_age / 2;
+  uint64_t stream_limit = limits->max_global_streams_per_user;
+  if (limits->max_streams_per_user > 0 && (stream_limit == 0 || limits->max_streams_per_user < stream_limit)) {
+    stream_limit = limits->max_streams_per_user;
+  }
+  auto& m = Metrics();
+  distributor::ErrorCollector errors;
+  std::vector<wal::StreamEntries> wal_batch;
+  wal_batch.reserve(streams.size());
+
+  for (auto& vs : streams) {
+    struct Failure {
+      int64_t ts;
+      std::string reason;
+      bool rate_limited;
+    };
+    std::vector<Failure> failures;
+    const size_t total = vs.entries.size();
+    {
+      Shard& shard = ShardFor(tenant, vs.fingerprint);
+      std::lock_guard lock(shard.mu);
+      auto it = shard.streams.find(vs.fingerprint);
+      if (it == shard.streams.end()) {
+        if (stream_limit > 0 && tenant->num_streams.load() >= stream_limit) {
+          uint64_t bytes = 0;
+          for (const auto& e : vs.entries) bytes += e.line.size();
+          distributor::RecordDiscarded(distributor::reason::kStreamLimit, tenant_id, total, bytes);
+          errors.Add(Status::RateLimited(fmt::format(
+              "Maximum active stream limit exceeded when trying to create stream {}, reduce the number of active "
+              "streams (reduce labels or reduce label values), or contact your Loki administrator to see if the "
+              "limit can be increased, user: '{}'",
+              vs.labels_text, tenant_id)));
+          vs.entries.clear();
+          continue;
+        }
+        auto stream = std::make_unique<Stream>(std::make_shared<const model::LabelSet>(vs.labels), vs.labels_text,
+                                               vs.fingerprint, &stream_options_);
+        it = shard.streams.emplace(vs.fingerprint, std::move(stream)).first;
+        tenant->num_streams.fetch_add(1);
+        total_streams_.fetch_add(1);
+        m.streams_created->WithLabels({tenant->id})->Inc();
+        m.memory_streams->WithLabels({tenant->id})->Add(1);
+      }
+      Stream* stream = it->second.get();
+      auto rate = static_cast<double>(limits->per_stream_rate_limit);
+      auto burst = static_cast<double>(std::max(limits->per_stream_rate_limit_burst, limits->per_stream_rate_limit));
+      if (stream->rate_limiter() == nullptr) {
+        stream->set_rate_limiter(std::make_unique<TokenBucket>(rate, burst, now));
+      } else if (stream->rate_limiter()->rate() != rate || stream->rate_limiter()->burst() != burst) {
+        stream->rate_limiter()->SetLimits(rate, burst);
+      }
+      size_t kept = 0;
+      for (size_t i = 0; i < total; ++i) {
+        model::Entry& e = vs.entries[i];
+        if (limits->per_stream_rate_limit > 0 &&
+            !stream->rate_limiter()->TryTake(static_cast<double>(e.line.size()), now)) {
+          distributor::RecordDiscarded(distributor::reason::kPerStreamRateLimit, tenant_id, 1, e.line.size());
+          failures.push_back({e.timestamp_ns,
+                              fmt::format("Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest "
+                                          "for stream '{}' totaling {}, consider splitting a stream via additional "
+                                          "labels or contact your Loki administrator to see if the limit can be "
+                                          "increased",
+                                          FormatByteSize(limits->per_stream_rate_limit), vs.labels_text,
+                                          FormatByteSize(e.line.size())),
+                              true});
+          continue;
+        }
+        const int64_t highest = stream->highest_ts();
+        switch (stream->Append(e, now, limits->unordered_writes, window)) {
+          case AppendOutcome::kAppended:
+            if (kept != i) vs.entries[kept] = std::move(e);
+            ++kept;
+            break;
+          case AppendOutcome::kDuplicate:
+            break;  // Already stored: a retry or a replay. Not an error, as in Loki.
+          case AppendOutcome::kOutOfOrder:
+            distributor::RecordDiscarded(distributor::reason::kOutOfOrder, tenant_id, 1, e.line.size());
+            failures.push_back({e.timestamp_ns, "entry out of order", false});
+            break;
+          case AppendOutcome::kTooFarBehind: {
+            distributor::RecordDiscarded(distributor::reason::kTooFarBehind, tenant_id, 1, e.line.size());
+            auto secs = [](int64_t ns) { return FormatRfc3339Nano(ns - ((ns % kNanosPerSecond) + kNanosPerSecond) % kNanosPerSecond); };
+            failures.push_back({e.timestamp_ns,
+                                fmt::format("entry too far behind, entry timestamp is: {}, oldest acceptable "
+                                            "timestamp is: {}",
+                                            secs(e.timestamp_ns), secs(highest - window)),
+                                false});
+            break;
+          }
+        }
+      }
+      vs.entries.resize(kept);
+    }
+    if (!failures.empty()) {
+      std::string msg;
+      size_t shown = 0;
+      for (const auto& f : failures) {
+        if (config_.max_returned_stream_errors > 0 && shown >= config_.max_returned_stream_errors) break;
+        msg += fmt::format("entry with timestamp {} ignored, reason: '{}',\n", GoTimeString(f.ts), f.reason);
+        ++shown;
+      }
+      msg += fmt::format("user '{}', total ignored: {} out of {} for stream: {}", tenant_id, failures.size(), total,
+                         vs.labels_text);
+      errors.Add(failures.back().rate_limited ? Status::RateLimited(msg) : Status::InvalidArgument(msg));
+    }
+    if (!vs.entries.empty()) wal_batch.push_back(wal::StreamEntries{vs.fingerprint, vs.labels_text, vs.entries});
+  }
+
+  if (wal_ && !wal_batch.empty()) {
+    Status logged = wal_->Log(tenant_id, wal_batch);
+    if (!logged.ok()) {
+      spdlog::error("msg=\"WAL write failed; push not acknowledged\" tenant={} err=\"{}\"", tenant_id,
+                    logged.message());
+      return Status::Unavailable("failed to write to the WAL: " + logged.message());
+    }
+  }
+  return errors.ToStatus();
+}
+
+Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectLogs(const querier::SelectParams& params) {
+  std::vector<iter::EntryIteratorPtr> out;
+  Tenant* tenant = FindTenant(params.tenant);
+  if (tenant == nullptr) return out;
+  for (auto& shard : tenant->shards) {
+    std::lock_guard lock(shard.mu);
+    for (auto& [fp, stream] : shard.streams) {
+      if (!model::MatchesAll(params.matchers, *stream->labels())) continue;
+      for (const auto& c : stream->chunks()) {
+        if (!Overlaps(c, params.from_ns, params.through_ns)) continue;
+        for (const auto& b : c.blocks) {
+          if (b->min_ts >= params.through_ns || b->max_ts < params.from_ns) continue;
+          out.push_back(std::make_unique<MemBlockIterator>(b, stream->labels(), params.from_ns, params.through_ns,
+                                                           params.direction));
+        }
+        std::vector<model::Entry> head;
+        for (const auto& e : c.head) {
+          if (e.timestamp_ns >= params.from_ns && e.timestamp_ns < params.through_ns) head.push_back(e);
+        }
+        if (!head.empty()) {
+          if (!c.head_sorted) SortEntries(&head);
+          out.push_back(std::make_unique<HeadIterator>(std::move(head), stream->labels(), params.direction));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<model::LabelSet>> Ingester::Series(const querier::SelectParams& params) {
+  std::vector<model::LabelSet> out;
+  Tenant* tenant = FindTenant(params.tenant);
+  if (tenant == nullptr) return out;
+  for (auto& shard : tenant->shards) {
+    std::lock_guard lock(shard.mu);
+    for (auto& [fp, stream] : shard.streams) {
+      if (!model::MatchesAll(params.matchers, *stream->labels())) continue;
+      bool in_range = std::any_of(stream->chunks().begin(), stream->chunks().end(),
+                                  [&](const MemChunk& c) { return Overlaps(c, params.from_ns, params.through_ns); });
+      if (in_range) out.push_back(*stream->labels());
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Ingester::LabelNames(const querier::SelectParams& params) {
+  SLUICE_ASSIGN_OR_RETURN(auto series, Series(params));
+  std::set<std::string> names;
+  for (const auto& s : series) {
+    for (const auto& l : s.labels()) names.insert(l.name);
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+Result<std::vector<std::string>> Ingester::LabelValues(const querier::SelectParams& params, std::string_view name) {
+  SLUICE_ASSIGN_OR_RETURN(auto series, Series(params));
+  std::set<std::string> values;
+  for (const auto& s : series) {
+    if (const std::string* v = s.Get(name)) values.insert(*v);
+  }
+  return std::vector<std::string>(values.begin(), values.end());
+}
+
+Status Ingester::Sweep(bool force) {
+  std::lock_guard flush_lock(flush_mu_);
+  const int64_t now = clock_->NowNanos();
+  auto& m = Metrics();
+  std::vector<FlushItem> items;
+  for (Tenant* tenant : AllTenants()) {
+    for (auto& shard : tenant->shards) {
+      std::lock_guard lock(shard.mu);
+      for (auto it = shard.streams.begin(); it != shard.streams.end();) {
+        Stream& stream = *it->second;
+        auto& chunks = stream.chunks();
+        if (!chunks.empty() && !chunks.back().closed) {
+          const MemChunk& open = chunks.back();
+          if (force) {
+            stream.CloseOpenChunk("forced");
+          } else if (now - open.last_append_ns > config_.chunk_idle_period) {
+            stream.CloseOpenChunk("idle");
+          } else if (now - open.first_append_ns > config_.max_chunk_age) {
+            stream.CloseOpenChunk("max_age");
+          }
+        }
+        for (auto& c : chunks) {
+          if (!c.closed || c.flushing || c.flushed) continue;
+          if (c.num_entries == 0) {
+            c.flushed = true;
+            c.flushed_at_ns = now;
+            continue;
+          }
+          c.flushing = true;
+          items.push_back(FlushItem{tenant->id, stream.fingerprint(), stream.labels(), c.blocks, c.id,
+                                    c.close_reason});
+        }
+        std::erase_if(chunks, [&](const MemChunk& c) {
+          return c.flushed && now - c.flushed_at_ns >= config_.chunk_retain_period;
+        });
+        if (chunks.empty()) {
+          it = shard.streams.erase(it);
+          tenant->num_streams.fetch_sub(1);
+          total_streams_.fetch_sub(1);
+          m.streams_removed->WithLabels({tenant->id})->Inc();
+          m.memory_streams->WithLabels({tenant->id})->Add(-1);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  if (items.empty()) return Status::OK();
+  Status st = FlushItems(items);
+  // Mark the outcome; a failed chunk is retried by the next sweep.
+  const int64_t done = clock_->NowNanos();
+  for (const auto& item : items) {
+    Tenant* tenant = FindTenant(item.tenant);
+    Shard& shard = ShardFor(tenant, item.fingerprint);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.streams.find(item.fingerprint);
+    if (it == shard.streams.end()) continue;
+    for (auto& c : it->second->chunks()) {
+      if (c.id != item.chunk_id || !c.flushing) continue;
+      c.flushing = false;
+      if (item.ok) {
+        c.flushed = true;
+        c.flushed_at_ns = done;
+        m.chunks_flushed->WithLabels({item.reason})->Inc();
+      }
+    }
+  }
+  // Drop what the retain period no longer keeps (a zero retain period drops at once).
+  if (st.ok() && config_.chunk_retain_period == 0) {
+    for (Tenant* tenant : AllTenants()) {
+      for (auto& shard : tenant->shards) {
+        std::lock_guard lock(shard.mu);
+        for (auto it = shard.streams.begin(); it != shard.streams.end();) {
+          auto& chunks = it->second->chunks();
+          std::erase_if(chunks, [](const MemChunk& c) { return c.flushed; });
+          if (chunks.empty()) {
+            it = shard.streams.erase(it);
+            tenant->num_streams.fetch_sub(1);
+            total_streams_.fetch_sub(1);
+            m.streams_removed->WithLabels({tenant->id})->Inc();
+            m.memory_streams->WithLabels({tenant->id})->Add(-1);
+          } else {
+            ++it;
+          }
+        }
+      }
+    }
+  }
+  return st;
+}
+
+Status Ingester::FlushItems(std::vector<FlushItem>& items) {
+  auto& m = Metrics();
+  std::map<std::string, std::vector<std::pair<model::LabelSet, storage::index::ChunkRef>>> refs;
+  std::map<std::string, std::vector<FlushItem*>> by_tenant;
+  Status first_error;
+  for (auto& item : items) {
+    auto blocks = OrderedBlocks(item.blocks, stream_options_);
+    if (!blocks.ok()) {
+      first_error = blocks.status();
+      continue;
+    }
+    storage::index::ChunkRef ref;
+    ref.fingerprint = item.fingerprint;
+    ref.from_ns = blocks->front().min_ts;
+    ref.through_ns = blocks->front().max_ts;
+    for (const auto& b : *blocks) {
+      ref.from_ns = std::min(ref.from_ns, b.min_ts);
+      ref.through_ns = std::max(ref.through_ns, b.max_ts);
+      ref.num_entries += b.num_entries;
+      ref.raw_bytes += b.raw_len;
+    }
+    std::string data = chunk::EncodeChunk(*item.labels, *blocks);
+    ref.stored_bytes = data.size();
+    ref.key = fmt::format("chunks/{}/{:016x}/{:x}-{:x}-{:08x}", item.tenant, item.fingerprint, ref.from_ns,
+                          ref.through_ns, Crc32(data));
+    Status put = store_->Put(ref.key, data);
+    if (!put.ok()) {
+      m.flush_failures->WithLabels({})->Inc();
+      spdlog::error("msg=\"chunk flush failed\" tenant={} key={} err=\"{}\"", item.tenant, ref.key, put.message());
+      if (first_error.ok()) first_error = put;
+      continue;
+    }
+    m.chunks_stored->WithLabels({item.tenant})->Inc();
+    m.chunk_stored_bytes->WithLabels({item.tenant})->Inc(static_cast<double>(ref.stored_bytes));
+    refs[item.tenant].emplace_back(*item.labels, std::move(ref));
+    by_tenant[item.tenant].push_back(&item);
+  }
+  // The index is written after its chunks, so it never points at a missing object.
+  for (auto& [tenant, tenant_refs] : refs) {
+    Status st = index_writer_->WriteBatch(tenant, tenant_refs);
+    if (!st.ok()) {
+      m.flush_failures->WithLabels({})->Inc();
+      spdlog::error("msg=\"index write failed\" tenant={} err=\"{}\"", tenant, st.message());
+      if (first_error.ok()) first_error = st;
+      continue;
+    }
+    for (FlushItem* item : by_tenant[tenant]) item->ok = true;
+  }
+  return first_error;
+}
+
+Status Ingester::FlushAll() { return Sweep(true); }
+
+void Ingester::RequestFlush() {
+  {
+    std::lock_guard lock(loop_mu_);
+    flush_requested_ = true;
+  }
+  loop_cv_.notify_all();
+}
+
+void Ingester::FlushLoop() {
+  std::unique_lock lock(loop_mu_);
+  while (!loops_stop_) {
+    loop_cv_.wait_for(lock, std::chrono::nanoseconds(config_.flush_check_period),
+                      [this] { return loops_stop_ || flush_requested_; });
+    if (loops_stop_) break;
+    bool force = flush_requested_;
+    flush_requested_ = false;
+    lock.unlock();
+    Status st = Sweep(force);
+    if (!st.ok()) spdlog::warn("msg=\"flush sweep failed; will retry\" err=\"{}\"", st.message());
+    lock.lock();
+  }
+}
+
+void Ingester::CheckpointLoop() {
+  std::unique_lock lock(loop_mu_);
+  while (!loops_stop_) {
+    loop_cv_.wait_for(lock, std::chrono::nanoseconds(config_.wal.checkpoint_duration));
+    if (loops_stop_) break;
+    lock.unlock();
+    Status st = Checkpoint();
+    if (!st.ok()) spdlog::warn("msg=\"checkpoint failed\" err=\"{}\"", st.message());
+    lock.lock();
+  }
+}
+
+Status Ingester::Checkpoint() {
+  if (!wal_) return Status::OK();
+  std::lock_guard lock(checkpoint_mu_);
+  auto& m = Metrics();
+  m.checkpoints->WithLabels({})->Inc();
+  auto fail = [&](Status st) {
+    m.checkpoint_failures->WithLabels({})->Inc();
+    return st;
+  };
+  auto start = std::chrono::steady_clock::now();
+  // Every record logged after the cut lands in segment >= `segment`; everything applied to
+  // memory before the cut is in the snapshot below, so segments < `segment` become redundant.
+  auto segment = wal_->CutSegment();
+  if (!segment.ok()) return fail(segment.status());
+  auto writer = wal::CheckpointWriter::Create(config_.wal.dir, *segment);
+  if (!writer.ok()) return fail(writer.status());
+  uint64_t streams = 0;
+  struct Snapshot {
+    uint64_t fingerprint;
+    std::string labels_text;
+    std::vector<std::shared_ptr<const chunk::Block>> blocks;
+    std::vector<model::Entry> head;
+  };
+  for (Tenant* tenant : AllTenants()) {
+    for (auto& shard : tenant->shards) {
+      std::vector<Snapshot> snapshots;
+      {
+        std::lock_guard shard_lock(shard.mu);
+        for (auto& [fp, stream] : shard.streams) {
+          Snapshot s{fp, stream->labels_text(), {}, {}};
+          for (const auto& c : stream->chunks()) {
+            if (c.flushed) continue;
+            s.blocks.insert(s.blocks.end(), c.blocks.begin(), c.blocks.end());
+            s.head.insert(s.head.end(), c.head.begin(), c.head.end());
+          }
+          if (!s.blocks.empty() || !s.head.empty()) snapshots.push_back(std::move(s));
+        }
+      }
+      for (auto& s : snapshots) {
+        std::vector<model::Entry> entries;
+        for (const auto& b : s.blocks) {
+          Status st = chunk::DecodeBlock(*b, &entries);
+          if (!st.ok()) return fail(st);
+        }
+        entries.insert(entries.end(), std::make_move_iterator(s.head.begin()), std::make_move_iterator(s.head.end()));
+        SortEntries(&entries);
+        Status st = (*writer)->AddStream(tenant->id, s.fingerprint, s.labels_text, entries);
+        if (!st.ok()) return fail(st);
+        ++streams;
+      }
+    }
+  }
+  Status st = (*writer)->Commit();
+  if (!st.ok()) return fail(st);
+  m.checkpoint_bytes->WithLabels({})->Inc(static_cast<double>((*writer)->bytes_written()));
+  st = wal_->TruncateBefore(*segment);
+  if (!st.ok()) return fail(st);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("msg=\"checkpoint written\" segment={} streams={} bytes={} duration={:.3f}s", *segment, streams,
+               (*writer)->bytes_written(), secs);
+  return Status::OK();
+}
+
+Status Ingester::Replay() {
+  auto& m = Metrics();
+  m.replay_active->WithLabels({})->Set(1);
+  auto start = std::chrono::steady_clock::now();
+
+  class Handler final : public wal::ReplayHandler {
+   public:
+    explicit Handler(Ingester* ingester) : ing_(ingester) {}
+
+    void OnSeries(std::string_view tenant, uint64_t ref, std::string_view labels) override {
+      auto parsed = model::ParseLabels(labels);
+      if (!parsed.ok()) {
+        spdlog::warn("msg=\"WAL series with unparsable labels skipped\" tenant={} labels={}", tenant, labels);
+        return;
+      }
+      uint64_t fp = parsed->Fingerprint();
+      Tenant* t = ing_->GetOrCreateTenant(tenant);
+      Shard& shard = ing_->ShardFor(t, fp);
+      std::lock_guard lock(shard.mu);
+      if (!shard.streams.contains(fp)) {
+        std::string text = parsed->ToString();
+        shard.streams.emplace(fp, std::make_unique<Stream>(std::make_shared<const model::LabelSet>(std::move(*parsed)),
+                                                           std::move(text), fp, &ing_->stream_options_));
+        t->num_streams.fetch_add(1);
+        ing_->total_streams_.fetch_add(1);
+        Metrics().memory_streams->WithLabels({t->id})->Add(1);
+      }
+      refs_[{std::string(tenant), ref}] = fp;
+    }
+
+    void OnEntries(std::string_view tenant, uint64_t ref, std::span<const model::Entry> entries) override {
+      auto it = refs_.find({std::string(tenant), ref});
+      if (it == refs_.end()) {
+        ++orphans_;
+        return;
+      }
+      Tenant* t = ing_->GetOrCreateTenant(tenant);
+      Shard& shard = ing_->ShardFor(t, it->second);
+      const int64_t now = ing_->clock_->NowNanos();
+      {
+        std::lock_guard lock(shard.mu);
+        auto s = shard.streams.find(it->second);
+        if (s == shard.streams.end()) return;
+        for (const auto& e : entries) {
+          // Replay takes everything back, whatever its order: it was accepted once.
+          if (s->second->Append(e, now, true, INT64_MAX / 2) == AppendOutcome::kAppended) {
+            bytes_in_memory_ += e.line.size();
+            ++entries_;
+          }
+        }
+      }
+      if (bytes_in_memory_ > ing_->config_.wal.replay_memory_ceiling) {
+        // Past the ceiling, replayed data goes to storage instead of staying in memory, so an
+        // ingester that died under memory pressure does not die again replaying.
+        spdlog::warn("msg=\"WAL replay memory ceiling reached; flushing to storage\" bytes={}", bytes_in_memory_);
+        Metrics().replay_flushing->WithLabels({})->Set(1);
+        Status st = ing_->Sweep(true);
+        if (!st.ok()) spdlog::error("msg=\"flush during replay failed\" err=\"{}\"", st.message());
+        Metrics().replay_flushing->WithLabels({})->Set(0);
+        bytes_in_memory_ = 0;
+      }
+    }
+
+    uint64_t entries() const { return entries_; }
+    uint64_t orphans() const { return orphans_; }
+
+   private:
+    Ingester* ing_;
+    std::map<std::pair<std::string, uint64_t>, uint64_t> refs_;
+    uint64_t bytes_in_memory_ = 0;
+    uint64_t entries_ = 0;
+    uint64_t orphans_ = 0;
+  };
+
+  spdlog::info("msg=\"replaying WAL\" dir={}", config_.wal.dir);
+  Handler handler(this);
+  auto last_log = std::chrono::steady_clock::now();
+  auto stats = wal::Replay(config_.wal.dir, &handler, [&](uint64_t done, uint64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_log > std::chrono::seconds(5)) {
+      spdlog::info("msg=\"WAL replay progress\" done_bytes={} total_bytes={}", done, total);
+      last_log = now;
+    }
+  });
+  m.replay_active->WithLabels({})->Set(0);
+  if (!stats.ok()) return stats.status();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  m.replay_duration->WithLabels({})->Set(secs);
+  m.recovered_entries->WithLabels({})->Inc(static_cast<double>(handler.entries()));
+  m.recovered_bytes->WithLabels({})->Inc(static_cast<double>(stats->bytes));
+  m.corruptions->WithLabels({})->Inc(static_cast<double>(stats->corrupt_truncations));
+  spdlog::info(
+      "msg=\"WAL replay done\" segments={} records={} entries={} bytes={} corrupt_truncations={} "
+      "orphan_records={} duration={:.3f}s",
+      stats->segments, stats->records, handler.entries(), stats->bytes, stats->corrupt_truncations,
+      handler.orphans(), secs);
+  return Status::OK();
+}
+
+Status Ingester::Shutdown(bool flush) {
+  if (stopping_.exchange(true)) return Status::OK();
+  {
+    std::lock_guard lock(loop_mu_);
+    loops_stop_ = true;
+  }
+  loop_cv_.notify_all();
+  if (flush_thread_.joinable()) flush_thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  Status result;
+  if (flush) {
+    result = FlushAll();
+    if (!result.ok()) spdlog::error("msg=\"flush on shutdown failed\" err=\"{}\"", result.message());
+  }
+  if (wal_) {
+    // What could not be flushed stays recoverable through this checkpoint.
+    Status st = Checkpoint();
+    if (!st.ok()) spdlog::error("msg=\"final checkpoint failed\" err=\"{}\"", st.message());
+    st = wal_->Close();
+    if (!st.ok() && result.ok()) result = st;
+  }
+  return result;
+}
+
+}  // namespace sluice::ingester

@@ -1,0 +1,121 @@
+#pragma once
+
+// The ingester: the stateful half of the write path. It keeps each tenant's streams in memory
+// (head blocks cut into compressed blocks, blocks grouped into chunks), logs every accepted
+// batch to the WAL before acknowledging it, flushes chunks to the object store and the index
+// (when full, idle, too old, on /flush and on shutdown), checkpoints its memory so WAL replay
+// stays short, and replays the WAL on start.
+//
+// Threading: streams are sharded by fingerprint; each shard has its own mutex, so pushes to
+// different streams rarely contend and no lock is global on the hot path. The WAL writer
+// batches concurrent pushes into one write and fsync (group commit). A flush thread and a
+// checkpoint thread run in the background.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "config/overrides.h"
+#include "distributor/pusher.h"
+#include "ingester/stream.h"
+#include "ingester/wal/writer.h"
+#include "querier/source.h"
+#include "storage/index/index_writer.h"
+#include "storage/object_store.h"
+
+namespace sluice::ingester {
+
+class Ingester final : public distributor::Pusher, public querier::LogSource {
+ public:
+  Ingester(const config::Config::Ingester& config, config::Overrides* overrides, storage::ObjectStore* store,
+           storage::index::IndexWriter* index_writer, Clock* clock);
+  ~Ingester() override;
+
+  // Replays the WAL (flushing to storage past the replay memory ceiling), opens the WAL for
+  // writing and starts the flush and checkpoint threads. ready() turns true when it returns OK.
+  Status Start();
+  bool ready() const { return ready_.load(); }
+
+  // distributor::Pusher
+  Status Push(std::string_view tenant, std::vector<distributor::ValidatedStream>& streams) override;
+
+  // querier::LogSource: the data still in memory (flushed chunks stay queryable until removed).
+  Result<std::vector<iter::EntryIteratorPtr>> SelectLogs(const querier::SelectParams& params) override;
+  Result<std::vector<model::LabelSet>> Series(const querier::SelectParams& params) override;
+  Result<std::vector<std::string>> LabelNames(const querier::SelectParams& params) override;
+  Result<std::vector<std::string>> LabelValues(const querier::SelectParams& params, std::string_view name) override;
+
+  // Closes every open chunk and flushes everything to storage; returns when done.
+  Status FlushAll();
+  // Asks the flush thread to flush everything soon (POST /flush) and returns at once.
+  void RequestFlush();
+  // Stops taking pushes (503), flushes if asked, writes a final checkpoint and closes the WAL.
+  Status Shutdown(bool flush);
+  bool stopping() const { return stopping_.load(); }
+
+  // Writes a checkpoint now (also done every checkpoint_duration).
+  Status Checkpoint();
+
+  uint64_t memory_streams() const { return total_streams_.load(); }
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<uint64_t, std::unique_ptr<Stream>> streams;  // GUARDED_BY(mu), by fingerprint
+  };
+  struct Tenant {
+    explicit Tenant(std::string id, size_t shards) : id(std::move(id)), shards(shards) {}
+    std::string id;
+    std::vector<Shard> shards;
+    std::atomic<uint64_t> num_streams{0};
+  };
+  struct FlushItem;
+
+  Tenant* GetOrCreateTenant(std::string_view tenant);
+  std::vector<Tenant*> AllTenants();
+  Tenant* FindTenant(std::string_view tenant);
+  Shard& ShardFor(Tenant* t, uint64_t fingerprint) { return t->shards[fingerprint % t->shards.size()]; }
+
+  // Closes chunks that are idle or too old (all, when `force`), flushes closed chunks and drops
+  // flushed ones past the retain period.
+  Status Sweep(bool force);
+  Status FlushItems(std::vector<FlushItem>& items);
+  void FlushLoop();
+  void CheckpointLoop();
+  Status Replay();
+
+  const config::Config::Ingester config_;
+  config::Overrides* overrides_;
+  storage::ObjectStore* store_;
+  storage::index::IndexWriter* index_writer_;
+  Clock* clock_;
+  StreamOptions stream_options_;
+
+  std::shared_mutex tenants_mu_;
+  std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_;  // GUARDED_BY(tenants_mu_)
+  std::atomic<uint64_t> total_streams_{0};
+
+  std::unique_ptr<wal::Writer> wal_;
+  std::mutex flush_mu_;  // one sweep at a time
+  std::mutex checkpoint_mu_;
+
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool loops_stop_ = false;        // GUARDED_BY(loop_mu_)
+  bool flush_requested_ = false;   // GUARDED_BY(loop_mu_)
+  std::thread flush_thread_;
+  std::thread checkpoint_thread_;
+};
+
+}  // namespace sluice::ingester

@@ -1,0 +1,152 @@
+#include "main/app.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "config/overrides.h"
+#include "distributor/distributor.h"
+#include "http/push/push_decoder.h"
+#include "http/query_api.h"
+#include "http/server.h"
+#include "http/tenant.h"
+#include "ingester/ingester.h"
+#include "metrics/metrics.h"
+#include "querier/querier.h"
+#include "querier/store_source.h"
+#include "storage/filesystem_store.h"
+#include "storage/index/index_reader.h"
+#include "storage/index/index_writer.h"
+
+namespace sluice {
+
+struct App::Impl {
+  config::Config config;
+  std::unique_ptr<config::Overrides> overrides;
+  storage::ObjectStorePtr store;
+  std::unique_ptr<storage::index::IndexWriter> index_writer;
+  std::unique_ptr<storage::index::IndexReader> index_reader;
+  std::unique_ptr<ingester::Ingester> ingester;
+  std::unique_ptr<distributor::Distributor> distributor;
+  std::unique_ptr<querier::StoreSource> store_source;
+  std::unique_ptr<querier::Querier> querier;
+  http::Router router;
+  std::unique_ptr<http::Server> server;
+  std::function<void()> request_exit;
+  std::atomic<bool> shutting_down{false};
+
+  void RegisterRoutes();
+};
+
+App::App(config::Config config) : impl_(std::make_unique<Impl>()) { impl_->config = std::move(config); }
+
+App::~App() = default;
+
+void App::SetExitRequester(std::function<void()> request_exit) { impl_->request_exit = std::move(request_exit); }
+
+int App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void App::Impl::RegisterRoutes() {
+  http::PushDecodeOptions decode_options;
+  decode_options.max_compressed_bytes = config.distributor.max_recv_msg_size;
+  decode_options.max_decompressed_bytes = config.distributor.max_decompressed_size;
+
+  auto push = [this, decode_options](http::Request& req) {
+    auto tenant = http::TenantForWrite(req, config.auth_enabled);
+    if (!tenant.ok()) return http::Response::Error(tenant.status());
+    if (!ingester->ready()) return http::Response::Error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
+    auto decoded = http::DecodePush(req.body, req.Header("content-type"), req.Header("content-encoding"), decode_options);
+    if (!decoded.ok()) return http::Response::Error(decoded.status());
+    Status st = distributor->Push(*tenant, *decoded);
+    if (!st.ok()) return http::Response::Error(st);
+    return http::Response::NoContent();
+  };
+  router.Handle({"POST"}, "/loki/api/v1/push", push);
+  router.Handle({"POST"}, "/api/prom/push", push);
+
+  router.Handle({"GET"}, "/ready", [this](http::Request&) {
+    if (shutting_down || ingester->stopping()) return http::Response::Text("Application is stopping\n", 503);
+    if (!ingester->ready()) return http::Response::Text("Ingester not ready: waiting for WAL replay to finish\n", 503);
+    return http::Response::Text("ready\n");
+  });
+  router.Handle({"GET"}, "/metrics", [](http::Request&) {
+    auto r = http::Response::Text(metrics::DefaultRegistry().Expose());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  });
+  router.Handle({"GET"}, "/config", [this](http::Request&) { return http::Response::Text(config::DumpConfigYaml(config)); });
+  router.Handle({"GET", "POST"}, "/flush", [this](http::Request&) {
+    ingester->RequestFlush();
+    return http::Response::NoContent();
+  });
+  router.Handle({"GET", "POST"}, "/ingester/shutdown", [this](http::Request& req) {
+    if (ingester->stopping()) return http::Response::Text("Ingester is stopping or already stopped.", 503);
+    bool flush = req.Param("flush", "true") != "false";
+    bool terminate = req.Param("terminate", "true") != "false";
+    Status st = ingester->Shutdown(flush);
+    if (!st.ok()) return http::Response::Error(Status::Internal(st.message()));
+    if (terminate && request_exit) request_exit();
+    return http::Response::NoContent();
+  });
+  router.Handle({"GET"}, "/loki/api/v1/status/buildinfo", [](http::Request&) {
+    return http::Response::Json(R"({"version":"0.1.0","revision":"","branch":"main","buildUser":"","buildDate":"","goVersion":""})");
+  });
+  http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled);
+}
+
+Status App::Start() {
+  auto& c = impl_->config;
+  std::error_code ec;
+  std::filesystem::create_directories(c.storage.chunks_directory, ec);
+  if (ec) return Status::IOError(fmt::format("cannot create {}: {}", c.storage.chunks_directory, ec.message()));
+
+  impl_->overrides = std::make_unique<config::Overrides>(c.limits_config, c.runtime_config.file, c.runtime_config.period);
+  if (!c.runtime_config.file.empty()) {
+    Status st = impl_->overrides->Reload();
+    if (!st.ok()) return Status::InvalidArgument("runtime_config.file: " + st.message());
+    impl_->overrides->Start();
+  }
+  impl_->store = storage::NewFilesystemStore(c.storage.chunks_directory);
+  char host[256] = "sluice";
+  gethostname(host, sizeof host - 1);
+  impl_->index_writer = std::make_unique<storage::index::IndexWriter>(impl_->store.get(), host);
+  impl_->index_reader = std::make_unique<storage::index::IndexReader>(impl_->store.get(), c.querier.index_refresh_interval);
+  impl_->ingester = std::make_unique<ingester::Ingester>(c.ingester, impl_->overrides.get(), impl_->store.get(),
+                                                         impl_->index_writer.get(), SystemClock::Default());
+  impl_->distributor = std::make_unique<distributor::Distributor>(impl_->overrides.get(), impl_->ingester.get(),
+                                                                  SystemClock::Default());
+  impl_->store_source = std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
+  impl_->querier = std::make_unique<querier::Querier>(
+      std::vector<querier::LogSource*>{impl_->ingester.get(), impl_->store_source.get()}, impl_->overrides.get());
+  impl_->RegisterRoutes();
+
+  http::ServerOptions opts;
+  opts.address = c.server.http_listen_address;
+  opts.port = c.server.http_listen_port;
+  opts.threads = c.server.http_threads;
+  opts.max_body_bytes = c.distributor.max_recv_msg_size;
+  opts.read_timeout_ns = c.server.http_server_read_timeout;
+  impl_->server = std::make_unique<http::Server>(opts, &impl_->router);
+  SLUICE_RETURN_IF_ERROR(impl_->server->Start());
+  spdlog::info("msg=\"serving HTTP\" address={} port={}", opts.address, impl_->server->port());
+  SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
+  spdlog::info("msg=\"sluice is ready\" target={} data={}", c.target, c.common.path_prefix);
+  return Status::OK();
+}
+
+void App::Shutdown() {
+  if (impl_->shutting_down.exchange(true)) return;
+  spdlog::info("msg=\"shutting down: flushing chunks\"");
+  if (impl_->ingester) {
+    Status st = impl_->ingester->Shutdown(impl_->config.ingester.wal.flush_on_shutdown || !impl_->config.ingester.wal.enabled);
+    if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
+  }
+  if (impl_->server) impl_->server->Stop();
+  if (impl_->overrides) impl_->overrides->Stop();
+  spdlog::info("msg=\"shutdown complete\"");
+}
+
+}  // namespace sluice
