@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: unit tests (ctest), micro-benchmarks briefly,
+# integration tests against the real binary, and end-to-end tests with real clients
+# (winston-loki, pino-loki from npm; Prometheus from Debian).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test
+scripts/build.sh build
+
+echo "== unit tests"
+(cd build && ctest --output-on-failure -j2 --timeout 300)
+
+if [[ -x build/sluice_bench ]]; then
+  echo "== micro-benchmarks (brief)"
+  ./build/sluice_bench --benchmark_min_time=0.01 >/dev/null
+fi
+
+echo "== integration and end-to-end tests"
+export SLUICE_BIN="$PWD/build/sluice"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests "$@"
