@@ -3,12 +3,14 @@
 // Decoding of Loki push request bodies (POST /loki/api/v1/push) into model::PushRequest.
 //
 // A body is, from the outside in:
-//   Content-Encoding  "" | "identity" | "snappy" : as received (for protobuf, "snappy" only restates
+//   Content-Encoding  "" | "identity" | "snappy" : as received (for protobuf, "snappy" only
+//   restates
 //                                                  the block compression every protobuf body has)
 //                     "gzip"                      : RFC 1952, concatenated members allowed
 //                     "deflate"                   : RFC 1950 zlib stream, or raw RFC 1951 deflate
 //                                                   (Go's flate, which Loki uses, expects raw)
-//   Content-Type      "application/json"          : {"streams":[{"stream":{..},"values":[[ts,line,{..}]]}]}
+//   Content-Type      "application/json"          :
+//   {"streams":[{"stream":{..},"values":[[ts,line,{..}]]}]}
 //                     anything else, or none      : snappy block format (not framed) around a
 //                                                   logproto.PushRequest (proto/push.proto)
 // The content type is matched like Go's mime.ParseMediaType: case-insensitively, parameters such
@@ -39,6 +41,7 @@ struct PushDecodeOptions {
 // `body` is borrowed for the duration of the call only; the result owns all of its bytes.
 // `content_type` and `content_encoding` are the raw header values ("" when absent).
 Result<model::PushRequest> DecodePush(std::string_view body, std::string_view content_type,
-                                      std::string_view content_encoding, const PushDecodeOptions& opts);
+                                      std::string_view content_encoding,
+                                      const PushDecodeOptions& opts);
 
 }  // namespace sluice::http

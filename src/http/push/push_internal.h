@@ -54,9 +54,9 @@ Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out);
 
 // Parses a JSON push body. REQUIRES: body->capacity() >= body->size() (always true); the padding
 // past the end is read. max_bytes bounds the extra copy made when the body holds invalid UTF-8.
-Status ParseJsonPush(const ByteBuffer& body, uint64_t max_bytes, model::PushRequest* out);
+Result<model::PushRequest> ParseJsonPush(const ByteBuffer& body, uint64_t max_bytes);
 
 // Decodes a serialized logproto.PushRequest (after snappy).
-Status ParseProtoPush(std::string_view body, model::PushRequest* out);
+Result<model::PushRequest> ParseProtoPush(std::string_view body);
 
 }  // namespace sluice::http::push_internal
