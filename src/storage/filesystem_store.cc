@@ -86,7 +86,8 @@ class FilesystemStore final : public ObjectStore {
     std::string path = PathFor(key);
     SLUICE_RETURN_IF_ERROR(MakeParentDirs(key));
 
-    std::string tmp = fmt::format("{}/{:x}-{:x}-{}", tmp_dir_, nonce_, ::getpid(), seq_.fetch_add(1));
+    std::string tmp =
+        fmt::format("{}/{:x}-{:x}-{}", tmp_dir_, nonce_, ::getpid(), seq_.fetch_add(1));
     {
       Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (fd.get() < 0) return IOErrorFor("create", tmp, errno);
@@ -142,7 +143,8 @@ class FilesystemStore final : public ObjectStore {
     SLUICE_RETURN_IF_ERROR(ValidatePrefix(prefix));
     // Walk only the deepest folder the prefix names in full; filter the rest by string prefix.
     size_t slash = prefix.rfind('/');
-    std::string dir_part(slash == std::string_view::npos ? std::string_view() : prefix.substr(0, slash + 1));
+    std::string dir_part(slash == std::string_view::npos ? std::string_view()
+                                                         : prefix.substr(0, slash + 1));
     fs::path start = dir_part.empty() ? fs::path(root_) : fs::path(root_ + "/" + dir_part);
 
     std::vector<std::string> keys;
@@ -192,7 +194,8 @@ class FilesystemStore final : public ObjectStore {
   Status MakeParentDirs(std::string_view key) {
     std::string dir = root_;
     size_t start = 0;
-    for (size_t slash = key.find('/'); slash != std::string_view::npos; slash = key.find('/', start)) {
+    for (size_t slash = key.find('/'); slash != std::string_view::npos;
+         slash = key.find('/', start)) {
       std::string parent = dir;
       dir += '/';
       dir.append(key.substr(start, slash - start));
@@ -209,7 +212,8 @@ class FilesystemStore final : public ObjectStore {
   void RemoveStaleTemporaries() {
     std::error_code ec;
     auto now = fs::file_time_type::clock::now();
-    for (fs::directory_iterator it(tmp_dir_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    for (fs::directory_iterator it(tmp_dir_, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
       std::error_code entry_ec;
       auto mtime = it->last_write_time(entry_ec);
       if (!entry_ec && now - mtime > kStaleTempAge) fs::remove(it->path(), entry_ec);

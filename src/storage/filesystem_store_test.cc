@@ -14,12 +14,16 @@ namespace {
 class TempFilesystemStore final : public ObjectStore {
  public:
   TempFilesystemStore() : store_(NewFilesystemStore(dir_.path())) {}
-  Status Put(std::string_view key, std::string_view data) override { return store_->Put(key, data); }
+  Status Put(std::string_view key, std::string_view data) override {
+    return store_->Put(key, data);
+  }
   Result<std::string> Get(std::string_view key) override { return store_->Get(key); }
   Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
     return store_->GetRange(key, offset, length);
   }
-  Result<std::vector<std::string>> List(std::string_view prefix) override { return store_->List(prefix); }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return store_->List(prefix);
+  }
   Status Delete(std::string_view key) override { return store_->Delete(key); }
 
  private:
@@ -27,13 +31,15 @@ class TempFilesystemStore final : public ObjectStore {
   ObjectStorePtr store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Filesystem, ObjectStoreConformanceTest,
-                         testing::Values(ObjectStoreFactory{
-                             "Filesystem", [] { return ObjectStorePtr(std::make_unique<TempFilesystemStore>()); }}),
-                         ObjectStoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(
+    Filesystem, ObjectStoreConformanceTest,
+    testing::Values(ObjectStoreFactory{
+        "Filesystem", [] { return ObjectStorePtr(std::make_unique<TempFilesystemStore>()); }}),
+    ObjectStoreFactoryName);
 
 INSTANTIATE_TEST_SUITE_P(Memory, ObjectStoreConformanceTest,
-                         testing::Values(ObjectStoreFactory{"Memory", [] { return NewMemoryStore(); }}),
+                         testing::Values(ObjectStoreFactory{"Memory",
+                                                            [] { return NewMemoryStore(); }}),
                          ObjectStoreFactoryName);
 
 TEST(FilesystemStoreTest, KeysAreFilesUnderTheRootAndTemporariesAreHidden) {

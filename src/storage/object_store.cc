@@ -33,11 +33,12 @@ Status ValidatePath(std::string_view path, bool allow_partial_last, std::string_
     // filesystem store walks only the folders before it, so it cannot escape the root.
     bool partial = last && allow_partial_last;
     if (!partial && (component == "." || component == "..")) {
-      return Status::InvalidArgument(fmt::format("{} '{}' has a '{}' component", what, path, component));
+      return Status::InvalidArgument(
+          fmt::format("{} '{}' has a '{}' component", what, path, component));
     }
     if (!partial && first && component == kReservedFolder) {
-      return Status::InvalidArgument(fmt::format("{} '{}' uses the reserved folder '{}'", what, path,
-                                                 kReservedFolder));
+      return Status::InvalidArgument(
+          fmt::format("{} '{}' uses the reserved folder '{}'", what, path, kReservedFolder));
     }
     if (last) break;
     start = slash + 1;
@@ -71,7 +72,8 @@ class MemoryStore final : public ObjectStore {
     SLUICE_RETURN_IF_ERROR(ValidatePrefix(prefix));
     std::lock_guard lock(mu_);
     std::vector<std::string> keys;
-    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
+    for (auto it = objects_.lower_bound(prefix);
+         it != objects_.end() && it->first.starts_with(prefix); ++it) {
       keys.push_back(it->first);
     }
     return keys;

@@ -30,7 +30,8 @@ class ObjectStore {
   // yields fewer bytes (or none). NotFound when missing.
   virtual Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) = 0;
   // Every key starting with `prefix` (a plain string prefix, as in S3; it need not end at a '/'),
-  // at any depth, sorted. An empty prefix lists everything; no match is an empty list, not an error.
+  // at any depth, sorted. An empty prefix lists everything; no match is an empty list, not an
+  // error.
   virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
   // Removes `key`; a missing key is OK.
   virtual Status Delete(std::string_view key) = 0;

@@ -59,11 +59,12 @@ TEST_P(ObjectStoreConformanceTest, GetRange) {
 }
 
 TEST_P(ObjectStoreConformanceTest, ListIsRecursiveSortedAndPrefixed) {
-  for (const char* key : {"index/2/t/b.idx", "index/1/t/z.idx", "index/1/t/a.idx", "index/1/u/a.idx",
-                          "index/10/t/a.idx", "chunks/t/x", "indexed"}) {
+  for (const char* key : {"index/2/t/b.idx", "index/1/t/z.idx", "index/1/t/a.idx",
+                          "index/1/u/a.idx", "index/10/t/a.idx", "chunks/t/x", "indexed"}) {
     ASSERT_TRUE(store().Put(key, key).ok());
   }
-  EXPECT_EQ(*store().List("index/1/"), (Keys{"index/1/t/a.idx", "index/1/t/z.idx", "index/1/u/a.idx"}));
+  EXPECT_EQ(*store().List("index/1/"),
+            (Keys{"index/1/t/a.idx", "index/1/t/z.idx", "index/1/u/a.idx"}));
   EXPECT_EQ(*store().List("index/1/t/"), (Keys{"index/1/t/a.idx", "index/1/t/z.idx"}));
   // A prefix need not end at a folder boundary.
   EXPECT_EQ(*store().List("index/1"),
@@ -94,9 +95,20 @@ TEST_P(ObjectStoreConformanceTest, DeleteRemovesAndMissingIsOk) {
 }
 
 TEST_P(ObjectStoreConformanceTest, RejectsKeysThatCouldEscapeTheRoot) {
-  const std::string bad[] = {"",       "/etc/passwd", "../x",   "a/../../x", "a/..",    "..",
-                             "./a",    "a/./b",       "a//b",   "a/",        "/",       std::string("a\0b", 3),
-                             ".sluice/tmp/x", ".sluice"};
+  const std::string bad[] = {"",
+                             "/etc/passwd",
+                             "../x",
+                             "a/../../x",
+                             "a/..",
+                             "..",
+                             "./a",
+                             "a/./b",
+                             "a//b",
+                             "a/",
+                             "/",
+                             std::string("a\0b", 3),
+                             ".sluice/tmp/x",
+                             ".sluice"};
   for (const auto& key : bad) {
     SCOPED_TRACE(key);
     EXPECT_EQ(store().Put(key, "x").code(), StatusCode::kInvalidArgument);
