@@ -39,8 +39,8 @@ size_t EntrySizeBound(const model::Entry& e) {
 
 void PutEntry(std::string* dst, const model::Entry& e, int64_t prev_ts) {
   // Wrapping subtraction: deltas between arbitrary int64 timestamps must not overflow.
-  auto delta = static_cast<int64_t>(static_cast<uint64_t>(e.timestamp_ns) -
-                                    static_cast<uint64_t>(prev_ts));
+  auto delta =
+      static_cast<int64_t>(static_cast<uint64_t>(e.timestamp_ns) - static_cast<uint64_t>(prev_ts));
   coding::PutVarintSigned64(dst, delta);
   coding::PutLengthPrefixed(dst, e.line);
   coding::PutVarint64(dst, e.metadata.size());
@@ -81,9 +81,12 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text) {
 
 std::string_view FsyncPolicyName(FsyncPolicy policy) {
   switch (policy) {
-    case FsyncPolicy::kBatch: return "batch";
-    case FsyncPolicy::kInterval: return "interval";
-    case FsyncPolicy::kNever: return "never";
+    case FsyncPolicy::kBatch:
+      return "batch";
+    case FsyncPolicy::kInterval:
+      return "interval";
+    case FsyncPolicy::kNever:
+      return "never";
   }
   return "unknown";
 }
@@ -183,9 +186,9 @@ Result<size_t> AppendEntriesRecords(std::string* dst, std::string_view tenant,
           continue;
         }
         dst->resize(original_size);
-        return Status::TooLarge(fmt::format(
-            "log entry of {} bytes does not fit in a WAL record (max {} bytes)",
-            EntrySizeBound(stream.entries[i]), max_record_size));
+        return Status::TooLarge(
+            fmt::format("log entry of {} bytes does not fit in a WAL record (max {} bytes)",
+                        EntrySizeBound(stream.entries[i]), max_record_size));
       }
       coding::PutFixed64(dst, stream.ref);
       coding::PutVarint64(dst, j - i);

@@ -65,8 +65,8 @@ std::string_view FsyncPolicyName(FsyncPolicy policy);
 // The entries of one stream inside a batch. Everything is borrowed and must stay live during
 // the call it is passed to.
 struct StreamEntries {
-  uint64_t ref;                           // the stream's fingerprint
-  std::string_view labels;                // `{a="b"}`
+  uint64_t ref;             // the stream's fingerprint
+  std::string_view labels;  // `{a="b"}`
   std::span<const model::Entry> entries;
 };
 
