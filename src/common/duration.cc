@@ -156,6 +156,9 @@ std::string FormatDuration(int64_t nanos) {
       {"h", 3600LL * 1000},           {"m", 60LL * 1000},            {"s", 1000},
       {"ms", 1}};
   for (const auto& [name, size] : units) {
+    // Years and weeks only when exact, as Prometheus does: "30d1h" reads better than "4w2d1h".
+    bool exact_only = size >= 7LL * 24 * 3600 * 1000;
+    if (exact_only && ms % size != 0) continue;
     if (ms >= size) {
       out += fmt::format("{}{}", ms / size, name);
       ms %= size;

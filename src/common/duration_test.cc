@@ -20,6 +20,7 @@ TEST(DurationTest, ParsesPrometheusAndGoUnits) {
   EXPECT_FALSE(ParseDuration("").ok());
   EXPECT_EQ(FormatDuration(5400 * kNanosPerSecond), "1h30m");
   EXPECT_EQ(FormatDuration(168 * 3600 * kNanosPerSecond), "1w");
+  EXPECT_EQ(FormatDuration(721 * 3600 * kNanosPerSecond), "30d1h");
 }
 
 TEST(DurationTest, ByteSizes) {

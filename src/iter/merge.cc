@@ -1,0 +1,269 @@
+#include "iter/merge.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/check.h"
+
+namespace sluice::iter {
+
+bool MergeIterator::HeapOrder::operator()(const Source* a, const Source* b) const {
+  // std::priority_queue keeps the "largest" on top: invert so the next entry in the
+  // iteration's direction is there.
+  int64_t ta = a->it->At().timestamp_ns, tb = b->it->At().timestamp_ns;
+  return forward ? ta > tb : ta < tb;
+}
+
+MergeIterator::MergeIterator(std::vector<EntryIteratorPtr> iterators, model::Direction direction)
+    : direction_(direction), heap_(HeapOrder{direction == model::Direction::kForward}) {
+  sources_.reserve(iterators.size());
+  for (auto& it : iterators) {
+    if (it) sources_.push_back(Source{std::move(it), nullptr});
+  }
+}
+
+bool MergeIterator::Advance(Source* src) {
+  if (src->it->Next()) {
+    heap_.push(src);
+    return true;
+  }
+  Status st = src->it->Error();
+  if (!st.ok()) {
+    status_ = std::move(st);
+    return false;
+  }
+  return true;
+}
+
+bool MergeIterator::FillBatch() {
+  batch_.clear();
+  pos_ = 0;
+  if (heap_.empty()) return false;
+  const int64_t ts = heap_.top()->it->At().timestamp_ns;
+  while (!heap_.empty() && heap_.top()->it->At().timestamp_ns == ts) {
+    Source* src = heap_.top();
+    heap_.pop();
+    // A source's entries at one timestamp are consecutive; take them all.
+    bool more = true;
+    while (more && src->it->At().timestamp_ns == ts) {
+      const model::LabelSet& labels = src->it->Labels();
+      if (!src->labels || !(*src->labels == labels)) {
+        src->labels = std::make_shared<const model::LabelSet>(labels);
+      }
+      batch_.push_back(Item{src->labels, src->it->At()});
+      more = src->it->Next();
+    }
+    if (more) {
+      heap_.push(src);
+    } else {
+      Status st = src->it->Error();
+      if (!st.ok()) {
+        status_ = std::move(st);
+        batch_.clear();
+        return false;
+      }
+    }
+  }
+  if (batch_.size() > 1) {
+    const bool forward = direction_ == model::Direction::kForward;
+    auto less = [forward](const Item& a, const Item& b) {
+      if (a.labels != b.labels && !(*a.labels == *b.labels)) {
+        return forward ? *a.labels < *b.labels : *b.labels < *a.labels;
+      }
+      return forward ? a.entry.line < b.entry.line : b.entry.line < a.entry.line;
+    };
+    // Stable, so that of several duplicates the first one read is kept.
+    std::stable_sort(batch_.begin(), batch_.end(), less);
+    size_t out = 1;
+    for (size_t i = 1; i < batch_.size(); ++i) {
+      const Item& prev = batch_[out - 1];
+      Item& cur = batch_[i];
+      bool same_labels = prev.labels == cur.labels || *prev.labels == *cur.labels;
+      if (same_labels && prev.entry.line == cur.entry.line) {
+        ++duplicates_;
+        continue;
+      }
+      if (out != i) batch_[out] = std::move(cur);
+      ++out;
+    }
+    batch_.resize(out);
+  }
+  return true;
+}
+
+bool MergeIterator::Next() {
+  if (!status_.ok()) return false;
+  if (!started_) {
+    started_ = true;
+    for (auto& src : sources_) {
+      if (!Advance(&src)) return false;
+    }
+  }
+  if (pos_ < batch_.size()) {
+    ++pos_;
+    return true;
+  }
+  if (!FillBatch()) return false;
+  pos_ = 1;
+  return true;
+}
+
+const model::Entry& MergeIterator::At() const {
+  SLUICE_CHECK(pos_ > 0 && pos_ <= batch_.size());
+  return batch_[pos_ - 1].entry;
+}
+
+const model::LabelSet& MergeIterator::Labels() const {
+  SLUICE_CHECK(pos_ > 0 && pos_ <= batch_.size());
+  return *batch_[pos_ - 1].labels;
+}
+
+EntryIteratorPtr NewMergeIterator(std::vector<EntryIteratorPtr> iterators,
+                                  model::Direction direction) {
+  return std::make_unique<MergeIterator>(std::move(iterators), direction);
+}
+
+namespace {
+
+class VectorIterator final : public EntryIterator {
+ public:
+  VectorIterator(model::LabelSet labels, std::vector<model::Entry> entries,
+                 model::Direction direction)
+      : labels_(std::move(labels)),
+        entries_(std::move(entries)),
+        forward_(direction == model::Direction::kForward) {}
+
+  bool Next() override {
+    if (next_ >= entries_.size()) return false;
+    cur_ = forward_ ? next_ : entries_.size() - 1 - next_;
+    ++next_;
+    return true;
+  }
+  const model::Entry& At() const override { return entries_[cur_]; }
+  const model::LabelSet& Labels() const override { return labels_; }
+
+ private:
+  model::LabelSet labels_;
+  std::vector<model::Entry> entries_;
+  bool forward_;
+  size_t next_ = 0;  // entries returned so far
+  size_t cur_ = 0;
+};
+
+class TimeRangeIterator final : public EntryIterator {
+ public:
+  TimeRangeIterator(EntryIteratorPtr it, int64_t from, int64_t through, model::Direction direction)
+      : it_(std::move(it)),
+        from_(from),
+        through_(through),
+        forward_(direction == model::Direction::kForward) {}
+
+  bool Next() override {
+    while (!done_ && it_->Next()) {
+      int64_t ts = it_->At().timestamp_ns;
+      if (forward_) {
+        if (ts >= through_) break;
+        if (ts < from_) continue;
+      } else {
+        if (ts < from_) break;
+        if (ts >= through_) continue;
+      }
+      return true;
+    }
+    done_ = true;
+    return false;
+  }
+  const model::Entry& At() const override { return it_->At(); }
+  const model::LabelSet& Labels() const override { return it_->Labels(); }
+  Status Error() const override { return it_->Error(); }
+
+ private:
+  EntryIteratorPtr it_;
+  int64_t from_, through_;
+  bool forward_;
+  bool done_ = false;
+};
+
+class LimitIterator final : public EntryIterator {
+ public:
+  LimitIterator(EntryIteratorPtr it, uint64_t limit) : it_(std::move(it)), limit_(limit) {}
+
+  bool Next() override {
+    if (limit_ != 0 && count_ >= limit_) return false;
+    if (!it_->Next()) return false;
+    ++count_;
+    return true;
+  }
+  const model::Entry& At() const override { return it_->At(); }
+  const model::LabelSet& Labels() const override { return it_->Labels(); }
+  Status Error() const override { return it_->Error(); }
+
+ private:
+  EntryIteratorPtr it_;
+  uint64_t limit_;
+  uint64_t count_ = 0;
+};
+
+class LabelAddingIterator final : public EntryIterator {
+ public:
+  LabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value)
+      : it_(std::move(it)), name_(std::move(name)), value_(std::move(value)) {}
+
+  bool Next() override {
+    if (!it_->Next()) return false;
+    const model::LabelSet& in = it_->Labels();
+    if (!valid_ || !(in == source_)) {
+      source_ = in;
+      std::vector<model::Label> labels;
+      labels.reserve(in.size() + 1);
+      for (const auto& l : in.labels()) {
+        if (l.name != name_) labels.push_back(l);
+      }
+      labels.push_back(model::Label{name_, value_});
+      out_ = model::LabelSet(std::move(labels));
+      valid_ = true;
+    }
+    return true;
+  }
+  const model::Entry& At() const override { return it_->At(); }
+  const model::LabelSet& Labels() const override { return out_; }
+  Status Error() const override { return it_->Error(); }
+
+ private:
+  EntryIteratorPtr it_;
+  std::string name_, value_;
+  bool valid_ = false;
+  model::LabelSet source_;  // the input labels out_ was built from
+  model::LabelSet out_;
+};
+
+}  // namespace
+
+EntryIteratorPtr NewVectorIterator(model::LabelSet labels,
+                                   std::vector<model::Entry> entries_sorted_ascending,
+                                   model::Direction direction) {
+  return std::make_unique<VectorIterator>(std::move(labels), std::move(entries_sorted_ascending),
+                                          direction);
+}
+
+EntryIteratorPtr NewTimeRangeIterator(EntryIteratorPtr it, int64_t from_ns, int64_t through_ns,
+                                      model::Direction direction) {
+  return std::make_unique<TimeRangeIterator>(std::move(it), from_ns, through_ns, direction);
+}
+
+EntryIteratorPtr NewLimitIterator(EntryIteratorPtr it, uint64_t limit) {
+  return std::make_unique<LimitIterator>(std::move(it), limit);
+}
+
+EntryIteratorPtr NewLabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value) {
+  return std::make_unique<LabelAddingIterator>(std::move(it), std::move(name), std::move(value));
+}
+
+Result<std::vector<CollectedEntry>> Collect(EntryIterator* it) {
+  std::vector<CollectedEntry> out;
+  while (it->Next()) out.push_back(CollectedEntry{it->Labels(), it->At()});
+  SLUICE_RETURN_IF_ERROR(it->Error());
+  return out;
+}
+
+}  // namespace sluice::iter

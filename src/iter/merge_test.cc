@@ -1,0 +1,184 @@
+#include "iter/merge.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace sluice::iter {
+namespace {
+
+using model::Direction;
+using model::Entry;
+
+model::LabelSet L(std::string_view text) { return model::ParseLabels(text).value(); }
+
+std::vector<Entry> E(std::vector<std::pair<int64_t, std::string>> v) {
+  std::vector<Entry> out;
+  for (auto& [ts, line] : v) out.push_back(Entry{ts, line, {}});
+  return out;
+}
+
+// "labels@ts:line" for each entry, in iteration order.
+std::vector<std::string> Drain(EntryIterator* it) {
+  std::vector<std::string> out;
+  while (it->Next()) {
+    out.push_back(it->Labels().ToString() + "@" + std::to_string(it->At().timestamp_ns) + ":" +
+                  it->At().line);
+  }
+  EXPECT_TRUE(it->Error().ok());
+  return out;
+}
+
+class FailingIterator final : public EntryIterator {
+ public:
+  bool Next() override { return false; }
+  const Entry& At() const override { return e_; }
+  const model::LabelSet& Labels() const override { return l_; }
+  Status Error() const override { return Status::IOError("boom"); }
+
+ private:
+  Entry e_;
+  model::LabelSet l_;
+};
+
+TEST(VectorIteratorTest, BothDirections) {
+  auto fwd =
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}, {2, "y"}, {2, "z"}}), Direction::kForward);
+  EXPECT_EQ(Drain(fwd.get()),
+            (std::vector<std::string>{R"({a="1"}@1:x)", R"({a="1"}@2:y)", R"({a="1"}@2:z)"}));
+  auto bwd =
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}, {2, "y"}, {2, "z"}}), Direction::kBackward);
+  EXPECT_EQ(Drain(bwd.get()),
+            (std::vector<std::string>{R"({a="1"}@2:z)", R"({a="1"}@2:y)", R"({a="1"}@1:x)"}));
+}
+
+TEST(MergeIteratorTest, ForwardOrdersByTimeThenLabelsThenLine) {
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(
+      NewVectorIterator(L(R"({a="2"})"), E({{1, "b"}, {3, "c"}, {5, "e"}}), Direction::kForward));
+  its.push_back(
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "z"}, {2, "a"}, {5, "d"}}), Direction::kForward));
+  auto it = NewMergeIterator(std::move(its), Direction::kForward);
+  EXPECT_EQ(Drain(it.get()),
+            (std::vector<std::string>{R"({a="1"}@1:z)", R"({a="2"}@1:b)", R"({a="1"}@2:a)",
+                                      R"({a="2"}@3:c)", R"({a="1"}@5:d)", R"({a="2"}@5:e)"}));
+}
+
+TEST(MergeIteratorTest, BackwardIsTheExactReverse) {
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(
+      NewVectorIterator(L(R"({a="2"})"), E({{1, "b"}, {3, "c"}, {5, "e"}}), Direction::kBackward));
+  its.push_back(
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "z"}, {2, "a"}, {5, "d"}}), Direction::kBackward));
+  auto it = NewMergeIterator(std::move(its), Direction::kBackward);
+  EXPECT_EQ(Drain(it.get()),
+            (std::vector<std::string>{R"({a="2"}@5:e)", R"({a="1"}@5:d)", R"({a="2"}@3:c)",
+                                      R"({a="1"}@2:a)", R"({a="2"}@1:b)", R"({a="1"}@1:z)"}));
+}
+
+TEST(MergeIteratorTest, DropsExactDuplicatesBothDirections) {
+  for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+    std::vector<EntryIteratorPtr> its;
+    // Same stream from memory and from a chunk, with the equal-timestamp entries in a different
+    // order.
+    its.push_back(
+        NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}, {2, "b"}, {2, "a"}, {3, "y"}}), dir));
+    its.push_back(
+        NewVectorIterator(L(R"({a="1"})"), E({{2, "a"}, {2, "b"}, {3, "y"}, {4, "w"}}), dir));
+    // Another stream with the same line at the same time is not a duplicate.
+    its.push_back(NewVectorIterator(L(R"({a="2"})"), E({{2, "a"}}), dir));
+    auto merge = std::make_unique<MergeIterator>(std::move(its), dir);
+    std::vector<std::string> want = {R"({a="1"}@1:x)", R"({a="1"}@2:a)", R"({a="1"}@2:b)",
+                                     R"({a="2"}@2:a)", R"({a="1"}@3:y)", R"({a="1"}@4:w)"};
+    if (dir == Direction::kBackward) std::reverse(want.begin(), want.end());
+    EXPECT_EQ(Drain(merge.get()), want);
+    EXPECT_EQ(merge->duplicates(), 3u);
+  }
+}
+
+TEST(MergeIteratorTest, DuplicatesWithinOneSourceAndDifferentLinesKept) {
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}, {1, "x"}, {1, "y"}}), Direction::kForward));
+  auto it = NewMergeIterator(std::move(its), Direction::kForward);
+  EXPECT_EQ(Drain(it.get()), (std::vector<std::string>{R"({a="1"}@1:x)", R"({a="1"}@1:y)"}));
+}
+
+TEST(MergeIteratorTest, KeepsFirstMetadata) {
+  std::vector<Entry> a = {Entry{1, "x", {{"trace", "1"}}}};
+  std::vector<Entry> b = {Entry{1, "x", {{"trace", "2"}}}};
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), a, Direction::kForward));
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), b, Direction::kForward));
+  auto it = NewMergeIterator(std::move(its), Direction::kForward);
+  ASSERT_TRUE(it->Next());
+  ASSERT_EQ(it->At().metadata.size(), 1u);
+  EXPECT_FALSE(it->Next());
+}
+
+TEST(MergeIteratorTest, EmptyAndNullInputs) {
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(nullptr);
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), {}, Direction::kForward));
+  auto it = NewMergeIterator(std::move(its), Direction::kForward);
+  EXPECT_FALSE(it->Next());
+  EXPECT_TRUE(it->Error().ok());
+  auto none = NewMergeIterator({}, Direction::kBackward);
+  EXPECT_FALSE(none->Next());
+}
+
+TEST(MergeIteratorTest, PropagatesErrors) {
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}}), Direction::kForward));
+  its.push_back(std::make_unique<FailingIterator>());
+  auto it = NewMergeIterator(std::move(its), Direction::kForward);
+  EXPECT_FALSE(it->Next());
+  EXPECT_EQ(it->Error().code(), StatusCode::kIOError);
+}
+
+TEST(MergeIteratorTest, ManySourcesStayOrdered) {
+  std::vector<EntryIteratorPtr> its;
+  for (int s = 0; s < 50; ++s) {
+    std::vector<std::pair<int64_t, std::string>> v;
+    for (int i = 0; i < 100; ++i) v.push_back({i * 7 + s, "l"});
+    its.push_back(
+        NewVectorIterator(L("{s=\"" + std::to_string(s) + "\"}"), E(v), Direction::kBackward));
+  }
+  auto it = NewMergeIterator(std::move(its), Direction::kBackward);
+  int64_t prev = INT64_MAX;
+  int n = 0;
+  while (it->Next()) {
+    EXPECT_LE(it->At().timestamp_ns, prev);
+    prev = it->At().timestamp_ns;
+    ++n;
+  }
+  EXPECT_EQ(n, 5000);
+}
+
+TEST(WrapperIteratorsTest, TimeRangeAndLimit) {
+  auto fwd = NewTimeRangeIterator(
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}}),
+                        Direction::kForward),
+      2, 4, Direction::kForward);
+  EXPECT_EQ(Drain(fwd.get()), (std::vector<std::string>{R"({a="1"}@2:b)", R"({a="1"}@3:c)"}));
+  auto bwd = NewTimeRangeIterator(
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}}),
+                        Direction::kBackward),
+      2, 4, Direction::kBackward);
+  EXPECT_EQ(Drain(bwd.get()), (std::vector<std::string>{R"({a="1"}@3:c)", R"({a="1"}@2:b)"}));
+  auto lim = NewLimitIterator(
+      NewVectorIterator(L(R"({a="1"})"), E({{1, "a"}, {2, "b"}, {3, "c"}}), Direction::kForward),
+      2);
+  EXPECT_EQ(Drain(lim.get()), (std::vector<std::string>{R"({a="1"}@1:a)", R"({a="1"}@2:b)"}));
+}
+
+TEST(WrapperIteratorsTest, LabelAdding) {
+  auto it = NewLabelAddingIterator(
+      NewVectorIterator(L(R"({a="1", __tenant_id__="x"})"), E({{1, "a"}}), Direction::kForward),
+      "__tenant_id__", "team");
+  EXPECT_EQ(Drain(it.get()), (std::vector<std::string>{R"({__tenant_id__="team", a="1"}@1:a)"}));
+}
+
+}  // namespace
+}  // namespace sluice::iter

@@ -1,0 +1,387 @@
+#include "querier/querier.h"
+
+#include "common/duration.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "common/check.h"
+#include "iter/merge.h"
+#include "logql/syntax/parser.h"
+
+namespace sluice::querier {
+
+namespace {
+
+// Loki's text for a query that ran out of time (dskit/server maps context.DeadlineExceeded to it).
+constexpr std::string_view kQueryTimeout =
+    "request timed out, decrease the duration of the request or add more label matchers (prefer "
+    "exact match "
+    "over regex match) to reduce the amount of data processed";
+
+// Loki's syntax.maxInputSize: longer queries are refused before parsing.
+constexpr size_t kMaxQuerySize = 5120;
+
+Status CheckQuerySize(std::string_view query) {
+  if (query.size() >= kMaxQuerySize) {
+    return Status::InvalidArgument(
+        fmt::format("parse error : input size too long ({} > {})", query.size(), kMaxQuerySize));
+  }
+  return Status::OK();
+}
+
+// How many entries an iterator reads between two looks at the clock.
+constexpr uint32_t kDeadlineCheckEvery = 1024;
+
+// Ends a source's iteration with DeadlineExceeded once the query is past its deadline, so a
+// long scan that matches nothing still stops.
+class DeadlineIterator final : public iter::EntryIterator {
+ public:
+  DeadlineIterator(iter::EntryIteratorPtr it, const Clock* clock, int64_t deadline_ns)
+      : it_(std::move(it)), clock_(clock), deadline_ns_(deadline_ns) {}
+
+  bool Next() override {
+    if (!status_.ok()) return false;
+    if (++reads_ % kDeadlineCheckEvery == 0 && clock_->NowNanos() > deadline_ns_) {
+      status_ = Status::DeadlineExceeded(std::string(kQueryTimeout));
+      return false;
+    }
+    return it_->Next();
+  }
+  const model::Entry& At() const override { return it_->At(); }
+  const model::LabelSet& Labels() const override { return it_->Labels(); }
+  Status Error() const override { return status_.ok() ? it_->Error() : status_; }
+
+ private:
+  iter::EntryIteratorPtr it_;
+  const Clock* clock_;
+  int64_t deadline_ns_;
+  uint32_t reads_ = 0;
+  Status status_;
+};
+
+// The iterator SelectLogs returns: owns the query's pipeline and publishes its statistics.
+class SelectIterator final : public iter::EntryIterator {
+ public:
+  SelectIterator(std::unique_ptr<logql::log::Pipeline> pipeline,
+                 std::unique_ptr<logql::log::PipelineStats> pstats,
+                 std::unique_ptr<iter::MergeIterator> merge, QueryStats* stats)
+      : pipeline_(std::move(pipeline)),
+        pstats_(std::move(pstats)),
+        merge_(std::move(merge)),
+        stats_(stats) {}
+  ~SelectIterator() override { Publish(); }
+
+  bool Next() override {
+    if (merge_->Next()) return true;
+    Publish();
+    return false;
+  }
+  const model::Entry& At() const override { return merge_->At(); }
+  const model::LabelSet& Labels() const override { return merge_->Labels(); }
+  Status Error() const override { return merge_->Error(); }
+
+ private:
+  void Publish() {
+    if (stats_ == nullptr) return;
+    stats_->total_lines_processed = pstats_->lines_processed;
+    stats_->total_bytes_processed = pstats_->bytes_processed;
+    stats_->total_structured_metadata_bytes_processed = pstats_->metadata_bytes_processed;
+    stats_->total_post_filter_lines = pstats_->lines_passed;
+    stats_->duplicates = merge_->duplicates();
+  }
+
+  // Declared before merge_: the pipeline iterators inside the merge point at these.
+  std::unique_ptr<logql::log::Pipeline> pipeline_;
+  std::unique_ptr<logql::log::PipelineStats> pstats_;
+  std::unique_ptr<iter::MergeIterator> merge_;
+  QueryStats* stats_;
+};
+
+// Splits the __tenant_id__ matchers out of a multi-tenant selector and keeps the tenants they
+// accept, as Loki's MultiTenantQuerier does.
+std::vector<std::string> FilterTenants(const std::vector<std::string>& tenants,
+                                       std::vector<model::LabelMatcher>* matchers) {
+  std::vector<model::LabelMatcher> tenant_matchers, rest;
+  for (auto& m : *matchers)
+    (m.name() == kTenantLabel ? tenant_matchers : rest).push_back(std::move(m));
+  *matchers = std::move(rest);
+  std::vector<std::string> out;
+  for (const auto& t : tenants) {
+    bool ok = std::all_of(tenant_matchers.begin(), tenant_matchers.end(),
+                          [&](const model::LabelMatcher& m) { return m.Matches(t); });
+    if (ok) out.push_back(t);
+  }
+  return out;
+}
+
+model::LabelSet WithTenant(const model::LabelSet& labels, const std::string& tenant) {
+  std::vector<model::Label> out;
+  for (const auto& l : labels.labels()) {
+    if (l.name != kTenantLabel) out.push_back(l);
+  }
+  out.push_back(model::Label{std::string(kTenantLabel), tenant});
+  return model::LabelSet(std::move(out));
+}
+
+uint64_t SmallestPositive(uint64_t current, uint64_t v) {
+  if (v == 0) return current;
+  return current == 0 ? v : std::min(current, v);
+}
+
+std::string FormatFraction(uint64_t v, uint64_t unit, int digits) {
+  std::string out = std::to_string(v / unit);
+  uint64_t rem = v % unit;
+  if (rem != 0) {
+    std::string frac = fmt::format("{:0{}}", rem, digits);
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    out += "." + frac;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatGoDuration(int64_t nanos) {
+  if (nanos == 0) return "0s";
+  std::string sign = nanos < 0 ? "-" : "";
+  uint64_t u =
+      nanos < 0 ? uint64_t{0} - static_cast<uint64_t>(nanos) : static_cast<uint64_t>(nanos);
+  if (u < 1000) return sign + std::to_string(u) + "ns";
+  if (u < 1'000'000) return sign + FormatFraction(u, 1000, 3) + "µs";
+  if (u < 1'000'000'000) return sign + FormatFraction(u, 1'000'000, 6) + "ms";
+  uint64_t secs = u / 1'000'000'000;
+  uint64_t h = secs / 3600, m = (secs / 60) % 60;
+  std::string out = sign;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (h > 0 || m > 0) out += std::to_string(m) + "m";
+  out += FormatFraction(u % 60'000'000'000ULL, 1'000'000'000, 9) + "s";
+  return out;
+}
+
+Querier::Querier(std::vector<LogSource*> sources, const config::Overrides* overrides,
+                 const Clock* clock)
+    : sources_(std::move(sources)), overrides_(overrides), clock_(clock) {}
+
+Querier::QueryLimits Querier::LimitsFor(const std::vector<std::string>& tenants) const {
+  QueryLimits out;
+  for (const auto& t : tenants) {
+    auto l = overrides_->ForTenant(t);
+    out.max_entries = SmallestPositive(out.max_entries, l->max_entries_limit_per_query);
+    out.max_query_length = static_cast<int64_t>(
+        SmallestPositive(out.max_query_length, std::max<int64_t>(0, l->max_query_length)));
+    out.max_query_lookback = static_cast<int64_t>(
+        SmallestPositive(out.max_query_lookback, std::max<int64_t>(0, l->max_query_lookback)));
+    out.query_timeout = static_cast<int64_t>(
+        SmallestPositive(out.query_timeout, std::max<int64_t>(0, l->query_timeout)));
+  }
+  return out;
+}
+
+Status Querier::ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int64_t* through_ns,
+                                bool* empty) const {
+  *empty = false;
+  if (limits.max_query_lookback > 0) {
+    int64_t oldest = clock_->NowNanos() - limits.max_query_lookback;
+    if (*from_ns < oldest) *from_ns = oldest;
+    if (*through_ns <= *from_ns) {
+      *empty = true;
+      return Status::OK();
+    }
+  }
+  if (limits.max_query_length > 0 && *through_ns - *from_ns > limits.max_query_length) {
+    return Status::InvalidArgument(fmt::format(
+        "the query time range exceeds the limit (query length: {}, limit: {})",
+        FormatGoDuration(*through_ns - *from_ns), FormatDuration(limits.max_query_length)));
+  }
+  return Status::OK();
+}
+
+Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
+                                  const QueryRequest& request) {
+  const int64_t started = clock_->NowNanos();
+  if (tenants.empty()) return Status::Unauthenticated("no org id");
+  SLUICE_RETURN_IF_ERROR(CheckQuerySize(request.query));
+  SLUICE_ASSIGN_OR_RETURN(logql::syntax::ExprPtr expr, logql::syntax::Parse(request.query));
+  if (expr->IsSample()) return Status::InvalidArgument(std::string(kMetricQueriesUnsupported));
+  const auto& selector = expr->Cast<logql::syntax::LogSelectorExpr>();
+
+  // Compiled before anything else so an unsupported stage is reported even for an empty range.
+  SLUICE_ASSIGN_OR_RETURN(logql::log::Pipeline pipeline, logql::log::Pipeline::Compile(selector));
+
+  QueryLimits limits = LimitsFor(tenants);
+  if (limits.max_entries != 0 && request.limit > limits.max_entries) {
+    return Status::InvalidArgument(
+        fmt::format("max entries limit per query exceeded, limit > max_entries_limit ({} > {})",
+                    request.limit, limits.max_entries));
+  }
+  int64_t from = request.start_ns, through = request.end_ns;
+  bool empty = false;
+  SLUICE_RETURN_IF_ERROR(ApplyTimeLimits(limits, &from, &through, &empty));
+
+  QueryResult result;
+  if (!empty && through > from) {
+    SelectLogsParams params{tenants, &selector, from, through, request.direction};
+    int64_t deadline = limits.query_timeout > 0 ? started + limits.query_timeout
+                                                : std::numeric_limits<int64_t>::max();
+    SLUICE_ASSIGN_OR_RETURN(
+        iter::EntryIteratorPtr it,
+        SelectLogsWith(params, std::make_unique<logql::log::Pipeline>(std::move(pipeline)),
+                       &result.stats, deadline));
+
+    // Loki's readStreams: at most `limit` entries, at most one per `interval`, grouped by stream.
+    const bool forward = request.direction == model::Direction::kForward;
+    std::unordered_map<uint64_t, std::vector<size_t>> by_fingerprint;
+    uint32_t taken = 0;
+    bool first = true;
+    int64_t last = 0;
+    while (taken < request.limit && it->Next()) {
+      const model::Entry& e = it->At();
+      if (request.interval_ns > 0 && !first) {
+        bool out = forward ? e.timestamp_ns >= last + request.interval_ns
+                           : e.timestamp_ns <= last - request.interval_ns;
+        if (!out) continue;
+      }
+      const model::LabelSet& labels = it->Labels();
+      auto& slots = by_fingerprint[labels.Fingerprint()];
+      model::Stream* stream = nullptr;
+      for (size_t i : slots) {
+        if (result.streams[i].labels == labels) stream = &result.streams[i];
+      }
+      if (stream == nullptr) {
+        slots.push_back(result.streams.size());
+        result.streams.push_back(model::Stream{labels, {}});
+        stream = &result.streams.back();
+      }
+      stream->entries.push_back(e);
+      ++taken;
+      first = false;
+      last = e.timestamp_ns;
+    }
+    SLUICE_RETURN_IF_ERROR(it->Error());
+    it.reset();  // publishes the statistics
+    result.stats.total_entries_returned = taken;
+  }
+  std::vector<std::pair<std::string, size_t>> order;
+  order.reserve(result.streams.size());
+  for (size_t i = 0; i < result.streams.size(); ++i)
+    order.emplace_back(result.streams[i].labels.ToString(), i);
+  std::sort(order.begin(), order.end());
+  std::vector<model::Stream> sorted;
+  sorted.reserve(order.size());
+  for (auto& [key, i] : order) sorted.push_back(std::move(result.streams[i]));
+  result.streams = std::move(sorted);
+  result.stats.exec_time_ns = clock_->NowNanos() - started;
+  return result;
+}
+
+Result<iter::EntryIteratorPtr> Querier::SelectLogs(const SelectLogsParams& params,
+                                                   QueryStats* stats) {
+  SLUICE_CHECK(params.selector != nullptr);
+  SLUICE_ASSIGN_OR_RETURN(logql::log::Pipeline compiled,
+                          logql::log::Pipeline::Compile(*params.selector));
+  return SelectLogsWith(params, std::make_unique<logql::log::Pipeline>(std::move(compiled)), stats,
+                        std::numeric_limits<int64_t>::max());
+}
+
+Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
+    const SelectLogsParams& params, std::unique_ptr<logql::log::Pipeline> pipeline,
+    QueryStats* stats, int64_t deadline_ns) {
+  SLUICE_CHECK(params.selector != nullptr);
+  auto pstats = std::make_unique<logql::log::PipelineStats>();
+
+  std::vector<model::LabelMatcher> matchers = params.selector->matchers;
+  const bool multi_tenant = params.tenants.size() > 1;
+  std::vector<std::string> tenants =
+      multi_tenant ? FilterTenants(params.tenants, &matchers) : params.tenants;
+
+  std::vector<iter::EntryIteratorPtr> its;
+  for (const auto& tenant : tenants) {
+    SelectParams sp{tenant, matchers, params.from_ns, params.through_ns, params.direction};
+    for (LogSource* source : sources_) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got, source->SelectLogs(sp));
+      for (auto& it : got) {
+        if (deadline_ns != std::numeric_limits<int64_t>::max()) {
+          it = std::make_unique<DeadlineIterator>(std::move(it), clock_, deadline_ns);
+        }
+        it = logql::log::NewPipelineIterator(std::move(it), pipeline.get(), pstats.get());
+        if (multi_tenant)
+          it = iter::NewLabelAddingIterator(std::move(it), std::string(kTenantLabel), tenant);
+        its.push_back(std::move(it));
+      }
+    }
+  }
+  auto merge = std::make_unique<iter::MergeIterator>(std::move(its), params.direction);
+  return iter::EntryIteratorPtr(std::make_unique<SelectIterator>(
+      std::move(pipeline), std::move(pstats), std::move(merge), stats));
+}
+
+Result<std::vector<std::string>> Querier::Labels(const std::vector<std::string>& tenants,
+                                                 int64_t from_ns, int64_t through_ns) {
+  std::set<std::string> names;
+  for (const auto& tenant : tenants) {
+    SelectParams sp{tenant, {}, from_ns, through_ns, model::Direction::kForward};
+    for (LogSource* source : sources_) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> got, source->LabelNames(sp));
+      names.insert(std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    }
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+Result<std::vector<std::string>> Querier::LabelValues(const std::vector<std::string>& tenants,
+                                                      std::string_view name, int64_t from_ns,
+                                                      int64_t through_ns, std::string_view query) {
+  std::vector<model::LabelMatcher> matchers;
+  if (!query.empty()) {
+    SLUICE_RETURN_IF_ERROR(CheckQuerySize(query));
+    SLUICE_ASSIGN_OR_RETURN(matchers, logql::syntax::ParseMatchers(query));
+  }
+  std::vector<std::string> selected = tenants;
+  if (tenants.size() > 1) {
+    selected = FilterTenants(tenants, &matchers);
+    if (name == kTenantLabel) return selected;
+  }
+  std::set<std::string> values;
+  for (const auto& tenant : selected) {
+    SelectParams sp{tenant, matchers, from_ns, through_ns, model::Direction::kForward};
+    for (LogSource* source : sources_) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> got, source->LabelValues(sp, name));
+      values.insert(std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    }
+  }
+  return std::vector<std::string>(values.begin(), values.end());
+}
+
+Result<std::vector<model::LabelSet>> Querier::Series(const std::vector<std::string>& tenants,
+                                                     const std::vector<std::string>& match,
+                                                     int64_t from_ns, int64_t through_ns) {
+  std::vector<std::vector<model::LabelMatcher>> groups;
+  for (const auto& m : match) {
+    SLUICE_RETURN_IF_ERROR(CheckQuerySize(m));
+    SLUICE_ASSIGN_OR_RETURN(std::vector<model::LabelMatcher> g, logql::syntax::ParseMatchers(m));
+    groups.push_back(std::move(g));
+  }
+  if (groups.empty()) groups.emplace_back();
+  const bool multi_tenant = tenants.size() > 1;
+  std::set<model::LabelSet> out;
+  for (auto& group : groups) {
+    std::vector<model::LabelMatcher> matchers = group;
+    std::vector<std::string> selected = multi_tenant ? FilterTenants(tenants, &matchers) : tenants;
+    for (const auto& tenant : selected) {
+      SelectParams sp{tenant, matchers, from_ns, through_ns, model::Direction::kForward};
+      for (LogSource* source : sources_) {
+        SLUICE_ASSIGN_OR_RETURN(std::vector<model::LabelSet> got, source->Series(sp));
+        for (auto& ls : got) out.insert(multi_tenant ? WithTenant(ls, tenant) : std::move(ls));
+      }
+    }
+  }
+  return std::vector<model::LabelSet>(out.begin(), out.end());
+}
+
+}  // namespace sluice::querier

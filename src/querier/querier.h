@@ -1,0 +1,142 @@
+#pragma once
+
+// The read path's core: answers log queries and label/series questions by asking every
+// LogSource (the ingester's memory, the chunk store) for every tenant, merging the answers.
+//
+//   Exec(query)  -> parse -> validate limits -> SelectLogs -> readStreams (limit, group) -> result
+//   SelectLogs   -> per tenant, per source: LogSource::SelectLogs -> pipeline -> [__tenant_id__]
+//                -> one heap merge (drops duplicates across sources) in the query's direction
+//
+// SelectLogs is the narrow interface a LogQL engine reads logs through (as Loki's
+// Querier.SelectLogs); metric queries are rejected until the engine lands.
+//
+// Thread safety: all methods may be called concurrently; each call owns its iterators.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "config/overrides.h"
+#include "iter/iterator.h"
+#include "logql/log/pipeline.h"
+#include "logql/syntax/ast.h"
+#include "model/entry.h"
+#include "model/labels.h"
+#include "querier/source.h"
+
+namespace sluice::querier {
+
+// The label a multi-tenant query ("a|b") adds to every stream, and whose matchers in a
+// selector choose among the tenants.
+inline constexpr std::string_view kTenantLabel = "__tenant_id__";
+
+// The 400 returned for metric queries until the LogQL engine lands.
+inline constexpr std::string_view kMetricQueriesUnsupported =
+    "metric queries are not supported yet";
+
+enum class ResultType : uint8_t { kStreams, kMatrix, kVector, kScalar };
+
+// A query as the HTTP API parsed it.
+struct QueryRequest {
+  std::string query;
+  int64_t start_ns = 0;     // inclusive
+  int64_t end_ns = 0;       // exclusive for log queries
+  int64_t step_ns = 0;      // metric range queries
+  int64_t interval_ns = 0;  // log queries: at most one entry per interval (0 = every entry)
+  uint32_t limit = 100;
+  model::Direction direction = model::Direction::kBackward;
+  bool instant = false;  // /query rather than /query_range
+};
+
+// What Loki reports in data.stats; fields not tracked yet stay 0.
+struct QueryStats {
+  int64_t exec_time_ns = 0;
+  int64_t queue_time_ns = 0;
+  uint64_t total_bytes_processed = 0;  // line bytes read by pipelines
+  uint64_t total_lines_processed = 0;
+  uint64_t total_structured_metadata_bytes_processed = 0;
+  uint64_t total_entries_returned = 0;
+  uint64_t total_post_filter_lines = 0;
+  uint64_t duplicates = 0;  // dropped by the merge
+  uint64_t subqueries = 1;
+  uint64_t splits = 0;
+  uint64_t shards = 0;
+};
+
+struct QueryResult {
+  ResultType type = ResultType::kStreams;
+  // kStreams: grouped by labels, sorted by the labels' string form; entries in the query's
+  // direction.
+  std::vector<model::Stream> streams;
+  QueryStats stats;
+};
+
+struct SelectLogsParams {
+  std::vector<std::string> tenants;  // at least one; sorted, as http::TenantsForRead returns
+  const logql::syntax::LogSelectorExpr* selector = nullptr;  // must outlive the call
+  int64_t from_ns = 0;                                       // inclusive
+  int64_t through_ns = 0;                                    // exclusive
+  model::Direction direction = model::Direction::kBackward;
+};
+
+class Querier {
+ public:
+  // REQUIRES: every source, `overrides` and `clock` outlive the querier.
+  Querier(std::vector<LogSource*> sources, const config::Overrides* overrides,
+          const Clock* clock = SystemClock::Default());
+
+  // Runs a query end to end. InvalidArgument (400) for parse errors, limit violations and
+  // unsupported queries (metric queries, log queries as instant queries); DeadlineExceeded
+  // past query_timeout.
+  Result<QueryResult> Exec(const std::vector<std::string>& tenants, const QueryRequest& request);
+
+  // The entries of the selector's streams across all sources and tenants with the selector's
+  // pipeline applied, merged in `direction` with duplicates dropped. The returned iterator owns
+  // its pipeline; `stats` (nullable) must outlive it and is filled as it is read.
+  Result<iter::EntryIteratorPtr> SelectLogs(const SelectLogsParams& params, QueryStats* stats);
+
+  // Label names with data in [from, through), sorted and de-duplicated across sources/tenants.
+  Result<std::vector<std::string>> Labels(const std::vector<std::string>& tenants, int64_t from_ns,
+                                          int64_t through_ns);
+  // Values of `name`; `query` (optional) is a stream selector `{a="b"}` restricting the streams.
+  Result<std::vector<std::string>> LabelValues(const std::vector<std::string>& tenants,
+                                               std::string_view name, int64_t from_ns,
+                                               int64_t through_ns, std::string_view query);
+  // The union of the streams matching any of the `match` selectors (all streams when empty),
+  // sorted by labels.
+  Result<std::vector<model::LabelSet>> Series(const std::vector<std::string>& tenants,
+                                              const std::vector<std::string>& match,
+                                              int64_t from_ns, int64_t through_ns);
+
+ private:
+  // The effective limits of a (multi-tenant) query: the smallest positive value among tenants.
+  struct QueryLimits {
+    uint64_t max_entries = 0;
+    int64_t max_query_length = 0;
+    int64_t max_query_lookback = 0;
+    int64_t query_timeout = 0;
+  };
+  QueryLimits LimitsFor(const std::vector<std::string>& tenants) const;
+  // Clamps [*from, *through) to max_query_lookback and checks max_query_length. Sets *empty
+  // when nothing of the range remains.
+  Status ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int64_t* through_ns,
+                         bool* empty) const;
+
+  // SelectLogs with a compiled pipeline, ending with DeadlineExceeded past `deadline_ns`.
+  Result<iter::EntryIteratorPtr> SelectLogsWith(const SelectLogsParams& params,
+                                                std::unique_ptr<logql::log::Pipeline> pipeline,
+                                                QueryStats* stats, int64_t deadline_ns);
+
+  std::vector<LogSource*> sources_;
+  const config::Overrides* overrides_;
+  const Clock* clock_;
+};
+
+// Go's time.Duration.String() ("1h0m0s", "1.5s", "300ms"), as Loki prints query lengths.
+std::string FormatGoDuration(int64_t nanos);
+
+}  // namespace sluice::querier

@@ -1,0 +1,221 @@
+#include "querier/querier.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/memory_source.h"
+
+namespace sluice::querier {
+namespace {
+
+using model::Direction;
+
+class ManualClock final : public Clock {
+ public:
+  int64_t NowNanos() const override { return now; }
+  int64_t now = 10'000 * kNanosPerSecond;
+};
+
+// "labels ts:line ts:line | labels ..." for compact expectations.
+std::string Render(const QueryResult& r) {
+  std::string out;
+  for (const auto& s : r.streams) {
+    if (!out.empty()) out += " | ";
+    out += s.labels.ToString();
+    for (const auto& e : s.entries) out += " " + std::to_string(e.timestamp_ns) + ":" + e.line;
+  }
+  return out;
+}
+
+class QuerierTest : public ::testing::Test {
+ protected:
+  QuerierTest() : overrides_(config::Limits{}, "", 0) {
+    // The same stream in memory and in the store overlaps at ts 3 and 4 (a flush in progress).
+    memory_.Add("fake", R"({app="api", env="prod"})", {{3, "c", {}}, {4, "d", {}}, {5, "e", {}}});
+    store_.Add("fake", R"({app="api", env="prod"})",
+               {{1, "a", {}}, {2, "b", {}}, {3, "c", {}}, {4, "d", {}}});
+    store_.Add("fake", R"({app="web", env="prod"})", {{2, "web error", {}}, {6, "web ok", {}}});
+    memory_.Add("other", R"({app="api", env="dev"})", {{2, "other b", {}}, {7, "other g", {}}});
+  }
+
+  Querier MakeQuerier() { return Querier({&memory_, &store_}, &overrides_, &clock_); }
+
+  Result<QueryResult> Run(std::string query, uint32_t limit = 100,
+                          Direction dir = Direction::kBackward,
+                          std::vector<std::string> tenants = {"fake"}) {
+    Querier q = MakeQuerier();
+    QueryRequest req;
+    req.query = std::move(query);
+    req.start_ns = 0;
+    req.end_ns = 100;
+    req.limit = limit;
+    req.direction = dir;
+    return q.Exec(tenants, req);
+  }
+
+  ManualClock clock_;
+  config::Overrides overrides_;
+  testing::MemorySource memory_;
+  testing::MemorySource store_;
+};
+
+TEST_F(QuerierTest, MergesSourcesAndDropsDuplicatesForward) {
+  auto r = Run(R"({app="api"})", 100, Direction::kForward);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Render(*r), R"({app="api", env="prod"} 1:a 2:b 3:c 4:d 5:e)");
+  EXPECT_EQ(r->stats.duplicates, 2u);
+  EXPECT_EQ(r->stats.total_entries_returned, 5u);
+  EXPECT_EQ(r->stats.total_lines_processed, 7u);
+}
+
+TEST_F(QuerierTest, BackwardWithLimitKeepsNewest) {
+  auto r = Run(R"({env="prod"})", 3, Direction::kBackward);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Render(*r), R"({app="api", env="prod"} 5:e 4:d | {app="web", env="prod"} 6:web ok)");
+  auto f = Run(R"({env="prod"})", 3, Direction::kForward);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(Render(*f), R"({app="api", env="prod"} 1:a 2:b | {app="web", env="prod"} 2:web error)");
+}
+
+TEST_F(QuerierTest, AppliesLineFilters) {
+  auto r = Run(R"({env="prod"} |~ "error|^d$")", 100, Direction::kForward);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Render(*r), R"({app="api", env="prod"} 4:d | {app="web", env="prod"} 2:web error)");
+  EXPECT_EQ(r->stats.total_post_filter_lines, 3u);  // d twice (memory and store), web error
+}
+
+TEST_F(QuerierTest, TimeRangeIsHalfOpen) {
+  Querier q = MakeQuerier();
+  QueryRequest req;
+  req.query = R"({app="api"})";
+  req.start_ns = 2;
+  req.end_ns = 4;
+  req.direction = Direction::kForward;
+  auto r = q.Exec({"fake"}, req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Render(*r), R"({app="api", env="prod"} 2:b 3:c)");
+}
+
+TEST_F(QuerierTest, MultiTenantAddsTenantLabel) {
+  auto r = Run(R"({app="api"})", 100, Direction::kForward, {"fake", "other"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Render(*r), R"({__tenant_id__="fake", app="api", env="prod"} 1:a 2:b 3:c 4:d 5:e | )"
+                        R"({__tenant_id__="other", app="api", env="dev"} 2:other b 7:other g)");
+  // A __tenant_id__ matcher picks tenants.
+  auto only =
+      Run(R"({app="api", __tenant_id__="other"})", 100, Direction::kForward, {"fake", "other"});
+  ASSERT_TRUE(only.ok()) << only.status().message();
+  EXPECT_EQ(Render(*only), R"({__tenant_id__="other", app="api", env="dev"} 2:other b 7:other g)");
+}
+
+TEST_F(QuerierTest, TenantsAreIsolated) {
+  auto r = Run(R"({app="api"})", 100, Direction::kForward, {"other"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Render(*r), R"({app="api", env="dev"} 2:other b 7:other g)");
+}
+
+TEST_F(QuerierTest, Interval) {
+  Querier q = MakeQuerier();
+  QueryRequest req;
+  req.query = R"({app="api"})";
+  req.start_ns = 0;
+  req.end_ns = 100;
+  req.interval_ns = 2;
+  req.direction = Direction::kForward;
+  auto r = q.Exec({"fake"}, req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Render(*r), R"({app="api", env="prod"} 1:a 3:c 5:e)");
+}
+
+TEST_F(QuerierTest, Errors) {
+  auto parse = Run(R"({app="api")");
+  EXPECT_EQ(parse.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parse.status().message().rfind("parse error at line 1, col ", 0), 0u)
+      << parse.status().message();
+
+  auto metric = Run(R"(count_over_time({app="api"}[5m]))");
+  EXPECT_EQ(metric.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(metric.status().message(), kMetricQueriesUnsupported);
+
+  auto unsupported = Run(R"({app="api"} | json)");
+  EXPECT_EQ(unsupported.status().message(), "unsupported pipeline stage: json");
+
+  auto limit = Run(R"({app="api"})", 5001);
+  EXPECT_EQ(limit.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(limit.status().message(),
+            "max entries limit per query exceeded, limit > max_entries_limit (5001 > 5000)");
+
+  Querier q = MakeQuerier();
+  QueryRequest too_long;
+  too_long.query = R"({app="api"})";
+  too_long.start_ns = 0;
+  too_long.end_ns = 722LL * 3600 * kNanosPerSecond;
+  EXPECT_EQ(q.Exec({"fake"}, too_long).status().message(),
+            "the query time range exceeds the limit (query length: 722h0m0s, limit: 30d1h)");
+
+  store_.FailWith(Status::IOError("disk on fire"));
+  auto io = Run(R"({app="api"})");
+  EXPECT_EQ(io.status().code(), StatusCode::kIOError);
+}
+
+TEST_F(QuerierTest, QueryTimeoutStopsLongScans) {
+  class SlowClock final : public Clock {
+   public:
+    int64_t NowNanos() const override { return now += 30 * kNanosPerSecond; }
+    mutable int64_t now = 0;
+  } slow;
+  testing::MemorySource big;
+  std::vector<model::Entry> entries;
+  for (int i = 0; i < 5000; ++i) entries.push_back(model::Entry{i, "x", {}});
+  big.Add("fake", R"({app="big"})", entries);
+  Querier q({&big}, &overrides_, &slow);
+  QueryRequest req;
+  req.query = R"({app="big"} |= "never")";
+  req.start_ns = 0;
+  req.end_ns = 10'000;
+  auto r = q.Exec({"fake"}, req);
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(QuerierTest, LabelsValuesSeries) {
+  Querier q = MakeQuerier();
+  auto names = q.Labels({"fake"}, 0, 100);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"app", "env"}));
+
+  auto values = q.LabelValues({"fake"}, "app", 0, 100, "");
+  ASSERT_TRUE(values.ok());
+  EXPECT_EQ(*values, (std::vector<std::string>{"api", "web"}));
+  auto filtered = q.LabelValues({"fake"}, "app", 0, 100, R"({app=~"w.*"})");
+  ASSERT_TRUE(filtered.ok()) << filtered.status().message();
+  EXPECT_EQ(*filtered, (std::vector<std::string>{"web"}));
+  auto tenants = q.LabelValues({"fake", "other"}, "__tenant_id__", 0, 100, "");
+  ASSERT_TRUE(tenants.ok());
+  EXPECT_EQ(*tenants, (std::vector<std::string>{"fake", "other"}));
+
+  auto series = q.Series({"fake"}, {R"({app="web"})", R"({app="api"})", R"({env="prod"})"}, 0, 100);
+  ASSERT_TRUE(series.ok());
+  ASSERT_EQ(series->size(), 2u);
+  EXPECT_EQ((*series)[0].ToString(), R"({app="api", env="prod"})");
+  EXPECT_EQ((*series)[1].ToString(), R"({app="web", env="prod"})");
+  // Time range restricts series.
+  auto late = q.Series({"fake"}, {R"({env="prod"})"}, 6, 100);
+  ASSERT_TRUE(late.ok());
+  ASSERT_EQ(late->size(), 1u);
+
+  auto bad = q.Series({"fake"}, {"{app="}, 0, 100);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(FormatGoDurationTest, MatchesGo) {
+  EXPECT_EQ(FormatGoDuration(0), "0s");
+  EXPECT_EQ(FormatGoDuration(1), "1ns");
+  EXPECT_EQ(FormatGoDuration(1500), "1.5µs");
+  EXPECT_EQ(FormatGoDuration(300 * kNanosPerMilli), "300ms");
+  EXPECT_EQ(FormatGoDuration(1500 * kNanosPerMilli), "1.5s");
+  EXPECT_EQ(FormatGoDuration(3600 * kNanosPerSecond), "1h0m0s");
+  EXPECT_EQ(FormatGoDuration(90 * kNanosPerSecond), "1m30s");
+  EXPECT_EQ(FormatGoDuration(-2 * kNanosPerSecond), "-2s");
+}
+
+}  // namespace
+}  // namespace sluice::querier

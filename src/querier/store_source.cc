@@ -1,0 +1,174 @@
+#include "querier/store_source.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include "chunk/chunk.h"
+#include "iter/merge.h"
+
+namespace sluice::querier {
+
+// One stream's entries from its chunks, fetched group by group: a group is a run of chunks
+// whose time ranges overlap (usually a single chunk).
+class StoreSource::SeriesIterator final : public iter::EntryIterator {
+ public:
+  SeriesIterator(StoreSource* source, model::LabelSet labels,
+                 std::vector<storage::index::ChunkRef> refs, int64_t from_ns, int64_t through_ns,
+                 model::Direction direction)
+      : source_(source),
+        labels_(std::move(labels)),
+        refs_(std::move(refs)),
+        from_(from_ns),
+        through_(through_ns),
+        direction_(direction) {
+    const bool forward = direction_ == model::Direction::kForward;
+    // In iteration order: forward by start, backward by end (latest first).
+    std::sort(refs_.begin(), refs_.end(), [forward](const auto& a, const auto& b) {
+      if (forward)
+        return std::tie(a.from_ns, a.through_ns, a.key) < std::tie(b.from_ns, b.through_ns, b.key);
+      return std::tie(b.through_ns, b.from_ns, b.key) < std::tie(a.through_ns, a.from_ns, a.key);
+    });
+    // Group refs that overlap (inclusive ranges: equal timestamps across a boundary must be merged
+    // too, for ordering and de-duplication).
+    size_t start = 0;
+    while (start < refs_.size()) {
+      size_t end = start + 1;
+      int64_t edge = forward ? refs_[start].through_ns : refs_[start].from_ns;
+      while (end < refs_.size()) {
+        const auto& r = refs_[end];
+        if (forward ? r.from_ns > edge : r.through_ns < edge) break;
+        edge = forward ? std::max(edge, r.through_ns) : std::min(edge, r.from_ns);
+        ++end;
+      }
+      groups_.emplace_back(start, end);
+      start = end;
+    }
+  }
+
+  bool Next() override {
+    if (!status_.ok()) return false;
+    while (true) {
+      if (current_) {
+        if (current_->Next()) return true;
+        Status st = current_->Error();
+        if (!st.ok()) {
+          status_ = std::move(st);
+          return false;
+        }
+      }
+      if (next_group_ >= groups_.size()) {
+        Release();
+        return false;
+      }
+      Status st = OpenGroup(groups_[next_group_++]);
+      if (!st.ok()) {
+        status_ = std::move(st);
+        Release();
+        return false;
+      }
+    }
+  }
+  const model::Entry& At() const override { return current_->At(); }
+  const model::LabelSet& Labels() const override { return labels_; }
+  Status Error() const override { return status_; }
+
+ private:
+  void Release() {
+    current_.reset();  // before the chunks it reads
+    chunks_.clear();
+  }
+
+  Status OpenGroup(std::pair<size_t, size_t> group) {
+    Release();
+    std::vector<iter::EntryIteratorPtr> its;
+    for (size_t i = group.first; i < group.second; ++i) {
+      const auto& ref = refs_[i];
+      auto bytes = source_->store_->Get(ref.key);
+      if (!bytes.ok()) {
+        return Status::IOError(
+            fmt::format("fetching chunk {}: {}", ref.key, bytes.status().message()));
+      }
+      source_->chunks_downloaded_.fetch_add(1, std::memory_order_relaxed);
+      source_->bytes_downloaded_.fetch_add(bytes->size(), std::memory_order_relaxed);
+      auto decoded = chunk::Chunk::Decode(std::move(bytes).value());
+      if (!decoded.ok()) {
+        return Status::Corruption(
+            fmt::format("decoding chunk {}: {}", ref.key, decoded.status().message()));
+      }
+      // Held by pointer: the chunk's iterator requires that it does not move.
+      chunks_.push_back(std::make_unique<chunk::Chunk>(std::move(decoded).value()));
+      its.push_back(chunks_.back()->Iterator(from_, through_, direction_));
+    }
+    current_ =
+        its.size() == 1 ? std::move(its[0]) : iter::NewMergeIterator(std::move(its), direction_);
+    return Status::OK();
+  }
+
+  StoreSource* source_;
+  model::LabelSet labels_;
+  std::vector<storage::index::ChunkRef> refs_;
+  int64_t from_, through_;
+  model::Direction direction_;
+  std::vector<std::pair<size_t, size_t>> groups_;  // [first, last) indexes into refs_
+  size_t next_group_ = 0;
+  std::vector<std::unique_ptr<chunk::Chunk>> chunks_;  // the open group's chunks
+  iter::EntryIteratorPtr current_;
+  Status status_;
+};
+
+StoreSource::StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index)
+    : store_(store), index_(index) {}
+
+// SelectParams ranges are [from, through); the index's are inclusive.
+Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectLogs(const SelectParams& params) {
+  std::vector<iter::EntryIteratorPtr> out;
+  if (params.through_ns <= params.from_ns) return out;
+  SLUICE_ASSIGN_OR_RETURN(auto series, index_->Select(params.tenant, params.matchers,
+                                                      params.from_ns, params.through_ns - 1));
+  out.reserve(series.size());
+  for (auto& s : series) {
+    std::vector<storage::index::ChunkRef> refs;
+    for (auto& ref : s.chunks) {
+      if (ref.Overlaps(params.from_ns, params.through_ns - 1)) refs.push_back(std::move(ref));
+    }
+    if (refs.empty()) continue;
+    out.push_back(std::make_unique<SeriesIterator>(this, std::move(s.labels), std::move(refs),
+                                                   params.from_ns, params.through_ns,
+                                                   params.direction));
+  }
+  return out;
+}
+
+Result<std::vector<model::LabelSet>> StoreSource::Series(const SelectParams& params) {
+  if (params.through_ns <= params.from_ns) return std::vector<model::LabelSet>{};
+  return index_->Series(params.tenant, params.matchers, params.from_ns, params.through_ns - 1);
+}
+
+Result<std::vector<std::string>> StoreSource::LabelNames(const SelectParams& params) {
+  if (params.through_ns <= params.from_ns) return std::vector<std::string>{};
+  if (!params.matchers.empty()) {
+    // The index answers names for all series; with matchers, take them from the series.
+    SLUICE_ASSIGN_OR_RETURN(auto series, Series(params));
+    std::vector<std::string> names;
+    for (const auto& s : series) {
+      for (const auto& l : s.labels()) names.push_back(l.name);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
+  return index_->LabelNames(params.tenant, params.from_ns, params.through_ns - 1);
+}
+
+Result<std::vector<std::string>> StoreSource::LabelValues(const SelectParams& params,
+                                                          std::string_view name) {
+  if (params.through_ns <= params.from_ns) return std::vector<std::string>{};
+  return index_->LabelValues(params.tenant, name, params.matchers, params.from_ns,
+                             params.through_ns - 1);
+}
+
+}  // namespace sluice::querier
