@@ -50,12 +50,34 @@ const char* LevelName(spdlog::level::level_enum level) {
   }
 }
 
+// Call sites normally write logfmt pairs; a plain sentence (from a library, or a terse call site)
+// is wrapped as msg="..." so every line stays machine-readable.
+bool IsLogfmt(std::string_view p) {
+  size_t i = 0;
+  while (i < p.size() && ((p[i] >= 'a' && p[i] <= 'z') || p[i] == '_')) ++i;
+  return i > 0 && i < p.size() && p[i] == '=';
+}
+
+std::string QuotedMsg(std::string_view p) {
+  std::string out = "msg=\"";
+  for (char c : p) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c == '\n' ? ' ' : c);
+  }
+  return out + "\"";
+}
+
 // level=info ts=... msg="..." k=v
 class LogfmtFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     std::string line = fmt::format("level={} ts={} ", LevelName(msg.level), TimestampNow(msg));
-    line.append(msg.payload.data(), msg.payload.size());
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (IsLogfmt(payload)) {
+      line.append(payload);
+    } else {
+      line += QuotedMsg(payload);
+    }
     line.push_back('\n');
     dest.append(line.data(), line.data() + line.size());
   }
@@ -68,6 +90,11 @@ class JsonFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     std::string out = "{\"level\":\"" + std::string(LevelName(msg.level)) + "\",\"ts\":\"" + TimestampNow(msg) + "\"";
     std::string_view p(msg.payload.data(), msg.payload.size());
+    if (!IsLogfmt(p)) {
+      out += ",\"msg\":";
+      AppendJsonString(&out, p);
+      p = {};
+    }
     size_t i = 0;
     while (i < p.size()) {
       while (i < p.size() && p[i] == ' ') ++i;

@@ -575,7 +575,9 @@ void Ingester::FlushLoop() {
 void Ingester::CheckpointLoop() {
   std::unique_lock lock(loop_mu_);
   while (!loops_stop_) {
-    loop_cv_.wait_for(lock, std::chrono::nanoseconds(config_.wal.checkpoint_duration));
+    // The condition variable is shared with the flush loop: wait for the deadline, not a wake-up.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(config_.wal.checkpoint_duration);
+    loop_cv_.wait_until(lock, deadline, [this] { return loops_stop_; });
     if (loops_stop_) break;
     lock.unlock();
     Status st = Checkpoint();
