@@ -64,7 +64,9 @@ struct Config {
 
   struct Querier {
     int max_concurrent = 0;  // query worker threads; 0 = cores
-    int64_t index_refresh_interval = 5LL * 1'000'000'000;
+    // 0: list new index files on every query. Together with asking the ingester before the store,
+    // this means a chunk flushed (and dropped from memory) mid-query is never missed.
+    int64_t index_refresh_interval = 0;
   } querier;
 
   struct RuntimeConfig {

@@ -119,6 +119,8 @@ Status App::Start() {
   impl_->distributor = std::make_unique<distributor::Distributor>(impl_->overrides.get(), impl_->ingester.get(),
                                                                   SystemClock::Default());
   impl_->store_source = std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
+  // The ingester is asked before the store: a chunk flushed and dropped from memory between the
+  // two calls is then already in the index the store reads.
   impl_->querier = std::make_unique<querier::Querier>(
       std::vector<querier::LogSource*>{impl_->ingester.get(), impl_->store_source.get()}, impl_->overrides.get());
   impl_->RegisterRoutes();
