@@ -405,6 +405,20 @@ Result<std::vector<std::string>> Ingester::LabelValues(const querier::SelectPara
   return std::vector<std::string>(values.begin(), values.end());
 }
 
+Ingester::StreamMap::iterator Ingester::DropRetired(Tenant* tenant, Shard& shard, StreamMap::iterator it,
+                                                    int64_t now) {
+  auto& chunks = it->second->chunks();
+  std::erase_if(chunks, [&](const MemChunk& c) {
+    return c.flushed && now - c.flushed_at_ns >= config_.chunk_retain_period;
+  });
+  if (!chunks.empty()) return std::next(it);
+  tenant->num_streams.fetch_sub(1);
+  total_streams_.fetch_sub(1);
+  Metrics().streams_removed->WithLabels({tenant->id})->Inc();
+  Metrics().memory_streams->WithLabels({tenant->id})->Add(-1);
+  return shard.streams.erase(it);
+}
+
 Status Ingester::Sweep(bool force) {
   std::lock_guard flush_lock(flush_mu_);
   const int64_t now = clock_->NowNanos();
@@ -437,18 +451,7 @@ Status Ingester::Sweep(bool force) {
           items.push_back(FlushItem{tenant->id, stream.fingerprint(), stream.labels(), c.blocks, c.id,
                                     c.close_reason});
         }
-        std::erase_if(chunks, [&](const MemChunk& c) {
-          return c.flushed && now - c.flushed_at_ns >= config_.chunk_retain_period;
-        });
-        if (chunks.empty()) {
-          it = shard.streams.erase(it);
-          tenant->num_streams.fetch_sub(1);
-          total_streams_.fetch_sub(1);
-          m.streams_removed->WithLabels({tenant->id})->Inc();
-          m.memory_streams->WithLabels({tenant->id})->Add(-1);
-        } else {
-          ++it;
-        }
+        it = DropRetired(tenant, shard, it, now);
       }
     }
   }
@@ -471,27 +474,7 @@ Status Ingester::Sweep(bool force) {
         m.chunks_flushed->WithLabels({item.reason})->Inc();
       }
     }
-  }
-  // Drop what the retain period no longer keeps (a zero retain period drops at once).
-  if (st.ok() && config_.chunk_retain_period == 0) {
-    for (Tenant* tenant : AllTenants()) {
-      for (auto& shard : tenant->shards) {
-        std::lock_guard lock(shard.mu);
-        for (auto it = shard.streams.begin(); it != shard.streams.end();) {
-          auto& chunks = it->second->chunks();
-          std::erase_if(chunks, [](const MemChunk& c) { return c.flushed; });
-          if (chunks.empty()) {
-            it = shard.streams.erase(it);
-            tenant->num_streams.fetch_sub(1);
-            total_streams_.fetch_sub(1);
-            m.streams_removed->WithLabels({tenant->id})->Inc();
-            m.memory_streams->WithLabels({tenant->id})->Add(-1);
-          } else {
-            ++it;
-          }
-        }
-      }
-    }
+    DropRetired(tenant, shard, it, done);  // a zero retain period drops at once
   }
   return st;
 }

@@ -68,9 +68,10 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
   uint64_t memory_streams() const { return total_streams_.load(); }
 
  private:
+  using StreamMap = std::unordered_map<uint64_t, std::unique_ptr<Stream>>;  // by fingerprint
   struct Shard {
     std::mutex mu;
-    std::unordered_map<uint64_t, std::unique_ptr<Stream>> streams;  // GUARDED_BY(mu), by fingerprint
+    StreamMap streams;  // GUARDED_BY(mu)
   };
   struct Tenant {
     explicit Tenant(std::string id, size_t shards) : id(std::move(id)), shards(shards) {}
@@ -89,6 +90,9 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
   // flushed ones past the retain period.
   Status Sweep(bool force);
   Status FlushItems(std::vector<FlushItem>& items);
+  // Drops the stream's flushed chunks past the retain period, and the stream once it holds
+  // nothing. Returns the iterator after `it`. REQUIRES: shard.mu held.
+  StreamMap::iterator DropRetired(Tenant* tenant, Shard& shard, StreamMap::iterator it, int64_t now);
   void FlushLoop();
   void CheckpointLoop();
   Status Replay();
