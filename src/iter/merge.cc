@@ -40,9 +40,17 @@ bool MergeIterator::FillBatch() {
   pos_ = 0;
   if (heap_.empty()) return false;
   const int64_t ts = heap_.top()->it->At().timestamp_ns;
+  popped_.clear();
   while (!heap_.empty() && heap_.top()->it->At().timestamp_ns == ts) {
-    Source* src = heap_.top();
+    popped_.push_back(heap_.top());
     heap_.pop();
+  }
+  // Entries sharing a timestamp keep their write order (Loki does the same): sources are given
+  // oldest first, and each source yields its own entries in the iteration's direction, so
+  // forward reads the sources in the order given and backward in reverse.
+  const bool forward = direction_ == model::Direction::kForward;
+  std::sort(popped_.begin(), popped_.end(), [forward](const Source* a, const Source* b) { return forward ? a < b : a > b; });
+  for (Source* src : popped_) {
     // A source's entries at one timestamp are consecutive; take them all.
     bool more = true;
     while (more && src->it->At().timestamp_ns == ts) {
@@ -65,21 +73,36 @@ bool MergeIterator::FillBatch() {
     }
   }
   if (batch_.size() > 1) {
-    const bool forward = direction_ == model::Direction::kForward;
-    auto less = [forward](const Item& a, const Item& b) {
-      if (a.labels != b.labels && !(*a.labels == *b.labels)) {
-        return forward ? *a.labels < *b.labels : *b.labels < *a.labels;
-      }
-      return forward ? a.entry.line < b.entry.line : b.entry.line < a.entry.line;
+    // Streams in label order (for a deterministic result); within a stream the read order stays.
+    auto by_labels = [forward](const Item& a, const Item& b) {
+      if (a.labels == b.labels || *a.labels == *b.labels) return false;
+      return forward ? *a.labels < *b.labels : *b.labels < *a.labels;
     };
-    // Stable, so that of several duplicates the first one read is kept.
-    std::stable_sort(batch_.begin(), batch_.end(), less);
-    size_t out = 1;
-    for (size_t i = 1; i < batch_.size(); ++i) {
-      const Item& prev = batch_[out - 1];
+    std::stable_sort(batch_.begin(), batch_.end(), by_labels);
+    // Drop exact duplicates (same stream, timestamp and line): the first one read is kept.
+    // A small group is scanned; a big one (thousands of lines in one nanosecond) gets a hash set.
+    constexpr size_t kScanLimit = 32;
+    size_t out = 0;
+    size_t group_start = 0;
+    seen_.clear();
+    for (size_t i = 0; i < batch_.size(); ++i) {
       Item& cur = batch_[i];
-      bool same_labels = prev.labels == cur.labels || *prev.labels == *cur.labels;
-      if (same_labels && prev.entry.line == cur.entry.line) {
+      const Item& first = batch_[group_start];
+      if (out > group_start && !(first.labels == cur.labels || *first.labels == *cur.labels)) {
+        group_start = out;
+        seen_.clear();
+      }
+      bool duplicate = false;
+      if (out - group_start <= kScanLimit) {
+        for (size_t k = group_start; k < out && !duplicate; ++k) duplicate = batch_[k].entry.line == cur.entry.line;
+      } else {
+        if (seen_.empty()) {
+          for (size_t k = group_start; k < out; ++k) seen_.insert(batch_[k].entry.line);
+        }
+        duplicate = seen_.contains(cur.entry.line);
+      }
+      if (!duplicate && !seen_.empty()) seen_.insert(cur.entry.line);
+      if (duplicate) {
         ++duplicates_;
         continue;
       }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <queue>
+#include <unordered_set>
 #include <vector>
 
 #include "iter/iterator.h"
@@ -68,6 +69,8 @@ class MergeIterator final : public EntryIterator {
   std::priority_queue<Source*, std::vector<Source*>, HeapOrder> heap_;
   bool started_ = false;
   std::vector<Item> batch_;
+  std::vector<Source*> popped_;               // scratch for FillBatch
+  std::unordered_set<std::string> seen_;      // lines of a large same-timestamp group
   size_t pos_ = 0;  // batch_[pos_ - 1] is the current entry
   uint64_t duplicates_ = 0;
   Status status_;

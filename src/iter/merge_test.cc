@@ -80,21 +80,49 @@ TEST(MergeIteratorTest, BackwardIsTheExactReverse) {
 TEST(MergeIteratorTest, DropsExactDuplicatesBothDirections) {
   for (Direction dir : {Direction::kForward, Direction::kBackward}) {
     std::vector<EntryIteratorPtr> its;
-    // Same stream from memory and from a chunk, with the equal-timestamp entries in a different
-    // order.
+    // Same stream from memory and from a chunk (a flush that was replayed again).
     its.push_back(
         NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}, {2, "b"}, {2, "a"}, {3, "y"}}), dir));
     its.push_back(
-        NewVectorIterator(L(R"({a="1"})"), E({{2, "a"}, {2, "b"}, {3, "y"}, {4, "w"}}), dir));
+        NewVectorIterator(L(R"({a="1"})"), E({{2, "b"}, {2, "a"}, {3, "y"}, {4, "w"}}), dir));
     // Another stream with the same line at the same time is not a duplicate.
     its.push_back(NewVectorIterator(L(R"({a="2"})"), E({{2, "a"}}), dir));
     auto merge = std::make_unique<MergeIterator>(std::move(its), dir);
-    std::vector<std::string> want = {R"({a="1"}@1:x)", R"({a="1"}@2:a)", R"({a="1"}@2:b)",
+    std::vector<std::string> want = {R"({a="1"}@1:x)", R"({a="1"}@2:b)", R"({a="1"}@2:a)",
                                      R"({a="2"}@2:a)", R"({a="1"}@3:y)", R"({a="1"}@4:w)"};
     if (dir == Direction::kBackward) std::reverse(want.begin(), want.end());
     EXPECT_EQ(Drain(merge.get()), want);
     EXPECT_EQ(merge->duplicates(), 3u);
   }
+}
+
+TEST(MergeIteratorTest, EqualTimestampsKeepWriteOrder) {
+  // Agents send millisecond timestamps: many lines share one and must not be re-sorted by text.
+  for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+    std::vector<EntryIteratorPtr> its;
+    its.push_back(NewVectorIterator(L(R"({a="1"})"), E({{5, "b"}, {5, "a"}, {5, "c"}}), dir));
+    its.push_back(NewVectorIterator(L(R"({a="1"})"), E({{5, "0"}}), dir));  // a newer source
+    std::vector<std::string> want = {R"({a="1"}@5:b)", R"({a="1"}@5:a)", R"({a="1"}@5:c)", R"({a="1"}@5:0)"};
+    if (dir == Direction::kBackward) want = {R"({a="1"}@5:0)", R"({a="1"}@5:a)", R"({a="1"}@5:c)", R"({a="1"}@5:b)"};
+    auto merge = NewMergeIterator(std::move(its), dir);
+    EXPECT_EQ(Drain(merge.get()), want);
+  }
+}
+
+TEST(MergeIteratorTest, LargeEqualTimestampGroupsDedupe) {
+  std::vector<Entry> a, b;
+  for (int i = 0; i < 1000; ++i) {
+    a.push_back(Entry{7, "line " + std::to_string(i), {}});
+    b.push_back(Entry{7, "line " + std::to_string(i), {}});
+  }
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), a, Direction::kForward));
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), b, Direction::kForward));
+  auto merge = std::make_unique<MergeIterator>(std::move(its), Direction::kForward);
+  auto got = Drain(merge.get());
+  ASSERT_EQ(got.size(), 1000u);
+  EXPECT_EQ(got[999], R"({a="1"}@7:line 999)");
+  EXPECT_EQ(merge->duplicates(), 1000u);
 }
 
 TEST(MergeIteratorTest, DuplicatesWithinOneSourceAndDifferentLinesKept) {
