@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/duration.h"
+#include "common/utf8.h"
 #include "distributor/discard.h"
 #include "metrics/metrics.h"
 
@@ -103,7 +104,7 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     if (previous != nullptr && *previous == l.name) {
       return fail(reason::kDuplicateLabelNames, fmt::format("stream '{}' has duplicate label name: '{}'", raw, l.name));
     }
-    if (!model::IsValidUtf8(l.value)) {
+    if (!IsValidUtf8(l.value)) {
       return fail(reason::kInvalidLabels,
                   fmt::format("Error parsing labels '{}' with error: invalid UTF-8 in value of label {}", raw, l.name));
     }

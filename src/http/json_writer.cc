@@ -3,34 +3,11 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/utf8.h"
+
 namespace sluice::http {
 
 namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i] (Go's utf8.DecodeRuneInString rules:
-// no overlongs, no surrogates, nothing above U+10FFFF), or 0 when invalid.
-size_t ValidUtf8Length(std::string_view s, size_t i) {
-  auto at = [&](size_t k) -> unsigned { return static_cast<unsigned char>(s[k]); };
-  unsigned b0 = at(i);
-  size_t left = s.size() - i;
-  auto cont = [&](size_t k) { return k < s.size() && (at(k) & 0xC0) == 0x80; };
-  if (b0 >= 0xC2 && b0 <= 0xDF) return left >= 2 && cont(i + 1) ? 2 : 0;
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (left < 3 || !cont(i + 1) || !cont(i + 2)) return 0;
-    unsigned b1 = at(i + 1);
-    if (b0 == 0xE0 && b1 < 0xA0) return 0;  // overlong
-    if (b0 == 0xED && b1 > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-    unsigned b1 = at(i + 1);
-    if (b0 == 0xF0 && b1 < 0x90) return 0;  // overlong
-    if (b0 == 0xF4 && b1 > 0x8F) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -44,7 +21,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
   while (i < s.size()) {
     auto b = static_cast<unsigned char>(s[i]);
     if (b >= 0x80) {
-      size_t n = ValidUtf8Length(s, i);
+      size_t n = Utf8SequenceLength(s, i);
       if (n == 0) {
         out->append(s.data() + start, i - start);
         out->append("\\ufffd");

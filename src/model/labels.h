@@ -51,8 +51,6 @@ Result<LabelSet> ParseLabels(std::string_view text);
 // Prometheus' label-name rule: [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsValidLabelName(std::string_view name);
 
-bool IsValidUtf8(std::string_view s);
-
 // Go's strconv.Quote for printing label values (escapes quotes, backslashes, control bytes
 // and invalid UTF-8 as \x..).
 std::string QuoteString(std::string_view s);

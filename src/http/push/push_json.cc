@@ -24,6 +24,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/utf8.h"
 #include "http/push/push_internal.h"
 #include "model/labels.h"
 
@@ -44,43 +45,6 @@ constexpr const char* kPrefix = "invalid JSON push body: ";
 Status Invalid(std::string msg) { return Status::InvalidArgument(kPrefix + msg); }
 
 Status JsonError(simdjson::error_code e) { return Invalid(simdjson::error_message(e)); }
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when the byte there starts none.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if (b < 0x80) {
-    return 1;
-  }
-  if ((b & 0xe0) == 0xc0) {
-    n = 2;
-    cp = b & 0x1f;
-  } else if ((b & 0xf0) == 0xe0) {
-    n = 3;
-    cp = b & 0x0f;
-  } else if ((b & 0xf8) == 0xf0) {
-    n = 4;
-    cp = b & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) {
-    return 0;
-  }
-  for (size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xc0) != 0x80) {
-      return 0;
-    }
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-      (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return n;
-}
 
 // True when `s` may hold the escape code points already: raw, or as the \u surrogate pair
 // \uDBFF\uDF80..\uDFFF.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "common/duration.h"
+#include "common/utf8.h"
 #include "model/labels.h"
 
 namespace sluice::logql::syntax {
@@ -144,40 +145,6 @@ bool ParseHumanBytes(std::string_view s, uint64_t* out) {
   return false;
 }
 
-bool ValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    auto b = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    } else if ((b & 0xe0) == 0xc0) {
-      n = 2;
-      cp = b & 0x1f;
-    } else if ((b & 0xf0) == 0xe0) {
-      n = 3;
-      cp = b & 0x0f;
-    } else if ((b & 0xf8) == 0xf0) {
-      n = 4;
-      cp = b & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 Token Make(Tok kind, size_t offset, std::string text = {}) {
   Token t;
@@ -404,7 +371,7 @@ Token Lexer::LexString(size_t start) {
   }
   pos_ = i + 1;
   std::string_view raw = in_.substr(start, pos_ - start);
-  if (!ValidUtf8(raw)) return Make(Tok::kError, start, "invalid UTF-8 rune");
+  if (!IsValidUtf8(raw)) return Make(Tok::kError, start, "invalid UTF-8 rune");
   std::string value;
   size_t p = 0;
   if (!model::UnquoteString(raw, &p, &value) || p != raw.size()) {
