@@ -197,11 +197,10 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
 std::string FormatByteSize(uint64_t bytes) {
   const std::pair<const char*, uint64_t> units[] = {
       {"TB", 1ULL << 40}, {"GB", 1ULL << 30}, {"MB", 1ULL << 20}, {"KB", 1ULL << 10}};
+  // As Loki's flagext.ByteSize: the largest unit that divides exactly, else plain bytes, so the
+  // text always parses back to the same number.
   for (const auto& [name, size] : units) {
     if (bytes >= size && bytes % size == 0) return fmt::format("{}{}", bytes / size, name);
-  }
-  for (const auto& [name, size] : units) {
-    if (bytes >= size) return fmt::format("{:.1f}{}", static_cast<double>(bytes) / size, name);
   }
   return fmt::format("{}B", bytes);
 }

@@ -29,6 +29,8 @@ TEST(DurationTest, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("4096"), 4096u);
   EXPECT_FALSE(ParseByteSize("lots").ok());
   EXPECT_EQ(FormatByteSize(256 * 1024), "256KB");
+  EXPECT_EQ(FormatByteSize(1500), "1500B");
+  EXPECT_EQ(*ParseByteSize(FormatByteSize(12345)), 12345u);
 }
 
 TEST(DurationTest, Timestamps) {

@@ -210,6 +210,12 @@ Status Ingester::Start() {
     SLUICE_ASSIGN_OR_RETURN(wal_, wal::Writer::Open(opts));
     auto* fsync_hist = Metrics().wal_fsync->WithLabels({});
     wal_->SetFsyncObserver([fsync_hist](double secs) { fsync_hist->Observe(secs); });
+    auto* records = Metrics().wal_records->WithLabels({});
+    auto* bytes = Metrics().wal_bytes->WithLabels({});
+    wal_->SetWriteObserver([records, bytes](uint64_t n, uint64_t b) {
+      records->Inc(static_cast<double>(n));
+      bytes->Inc(static_cast<double>(b));
+    });
   }
   flush_thread_ = std::thread([this] { FlushLoop(); });
   if (wal_) checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });

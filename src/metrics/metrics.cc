@@ -52,11 +52,18 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
+namespace {
+struct Callback {
+  std::function<double()> fn;
+  const char* type;  // "gauge" or "counter"
+};
+}  // namespace
+
 struct Registry::Entry {
   std::string name;
   std::string help;
   std::variant<std::unique_ptr<Family<Counter>>, std::unique_ptr<Family<Gauge>>,
-               std::unique_ptr<Family<Histogram>>, std::function<double()>>
+               std::unique_ptr<Family<Histogram>>, Callback>
       family;
 };
 
@@ -88,7 +95,13 @@ Family<Histogram>* Registry::NewHistogram(std::string name, std::string help, st
 
 void Registry::NewCallbackGauge(std::string name, std::string help, std::function<double()> fn) {
   std::lock_guard lock(mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fn)}));
+  entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), Callback{std::move(fn), "gauge"}}));
+}
+
+void Registry::NewCallbackCounter(std::string name, std::string help, std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  entries_.push_back(
+      std::make_unique<Entry>(Entry{std::move(name), std::move(help), Callback{std::move(fn), "counter"}}));
 }
 
 namespace {
@@ -166,9 +179,9 @@ std::string Registry::Expose() const {
         out += e->name + "_sum" + LabelString(names, values) + " " + FormatValue(hist.sum()) + "\n";
         out += e->name + "_count" + LabelString(names, values) + " " + std::to_string(hist.count()) + "\n";
       });
-    } else if (auto* fn = std::get_if<std::function<double()>>(&e->family)) {
-      header("gauge");
-      out += e->name + " " + FormatValue((*fn)()) + "\n";
+    } else if (auto* cb = std::get_if<Callback>(&e->family)) {
+      header(cb->type);
+      out += e->name + " " + FormatValue(cb->fn()) + "\n";
     }
   }
   return out;

@@ -91,8 +91,10 @@ class Registry {
   Family<Gauge>* NewGauge(std::string name, std::string help, std::vector<std::string> labels = {});
   Family<Histogram>* NewHistogram(std::string name, std::string help, std::vector<std::string> labels,
                                   std::vector<double> buckets);
-  // A gauge computed when scraped (memory in use, streams ...).
+  // A gauge or counter computed when scraped, from state its owner keeps anyway (the WAL
+  // writer's totals, memory in use ...).
   void NewCallbackGauge(std::string name, std::string help, std::function<double()> fn);
+  void NewCallbackCounter(std::string name, std::string help, std::function<double()> fn);
 
   // Prometheus text format.
   std::string Expose() const;

@@ -189,7 +189,7 @@ TEST(PushJson, WrongTypesAreInvalidArgumentWithMessage) {
        R"(invalid JSON push body: streams[0].stream: the value of label "a" must be a string)"},
       {R"({"streams": [{"values": [["1", "x"], "line"]}]})",
        "invalid JSON push body: streams[0].values[1] must be an array"},
-      {R"({"streams": [{}, {"values": [["abc", "x"]]}]})",
+      {R"({"streams": [{"values": []}, {"values": [["abc", "x"]]}]})",
        R"(invalid JSON push body: streams[1].values[0]: invalid timestamp "abc": want a string of Unix nanoseconds)"},
       {R"({"streams": [{"values": [["", "x"]]}]})", R"(invalid timestamp "": want a string)"},
       {R"({"streams": [{"values": [["12a", "x"]]}]})", R"(invalid timestamp "12a")"},
@@ -545,6 +545,31 @@ TEST(PushDecode, RandomBytesNeverCrash) {
     (void)Decode(Snappy(junk), kProto);
     (void)Decode(Gzip(Snappy(junk)), kProto, "gzip");
   }
+}
+
+}  // namespace
+}  // namespace sluice::http
+
+namespace sluice::http {
+namespace {
+
+TEST(PushJsonLegacy, LabelsAndEntriesShape) {
+  auto r = DecodePush(
+      R"({"streams":[{"labels":"{job=\"a\"}","entries":[{"ts":"2023-11-14T22:13:20Z","line":"hi"}]}]})",
+      "application/json", "", PushDecodeOptions{});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->streams.size(), 1u);
+  EXPECT_EQ(r->streams[0].labels, R"({job="a"})");
+  ASSERT_EQ(r->streams[0].entries.size(), 1u);
+  EXPECT_EQ(r->streams[0].entries[0].timestamp_ns, 1700000000LL * 1'000'000'000);
+  EXPECT_EQ(r->streams[0].entries[0].line, "hi");
+}
+
+TEST(PushJsonLegacy, UnknownStreamShapeIsRejectedNotDropped) {
+  auto r = DecodePush(R"({"streams":[{"stream":{"a":"b"},"lines":["x"]}]})", "application/json", "",
+                      PushDecodeOptions{});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "invalid JSON push body: streams[0] has no \"values\"");
 }
 
 }  // namespace

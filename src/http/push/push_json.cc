@@ -24,6 +24,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/duration.h"
 #include "common/utf8.h"
 #include "http/push/push_internal.h"
 #include "model/labels.h"
@@ -149,11 +150,30 @@ class JsonPushParser {
     }
     model::PushRequest::RawStream& stream = out->streams.emplace_back();
     bool saw_labels = false;
+    bool saw_entries = false;
     for (dom::key_value_pair field : obj) {
       if (field.key == "stream") {
         saw_labels = true;
         SLUICE_RETURN_IF_ERROR(ParseLabels(field.value, index, &stream.labels));
+      } else if (field.key == "labels") {
+        // The legacy (/api/prom/push) shape: labels as selector text, entries as objects.
+        std::string_view text;
+        if (field.value.get_string().get(text) != simdjson::SUCCESS) {
+          return Invalid(fmt::format("streams[{}].labels must be a string like {{job=\"x\"}}", index));
+        }
+        saw_labels = true;
+        stream.labels.assign(Unescape(text, &scratch_));
+      } else if (field.key == "entries") {
+        saw_entries = true;
+        dom::array entries;
+        if (field.value.get_array().get(entries) != simdjson::SUCCESS) {
+          return Invalid(fmt::format("streams[{}].entries must be an array of {{\"ts\", \"line\"}}", index));
+        }
+        for (dom::element entry : entries) {
+          SLUICE_RETURN_IF_ERROR(ParseLegacyEntry(entry, index, &stream.entries));
+        }
       } else if (field.key == "values") {
+        saw_entries = true;
         dom::array values;
         if (field.value.get_array().get(values) != simdjson::SUCCESS) {
           return Invalid(fmt::format(
@@ -167,6 +187,35 @@ class JsonPushParser {
     }
     if (!saw_labels) {
       stream.labels = "{}";
+    }
+    if (!saw_entries) {
+      // Never accept a shape we do not understand with a 204: that would drop data silently.
+      return Invalid(fmt::format("streams[{}] has no \"values\"", index));
+    }
+    return Status::OK();
+  }
+
+  // {"ts": "<RFC3339 or Unix ns>", "line": "..."}
+  Status ParseLegacyEntry(dom::element value, size_t stream_index, std::vector<model::Entry>* entries) {
+    const size_t index = entries->size();
+    dom::object obj;
+    if (value.get_object().get(obj) != simdjson::SUCCESS) {
+      return Invalid(fmt::format("streams[{}].entries[{}] must be an object {{\"ts\", \"line\"}}", stream_index, index));
+    }
+    std::string_view ts, line;
+    if (obj["ts"].get_string().get(ts) != simdjson::SUCCESS || obj["line"].get_string().get(line) != simdjson::SUCCESS) {
+      return Invalid(fmt::format("streams[{}].entries[{}] needs string \"ts\" and \"line\"", stream_index, index));
+    }
+    auto parsed = sluice::ParseTimestamp(ts);
+    if (!parsed.ok()) {
+      return Invalid(fmt::format("streams[{}].entries[{}]: invalid timestamp \"{}\"", stream_index, index, ts));
+    }
+    model::Entry& entry = entries->emplace_back();
+    entry.timestamp_ns = *parsed;
+    if (escaped_) {
+      AppendUnescaped(line, &entry.line);
+    } else {
+      entry.line.assign(line);
     }
     return Status::OK();
   }

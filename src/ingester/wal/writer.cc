@@ -174,6 +174,11 @@ void Writer::SetFsyncObserver(std::function<void(double seconds)> f) {
   fsync_observer_ = std::move(f);
 }
 
+void Writer::SetWriteObserver(std::function<void(uint64_t records, uint64_t bytes)> f) {
+  std::lock_guard lock(observer_mu_);
+  write_observer_ = std::move(f);
+}
+
 uint64_t Writer::current_segment() const {
   std::lock_guard lock(mu_);
   return current_segment_;
@@ -310,9 +315,13 @@ void Writer::WriteBatches(std::span<Request*> batches) {
     fail_all(st);
     return;
   }
-  std::lock_guard lock(stats_mu_);
-  stats_.records += records;
-  stats_.bytes += bytes;
+  {
+    std::lock_guard lock(stats_mu_);
+    stats_.records += records;
+    stats_.bytes += bytes;
+  }
+  std::lock_guard lock(observer_mu_);
+  if (write_observer_) write_observer_(records, bytes);
 }
 
 void Writer::DoCut(Request* req) {

@@ -79,6 +79,8 @@ class Writer {
   Stats stats() const;
   // Called on the writer thread after each fsync, with its duration in seconds. Must be cheap.
   void SetFsyncObserver(std::function<void(double seconds)> f);
+  // Called on the writer thread after each group is written, with its record and byte counts.
+  void SetWriteObserver(std::function<void(uint64_t records, uint64_t bytes)> f);
 
   // The segment being written (for tests and metrics).
   uint64_t current_segment() const;
@@ -122,6 +124,7 @@ class Writer {
   Stats stats_;  // GUARDED_BY(stats_mu_)
   std::mutex observer_mu_;
   std::function<void(double)> fsync_observer_;  // GUARDED_BY(observer_mu_)
+  std::function<void(uint64_t, uint64_t)> write_observer_;  // GUARDED_BY(observer_mu_)
 };
 
 using WriterPtr = std::unique_ptr<Writer>;
