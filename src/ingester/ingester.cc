@@ -46,6 +46,8 @@ struct IngesterMetrics {
       r.NewGauge("loki_ingester_wal_replay_active", "Whether the WAL is replaying");
   metrics::Family<metrics::Gauge>* replay_flushing = r.NewGauge(
       "loki_ingester_wal_replay_flushing", "Whether the wal replay is in a flushing phase due to backpressure");
+  metrics::Family<metrics::Gauge>* replay_progress = r.NewGauge(
+      "sluice_ingester_wal_replay_progress_ratio", "Fraction of the WAL (checkpoint and segments) replayed so far.");
   metrics::Family<metrics::Gauge>* replay_duration = r.NewGauge(
       "loki_ingester_wal_replay_duration_seconds", "Time taken to replay the checkpoint and the WAL.");
   metrics::Family<metrics::Counter>* recovered_entries =
@@ -715,7 +717,10 @@ Status Ingester::Replay() {
   spdlog::info("msg=\"replaying WAL\" dir={}", config_.wal.dir);
   Handler handler(this);
   auto last_log = std::chrono::steady_clock::now();
+  auto* progress = m.replay_progress->WithLabels({});
+  progress->Set(0);
   auto stats = wal::Replay(config_.wal.dir, &handler, [&](uint64_t done, uint64_t total) {
+    progress->Set(total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total));
     auto now = std::chrono::steady_clock::now();
     if (now - last_log > std::chrono::seconds(5)) {
       spdlog::info("msg=\"WAL replay progress\" done_bytes={} total_bytes={}", done, total);
@@ -724,6 +729,7 @@ Status Ingester::Replay() {
   });
   m.replay_active->WithLabels({})->Set(0);
   if (!stats.ok()) return stats.status();
+  progress->Set(1);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.replay_duration->WithLabels({})->Set(secs);
   m.recovered_entries->WithLabels({})->Inc(static_cast<double>(handler.entries()));
