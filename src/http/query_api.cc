@@ -254,6 +254,9 @@ Response QueryResponse(querier::Querier* q, Request& request,
   auto result = q->Exec(tenants, parsed);
   if (!result.ok()) return Response::Error(result.status());
   if (legacy) return Response::Json(MarshalLegacyStreamsResponse(*result));
+  if (result->type != querier::ResultType::kStreams) {
+    return Response::Json(MarshalMetricResponse(*result, HasFlag(request, kCategorizeLabelsFlag)));
+  }
   return Response::Json(MarshalStreamsResponse(*result, HasFlag(request, kCategorizeLabelsFlag)));
 }
 
@@ -441,6 +444,70 @@ std::string MarshalStreamsResponse(const querier::QueryResult& result, bool cate
   return out;
 }
 
+namespace {
+
+// [<seconds>,"<value>"], as Prometheus' model.SamplePair.
+void AppendSamplePair(std::string* out, const logql::engine::Point& p) {
+  out->push_back('[');
+  out->append(logql::engine::FormatTimestampMs(p.ts_ms));
+  out->push_back(',');
+  AppendJsonString(out, logql::engine::FormatSampleValue(p.value));
+  out->push_back(']');
+}
+
+}  // namespace
+
+std::string MarshalMetricResponse(const querier::QueryResult& result, bool categorize_labels) {
+  std::string out;
+  out.append("{\"status\":\"success\",\"data\":{\"resultType\":");
+  switch (result.type) {
+    case querier::ResultType::kMatrix:
+      out.append("\"matrix\"");
+      break;
+    case querier::ResultType::kVector:
+      out.append("\"vector\"");
+      break;
+    default:
+      out.append("\"scalar\"");
+      break;
+  }
+  if (categorize_labels) {
+    out.append(",\"encodingFlags\":[");
+    AppendJsonString(&out, kCategorizeLabelsFlag);
+    out.push_back(']');
+  }
+  out.append(",\"result\":");
+  if (result.type == querier::ResultType::kScalar) {
+    AppendSamplePair(&out, result.scalar);
+  } else {
+    const bool matrix = result.type == querier::ResultType::kMatrix;
+    out.push_back('[');
+    for (size_t i = 0; i < result.series.size(); ++i) {
+      const logql::engine::Series& s = result.series[i];
+      if (i > 0) out.push_back(',');
+      out.append("{\"metric\":");
+      AppendLabelsObject(&out, s.labels.labels());
+      if (matrix) {
+        out.append(",\"values\":[");
+        for (size_t j = 0; j < s.points.size(); ++j) {
+          if (j > 0) out.push_back(',');
+          AppendSamplePair(&out, s.points[j]);
+        }
+        out.append("]}");
+      } else {
+        out.append(",\"value\":");
+        AppendSamplePair(&out, s.points.empty() ? logql::engine::Point{} : s.points.front());
+        out.push_back('}');
+      }
+    }
+    out.push_back(']');
+  }
+  out.append(",\"stats\":");
+  AppendStatsJson(&out, result.stats);
+  out.append("}}");
+  return out;
+}
+
 std::string MarshalLegacyStreamsResponse(const querier::QueryResult& result) {
   std::string out = "{\"streams\":[";
   for (size_t i = 0; i < result.streams.size(); ++i) {
@@ -509,11 +576,9 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     if (legacy) {
       // Metric queries are refused by type on the legacy endpoint, whatever the engine supports.
       auto result = q->Exec(*tenants, *parsed);
-      if (!result.ok()) {
-        if (result.status().message() == querier::kMetricQueriesUnsupported) {
-          return Response::Error(Status::InvalidArgument(std::string(kErrLegacyMetric)));
-        }
-        return Response::Error(result.status());
+      if (!result.ok()) return Response::Error(result.status());
+      if (result->type != querier::ResultType::kStreams) {
+        return Response::Error(Status::InvalidArgument(std::string(kErrLegacyMetric)));
       }
       return Response::Json(MarshalLegacyStreamsResponse(*result));
     }

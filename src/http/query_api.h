@@ -2,8 +2,8 @@
 
 // Loki's read API over a Querier:
 //
-//   GET|POST /loki/api/v1/query_range         streams (metric queries: 400 until the engine lands)
-//   GET|POST /loki/api/v1/query               instant queries (log queries: Loki's 400)
+//   GET|POST /loki/api/v1/query_range         streams, or a matrix for metric queries
+//   GET|POST /loki/api/v1/query               instant: vector or scalar (log queries: Loki's 400)
 //   GET|POST /loki/api/v1/labels              {"status":"success","data":["a","b"]}
 //   GET|POST /loki/api/v1/label/{name}/values {"status":"success","data":["x","y"]}
 //   GET|POST /loki/api/v1/series              {"status":"success","data":[{"a":"x"},...]}
@@ -42,6 +42,9 @@ inline constexpr const char* kCategorizeLabelsFlag = "categorize-labels";
 
 // Response bodies.
 std::string MarshalStreamsResponse(const querier::QueryResult& result, bool categorize_labels);
+// Metric results (matrix, vector, scalar) as Loki's v1 API: values are [<seconds with ms
+// precision>, "<Go 'f' -1 formatted float>"], series labels under "metric".
+std::string MarshalMetricResponse(const querier::QueryResult& result, bool categorize_labels);
 std::string MarshalLegacyStreamsResponse(const querier::QueryResult& result);
 std::string MarshalStringsResponse(const std::vector<std::string>& values);
 std::string MarshalSeriesResponse(const std::vector<model::LabelSet>& series);

@@ -182,10 +182,13 @@ TEST_F(QueryApiTest, BadParams) {
        "the step parameter"},
       {{{"query", q}, {"step", "abc"}}, 400, "cannot parse \"abc\" to a valid duration"},
       {{{"query", q}, {"interval", "-1"}}, 400, "interval must be >= 0"},
-      {{{"query", R"(count_over_time({app="api"}[1m]))"}},
+      {{{"query", R"(count_over_time({app=~"api|web"}[1m]) + on() vector(1))"}},
        400,
-       "metric queries are not supported yet"},
-      {{{"query", R"({app="api"} | logfmt)"}}, 400, "unsupported pipeline stage: logfmt"},
+       "multiple matches for labels: many-to-one matching must be explicit "
+       "(group_left/group_right)"},
+      {{{"query", R"({app="api"} | logfmt | addr = ip("abc"))"}},
+       400,
+       R"(ip: invalid pattern: "abc")"},
   };
   for (const auto& c : cases) {
     Response r = Get("/loki/api/v1/query_range", c.params);
@@ -195,6 +198,58 @@ TEST_F(QueryApiTest, BadParams) {
   Response parse = Get("/loki/api/v1/query_range", {{"query", R"({app="api")"}});
   EXPECT_EQ(parse.status, 400);
   EXPECT_EQ(parse.body.rfind("parse error at line 1, col ", 0), 0u) << parse.body;
+}
+
+TEST_F(QueryApiTest, MetricResults) {
+  // Values are strings formatted as Go's FormatFloat(v, 'f', -1, 64); timestamps are float
+  // seconds with millisecond precision.
+  Response vec =
+      Get("/loki/api/v1/query", {{"query", R"(sum(count_over_time({app=~"api|web"}[5m])))"}});
+  ASSERT_EQ(vec.status, 200) << vec.body;
+  EXPECT_EQ(vec.body.rfind(R"({"status":"success","data":{"resultType":"vector","result":[)"
+                           R"({"metric":{},"value":[1700000000,"4"]}],"stats":{"summary":{)",
+                           0),
+            0u)
+      << vec.body;
+
+  // Steps at now-120s, now-60s, now: the entries (just after now-60s) are only in the last.
+  Response matrix = Get("/loki/api/v1/query_range",
+                        {{"query", R"(sum by (app) (count_over_time({app=~"api|web"}[1m])))"},
+                         {"start", "1699999880"},
+                         {"end", "1700000000"},
+                         {"step", "60"}});
+  ASSERT_EQ(matrix.status, 200) << matrix.body;
+  EXPECT_EQ(matrix.body.rfind(R"({"status":"success","data":{"resultType":"matrix","result":[)"
+                              R"({"metric":{"app":"api"},"values":[[1700000000,"3"]]},)"
+                              R"({"metric":{"app":"web"},"values":[[1700000000,"1"]]}],"stats":{)",
+                              0),
+            0u)
+      << matrix.body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(matrix.body).get(doc), simdjson::SUCCESS) << matrix.body;
+  EXPECT_EQ(uint64_t(doc["data"]["stats"]["summary"]["totalEntriesReturned"]), 2u);
+  EXPECT_EQ(uint64_t(doc["data"]["stats"]["summary"]["totalLinesProcessed"]), 4u);
+
+  Response scalar = Get("/loki/api/v1/query", {{"query", "1.5"}, {"time", "1700000000.25"}});
+  ASSERT_EQ(scalar.status, 200) << scalar.body;
+  EXPECT_EQ(scalar.body.rfind(R"({"status":"success","data":{"resultType":"scalar","result":)"
+                              R"([1700000000.25,"1.5"],"stats":{)",
+                              0),
+            0u)
+      << scalar.body;
+
+  Response nan =
+      Get("/loki/api/v1/query", {{"query", R"(sum(count_over_time({app="api"}[5m])) / 0)"}});
+  ASSERT_EQ(nan.status, 200) << nan.body;
+  EXPECT_NE(nan.body.find(R"("value":[1700000000,"NaN"])"), std::string::npos) << nan.body;
+
+  // Structured metadata is part of a metric query's series labels, as in Loki.
+  Response md = Get("/loki/api/v1/query", {{"query", R"(count_over_time({app="api"}[5m]))"}});
+  EXPECT_NE(md.body.find(R"({"metric":{"app":"api","env":"prod","trace_id":"abc"},)"
+                         R"("value":[1700000000,"1"]})"),
+            std::string::npos)
+      << md.body;
 }
 
 TEST_F(QueryApiTest, TimestampFormats) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <set>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 
 #include "common/check.h"
 #include "iter/merge.h"
+#include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
 
 namespace sluice::querier {
@@ -179,6 +181,7 @@ Querier::QueryLimits Querier::LimitsFor(const std::vector<std::string>& tenants)
         SmallestPositive(out.max_query_lookback, std::max<int64_t>(0, l->max_query_lookback)));
     out.query_timeout = static_cast<int64_t>(
         SmallestPositive(out.query_timeout, std::max<int64_t>(0, l->query_timeout)));
+    out.max_query_series = SmallestPositive(out.max_query_series, l->max_query_series);
   }
   return out;
 }
@@ -208,7 +211,7 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
   if (tenants.empty()) return Status::Unauthenticated("no org id");
   SLUICE_RETURN_IF_ERROR(CheckQuerySize(request.query));
   SLUICE_ASSIGN_OR_RETURN(logql::syntax::ExprPtr expr, logql::syntax::Parse(request.query));
-  if (expr->IsSample()) return Status::InvalidArgument(std::string(kMetricQueriesUnsupported));
+  if (expr->IsSample()) return ExecMetric(tenants, request, *expr, started);
   const auto& selector = expr->Cast<logql::syntax::LogSelectorExpr>();
 
   // Compiled before anything else so an unsupported stage is reported even for an empty range.
@@ -319,6 +322,91 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
   auto merge = std::make_unique<iter::MergeIterator>(std::move(its), params.direction);
   return iter::EntryIteratorPtr(std::make_unique<SelectIterator>(
       std::move(pipeline), std::move(pstats), std::move(merge), stats));
+}
+
+// --- Metric queries ---------------------------------------------------------------------------
+
+namespace {
+
+// The engine reads through a callback into the querier (SelectLogsWith is private).
+class CallbackReader final : public logql::engine::LogReader {
+ public:
+  using Select = std::function<Result<iter::EntryIteratorPtr>(
+      const logql::syntax::LogSelectorExpr&, int64_t, int64_t)>;
+  explicit CallbackReader(Select select) : select_(std::move(select)) {}
+  Result<iter::EntryIteratorPtr> SelectLogs(const logql::syntax::LogSelectorExpr& selector,
+                                            int64_t from_ns, int64_t through_ns) override {
+    return select_(selector, from_ns, through_ns);
+  }
+
+ private:
+  Select select_;
+};
+
+}  // namespace
+
+Result<QueryResult> Querier::ExecMetric(const std::vector<std::string>& tenants,
+                                        const QueryRequest& request,
+                                        const logql::syntax::Expr& expr, int64_t started_ns) {
+  QueryLimits limits = LimitsFor(tenants);
+  int64_t start = request.start_ns, end = request.end_ns;
+  if (request.instant) start = end = request.end_ns - 1;
+  int64_t clamped_from = start, clamped_through = end;
+  bool empty = false;
+  SLUICE_RETURN_IF_ERROR(ApplyTimeLimits(limits, &clamped_from, &clamped_through, &empty));
+  const int64_t oldest = limits.max_query_lookback > 0
+                             ? clock_->NowNanos() - limits.max_query_lookback
+                             : std::numeric_limits<int64_t>::min();
+  const int64_t deadline = limits.query_timeout > 0 ? started_ns + limits.query_timeout
+                                                    : std::numeric_limits<int64_t>::max();
+
+  // Every selector read gets its own statistics (a SelectIterator publishes by assignment);
+  // they are summed once the engine, and with it every iterator, is gone.
+  std::vector<std::unique_ptr<QueryStats>> reads;
+  CallbackReader reader([&](const logql::syntax::LogSelectorExpr& selector, int64_t from,
+                            int64_t through) -> Result<iter::EntryIteratorPtr> {
+    from = std::max(from, oldest);
+    if (through <= from) return iter::NewMergeIterator({}, model::Direction::kForward);
+    reads.push_back(std::make_unique<QueryStats>());
+    SelectLogsParams params{tenants, &selector, from, through, model::Direction::kForward};
+    // The engine runs the selector's pipeline itself: it needs the labels a stage extracts.
+    return SelectLogsWith(params, std::make_unique<logql::log::Pipeline>(), reads.back().get(),
+                          deadline);
+  });
+  logql::engine::EngineParams params{start, end, request.step_ns, request.instant,
+                                     limits.max_query_series};
+  QueryResult result;
+  uint64_t passed = 0;
+  {
+    logql::engine::Engine engine(&reader, params);
+    SLUICE_ASSIGN_OR_RETURN(logql::engine::QueryValue value, engine.Exec(expr));
+    passed = engine.stats().lines_passed;
+    result.series = std::move(value.series);
+    result.scalar = value.scalar;
+    switch (value.type) {
+      case logql::engine::ValueType::kMatrix:
+        result.type = ResultType::kMatrix;
+        for (const auto& s : result.series) result.stats.total_entries_returned += s.points.size();
+        break;
+      case logql::engine::ValueType::kVector:
+        result.type = ResultType::kVector;
+        result.stats.total_entries_returned = result.series.size();
+        break;
+      case logql::engine::ValueType::kScalar:
+        result.type = ResultType::kScalar;
+        break;
+    }
+  }
+  for (const auto& r : reads) {
+    result.stats.total_lines_processed += r->total_lines_processed;
+    result.stats.total_bytes_processed += r->total_bytes_processed;
+    result.stats.total_structured_metadata_bytes_processed +=
+        r->total_structured_metadata_bytes_processed;
+    result.stats.duplicates += r->duplicates;
+  }
+  result.stats.total_post_filter_lines = passed;
+  result.stats.exec_time_ns = clock_->NowNanos() - started_ns;
+  return result;
 }
 
 Result<std::vector<std::string>> Querier::Labels(const std::vector<std::string>& tenants,

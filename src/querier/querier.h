@@ -8,7 +8,11 @@
 //                -> one heap merge (drops duplicates across sources) in the query's direction
 //
 // SelectLogs is the narrow interface a LogQL engine reads logs through (as Loki's
-// Querier.SelectLogs); metric queries are rejected until the engine lands.
+// Querier.SelectLogs). Metric queries go to the engine (logql/engine/), which reads the raw
+// entries of each selector through the same path and runs the pipelines itself:
+//
+//   Exec(metric query) -> parse -> limits -> Engine::Exec -> SelectLogsWith(no pipeline) per
+//                         range aggregation -> matrix (range) / vector or scalar (instant)
 //
 // Thread safety: all methods may be called concurrently; each call owns its iterators.
 
@@ -22,6 +26,7 @@
 #include "common/status.h"
 #include "config/overrides.h"
 #include "iter/iterator.h"
+#include "logql/engine/value.h"
 #include "logql/log/pipeline.h"
 #include "logql/syntax/ast.h"
 #include "model/entry.h"
@@ -34,10 +39,6 @@ namespace sluice::querier {
 // selector choose among the tenants.
 inline constexpr std::string_view kTenantLabel = "__tenant_id__";
 
-// The 400 returned for metric queries until the LogQL engine lands.
-inline constexpr std::string_view kMetricQueriesUnsupported =
-    "metric queries are not supported yet";
-
 enum class ResultType : uint8_t { kStreams, kMatrix, kVector, kScalar };
 
 // A query as the HTTP API parsed it.
@@ -49,7 +50,8 @@ struct QueryRequest {
   int64_t interval_ns = 0;  // log queries: at most one entry per interval (0 = every entry)
   uint32_t limit = 100;
   model::Direction direction = model::Direction::kBackward;
-  bool instant = false;  // /query rather than /query_range
+  bool instant = false;  // /query rather than /query_range: metric queries are evaluated at
+                         // end_ns - 1 (the `time` parameter; end_ns is exclusive for log reads)
 };
 
 // What Loki reports in data.stats; fields not tracked yet stay 0.
@@ -72,6 +74,9 @@ struct QueryResult {
   // kStreams: grouped by labels, sorted by the labels' string form; entries in the query's
   // direction.
   std::vector<model::Stream> streams;
+  // kMatrix: series sorted by labels. kVector: one point per series. kScalar: `scalar`.
+  std::vector<logql::engine::Series> series;
+  logql::engine::Point scalar;
   QueryStats stats;
 };
 
@@ -89,9 +94,9 @@ class Querier {
   Querier(std::vector<LogSource*> sources, const config::Overrides* overrides,
           const Clock* clock = SystemClock::Default());
 
-  // Runs a query end to end. InvalidArgument (400) for parse errors, limit violations and
-  // unsupported queries (metric queries, log queries as instant queries); DeadlineExceeded
-  // past query_timeout.
+  // Runs a query end to end. InvalidArgument (400) for parse errors, limit violations
+  // (including max_query_series), unsupported queries and metric query errors Loki answers
+  // with 400 (pipeline errors, vector matching errors); DeadlineExceeded past query_timeout.
   Result<QueryResult> Exec(const std::vector<std::string>& tenants, const QueryRequest& request);
 
   // The entries of the selector's streams across all sources and tenants with the selector's
@@ -119,6 +124,7 @@ class Querier {
     int64_t max_query_length = 0;
     int64_t max_query_lookback = 0;
     int64_t query_timeout = 0;
+    uint64_t max_query_series = 0;
   };
   QueryLimits LimitsFor(const std::vector<std::string>& tenants) const;
   // Clamps [*from, *through) to max_query_lookback and checks max_query_length. Sets *empty
@@ -126,6 +132,10 @@ class Querier {
   Status ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int64_t* through_ns,
                          bool* empty) const;
 
+  // A metric query, through the LogQL engine.
+  Result<QueryResult> ExecMetric(const std::vector<std::string>& tenants,
+                                 const QueryRequest& request, const logql::syntax::Expr& expr,
+                                 int64_t started_ns);
   // SelectLogs with a compiled pipeline, ending with DeadlineExceeded past `deadline_ns`.
   Result<iter::EntryIteratorPtr> SelectLogsWith(const SelectLogsParams& params,
                                                 std::unique_ptr<logql::log::Pipeline> pipeline,

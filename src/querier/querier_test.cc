@@ -126,18 +126,35 @@ TEST_F(QuerierTest, Interval) {
   EXPECT_EQ(Render(*r), R"({app="api", env="prod"} 1:a 3:c 5:e)");
 }
 
+TEST_F(QuerierTest, GroupsByFinalLabels) {
+  // Streams are keyed by the labels after the pipeline, so one stream splits by what it parses.
+  auto r = Run(R"q({app="web"} | regexp "web (?P<status>\\w+)")q", 100, Direction::kForward);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Render(*r),
+            R"({app="web", env="prod", status="error"} 2:web error | )"
+            R"({app="web", env="prod", status="ok"} 6:web ok)");
+  // Duplicates across sources are still dropped when the pipeline sets labels.
+  r = Run(R"({app="api", env="prod"} | pattern "<letter>")", 100, Direction::kForward);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->streams.size(), 5u);
+  EXPECT_EQ(r->stats.duplicates, 2u);
+  // Errors are part of the labels.
+  r = Run(R"({app="web"} | json)", 100, Direction::kForward);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Render(*r),
+            R"({__error__="JSONParserErr", __error_details__="Value looks like object, but can't )"
+            R"(find closing '}' symbol", app="web", env="prod"} 2:web error 6:web ok)");
+}
+
 TEST_F(QuerierTest, Errors) {
   auto parse = Run(R"({app="api")");
   EXPECT_EQ(parse.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(parse.status().message().rfind("parse error at line 1, col ", 0), 0u)
       << parse.status().message();
 
-  auto metric = Run(R"(count_over_time({app="api"}[5m]))");
-  EXPECT_EQ(metric.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(metric.status().message(), kMetricQueriesUnsupported);
-
-  auto unsupported = Run(R"({app="api"} | json)");
-  EXPECT_EQ(unsupported.status().message(), "unsupported pipeline stage: json");
+  auto bad_stage = Run(R"({app="api"} | logfmt | addr = ip("abc"))");
+  EXPECT_EQ(bad_stage.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad_stage.status().message(), R"(ip: invalid pattern: "abc")");
 
   auto limit = Run(R"({app="api"})", 5001);
   EXPECT_EQ(limit.status().code(), StatusCode::kInvalidArgument);
@@ -215,6 +232,58 @@ TEST(FormatGoDurationTest, MatchesGo) {
   EXPECT_EQ(FormatGoDuration(3600 * kNanosPerSecond), "1h0m0s");
   EXPECT_EQ(FormatGoDuration(90 * kNanosPerSecond), "1m30s");
   EXPECT_EQ(FormatGoDuration(-2 * kNanosPerSecond), "-2s");
+}
+
+// Metric queries go through the LogQL engine (logql/engine/, tested there); these check the
+// wiring: reads merged and de-duplicated across sources, tenants, result types and statistics.
+TEST_F(QuerierTest, MetricQueries) {
+  Querier q = MakeQuerier();
+  QueryRequest instant;
+  instant.query = R"(count_over_time({app="api"}[1m]))";
+  instant.instant = true;
+  instant.end_ns = 10 + 1;  // time = 10, as ParseInstantQuery sets it
+  auto r = q.Exec({"fake"}, instant);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->type, ResultType::kVector);
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_EQ(r->series[0].labels.ToString(), R"({app="api", env="prod"})");
+  EXPECT_EQ(r->series[0].points, (std::vector<logql::engine::Point>{{0, 5}}));
+  EXPECT_EQ(r->stats.duplicates, 2u);
+  EXPECT_EQ(r->stats.total_lines_processed, 7u);
+  EXPECT_EQ(r->stats.total_post_filter_lines, 5u);
+  EXPECT_EQ(r->stats.total_entries_returned, 1u);
+
+  QueryRequest range;
+  range.query = R"(sum by (__tenant_id__) (count_over_time({env=~"prod|dev"} |~ "b|g" [1m])))";
+  range.start_ns = 0;
+  range.end_ns = 2 * kNanosPerSecond;
+  range.step_ns = kNanosPerSecond;
+  r = q.Exec({"fake", "other"}, range);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->type, ResultType::kMatrix);
+  ASSERT_EQ(r->series.size(), 2u);
+  EXPECT_EQ(r->series[0].labels.ToString(), R"({__tenant_id__="fake"})");
+  // "b", "web error", "web ok" (every entry sits in the first nanoseconds: none at step 0).
+  EXPECT_EQ(r->series[0].points, (std::vector<logql::engine::Point>{{1000, 3}, {2000, 3}}));
+  EXPECT_EQ(r->series[1].labels.ToString(), R"({__tenant_id__="other"})");
+  EXPECT_EQ(r->series[1].points, (std::vector<logql::engine::Point>{{1000, 2}, {2000, 2}}));
+
+  QueryRequest scalar = instant;
+  scalar.query = "2 * 3";
+  r = q.Exec({"fake"}, scalar);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->type, ResultType::kScalar);
+  EXPECT_EQ(r->scalar.value, 6);
+
+  config::Limits one_series;
+  one_series.max_query_series = 1;
+  config::Overrides limited(one_series, "", 0);
+  Querier lq({&memory_, &store_}, &limited, &clock_);
+  QueryRequest many = instant;
+  many.query = R"(count_over_time({env="prod"}[1m]))";
+  r = lq.Exec({"fake"}, many);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind("maximum number of series (1) reached", 0), 0u);
 }
 
 }  // namespace

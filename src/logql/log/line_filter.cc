@@ -39,6 +39,8 @@ bool IsPlainLiteral(std::string_view re) {
 
 bool LineFilter::Matcher::Matches(std::string_view line) const {
   if (regex) return RE2::PartialMatch(line, *regex);
+  if (pattern) return pattern->Test(line);
+  if (ip) return ip->MatchesIn(line);
   if (literal.empty()) return true;
   if (line.size() < literal.size()) return false;
   return memmem(line.data(), line.size(), literal.data(), literal.size()) != nullptr;
@@ -47,6 +49,7 @@ bool LineFilter::Matcher::Matches(std::string_view line) const {
 Result<LineFilter> LineFilter::Compile(const syntax::LineFilterStage& stage) {
   LineFilter f;
   bool regex = false;
+  bool pattern = false;
   switch (stage.op) {
     case syntax::LineFilterOp::kContains:
       break;
@@ -61,15 +64,24 @@ Result<LineFilter> LineFilter::Compile(const syntax::LineFilterStage& stage) {
       f.negated_ = true;
       break;
     case syntax::LineFilterOp::kPattern:
+      pattern = true;
+      break;
     case syntax::LineFilterOp::kNotPattern:
-      return Status::InvalidArgument(
-          fmt::format("unsupported pipeline stage: {} (pattern line filter)",
-                      syntax::LineFilterOpName(stage.op)));
+      pattern = true;
+      f.negated_ = true;
+      break;
   }
   for (const auto& v : stage.values) {
-    if (v.ip) return Status::InvalidArgument("unsupported pipeline stage: ip() line filter");
     Matcher m;
-    if (regex && !IsPlainLiteral(v.value)) {
+    if (v.ip) {
+      // Loki's NewIPLineFilter: only |= and != take ip().
+      if (regex || pattern) return Status::InvalidArgument("ip: invalid operation");
+      SLUICE_ASSIGN_OR_RETURN(IpMatcher ip, IpMatcher::Parse(v.value));
+      m.ip = std::make_shared<const IpMatcher>(std::move(ip));
+    } else if (pattern) {
+      SLUICE_ASSIGN_OR_RETURN(PatternMatcher pm, PatternMatcher::ParseLineFilter(v.value));
+      m.pattern = std::make_shared<const PatternMatcher>(std::move(pm));
+    } else if (regex && !IsPlainLiteral(v.value)) {
       RE2::Options opts;
       opts.set_log_errors(false);
       auto re = std::make_shared<RE2>(v.value, opts);
@@ -91,7 +103,9 @@ LineFilter LineFilter::Contains(std::vector<std::string> any_of) {
   LineFilter f;
   for (auto& s : any_of) {
     if (s.empty()) f.always_ = true;
-    f.alternatives_.push_back(Matcher{std::move(s), nullptr});
+    Matcher m;
+    m.literal = std::move(s);
+    f.alternatives_.push_back(std::move(m));
   }
   return f;
 }

@@ -4,67 +4,11 @@
 
 #include <algorithm>
 
+#include "logql/log/formatters.h"
+#include "logql/log/label_filter.h"
+#include "logql/log/parsers.h"
+
 namespace sluice::logql::log {
-
-// --- LabelsBuilder ----------------------------------------------------------------------------
-
-void LabelsBuilder::Reset(const model::LabelSet* stream,
-                          const std::vector<model::Label>* metadata) {
-  stream_ = stream;
-  metadata_ = metadata;
-  added_.clear();
-  deleted_.clear();
-}
-
-const std::string* LabelsBuilder::Get(std::string_view name) const {
-  for (const auto& l : added_) {
-    if (l.name == name) return &l.value;
-  }
-  if (std::find(deleted_.begin(), deleted_.end(), name) != deleted_.end()) return nullptr;
-  if (stream_ != nullptr) {
-    if (const std::string* v = stream_->Get(name)) return v;
-  }
-  if (metadata_ != nullptr) {
-    for (const auto& l : *metadata_) {
-      if (l.name == name) return &l.value;
-    }
-  }
-  return nullptr;
-}
-
-void LabelsBuilder::Set(std::string_view name, std::string_view value) {
-  auto del = std::find(deleted_.begin(), deleted_.end(), name);
-  if (del != deleted_.end()) deleted_.erase(del);
-  for (auto& l : added_) {
-    if (l.name == name) {
-      l.value.assign(value);
-      return;
-    }
-  }
-  added_.push_back(model::Label{std::string(name), std::string(value)});
-}
-
-void LabelsBuilder::Del(std::string_view name) {
-  added_.erase(std::remove_if(added_.begin(), added_.end(),
-                              [&](const model::Label& l) { return l.name == name; }),
-               added_.end());
-  if (std::find(deleted_.begin(), deleted_.end(), name) == deleted_.end())
-    deleted_.emplace_back(name);
-}
-
-model::LabelSet LabelsBuilder::Labels() const {
-  std::vector<model::Label> out;
-  if (stream_ != nullptr) {
-    for (const auto& l : stream_->labels()) {
-      if (std::find(deleted_.begin(), deleted_.end(), l.name) != deleted_.end()) continue;
-      bool overridden = std::any_of(added_.begin(), added_.end(),
-                                    [&](const model::Label& a) { return a.name == l.name; });
-      if (!overridden) out.push_back(l);
-    }
-  }
-  out.insert(out.end(), added_.begin(), added_.end());
-  return model::LabelSet(std::move(out));
-}
 
 // --- Stages -----------------------------------------------------------------------------------
 
@@ -82,28 +26,6 @@ class LineFilterStage final : public Stage {
  private:
   LineFilter filter_;
 };
-
-const char* StageName(const syntax::Stage& stage) {
-  switch (stage.kind()) {
-    case syntax::StageKind::kLineFilter:
-      return "line filter";
-    case syntax::StageKind::kParser:
-      return syntax::ParserKindName(stage.Cast<syntax::ParserStage>().parser);
-    case syntax::StageKind::kLabelFilter:
-      return "label filter";
-    case syntax::StageKind::kLineFormat:
-      return "line_format";
-    case syntax::StageKind::kLabelFormat:
-      return "label_format";
-    case syntax::StageKind::kDropLabels:
-      return "drop";
-    case syntax::StageKind::kKeepLabels:
-      return "keep";
-    case syntax::StageKind::kDecolorize:
-      return "decolorize";
-  }
-  return "unknown";
-}
 
 }  // namespace
 
@@ -123,9 +45,46 @@ Result<Pipeline> Pipeline::Compile(const std::vector<syntax::StagePtr>& stages) 
         compiled.push_back(std::make_unique<LineFilterStage>(std::move(f)));
         break;
       }
-      default:
-        return Status::InvalidArgument(
-            fmt::format("unsupported pipeline stage: {}", StageName(*s)));
+      case syntax::StageKind::kParser: {
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewParserStage(s->Cast<syntax::ParserStage>()));
+        compiled.push_back(std::move(p));
+        break;
+      }
+      case syntax::StageKind::kLabelFilter: {
+        SLUICE_ASSIGN_OR_RETURN(
+            StagePtr p, NewLabelFilterStage(*s->Cast<syntax::LabelFilterStage>().filter));
+        compiled.push_back(std::move(p));
+        break;
+      }
+      case syntax::StageKind::kLineFormat: {
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
+                                NewLineFormatStage(s->Cast<syntax::LineFormatStage>()));
+        compiled.push_back(std::move(p));
+        break;
+      }
+      case syntax::StageKind::kLabelFormat: {
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
+                                NewLabelFormatStage(s->Cast<syntax::LabelFormatStage>()));
+        compiled.push_back(std::move(p));
+        break;
+      }
+      case syntax::StageKind::kDropLabels: {
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
+                                NewDropLabelsStage(s->Cast<syntax::DropLabelsStage>()));
+        compiled.push_back(std::move(p));
+        break;
+      }
+      case syntax::StageKind::kKeepLabels: {
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
+                                NewKeepLabelsStage(s->Cast<syntax::KeepLabelsStage>()));
+        compiled.push_back(std::move(p));
+        break;
+      }
+      case syntax::StageKind::kDecolorize: {
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewDecolorizeStage());
+        compiled.push_back(std::move(p));
+        break;
+      }
     }
   }
   return FromStages(std::move(compiled));
@@ -190,7 +149,12 @@ class PipelineIterator final : public iter::EntryIterator {
         own_entry_ = true;
       }
       if (builder_.changed()) {
-        labels_ = builder_.Labels();
+        // Consecutive entries of a stream often end with the same labels: keep the last set
+        // rather than building a new one per entry.
+        if (!have_labels_ || !builder_.LabelsEqual(labels_)) {
+          labels_ = builder_.Labels();
+          have_labels_ = true;
+        }
         own_labels_ = true;
       }
       ++stats_->lines_passed;
@@ -210,6 +174,7 @@ class PipelineIterator final : public iter::EntryIterator {
   LabelsBuilder builder_;
   bool own_entry_ = false;
   bool own_labels_ = false;
+  bool have_labels_ = false;  // labels_ holds a set built for an earlier entry
   model::Entry entry_;
   model::LabelSet labels_;
 };

@@ -3,13 +3,24 @@
 // The log pipeline: the stages after a stream selector (`{app="x"} |= "err" | json | ...`),
 // compiled once per query from the syntax tree and applied to every entry the selector reads.
 //
-// A Stage sees the line and the entry's labels and either drops the entry or passes it on,
-// possibly with a rewritten line or changed labels. As in Loki, a stage never mutates the line
-// it is given: a stage that rewrites it points `*line` at a buffer of its own.
+// A Stage (stage.h) sees the line and the entry's labels (a LabelsBuilder, labels_builder.h)
+// and either drops the entry or passes it on, possibly with a rewritten line or changed labels.
+// As in Loki, a stage never mutates the line it is given: a stage that rewrites it points
+// `*line` at a buffer of its own.
 //
-// This milestone compiles line filters (|= != |~ !~, with `or`); parsers, label filters and
-// formatters are rejected with InvalidArgument "unsupported pipeline stage: <name>" until
-// their Stage implementations land here.
+// Every LogQL stage compiles:
+//   line filters      line_filter.h   |= != |~ !~ |> !>, ip("..."), `or`
+//   parsers           parsers.h       json, logfmt, regexp, pattern, unpack
+//   label filters     label_filter.h  string, numeric, duration, bytes, ip(), and/or
+//   formatters        formatters.h    line_format, label_format, drop, keep, decolorize
+// line_format and label_format run Go text/templates through template_engine.h, which adapts
+// the engine in template/.
+//
+// For the metric engine: after Process() returns true, the LabelsBuilder holds the entry's
+// final labels. builder.Labels() is the set to group by (`by`/`without`) and to key series on,
+// `__error__`/`__error_details__` included when a stage failed; builder.Get(name) reads the
+// label to `unwrap` (the error labels through GetErr()/GetErrorDetails()). The builder and the
+// line are only valid until the next Process() on the same pipeline.
 
 #include <cstdint>
 #include <memory>
@@ -19,51 +30,14 @@
 
 #include "common/status.h"
 #include "iter/iterator.h"
+#include "logql/log/labels_builder.h"
 #include "logql/log/line_filter.h"
+#include "logql/log/stage.h"
 #include "logql/syntax/ast.h"
 #include "model/entry.h"
 #include "model/labels.h"
 
 namespace sluice::logql::log {
-
-// The labels of one entry as stages see and change them: the stream's labels, overridden by
-// labels the stages set (parsers, label_format) and minus the ones they delete (drop).
-// Structured metadata is readable through Get() but is not part of Labels().
-// Not thread-safe; one per pipeline iterator.
-class LabelsBuilder {
- public:
-  // REQUIRES: *stream and *metadata outlive the builder's use until the next Reset().
-  void Reset(const model::LabelSet* stream, const std::vector<model::Label>* metadata);
-
-  // A label's current value: set by a stage, else the stream's, else structured metadata.
-  // nullptr when absent or deleted.
-  const std::string* Get(std::string_view name) const;
-  void Set(std::string_view name, std::string_view value);
-  void Del(std::string_view name);
-
-  // True when a stage changed the labels since Reset().
-  bool changed() const { return !added_.empty() || !deleted_.empty(); }
-  // The stream labels with the changes applied.
-  model::LabelSet Labels() const;
-
- private:
-  const model::LabelSet* stream_ = nullptr;
-  const std::vector<model::Label>* metadata_ = nullptr;
-  std::vector<model::Label> added_;
-  std::vector<std::string> deleted_;
-};
-
-// One compiled pipeline step.
-class Stage {
- public:
-  virtual ~Stage() = default;
-  // False drops the entry. *line may be pointed at storage owned by the stage, valid until the
-  // stage's next Process() call; the bytes it pointed at before are never written.
-  virtual bool Process(int64_t ts, std::string_view* line, LabelsBuilder* labels) = 0;
-  // True when the stage only reads the line (a filter): such pipelines take a fast path.
-  virtual bool IsLineFilter() const { return false; }
-};
-using StagePtr = std::unique_ptr<Stage>;
 
 // Lines and bytes read into and kept by pipelines, for the query statistics.
 struct PipelineStats {
@@ -82,7 +56,8 @@ class Pipeline {
   Pipeline(Pipeline&&) = default;
   Pipeline& operator=(Pipeline&&) = default;
 
-  // InvalidArgument for stages not supported yet and for invalid regexes.
+  // InvalidArgument with Loki's texts for what Loki rejects when building a pipeline (regexes
+  // and patterns that do not compile, bad ip() patterns, bad JSON paths, invalid templates).
   static Result<Pipeline> Compile(const syntax::LogSelectorExpr& selector);
   static Result<Pipeline> Compile(const std::vector<syntax::StagePtr>& stages);
   // A pipeline of already compiled stages (tests, and callers composing their own).

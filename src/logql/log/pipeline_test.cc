@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "iter/merge.h"
+#include "logql/log/pipeline_test_util.h"
 #include "logql/syntax/parser.h"
 
 namespace sluice::logql::log {
@@ -80,14 +81,21 @@ TEST(PipelineTest, OrAlternatives) {
             (std::vector<std::string>{"level=info msg=ok", "GET /api 500", ""}));
 }
 
-TEST(PipelineTest, UnsupportedStagesAreClear400s) {
-  Status st = CompileError(R"({a="b"} | json)");
+TEST(PipelineTest, BuildErrorsAreClear400s) {
+  Status st = CompileError(R"({a="b"} | json | addr = ip("abc"))");
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(st.message(), "unsupported pipeline stage: json");
-  EXPECT_EQ(CompileError(R"({a="b"} |= "x" | logfmt)").message(),
-            "unsupported pipeline stage: logfmt");
-  EXPECT_EQ(CompileError(R"({a="b"} | line_format "{{.a}}")").message(),
-            "unsupported pipeline stage: line_format");
+  EXPECT_EQ(st.message(), R"(ip: invalid pattern: "abc")");
+  EXPECT_EQ(CompileError(R"({a="b"} |= ip("1.2.3"))").message(), R"(ip: invalid pattern: "1.2.3")");
+  EXPECT_EQ(CompileError(R"({a="b"} | json x="a..b")").message(),
+            "cannot parse expression [a..b]: syntax error");
+  EXPECT_EQ(CompileError(R"({a="b"} | label_format __error__="x")").message(),
+            "__error__ cannot be formatted");
+  EXPECT_EQ(CompileError(R"({a="b"} | label_format a=b, a=c)").message(),
+            "multiple label name 'a' not allowed in a single format operation");
+  EXPECT_EQ(CompileError(R"({a="b"} |> "<x>")").message(),
+            "named captures are not allowed: found '<x>'");
+  EXPECT_EQ(CompileError(R"({a="b"} |> "<_><_>")").message(),
+            "found consecutive capture '<_><_>': invalid expression");
 }
 
 TEST(PipelineTest, LineFilterDirectApi) {
@@ -170,6 +178,85 @@ TEST(LabelsBuilderTest, GetSetDel) {
   EXPECT_EQ(b.Labels().ToString(), R"({a="9"})");
   b.Reset(&stream, &md);
   EXPECT_EQ(b.Labels().ToString(), R"({a="1", b="2"})");
+}
+
+TEST(LabelsBuilderTest, ErrorsAndEquality) {
+  model::LabelSet stream = model::ParseLabels(R"({a="1"})").value();
+  LabelsBuilder b;
+  b.Reset(&stream, nullptr);
+  EXPECT_TRUE(b.LabelsEqual(stream));
+  b.SetErr("JSONParserErr");
+  EXPECT_TRUE(b.changed());
+  EXPECT_EQ(b.Get("__error__"), nullptr);  // kept apart, as in Loki
+  EXPECT_EQ(b.Labels().ToString(), R"({__error__="JSONParserErr", a="1"})");
+  EXPECT_FALSE(b.LabelsEqual(stream));
+  EXPECT_TRUE(b.LabelsEqual(b.Labels()));
+  b.Set("z", "2");
+  EXPECT_FALSE(b.LabelsEqual(model::ParseLabels(R"({__error__="JSONParserErr", a="1"})").value()));
+  EXPECT_TRUE(
+      b.LabelsEqual(model::ParseLabels(R"({__error__="JSONParserErr", a="1", z="2"})").value()));
+  b.ResetError();
+  EXPECT_EQ(b.Labels().ToString(), R"({a="1", z="2"})");
+  EXPECT_TRUE(b.BaseHas("a"));
+  EXPECT_FALSE(b.BaseHas("z"));
+}
+
+// Stages combined, as a query chains them.
+TEST(PipelineTest, CombinedStages) {
+  const char* q =
+      R"({app="api"} |= "status" | logfmt | status >= 500 or level="warn" | drop msg )"
+      R"(| level != "debug" | __error__="")";
+  auto o = testing::RunLine(q, R"({app="api"})", R"(level=error status=503 msg="boom")");
+  EXPECT_TRUE(o.kept);
+  EXPECT_EQ(o.labels, R"({app="api", level="error", status="503"})");
+  EXPECT_EQ(o.line, R"(level=error status=503 msg="boom")");
+  EXPECT_FALSE(testing::RunLine(q, R"({app="api"})", "level=info status=200").kept);
+  EXPECT_TRUE(testing::RunLine(q, R"({app="api"})", "level=warn status=200").kept);
+  EXPECT_FALSE(testing::RunLine(q, R"({app="api"})", "level=warn").kept);  // line filter
+  // A conversion error is caught by the final __error__ filter.
+  EXPECT_FALSE(testing::RunLine(q, R"({app="api"})", "level=error status=oops").kept);
+
+  // Parsers chain: unpack, then json on the unpacked line, then keep.
+  o = testing::RunLine(R"({job="x"} | unpack | json | keep job, level)", R"({job="x"})",
+                       R"({"pod":"p1","_entry":"{\"level\":\"info\",\"n\":1}"})");
+  EXPECT_EQ(o.line, R"({"level":"info","n":1})");
+  EXPECT_EQ(o.labels, R"({job="x", level="info"})");
+
+  // pattern and regexp see the line, label_format renames, line filters by pattern and ip.
+  o = testing::RunLine(
+      R"({job="x"} |> "<_> GET <_>" |= ip("10.0.0.0/8") | pattern "<ip> <method> <path>" )"
+      R"(| regexp "/(?P<section>[a-z]+)/" | label_format src=ip | decolorize)",
+      R"({job="x"})", "10.1.2.3 GET /api/v1");
+  EXPECT_TRUE(o.kept);
+  EXPECT_EQ(o.labels,
+            R"({job="x", method="GET", path="/api/v1", section="api", src="10.1.2.3"})");
+  EXPECT_FALSE(testing::RunLine(R"({job="x"} |> "<_> GET <_>")", R"({job="x"})", "POST /").kept);
+  EXPECT_FALSE(
+      testing::RunLine(R"({job="x"} != ip("10.0.0.0/8"))", R"({job="x"})", "from 10.0.0.1").kept);
+  EXPECT_TRUE(testing::RunLine(R"({job="x"} !> "<_> GET <_>")", R"({job="x"})", "POST /").kept);
+}
+
+// Entries of one stream that end with different labels come out as different streams; entries
+// that end with the same labels share one LabelSet.
+TEST(PipelineIteratorTest, FinalLabelsPerEntry) {
+  auto expr = syntax::Parse(R"({a="b"} | logfmt | level != "debug")");
+  ASSERT_TRUE(expr.ok());
+  auto p = Pipeline::Compile((*expr)->Cast<syntax::LogSelectorExpr>());
+  ASSERT_TRUE(p.ok());
+  std::vector<model::Entry> entries = {{1, "level=info", {}},
+                                       {2, "level=info", {}},
+                                       {3, "level=debug", {}},
+                                       {4, "level=error", {}},
+                                       {5, "nothing", {}}};
+  auto it = NewPipelineIterator(iter::NewVectorIterator(model::ParseLabels(R"({a="b"})").value(),
+                                                        entries, model::Direction::kForward),
+                                &*p, nullptr);
+  std::vector<std::string> got;
+  while (it->Next()) got.push_back(it->Labels().ToString() + " " + it->At().line);
+  EXPECT_EQ(got, (std::vector<std::string>{R"({a="b", level="info"} level=info)",
+                                           R"({a="b", level="info"} level=info)",
+                                           R"({a="b", level="error"} level=error)",
+                                           R"({a="b"} nothing)"}));
 }
 
 }  // namespace

@@ -1,0 +1,469 @@
+#include "logql/engine/range_vector.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "logql/engine/convert.h"
+
+namespace sluice::logql::engine {
+
+namespace {
+
+using syntax::RangeOp;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double Seconds(int64_t ns) {
+  // time.Duration.Seconds().
+  int64_t sec = ns / 1'000'000'000, nsec = ns % 1'000'000'000;
+  return static_cast<double>(sec) + static_cast<double>(nsec) / 1e9;
+}
+
+double Sum(std::span<const RangePoint> points) {
+  double sum = 0;
+  for (const auto& p : points) sum += p.value;
+  return sum;
+}
+
+double Avg(std::span<const RangePoint> points) {
+  double mean = 0, count = 0;
+  for (const auto& p : points) {
+    count++;
+    if (std::isinf(mean)) {
+      // Inf - Inf would turn the mean into NaN: an infinite mean stays, unless a NaN or an
+      // infinity of the other sign arrives.
+      if (std::isinf(p.value) && (mean > 0) == (p.value > 0)) continue;
+      if (!std::isinf(p.value) && !std::isnan(p.value)) continue;
+    }
+    mean += p.value / count - mean / count;
+  }
+  return mean;
+}
+
+// Welford's online variance (population), as Prometheus and Loki.
+double Stdvar(std::span<const RangePoint> points) {
+  double aux = 0, count = 0, mean = 0;
+  for (const auto& p : points) {
+    count++;
+    double delta = p.value - mean;
+    mean += delta / count;
+    aux += delta * (p.value - mean);
+  }
+  return aux / count;
+}
+
+double Quantile(double q, std::span<const RangePoint> points) {
+  if (points.empty()) return kNaN;
+  if (q < 0) return -std::numeric_limits<double>::infinity();
+  if (q > 1) return std::numeric_limits<double>::infinity();
+  std::vector<double> v;
+  v.reserve(points.size());
+  for (const auto& p : points) v.push_back(p.value);
+  // Prometheus' order for the sort: NaN first.
+  std::sort(v.begin(), v.end(), [](double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    return a < b;
+  });
+  double n = static_cast<double>(v.size());
+  double rank = q * (n - 1);
+  double lower = std::max(0.0, std::floor(rank));
+  double upper = std::min(n - 1, lower + 1);
+  double weight = rank - std::floor(rank);
+  return v[static_cast<size_t>(lower)] * (1 - weight) + v[static_cast<size_t>(upper)] * weight;
+}
+
+// Loki's rate_counter: Prometheus' extrapolatedRate(isCounter, isRate), fed with nanosecond
+// timestamps where Prometheus has milliseconds. The window is taken to start one range (in ms)
+// before the first sample and to end at the last one, so in practice the result is the counter's
+// increase (resets included) over the window, divided by the range in seconds, scaled by
+// (1 + range_s / sampled_us) -- a quirk kept for compatibility.
+double RateCounter(int64_t range_ns, std::span<const RangePoint> s) {
+  if (s.size() < 2) return 0;
+  const int64_t range_ms = range_ns / 1'000'000;
+  double result = s.back().value - s.front().value;
+  double last_value = 0;
+  for (const auto& p : s) {
+    if (p.value < last_value) result += last_value;
+    last_value = p.value;
+  }
+  // (first - (first - range_ms)) / 1000 and (last - last) / 1000 in Loki.
+  double to_start = static_cast<double>(range_ms) / 1000;
+  double to_end = 0;
+  double sampled = static_cast<double>(s.back().ts_ns - s.front().ts_ns) / 1000;
+  double avg_between = sampled / static_cast<double>(s.size() - 1);
+  if (result > 0 && s.front().value >= 0) {
+    double to_zero = sampled * (s.front().value / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  double threshold = avg_between * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : avg_between / 2;
+  interval += to_end < threshold ? to_end : avg_between / 2;
+  result = result * (interval / sampled);
+  return result / Seconds(range_ns);
+}
+
+bool HasError(const model::LabelSet& labels) {
+  if (labels.Get(log::kErrorLabel) == nullptr) return false;
+  const std::string* preserve = labels.Get(log::kPreserveErrorLabel);
+  return preserve == nullptr || *preserve != "true";
+}
+
+syntax::LabelFilterPtr CloneFilter(const syntax::LabelFilter& f) {
+  switch (f.kind()) {
+    case syntax::LabelFilterKind::kString:
+      return std::make_unique<syntax::StringLabelFilter>(
+          f.Cast<syntax::StringLabelFilter>().matcher);
+    case syntax::LabelFilterKind::kNumeric: {
+      const auto& n = f.Cast<syntax::NumericLabelFilter>();
+      return std::make_unique<syntax::NumericLabelFilter>(n.name, n.op, n.value);
+    }
+    case syntax::LabelFilterKind::kDuration: {
+      const auto& d = f.Cast<syntax::DurationLabelFilter>();
+      return std::make_unique<syntax::DurationLabelFilter>(d.name, d.op, d.nanos);
+    }
+    case syntax::LabelFilterKind::kBytes: {
+      const auto& b = f.Cast<syntax::BytesLabelFilter>();
+      return std::make_unique<syntax::BytesLabelFilter>(b.name, b.op, b.bytes);
+    }
+    case syntax::LabelFilterKind::kIp: {
+      const auto& i = f.Cast<syntax::IpLabelFilter>();
+      return std::make_unique<syntax::IpLabelFilter>(i.name, i.negated, i.pattern);
+    }
+    case syntax::LabelFilterKind::kBinary: {
+      const auto& b = f.Cast<syntax::BinaryLabelFilter>();
+      return std::make_unique<syntax::BinaryLabelFilter>(b.is_and, CloneFilter(*b.left),
+                                                         CloneFilter(*b.right));
+    }
+  }
+  SLUICE_CHECK(false);
+  return nullptr;
+}
+
+}  // namespace
+
+double AggregateOverTime(RangeOp op, std::optional<double> param, int64_t range_ns, bool unwrapped,
+                         std::span<const RangePoint> points) {
+  switch (op) {
+    case RangeOp::kCountOverTime:
+      return static_cast<double>(points.size());
+    case RangeOp::kRate:
+      return (unwrapped ? Sum(points) : static_cast<double>(points.size())) / Seconds(range_ns);
+    case RangeOp::kRateCounter:
+      return RateCounter(range_ns, points);
+    case RangeOp::kBytesOverTime:
+    case RangeOp::kSumOverTime:
+      return Sum(points);
+    case RangeOp::kBytesRate:
+      return Sum(points) / Seconds(range_ns);
+    case RangeOp::kAvgOverTime:
+      return Avg(points);
+    case RangeOp::kMinOverTime: {
+      double m = points.front().value;
+      for (const auto& p : points) {
+        if (p.value < m || std::isnan(m)) m = p.value;
+      }
+      return m;
+    }
+    case RangeOp::kMaxOverTime: {
+      double m = points.front().value;
+      for (const auto& p : points) {
+        if (p.value > m || std::isnan(m)) m = p.value;
+      }
+      return m;
+    }
+    case RangeOp::kStdvarOverTime:
+      return Stdvar(points);
+    case RangeOp::kStddevOverTime:
+      return std::sqrt(Stdvar(points));
+    case RangeOp::kQuantileOverTime:
+      return Quantile(param.value_or(0), points);
+    case RangeOp::kFirstOverTime:
+      return points.empty() ? kNaN : points.front().value;
+    case RangeOp::kLastOverTime:
+      return points.empty() ? kNaN : points.back().value;
+    case RangeOp::kAbsentOverTime:
+      return 1;
+  }
+  return kNaN;
+}
+
+Status PipelineError(const model::LabelSet& series) {
+  const std::string* err = series.Get(log::kErrorLabel);
+  std::string type = err != nullptr ? *err : "";
+  return Status::InvalidArgument(fmt::format(
+      "pipeline error: '{0}' for series: '{1}'.\n"
+      "Use a label filter to intentionally skip this error. (e.g | __error__!=\"{0}\").\n"
+      "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
+      "The label filter can also be specified after unwrap. (e.g | unwrap latency | "
+      "__error__=\"\" )\n",
+      type, series.ToString()));
+}
+
+// --- SeriesTable ------------------------------------------------------------------------------
+
+uint32_t SeriesTable::Intern(model::LabelSet labels) {
+  uint64_t fp = labels.Fingerprint();
+  auto& ids = by_fingerprint_[fp];
+  for (uint32_t id : ids) {
+    if (*series_[id].labels == labels) return id;
+  }
+  uint32_t id = static_cast<uint32_t>(series_.size());
+  bool error = HasError(labels);
+  series_.push_back(Entry{std::make_shared<const model::LabelSet>(std::move(labels)), error});
+  ids.push_back(id);
+  return id;
+}
+
+// --- SampleExtractor --------------------------------------------------------------------------
+
+Result<std::unique_ptr<SampleExtractor>> SampleExtractor::Make(
+    const syntax::RangeAggregationExpr& expr, iter::EntryIteratorPtr entries,
+    log::PipelineStats* stats) {
+  std::unique_ptr<SampleExtractor> x(new SampleExtractor());
+  x->entries_ = std::move(entries);
+  if (stats != nullptr) x->stats_ = stats;
+  SLUICE_ASSIGN_OR_RETURN(x->pipeline_, log::Pipeline::Compile(*expr.range.selector));
+  x->bytes_ = expr.op == RangeOp::kBytesOverTime || expr.op == RangeOp::kBytesRate;
+
+  bool without = false, no_labels = false;
+  std::vector<std::string> groups;
+  if (expr.grouping) {
+    groups = expr.grouping->labels;
+    without = expr.grouping->without;
+    no_labels = groups.empty() && !without;
+  }
+  if (expr.range.unwrap) {
+    const syntax::Unwrap& u = *expr.range.unwrap;
+    x->unwrap_label_ = u.label;
+    x->conversion_ = u.conversion;
+    if (!u.post_filters.empty()) {
+      std::vector<syntax::StagePtr> stages;
+      for (const auto& f : u.post_filters) {
+        stages.push_back(std::make_unique<syntax::LabelFilterStage>(CloneFilter(*f)));
+      }
+      SLUICE_ASSIGN_OR_RETURN(x->post_filters_, log::Pipeline::Compile(stages));
+    }
+    // The unwrapped label is not part of the series unless `by` names it.
+    if (groups.empty() || without) {
+      without = true;
+      groups.push_back(u.label);
+    }
+  }
+  if (no_labels) {
+    x->mode_ = GroupMode::kNone;
+  } else if (without) {
+    x->mode_ = GroupMode::kWithout;
+  } else if (!groups.empty()) {
+    x->mode_ = GroupMode::kBy;
+  }
+  x->names_ = std::move(groups);
+  return x;
+}
+
+model::LabelSet SampleExtractor::Grouped(model::LabelSet labels) const {
+  // An entry with an error keeps all its labels, so the error is reported (Loki's
+  // GroupedLabels).
+  if (mode_ == GroupMode::kAll || labels.Get(log::kErrorLabel) != nullptr) return labels;
+  if (mode_ == GroupMode::kNone) return model::LabelSet();
+  std::vector<model::Label> out;
+  for (const auto& l : labels.labels()) {
+    bool named = std::find(names_.begin(), names_.end(), l.name) != names_.end();
+    if (named == (mode_ == GroupMode::kBy)) out.push_back(l);
+  }
+  return model::LabelSet(std::move(out));
+}
+
+uint32_t SampleExtractor::SeriesOf(const model::LabelSet& stream) {
+  if (!builder_.changed() && !has_metadata_) {
+    auto& cached = stream_cache_[stream.Fingerprint()];
+    for (const auto& [labels, id] : cached) {
+      if (labels == stream) return id;
+    }
+    uint32_t id = series_.Intern(Grouped(stream));
+    cached.emplace_back(stream, id);
+    return id;
+  }
+  if (!builder_.HasErr() && (mode_ == GroupMode::kBy || mode_ == GroupMode::kNone)) {
+    // Only the grouping labels are needed: read them rather than building the full set.
+    std::vector<model::Label> kept;
+    if (mode_ == GroupMode::kBy) {
+      for (const auto& name : names_) {
+        if (const std::string* v = builder_.Get(name)) kept.push_back(model::Label{name, *v});
+      }
+    }
+    return series_.Intern(model::LabelSet(std::move(kept)));
+  }
+  // Every label the entry has now: stream, structured metadata (part of a sample's labels in
+  // Loki's metric queries), extracted, and the error labels.
+  std::vector<model::Label> all;
+  builder_.ForEach([&](std::string_view name, std::string_view value) {
+    all.push_back(model::Label{std::string(name), std::string(value)});
+  });
+  return series_.Intern(Grouped(model::LabelSet(std::move(all))));
+}
+
+bool SampleExtractor::Next() {
+  while (entries_->Next()) {
+    const model::Entry& e = entries_->At();
+    const model::LabelSet& stream = entries_->Labels();
+    builder_.Reset(&stream, &e.metadata);
+    std::string_view line = e.line;
+    if (!pipeline_.IsNoop()) {
+      if (pipeline_.OnlyLineFilters()) {
+        if (!pipeline_.FilterLine(e.timestamp_ns, line)) continue;
+      } else if (!pipeline_.Process(e.timestamp_ns, &line, &builder_)) {
+        continue;
+      }
+    }
+    ++stats_->lines_passed;
+    double value = 1;
+    if (unwrap_label_) {
+      const std::string* raw = builder_.Get(*unwrap_label_);
+      // A line without the label (or with an empty value) has no sample; not an error.
+      if (raw == nullptr || raw->empty()) continue;
+      auto converted = ConvertUnwrapped(conversion_, *raw);
+      if (converted.ok()) {
+        value = *converted;
+      } else {
+        value = 0;
+        builder_.SetErr(log::kErrSampleExtraction);
+        builder_.SetErrorDetails(converted.status().message());
+      }
+      if (!post_filters_.IsNoop() && !post_filters_.Process(e.timestamp_ns, &line, &builder_)) {
+        continue;
+      }
+    } else if (bytes_) {
+      value = static_cast<double>(line.size());
+    }
+    has_metadata_ = !e.metadata.empty();
+    sample_ = Sample{e.timestamp_ns, value, SeriesOf(stream)};
+    return true;
+  }
+  return false;
+}
+
+// --- RangeVectorEvaluator ---------------------------------------------------------------------
+
+RangeVectorEvaluator::RangeVectorEvaluator(const syntax::RangeAggregationExpr& expr,
+                                           std::unique_ptr<SampleExtractor> samples,
+                                           const StepParams& params)
+    : op_(expr.op),
+      param_(expr.param),
+      unwrapped_(expr.range.unwrap.has_value()),
+      samples_(std::move(samples)),
+      range_ns_(expr.range.range_nanos),
+      offset_ns_(expr.range.offset_nanos),
+      // An instant query (step 0) still takes one step.
+      step_ns_(params.step_ns == 0 ? 1 : params.step_ns),
+      end_ns_(params.end_ns - expr.range.offset_nanos),
+      current_ns_(params.start_ns - expr.range.offset_nanos - step_ns_) {
+  if (op_ == RangeOp::kAbsentOverTime) {
+    absent_labels_ = std::make_shared<const model::LabelSet>(AbsentLabels(*expr.range.selector));
+  }
+}
+
+Status RangeVectorEvaluator::Error() const {
+  if (!status_.ok()) return status_;
+  return samples_->Error();
+}
+
+bool RangeVectorEvaluator::Next(int64_t* ts_ms, Vector* out) {
+  out->clear();
+  if (!status_.ok()) return false;
+  current_ns_ += step_ns_;
+  if (current_ns_ > end_ns_) return false;
+  const int64_t window_start = current_ns_ - range_ns_;
+
+  // Drop what slid out of the window (points at or before its open start).
+  size_t kept = 0;
+  for (uint32_t id : active_) {
+    Window& w = windows_[id];
+    while (w.head < w.points.size() && w.points[w.head].ts_ns <= window_start) ++w.head;
+    if (w.head == w.points.size()) {
+      w.points.clear();
+      w.head = 0;
+      w.active = false;
+      continue;
+    }
+    if (w.head > 64 && w.head * 2 > w.points.size()) {
+      w.points.erase(w.points.begin(), w.points.begin() + static_cast<ptrdiff_t>(w.head));
+      w.head = 0;
+    }
+    active_[kept++] = id;
+  }
+  active_.resize(kept);
+
+  // Load the samples up to the window's (closed) end; older ones belong to no window.
+  while (!exhausted_) {
+    if (!peeked_) {
+      if (!samples_->Next()) {
+        exhausted_ = true;
+        if (!samples_->Error().ok()) return false;
+        break;
+      }
+      peeked_ = true;
+    }
+    const SampleExtractor::Sample& s = samples_->At();
+    if (s.ts_ns > current_ns_) break;
+    peeked_ = false;
+    if (s.ts_ns <= window_start) continue;
+    if (s.series >= windows_.size()) windows_.resize(s.series + 1);
+    Window& w = windows_[s.series];
+    if (!w.active) {
+      w.active = true;
+      active_.push_back(s.series);
+    }
+    w.points.push_back(RangePoint{s.ts_ns, s.value});
+  }
+
+  *ts_ms = current_ns_ / 1'000'000 + offset_ns_ / 1'000'000;
+  if (op_ == RangeOp::kAbsentOverTime) {
+    for (uint32_t id : active_) {
+      if (samples_->series().has_error(id)) {
+        status_ = PipelineError(*samples_->series().labels(id));
+        return false;
+      }
+    }
+    if (active_.empty()) out->push_back(Sample{absent_labels_, 1});
+    return true;
+  }
+  out->reserve(active_.size());
+  for (uint32_t id : active_) {
+    if (samples_->series().has_error(id)) {
+      status_ = PipelineError(*samples_->series().labels(id));
+      out->clear();
+      return false;
+    }
+    const Window& w = windows_[id];
+    std::span<const RangePoint> points(w.points.data() + w.head, w.points.size() - w.head);
+    out->push_back(Sample{samples_->series().labels(id),
+                          AggregateOverTime(op_, param_, range_ns_, unwrapped_, points)});
+  }
+  return true;
+}
+
+model::LabelSet AbsentLabels(const syntax::LogSelectorExpr& selector) {
+  std::vector<model::Label> set;
+  std::vector<std::string> drop;
+  for (const auto& m : selector.matchers) {
+    if (m.name() == "__name__") continue;
+    bool has = std::any_of(set.begin(), set.end(),
+                           [&](const model::Label& l) { return l.name == m.name(); });
+    if (m.type() == model::LabelMatcher::Type::kEqual && !has) {
+      set.push_back(model::Label{m.name(), m.value()});
+    } else {
+      drop.push_back(m.name());
+    }
+  }
+  std::vector<model::Label> out;
+  for (auto& l : set) {
+    if (std::find(drop.begin(), drop.end(), l.name) == drop.end()) out.push_back(std::move(l));
+  }
+  return model::LabelSet(std::move(out));
+}
+
+}  // namespace sluice::logql::engine

@@ -1,0 +1,148 @@
+#pragma once
+
+// Range aggregations: `count_over_time({app="x"} | logfmt [5m] offset 1h)`.
+//
+//   entries (forward, from the querier) ──> SampleExtractor ──> RangeVectorEvaluator ──> vectors
+//             pipeline, unwrap + conversion, post filters,       one sliding window per series;
+//             series labels (stream + structured metadata         at each step t the window holds
+//             + extracted + __error__, then the grouping)         the samples in (t - range, t]
+//
+// Loki's semantics (pkg/logql/range_vector.go): with offset o, the step at t aggregates the
+// samples in (t - o - range, t - o] and is reported at (t - o)/1e6 + o/1e6 ms. A series whose
+// window is empty is absent from that step's vector. Memory is bounded by series x samples per
+// window, never by the number of entries read.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "iter/iterator.h"
+#include "logql/engine/step_evaluator.h"
+#include "logql/engine/value.h"
+#include "logql/log/pipeline.h"
+#include "logql/syntax/ast.h"
+
+namespace sluice::logql::engine {
+
+// One point of a window: nanosecond timestamp, value.
+struct RangePoint {
+  int64_t ts_ns = 0;
+  double value = 0;
+};
+
+// The value of `op` over one window's points (in time order, at least one), as Loki computes
+// it. `range_ns` is the selector's range; `unwrapped` tells rate() to sum values rather than
+// count lines.
+double AggregateOverTime(syntax::RangeOp op, std::optional<double> param, int64_t range_ns,
+                         bool unwrapped, std::span<const RangePoint> points);
+
+// Loki's pipeline error for a series that carries __error__ in a metric query.
+Status PipelineError(const model::LabelSet& series);
+
+// Label sets of one query's series, interned: equal label sets get the same dense id.
+class SeriesTable {
+ public:
+  uint32_t Intern(model::LabelSet labels);
+  const LabelsRef& labels(uint32_t id) const { return series_[id].labels; }
+  // True when the series carries __error__ (and not __preserve_error__="true").
+  bool has_error(uint32_t id) const { return series_[id].error; }
+  size_t size() const { return series_.size(); }
+
+ private:
+  struct Entry {
+    LabelsRef labels;
+    bool error = false;
+  };
+  std::vector<Entry> series_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> by_fingerprint_;
+};
+
+// Turns log entries into samples: runs the selector's pipeline, then the unwrap (value,
+// conversion, post filters) or the line extractor (1 per line, or its bytes), and computes the
+// sample's series labels. Pull-based; one per range aggregation.
+class SampleExtractor {
+ public:
+  struct Sample {
+    int64_t ts_ns = 0;
+    double value = 0;
+    uint32_t series = 0;  // in series()
+  };
+
+  // InvalidArgument when a pipeline stage cannot be compiled. `stats` (nullable) counts the
+  // lines that pass the pipeline and must outlive the extractor.
+  static Result<std::unique_ptr<SampleExtractor>> Make(const syntax::RangeAggregationExpr& expr,
+                                                       iter::EntryIteratorPtr entries,
+                                                       log::PipelineStats* stats);
+
+  bool Next();
+  // REQUIRES: the last Next() returned true.
+  const Sample& At() const { return sample_; }
+  Status Error() const { return entries_->Error(); }
+  const SeriesTable& series() const { return series_; }
+
+ private:
+  SampleExtractor() = default;
+  uint32_t SeriesOf(const model::LabelSet& stream);
+  model::LabelSet Grouped(model::LabelSet labels) const;
+
+  iter::EntryIteratorPtr entries_;
+  log::Pipeline pipeline_;
+  log::Pipeline post_filters_;  // after unwrap
+  log::LabelsBuilder builder_;
+  log::PipelineStats own_stats_;
+  log::PipelineStats* stats_ = &own_stats_;
+  bool bytes_ = false;  // bytes_over_time, bytes_rate: the value is the line's length
+  std::optional<std::string> unwrap_label_;
+  syntax::UnwrapConversion conversion_ = syntax::UnwrapConversion::kNone;
+  // Loki's label grouping at extraction: keep all, keep `names_` (by), drop `names_` (without),
+  // keep none (`by ()`). An unwrapped label is dropped unless named in `by`.
+  enum class GroupMode : uint8_t { kAll, kBy, kWithout, kNone };
+  GroupMode mode_ = GroupMode::kAll;
+  std::vector<std::string> names_;
+  bool has_metadata_ = false;  // the current entry has structured metadata
+  // Streams whose labels the pipeline left unchanged map straight to a series.
+  std::unordered_map<uint64_t, std::vector<std::pair<model::LabelSet, uint32_t>>> stream_cache_;
+  SeriesTable series_;
+  Sample sample_;
+};
+
+// Steps a range aggregation through [start, end]. Fails the query (Error()) with Loki's
+// pipeline error when a step's vector holds a series with __error__.
+class RangeVectorEvaluator final : public StepEvaluator {
+ public:
+  RangeVectorEvaluator(const syntax::RangeAggregationExpr& expr,
+                       std::unique_ptr<SampleExtractor> samples, const StepParams& params);
+
+  bool Next(int64_t* ts_ms, Vector* out) override;
+  Status Error() const override;
+
+ private:
+  struct Window {
+    std::vector<RangePoint> points;  // points[head..] are live
+    size_t head = 0;
+    bool active = false;
+  };
+
+  syntax::RangeOp op_;
+  std::optional<double> param_;
+  bool unwrapped_;
+  std::unique_ptr<SampleExtractor> samples_;
+  bool peeked_ = false;  // samples_->At() is loaded but not consumed
+  bool exhausted_ = false;
+  int64_t range_ns_, offset_ns_, step_ns_, end_ns_, current_ns_;
+  std::vector<Window> windows_;   // by series id
+  std::vector<uint32_t> active_;  // series with a non-empty window, in order of arrival
+  LabelsRef absent_labels_;       // absent_over_time only
+  Status status_;
+};
+
+// The labels absent_over_time reports: the selector's equality matchers, minus names matched
+// more than once or by other matcher types (Loki's absentLabels).
+model::LabelSet AbsentLabels(const syntax::LogSelectorExpr& selector);
+
+}  // namespace sluice::logql::engine
