@@ -11,6 +11,7 @@ build_pkgs=(
   libsimdjson-dev libre2-dev libzstd-dev liblz4-dev libsnappy-dev libdeflate-dev zlib1g-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev
   zstd lz4 curl
 )
 test_pkgs=(

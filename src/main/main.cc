@@ -7,12 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "agent/agent.h"
 #include "common/logging.h"
 #include "config/config.h"
 #include "main/app.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "agent") {
+    return sluice::agent::RunAgent(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   for (const auto& a : args) {
     if (a == "-h" || a == "-help" || a == "--help") {
       std::printf(

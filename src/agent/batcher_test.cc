@@ -1,0 +1,169 @@
+#include "agent/batcher.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/source.h"
+#include "http/push/push_decoder.h"
+
+namespace sluice::agent {
+namespace {
+
+class BatcherTest : public ::testing::Test {
+ protected:
+  BatcherTest() {
+    a_->id = 1;
+    a_->path = "/a";
+    b_->id = 2;
+    b_->path = "/b";
+  }
+  Item Line(const TrackedFilePtr& f, std::string text, uint64_t start, StreamLabelsPtr labels = nullptr) {
+    Item it;
+    it.file = f;
+    it.labels = labels ? labels : labels_;
+    it.line = std::move(text);
+    it.start_offset = start;
+    it.end_offset = start + it.line.size() + 1;
+    it.charge = it.line.size() + kItemOverhead;
+    return it;
+  }
+  model::PushRequest Decode(const Batch& b) {
+    auto r = http::DecodePush(b.body, b.content_type, "", {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : model::PushRequest{};
+  }
+
+  TrackedFilePtr a_ = std::make_shared<TrackedFile>();
+  TrackedFilePtr b_ = std::make_shared<TrackedFile>();
+  StreamLabelsPtr labels_ = MakeStreamLabels({{"job", "app"}, {"filename", "/a"}});
+};
+
+TEST_F(BatcherTest, CutsBySize) {
+  BatchBuilder b(10, Encoding::kProtobuf);
+  EXPECT_FALSE(b.WouldOverflow(Line(a_, std::string(50, 'x'), 0)));  // an empty batch takes anything
+  b.Add(Line(a_, "12345", 0), 1000);
+  EXPECT_FALSE(b.WouldOverflow(Line(a_, "12345", 6)));
+  b.Add(Line(a_, "12345", 6), 1000);
+  EXPECT_TRUE(b.WouldOverflow(Line(a_, "1", 12)));
+  EXPECT_EQ(b.bytes(), 10u);
+}
+
+TEST_F(BatcherTest, ProtobufRoundTripsThroughTheServerDecoder) {
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  auto other = MakeStreamLabels({{"job", "app"}, {"filename", "/b"}});
+  b.Add(Line(a_, "a1", 0), 5'000'000'000);
+  b.Add(Line(b_, "b1", 0, other), 5'000'000'000);
+  b.Add(Line(a_, "a2", 3), 5'000'000'000);
+  Batch batch = b.Cut(7);
+  EXPECT_EQ(batch.id, 7u);
+  EXPECT_EQ(batch.lines, 3u);
+  EXPECT_EQ(batch.line_bytes, 6u);
+  EXPECT_EQ(batch.content_type, "application/x-protobuf");
+  auto req = Decode(batch);
+  ASSERT_EQ(req.streams.size(), 2u);
+  EXPECT_EQ(req.streams[0].labels, "{filename=\"/a\", job=\"app\"}");
+  ASSERT_EQ(req.streams[0].entries.size(), 2u);
+  EXPECT_EQ(req.streams[0].entries[0].line, "a1");
+  EXPECT_EQ(req.streams[0].entries[0].timestamp_ns, 5'000'000'000);
+  EXPECT_EQ(req.streams[0].entries[1].timestamp_ns, 5'000'000'001);  // strictly increasing per file
+  EXPECT_EQ(req.streams[1].entries[0].timestamp_ns, 5'000'000'000);
+  EXPECT_TRUE(b.empty());
+}
+
+TEST_F(BatcherTest, JsonRoundTripsWithEscapes) {
+  BatchBuilder b(1 << 20, Encoding::kJson);
+  b.Add(Line(a_, "quote \" back \\ tab \t ctl \x01 <&>", 0), 42);
+  Batch batch = b.Cut(1);
+  EXPECT_EQ(batch.content_type, "application/json");
+  auto req = Decode(batch);
+  ASSERT_EQ(req.streams.size(), 1u);
+  EXPECT_EQ(req.streams[0].entries[0].line, "quote \" back \\ tab \t ctl \x01 <&>");
+  EXPECT_EQ(req.streams[0].entries[0].timestamp_ns, 42);
+}
+
+TEST_F(BatcherTest, TimestampsNeverGoBackwardsWhenTheClockDoes) {
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  b.Add(Line(a_, "x", 0), 1000);
+  b.Add(Line(a_, "y", 2), 500);  // the wall clock stepped back
+  b.Add(Line(a_, "z", 4), 2000);
+  auto req = Decode(b.Cut(1));
+  auto& e = req.streams[0].entries;
+  EXPECT_EQ(e[0].timestamp_ns, 1000);
+  EXPECT_EQ(e[1].timestamp_ns, 1001);
+  EXPECT_EQ(e[2].timestamp_ns, 2000);
+}
+
+TEST_F(BatcherTest, RunsFollowConsecutiveOffsetsAndTimestamps) {
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  b.Add(Line(a_, "x", 0), 1000);   // ts 1000, [0,2)
+  b.Add(Line(a_, "y", 2), 1000);   // ts 1001, continues
+  b.Add(Line(a_, "z", 4), 5000);   // ts 5000: a new run
+  Batch batch = b.Cut(1);
+  ASSERT_EQ(batch.segments.size(), 1u);
+  EXPECT_EQ(batch.segments[0].second,
+            (std::vector<TimestampRun>{{0, 4, 1000}, {4, 6, 5000}}));
+  EXPECT_EQ(a_->last_ts, 5000);
+}
+
+TEST_F(BatcherTest, PresetTimestampsFromTheJournalAreKept) {
+  a_->last_ts = 9000;  // restored from positions
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  Item first = Line(a_, "x", 0);
+  first.preset_ts = 700;
+  Item second = Line(a_, "y", 2);
+  second.preset_ts = 701;
+  b.Add(std::move(first), 1'000'000);
+  b.Add(std::move(second), 1'000'000);
+  b.Add(Line(a_, "new", 4), 1'000'000);
+  Batch batch = b.Cut(1);
+  auto req = Decode(batch);
+  auto& e = req.streams[0].entries;
+  EXPECT_EQ(e[0].timestamp_ns, 700);
+  EXPECT_EQ(e[1].timestamp_ns, 701);
+  EXPECT_EQ(e[2].timestamp_ns, 1'000'000);
+  EXPECT_EQ(batch.segments[0].second, (std::vector<TimestampRun>{{0, 4, 700}, {4, 8, 1'000'000}}));
+}
+
+TEST_F(BatcherTest, ShedLinesCarryOffsetsButNoEntries) {
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  b.Add(Line(a_, "keep", 0), 100);
+  Item shed = Line(a_, "", 5);
+  shed.shed = true;
+  shed.line_count = 3;
+  shed.end_offset = 20;
+  b.Add(std::move(shed), 100);
+  b.Add(Line(a_, "keep2", 20), 100);
+  Batch batch = b.Cut(1);
+  EXPECT_EQ(batch.lines, 2u);
+  EXPECT_EQ(batch.shed_lines, 3u);
+  // The shed lines consumed timestamps 101..103, so the run stays one run.
+  EXPECT_EQ(batch.segments[0].second, (std::vector<TimestampRun>{{0, 26, 100}}));
+  auto req = Decode(batch);
+  ASSERT_EQ(req.streams[0].entries.size(), 2u);
+  EXPECT_EQ(req.streams[0].entries[1].timestamp_ns, 104);
+}
+
+TEST_F(BatcherTest, OnlyShedLinesMakeAnEmptyBody) {
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  Item shed = Line(a_, "", 0);
+  shed.shed = true;
+  b.Add(std::move(shed), 100);
+  EXPECT_FALSE(b.empty());
+  Batch batch = b.Cut(1);
+  EXPECT_EQ(batch.lines, 0u);
+  EXPECT_TRUE(batch.body.empty());
+  EXPECT_EQ(batch.segments.size(), 1u);
+}
+
+TEST_F(BatcherTest, NonPersistentSourcesAreNotJournaled) {
+  auto in = std::make_shared<TrackedFile>();
+  in->id = 3;
+  in->persistent = false;
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  b.Add(Line(in, "x", 0), 1);
+  Batch batch = b.Cut(1);
+  EXPECT_TRUE(batch.segments.empty());
+  EXPECT_EQ(batch.lines, 1u);
+}
+
+}  // namespace
+}  // namespace sluice::agent

@@ -1,0 +1,27 @@
+#pragma once
+
+// One push attempt over HTTP. The interface lets the sender be driven by a fake in tests; the
+// real one is libcurl (keep-alive connection per worker, TLS through OpenSSL).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/backoff.h"
+#include "agent/config.h"
+
+namespace sluice::agent {
+
+class PushClient {
+ public:
+  virtual ~PushClient() = default;
+  // Sends one body; never throws. Blocks for at most client.timeout.
+  virtual PushResult Push(std::string_view body, const std::string& content_type) = 0;
+};
+using PushClientPtr = std::unique_ptr<PushClient>;
+
+// Call once per process before any CurlPushClient is made.
+void GlobalCurlInit();
+PushClientPtr NewCurlPushClient(const AgentConfig::Client& config);
+
+}  // namespace sluice::agent

@@ -1,0 +1,120 @@
+#pragma once
+
+// The positions file: how far each file has been delivered, and the timestamps given to lines
+// cut into batches that are not yet acknowledged, so a restart resumes exactly where delivery was
+// acknowledged and re-sends the in-flight lines with the same timestamps (the server drops exact
+// duplicates: same stream, timestamp and line).
+//
+// File layout (text, one record a line, fields separated by one space):
+//
+//   sluice-agent-positions 1
+//   file <dev> <ino> <acked_offset> <last_ts> <path>     one per tracked file
+//   run <start> <end> <base_ts>                          0..n after their file, in offset order
+//   end <crc32 of every byte before this line, 8 hex digits>
+//
+// <path> is percent-escaped (bytes <= 0x20, '%' and 0x7f). A run says: the lines starting in
+// [start, end) were cut into batches and got timestamps base_ts, base_ts+1, ... in order. Runs
+// cover the offsets from acked_offset on without gaps. <last_ts> is the largest timestamp ever
+// given to a line of the file, so lines read after a restart get later ones.
+//
+// Written atomically: the whole file goes to "<filename>.tmp", is fsynced (when configured) and
+// renamed over <filename>, and the directory is fsynced. A reader sees the old or the new file,
+// never a mix. A file that fails the check is set aside as "<filename>.corrupt" and the agent
+// starts from the beginning of each file: duplicates rather than loss.
+//
+// Thread-safe.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/item.h"
+#include "common/status.h"
+
+namespace sluice::agent {
+
+struct TimestampRun {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  int64_t base_ts = 0;
+  bool operator==(const TimestampRun&) const = default;
+};
+
+struct FileRecord {
+  std::string path;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t acked_offset = 0;
+  int64_t last_ts = 0;
+  std::vector<TimestampRun> runs;
+  bool operator==(const FileRecord&) const = default;
+};
+
+std::string EncodePositions(const std::vector<FileRecord>& records);
+Result<std::vector<FileRecord>> DecodePositions(std::string_view text);
+
+class Positions {
+ public:
+  Positions(std::string filename, bool fsync);
+
+  // Reads the file when it exists. Returns a non-OK status only for I/O errors other than a
+  // missing file; corruption is handled as described above (and reported by corrupted()).
+  Status Load();
+  bool corrupted() const { return corrupted_; }
+
+  // The record loaded for this file identity, if any (a file rotated by rename while the agent
+  // was down is found under its new name by its inode).
+  std::optional<FileRecord> Find(uint64_t dev, uint64_t ino) const;
+  // Forgets loaded records no reader claimed (their files are gone).
+  void DropUnclaimed();
+
+  // Starts tracking a file from `acked_offset`.
+  void Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_ts);
+  // Journals that batch `batch_id` holds the lines of `file_id` in `runs` (in offset order).
+  // Segments of one file must be added in read order.
+  void AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs, int64_t last_ts);
+  // The batch was delivered or deliberately dropped: each file's acknowledged offset moves over
+  // the longest prefix of its segments that are all acknowledged.
+  void Ack(uint64_t batch_id);
+  // True when every segment of the file is acknowledged.
+  bool FullyAcked(uint64_t file_id) const;
+  uint64_t AckedOffset(uint64_t file_id) const;
+  // Stops tracking (a rotated file read to its end and fully acknowledged).
+  void Untrack(uint64_t file_id);
+
+  // Writes the file atomically when anything changed since the last write.
+  Status Save();
+  const std::string& filename() const { return filename_; }
+
+ private:
+  struct Segment {
+    uint64_t batch_id;
+    std::vector<TimestampRun> runs;
+    bool acked = false;
+  };
+  struct State {
+    FileRecord record;  // acked_offset and last_ts are current; runs are rebuilt on save
+    std::deque<Segment> segments;
+  };
+  std::vector<FileRecord> Snapshot() const;  // REQUIRES: mu_ held
+
+  const std::string filename_;
+  const bool fsync_;
+  bool corrupted_ = false;
+  mutable std::mutex mu_;
+  std::map<uint64_t, State> files_;                        // GUARDED_BY(mu_), by file id
+  std::map<uint64_t, std::vector<uint64_t>> batch_files_;  // GUARDED_BY(mu_), batch -> file ids
+  std::vector<FileRecord> loaded_;                         // GUARDED_BY(mu_), unclaimed
+  bool dirty_ = false;                                     // GUARDED_BY(mu_)
+  std::mutex save_mu_;  // one writer of the file at a time
+};
+
+// Writes `data` to `path` atomically (temp file + rename), fsyncing file and directory when asked.
+Status WriteFileAtomic(const std::string& path, std::string_view data, bool fsync);
+
+}  // namespace sluice::agent

@@ -1,0 +1,123 @@
+#pragma once
+
+// The reading side: one thread tails every file source (glob scans, appends, rotation,
+// copytruncate), one more reads stdin when configured. Each line is labelled, offered to the
+// shedder, charged to the memory budget (blocking when it is full: backpressure) and queued.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/agent_metrics.h"
+#include "agent/budget.h"
+#include "agent/config.h"
+#include "agent/item.h"
+#include "agent/positions.h"
+#include "agent/source.h"
+#include "agent/tailer.h"
+
+namespace sluice::agent {
+
+struct ReaderContext {
+  const AgentConfig* config = nullptr;
+  Positions* positions = nullptr;
+  MemoryBudget* budget = nullptr;
+  ItemQueue* queue = nullptr;
+  const Shedder* shedder = nullptr;
+  AgentMetrics* metrics = nullptr;
+  std::atomic<uint64_t>* next_file_id = nullptr;
+};
+
+// Turns lines of one file (or stdin) into queued items. Shared by both readers.
+class LineSink {
+ public:
+  LineSink(ReaderContext ctx, TrackedFilePtr file, const SourceConfig* source,
+           std::map<std::string, std::string> labels, std::vector<TimestampRun> replay);
+  // Returns false once the budget was closed (shutting down): stop feeding lines.
+  bool Add(const LineOut& line);
+  // Queues the pending run of shed lines, if any.
+  bool FlushShed();
+  const TrackedFilePtr& file() const { return file_; }
+
+ private:
+  StreamLabelsPtr LabelsFor(std::string_view line);
+
+  ReaderContext ctx_;
+  TrackedFilePtr file_;
+  const SourceConfig* source_;
+  std::map<std::string, std::string> label_map_;
+  StreamLabelsPtr labels_;
+  std::unordered_map<std::string, StreamLabelsPtr> by_level_;
+  ReplayTimestamps replay_;
+  metrics::Counter* read_lines_;
+  metrics::Counter* read_bytes_;
+  metrics::Counter* shed_lines_;
+  metrics::Counter* shed_bytes_;
+  metrics::Counter* split_;
+  metrics::Counter* truncated_;
+  Item shed_run_;
+  bool has_shed_run_ = false;
+  bool closed_ = false;
+};
+
+class FileReader {
+ public:
+  explicit FileReader(ReaderContext ctx);
+  ~FileReader();
+
+  // One pass: expands the globs when `scan`, reads what every file has, checks idle files for
+  // rotation and truncation, closes finished ones. Returns true when any bytes were read.
+  bool RunOnce(bool scan);
+  // Loops RunOnce until Stop(); sleeps reader.poll_interval when a pass read nothing.
+  void Run();
+  void Stop();
+  // Sets the per-file lag gauges. Thread-safe: called by /metrics and the sync loop while the
+  // reader may be blocked on backpressure (which is exactly when the lag matters).
+  void PublishLag() const;
+
+ private:
+  struct Watched;
+  void Scan();
+  void Open(size_t source_index, const std::string& path, uint64_t dev, uint64_t ino);
+  bool ReadOne(Watched& w);
+
+  ReaderContext ctx_;
+  std::vector<std::unique_ptr<SourceLabeler>> labelers_;
+  mutable std::mutex watched_mu_;  // held by the reader only while changing watched_
+  std::vector<std::unique_ptr<Watched>> watched_;  // read freely by the reader thread
+  // Files read to their end and closed, by (dev, ino) -> offset read: a glob that also matches
+  // rotated names must not read them again from the start.
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> finished_;
+  bool scanned_once_ = false;
+  int64_t next_scan_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::atomic<bool> stopping_{false};
+};
+
+// Reads stdin until EOF or Stop(). Lines are not persisted in the positions file (stdin cannot
+// be re-read), so a crash loses what was read and not yet delivered.
+class StdinReader {
+ public:
+  StdinReader(ReaderContext ctx, const SourceConfig* source, int fd = 0);
+  void Run();
+  void Stop() { stop_ = true; }
+  bool eof() const { return eof_; }
+
+ private:
+  ReaderContext ctx_;
+  const SourceConfig* source_;
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> eof_{false};
+};
+
+}  // namespace sluice::agent
