@@ -1,5 +1,7 @@
 #include "logql/log/template/goconv.h"
 
+#include "logql/log/go_values.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -39,14 +41,6 @@ bool UnderscoreOK(std::string_view s) {
     saw = '!';
   }
   return saw != '_';
-}
-
-bool EqualFoldAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
 }
 
 int HexVal(char c) {
@@ -110,49 +104,12 @@ std::optional<int64_t> GoParseInt(std::string_view s) {
   return neg ? static_cast<int64_t>(0 - *u) : static_cast<int64_t>(*u);
 }
 
-std::optional<double> GoParseFloat(std::string_view s0) {
-  std::string_view s = s0;
-  if (s.empty()) return std::nullopt;
-  bool neg = false;
-  if (s[0] == '+' || s[0] == '-') {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (EqualFoldAscii(s, "inf") || EqualFoldAscii(s, "infinity")) {
-    return neg ? -HUGE_VAL : HUGE_VAL;
-  }
-  if (EqualFoldAscii(s, "nan")) return std::nan("");
-  std::string clean;
-  bool hex = s.size() >= 2 && s[0] == '0' && Lower(s[1]) == 'x';
-  for (char c : s) {
-    if (c == '_') continue;
-    bool ok = (c >= '0' && c <= '9') || c == '.' ||
-              (hex ? (HexVal(c) >= 0 || Lower(c) == 'x' || Lower(c) == 'p' || c == '+' || c == '-')
-                   : (Lower(c) == 'e' || c == '+' || c == '-'));
-    if (!ok) return std::nullopt;
-    clean.push_back(c);
-  }
-  if (clean.size() != s.size() && !UnderscoreOK(s0)) return std::nullopt;
-  if (clean.empty()) return std::nullopt;
-  double v = 0;
-  if (hex) {
-    // Go requires the p exponent on hex floats; strtod then does the conversion.
-    if (clean.find_first_of("pP") == std::string::npos) return std::nullopt;
-    char* end = nullptr;
-    v = std::strtod(clean.c_str(), &end);
-    if (end != clean.c_str() + clean.size()) return std::nullopt;
-  } else {
-    auto res =
-        std::from_chars(clean.data(), clean.data() + clean.size(), v, std::chars_format::general);
-    if (res.ptr != clean.data() + clean.size()) return std::nullopt;
-    if (res.ec == std::errc::result_out_of_range) {
-      v = std::strtod(clean.c_str(), nullptr);
-    } else if (res.ec != std::errc()) {
-      return std::nullopt;
-    }
-  }
-  if (std::isinf(v)) return std::nullopt;  // ErrRange
-  return neg ? -v : v;
+std::optional<double> GoParseFloat(std::string_view s) {
+  // One implementation of Go's ParseFloat serves the label filters, unwrap and templates.
+  double v;
+  std::string err;
+  if (!ParseGoFloat(s, &v, &err)) return std::nullopt;
+  return v;
 }
 
 bool GoUnquoteChar(std::string_view* s, char quote, char32_t* r, bool* multibyte) {
