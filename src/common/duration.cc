@@ -1,6 +1,7 @@
 #include "common/duration.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
@@ -99,6 +100,12 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
   int64_t days = DaysFromCivil(year, month, day);
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_sec;
   return secs * kNanosPerSecond + frac;
+}
+
+// Whole-string decimal int64; false on overflow or stray characters (never throws).
+bool ParseInt64(std::string_view s, int64_t* out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && end == s.data() + s.size();
 }
 
 }  // namespace
@@ -223,7 +230,13 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
     std::string_view whole = text.substr(0, dot);
     std::string_view frac = text.substr(dot + 1);
     if (frac.find('.') != std::string_view::npos) return Status::InvalidArgument("invalid timestamp");
-    int64_t secs = whole.empty() || whole == "-" ? 0 : std::stoll(std::string(whole));
+    int64_t secs = 0;
+    if (!whole.empty() && whole != "-" && !ParseInt64(whole, &secs)) {
+      return Status::InvalidArgument("timestamp out of range");
+    }
+    if (secs > INT64_MAX / kNanosPerSecond - 1 || secs < INT64_MIN / kNanosPerSecond + 1) {
+      return Status::InvalidArgument("timestamp out of range");
+    }
     int64_t nanos = 0;
     int digits = 0;
     for (char c : frac) {
@@ -235,7 +248,8 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
   }
   if (all_digits) {
     if (text.size() > 19 + (text[0] == '-' ? 1 : 0)) return Status::InvalidArgument("invalid timestamp");
-    int64_t v = std::stoll(std::string(text));
+    int64_t v = 0;
+    if (!ParseInt64(text, &v)) return Status::InvalidArgument("timestamp out of range");
     // As Loki: up to 10 digits is seconds, more is nanoseconds.
     if (text.size() <= 10) return v * kNanosPerSecond;
     return v;
