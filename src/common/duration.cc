@@ -251,7 +251,10 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
     int64_t v = 0;
     if (!ParseInt64(text, &v)) return Status::InvalidArgument("timestamp out of range");
     // As Loki: up to 10 digits is seconds, more is nanoseconds.
-    if (text.size() <= 10) return v * kNanosPerSecond;
+    if (text.size() <= 10) {
+      if (v > INT64_MAX / kNanosPerSecond) return Status::InvalidArgument("timestamp out of range");
+      return v * kNanosPerSecond;
+    }
     return v;
   }
   return ParseRfc3339(text);

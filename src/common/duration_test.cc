@@ -43,7 +43,8 @@ TEST(DurationTest, Timestamps) {
   EXPECT_FALSE(ParseTimestamp("9999999999999999999").ok());  // 19 digits, over int64
   EXPECT_FALSE(ParseTimestamp("-9223372036854775809").ok());
   EXPECT_FALSE(ParseTimestamp("99999999999999999999.5").ok());
-  EXPECT_FALSE(ParseTimestamp("99999999999.5").ok());  // seconds that overflow as nanoseconds
+  EXPECT_FALSE(ParseTimestamp("99999999999.5").ok());
+  EXPECT_FALSE(ParseTimestamp("9999999999").ok());  // 10 digits are seconds: past int64 nanoseconds  // seconds that overflow as nanoseconds
   EXPECT_FALSE(ParseTimestamp("2023-13-14T22:13:20Z").ok());
   EXPECT_EQ(FormatRfc3339Nano(1700000000 * kNanosPerSecond + 5), "2023-11-14T22:13:20.000000005Z");
 }
