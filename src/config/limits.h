@@ -40,7 +40,11 @@ struct Limits {
   uint64_t max_query_series = 500;
   int64_t query_timeout = 60LL * 1'000'000'000;
   uint64_t max_query_parallelism = 32;
+  // The query frontend splits range queries into sub-queries aligned to this interval
+  // (0 = no splitting).
+  int64_t split_queries_by_interval = 3600LL * 1'000'000'000;
   int64_t max_query_lookback = 0;
+  uint64_t max_concurrent_tail_requests = 10;
 };
 
 }  // namespace sluice::config

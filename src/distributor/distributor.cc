@@ -81,12 +81,21 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     RecordDiscarded(reason, tenant, lines, bytes);
     return Status::InvalidArgument(std::move(msg));
   };
-  auto parsed = model::ParseLabels(raw);
-  if (!parsed.ok()) {
-    return fail(reason::kInvalidLabels,
-                fmt::format("Error parsing labels '{}' with error: {}", raw, parsed.status().message()));
+  std::shared_ptr<const ParsedLabels> cached = CachedLabels(raw);
+  if (cached == nullptr) {
+    auto parsed = model::ParseLabels(raw);
+    if (!parsed.ok()) {
+      return fail(reason::kInvalidLabels,
+                  fmt::format("Error parsing labels '{}' with error: {}", raw, parsed.status().message()));
+    }
+    auto fresh = std::make_shared<ParsedLabels>();
+    fresh->labels = std::move(parsed).value();
+    fresh->text = fresh->labels.ToString();
+    fresh->fingerprint = fresh->labels.Fingerprint();
+    cached = fresh;
+    CacheLabels(raw, cached);
   }
-  model::LabelSet labels = std::move(parsed).value();
+  const model::LabelSet& labels = cached->labels;
   if (labels.empty()) return fail(reason::kMissingLabels, "error at least one label pair is required per stream");
   if (labels.size() > limits.max_label_names_per_series) {
     return fail(reason::kMaxLabelNamesPerSeries,
@@ -110,10 +119,22 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     }
     previous = &l.name;
   }
-  out->labels_text = labels.ToString();
-  out->fingerprint = labels.Fingerprint();
-  out->labels = std::move(labels);
+  out->labels_text = cached->text;
+  out->fingerprint = cached->fingerprint;
+  out->labels = labels;
   return Status::OK();
+}
+
+std::shared_ptr<const Distributor::ParsedLabels> Distributor::CachedLabels(const std::string& raw) {
+  std::lock_guard lock(labels_mu_);
+  auto it = label_cache_.find(raw);
+  return it == label_cache_.end() ? nullptr : it->second;
+}
+
+void Distributor::CacheLabels(const std::string& raw, std::shared_ptr<const ParsedLabels> parsed) {
+  std::lock_guard lock(labels_mu_);
+  if (label_cache_.size() >= kMaxCachedLabelTexts) label_cache_.clear();
+  label_cache_.emplace(raw, std::move(parsed));
 }
 
 bool Distributor::AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes) {

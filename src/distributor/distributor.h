@@ -1,8 +1,10 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -15,7 +17,7 @@ namespace sluice::distributor {
 
 // The write path's front: validates a decoded push against the tenant's limits, applies the
 // tenant's ingestion rate limit, and hands the valid streams to the Pusher. Stateless apart from
-// the per-tenant rate limiters; thread-safe.
+// the per-tenant rate limiters and a cache of parsed label sets; thread-safe.
 class Distributor {
  public:
   Distributor(config::Overrides* overrides, Pusher* pusher, Clock* clock);
@@ -31,12 +33,29 @@ class Distributor {
                         size_t lines, uint64_t bytes, ValidatedStream* out);
   bool AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes);
 
+  // A stream's labels parsed once: agents send the same label text request after request, so
+  // parsing, sorting, printing and fingerprinting are done once per distinct text. Limits are
+  // still checked on every push (they may change at runtime).
+  struct ParsedLabels {
+    model::LabelSet labels;
+    std::string text;  // labels.ToString()
+    uint64_t fingerprint = 0;
+  };
+  // Bounded: cleared when it reaches this many label texts (a churn of streams then only costs
+  // the parse it would cost without the cache).
+  static constexpr size_t kMaxCachedLabelTexts = 65536;
+  std::shared_ptr<const ParsedLabels> CachedLabels(const std::string& raw);
+  void CacheLabels(const std::string& raw, std::shared_ptr<const ParsedLabels> parsed);
+
   config::Overrides* overrides_;
   Pusher* pusher_;
   Clock* clock_;
 
   std::mutex mu_;
   std::map<std::string, TokenBucket, std::less<>> rate_limiters_;  // GUARDED_BY(mu_)
+
+  std::mutex labels_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const ParsedLabels>> label_cache_;  // GUARDED_BY(labels_mu_)
 };
 
 // Loki's grouping of several errors: identical messages counted, groups joined by "; ".

@@ -6,10 +6,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 
 #include "common/duration.h"
+#include "http/index_api.h"
 #include "http/json_writer.h"
+#include "http/tail.h"
 #include "http/tenant.h"
 
 namespace sluice::http {
@@ -248,10 +251,14 @@ void AppendCacheStats(std::string* out) {
   out->push_back('}');
 }
 
-Response QueryResponse(querier::Querier* q, Request& request,
+// Runs a query on the frontend when there is one, else on the querier.
+using ExecFn = std::function<Result<querier::QueryResult>(const std::vector<std::string>&,
+                                                          const querier::QueryRequest&)>;
+
+Response QueryResponse(const ExecFn& exec, Request& request,
                        const std::vector<std::string>& tenants, const querier::QueryRequest& parsed,
                        bool legacy) {
-  auto result = q->Exec(tenants, parsed);
+  auto result = exec(tenants, parsed);
   if (!result.ok()) return Response::Error(result.status());
   if (legacy) return Response::Json(MarshalLegacyStreamsResponse(*result));
   if (result->type != querier::ResultType::kStreams) {
@@ -555,10 +562,14 @@ std::string MarshalSeriesResponse(const std::vector<model::LabelSet>& series) {
 // --- Routes -----------------------------------------------------------------------------------
 
 void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
-                         const Clock* clock) {
+                         const Clock* clock, querier::QueryFrontend* frontend) {
   const std::vector<std::string> kGetPost = {"GET", "POST"};
+  ExecFn exec = [q, frontend](const std::vector<std::string>& tenants,
+                              const querier::QueryRequest& r) {
+    return frontend != nullptr ? frontend->Exec(tenants, r) : q->Exec(tenants, r);
+  };
 
-  auto range = [q, auth_enabled, clock](Request& request, bool legacy) -> Response {
+  auto range = [exec, auth_enabled, clock](Request& request, bool legacy) -> Response {
     auto tenants = TenantsForRead(request, auth_enabled);
     if (!tenants.ok()) return Response::Error(tenants.status());
     Request effective = request;
@@ -575,25 +586,25 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     if (!parsed.ok()) return Response::Error(parsed.status());
     if (legacy) {
       // Metric queries are refused by type on the legacy endpoint, whatever the engine supports.
-      auto result = q->Exec(*tenants, *parsed);
+      auto result = exec(*tenants, *parsed);
       if (!result.ok()) return Response::Error(result.status());
       if (result->type != querier::ResultType::kStreams) {
         return Response::Error(Status::InvalidArgument(std::string(kErrLegacyMetric)));
       }
       return Response::Json(MarshalLegacyStreamsResponse(*result));
     }
-    return QueryResponse(q, request, *tenants, *parsed, false);
+    return QueryResponse(exec, request, *tenants, *parsed, false);
   };
   router->Handle(kGetPost, "/loki/api/v1/query_range",
                  [range](Request& r) { return range(r, false); });
   router->Handle(kGetPost, "/api/prom/query", [range](Request& r) { return range(r, true); });
 
-  router->Handle(kGetPost, "/loki/api/v1/query", [q, auth_enabled, clock](Request& request) {
+  router->Handle(kGetPost, "/loki/api/v1/query", [exec, auth_enabled, clock](Request& request) {
     auto tenants = TenantsForRead(request, auth_enabled);
     if (!tenants.ok()) return Response::Error(tenants.status());
     auto parsed = ParseInstantQuery(request, clock->NowNanos());
     if (!parsed.ok()) return Response::Error(parsed.status());
-    return QueryResponse(q, request, *tenants, *parsed, false);
+    return QueryResponse(exec, request, *tenants, *parsed, false);
   });
 
   auto labels = [q, auth_enabled, clock](Request& request, bool legacy) -> Response {
@@ -651,6 +662,9 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     if (!got.ok()) return Response::Error(got.status());
     return Response::Json(MarshalSeriesResponse(*got));
   });
+
+  RegisterIndexRoutes(router, q, auth_enabled, clock);
+  RegisterTailRoutes(router, q, q->overrides(), auth_enabled, clock);
 }
 
 }  // namespace sluice::http

@@ -8,6 +8,8 @@
 //   GET|POST /loki/api/v1/label/{name}/values {"status":"success","data":["x","y"]}
 //   GET|POST /loki/api/v1/series              {"status":"success","data":[{"a":"x"},...]}
 //   GET|POST /api/prom/query, /api/prom/label, /api/prom/label/{name}/values   (legacy v0 shapes)
+//   GET|POST /loki/api/v1/index/{stats,volume,volume_range}                   (index_api.h)
+//   GET      /loki/api/v1/tail, a websocket                                     (tail.h)
 //
 // Parameters, defaults and error texts follow Loki's loghttp package; errors are plain text
 // with status 400 (parse, parameter and limit errors), 401 (no org id) or 5xx.
@@ -20,13 +22,17 @@
 #include "common/status.h"
 #include "http/server.h"
 #include "model/labels.h"
+#include "querier/frontend.h"
 #include "querier/querier.h"
 
 namespace sluice::http {
 
-// REQUIRES: *querier and *clock outlive the router's use.
+// REQUIRES: *querier, *clock and *frontend outlive the router's use. With a frontend, range and
+// instant queries go through it (split, queued fairly, run on its pool); labels and series go
+// to the querier either way.
 void RegisterQueryRoutes(Router* router, querier::Querier* querier, bool auth_enabled,
-                         const Clock* clock = SystemClock::Default());
+                         const Clock* clock = SystemClock::Default(),
+                         querier::QueryFrontend* frontend = nullptr);
 
 // Request parsing, as Loki's loghttp.ParseRangeQuery / ParseInstantQuery (exposed for tests
 // and for the engine's endpoints).

@@ -3,9 +3,11 @@
 // The HTTP front door: Boost.Beast on a pool of io threads. Handlers are plain functions from
 // Request to Response, registered on a Router by method and path; the server reads bodies up to
 // a cap (413 past it), times each request into loki_request_duration_seconds and serves
-// keep-alive connections.
+// keep-alive connections. Websocket routes (HandleWebSocket) upgrade the connection and hand it
+// to a handler running on a thread of its own.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,14 +51,38 @@ struct Response {
 
 using Handler = std::function<Response(Request&)>;
 
+// A websocket connection after the upgrade, as its handler sees it. Thread-safe: the handler runs
+// on a thread of its own while the server's io threads do the socket work.
+class WebSocketSession {
+ public:
+  virtual ~WebSocketSession() = default;
+  // Queues one text frame. False once the connection is closed (by the client, by Close() or by
+  // Server::Stop()) or when the client is too slow to read what is queued.
+  virtual bool SendText(std::string text) = 0;
+  // Waits up to `timeout_ns` for the connection to close; true when it is closed. Handlers use
+  // it as their sleep so that they notice a close at once.
+  virtual bool WaitClosed(int64_t timeout_ns) = 0;
+  // Sends a close frame (after the queued frames) with `code` (1000 normal, 1011 error) and
+  // `reason`, and ends the connection.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+};
+// Serves an upgraded connection until it returns (the server then closes the connection).
+using WebSocketRun = std::function<void(WebSocketSession&)>;
+// Checks an upgrade request: an error is answered as a plain HTTP error instead of upgrading.
+using WebSocketHandler = std::function<Result<WebSocketRun>(Request&)>;
+
 class Router {
  public:
   // `pattern` is a path; a segment "{name}" matches any one segment and lands in path_vars.
   // `route` is the name used in metrics (Loki's: "loki_api_v1_push").
   void Handle(std::vector<std::string> methods, std::string pattern, Handler handler);
+  // A GET route served over a websocket. A plain (non-upgrade) request to it gets a 400.
+  void HandleWebSocket(std::string pattern, WebSocketHandler handler);
 
   // 404 / 405 when nothing matches.
   Response Dispatch(Request& request, std::string* route) const;
+  // The websocket handler of the request's path, or null (then Dispatch answers).
+  const WebSocketHandler* MatchWebSocket(Request& request, std::string* route) const;
 
  private:
   struct Route {
@@ -64,7 +90,11 @@ class Router {
     std::vector<std::string> segments;
     std::string name;
     Handler handler;
+    WebSocketHandler ws_handler;  // set for websocket routes
   };
+  // The route matching the request's path and method (path_vars filled), or null; *path_matched
+  // says whether some route had the path.
+  const Route* Match(Request& request, bool* path_matched) const;
   std::vector<Route> routes_;
 };
 

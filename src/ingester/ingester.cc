@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "chunk/chunk.h"
 #include "common/checksum.h"
@@ -367,7 +369,9 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectLogs(const querier::
         }
         std::vector<model::Entry> head;
         for (const auto& e : c.head) {
-          if (e.timestamp_ns >= params.from_ns && e.timestamp_ns < params.through_ns) head.push_back(e);
+          if (e.timestamp_ns >= params.from_ns && e.timestamp_ns < params.through_ns) {
+            head.push_back(c.HeadToEntry(e));
+          }
         }
         if (!head.empty()) {
           if (!c.head_sorted) SortEntries(&head);
@@ -489,16 +493,21 @@ Status Ingester::Sweep(bool force) {
 
 Status Ingester::FlushItems(std::vector<FlushItem>& items) {
   auto& m = Metrics();
-  std::map<std::string, std::vector<std::pair<model::LabelSet, storage::index::ChunkRef>>> refs;
-  std::map<std::string, std::vector<FlushItem*>> by_tenant;
-  Status first_error;
-  for (auto& item : items) {
+  // Encoding and storing the chunks (each Put fsyncs) run on up to `concurrent_flushes` threads;
+  // what they produce is then collected in item order, so the index is written as before.
+  struct Stored {
+    Status status;
+    storage::index::ChunkRef ref;
+  };
+  std::vector<Stored> stored(items.size());
+  auto store_one = [&](size_t i) {
+    FlushItem& item = items[i];
     auto blocks = OrderedBlocks(item.blocks, stream_options_);
     if (!blocks.ok()) {
-      first_error = blocks.status();
-      continue;
+      stored[i].status = blocks.status();
+      return;
     }
-    storage::index::ChunkRef ref;
+    storage::index::ChunkRef& ref = stored[i].ref;
     ref.fingerprint = item.fingerprint;
     ref.from_ns = blocks->front().min_ts;
     ref.through_ns = blocks->front().max_ts;
@@ -512,16 +521,42 @@ Status Ingester::FlushItems(std::vector<FlushItem>& items) {
     ref.stored_bytes = data.size();
     ref.key = fmt::format("chunks/{}/{:016x}/{:x}-{:x}-{:08x}", item.tenant, item.fingerprint, ref.from_ns,
                           ref.through_ns, Crc32(data));
-    Status put = store_->Put(ref.key, data);
-    if (!put.ok()) {
-      m.flush_failures->WithLabels({})->Inc();
-      spdlog::error("msg=\"chunk flush failed\" tenant={} key={} err=\"{}\"", item.tenant, ref.key, put.message());
-      if (first_error.ok()) first_error = put;
+    stored[i].status = store_->Put(ref.key, data);
+  };
+  const size_t workers =
+      std::min(items.size(), static_cast<size_t>(std::max(1, config_.concurrent_flushes)));
+  if (workers <= 1) {
+    for (size_t i = 0; i < items.size(); ++i) store_one(i);
+  } else {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    threads.reserve(workers);
+    for (size_t w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        for (size_t i = next.fetch_add(1); i < items.size(); i = next.fetch_add(1)) store_one(i);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  std::map<std::string, std::vector<std::pair<model::LabelSet, storage::index::ChunkRef>>> refs;
+  std::map<std::string, std::vector<FlushItem*>> by_tenant;
+  Status first_error;
+  for (size_t i = 0; i < items.size(); ++i) {
+    FlushItem& item = items[i];
+    Stored& s = stored[i];
+    if (!s.status.ok()) {
+      if (!s.ref.key.empty()) {  // the Put failed (an encoding failure has no key yet)
+        m.flush_failures->WithLabels({})->Inc();
+        spdlog::error("msg=\"chunk flush failed\" tenant={} key={} err=\"{}\"", item.tenant, s.ref.key,
+                      s.status.message());
+      }
+      if (first_error.ok()) first_error = s.status;
       continue;
     }
     m.chunks_stored->WithLabels({item.tenant})->Inc();
-    m.chunk_stored_bytes->WithLabels({item.tenant})->Inc(static_cast<double>(ref.stored_bytes));
-    refs[item.tenant].emplace_back(*item.labels, std::move(ref));
+    m.chunk_stored_bytes->WithLabels({item.tenant})->Inc(static_cast<double>(s.ref.stored_bytes));
+    refs[item.tenant].emplace_back(*item.labels, std::move(s.ref));
     by_tenant[item.tenant].push_back(&item);
   }
   // The index is written after its chunks, so it never points at a missing object.
@@ -610,7 +645,7 @@ Status Ingester::Checkpoint() {
           for (const auto& c : stream->chunks()) {
             if (c.flushed) continue;
             s.blocks.insert(s.blocks.end(), c.blocks.begin(), c.blocks.end());
-            s.head.insert(s.head.end(), c.head.begin(), c.head.end());
+            c.AppendHeadEntries(&s.head);
           }
           if (!s.blocks.empty() || !s.head.empty()) snapshots.push_back(std::move(s));
         }

@@ -167,5 +167,48 @@ TEST_F(IngesterTest, OverlappingBlocksAreSortedBeforeFlush) {
   EXPECT_EQ(order, "abcd");
 }
 
+// The head keeps lines in one buffer with an index: what goes in must come out the same, through
+// unordered appends, metadata, duplicate checks, block cuts and lines longer than a block.
+TEST(StreamTest, HeadRoundTripsThroughCutsAndUnorderedAppends) {
+  StreamOptions opts;
+  opts.block_size = 64;
+  auto labels = std::make_shared<const model::LabelSet>(*model::ParseLabels(R"({app="a"})"));
+  Stream stream(labels, labels->ToString(), labels->Fingerprint(), &opts);
+  const int64_t window = 3600 * kSecond;
+  std::vector<model::Entry> want;
+  auto append = [&](int64_t ts, std::string line, std::vector<model::Label> md = {}) {
+    model::Entry e{ts, std::move(line), std::move(md)};
+    AppendOutcome out = stream.Append(e, kT0, /*unordered=*/true, window);
+    if (out == AppendOutcome::kAppended) want.push_back(e);
+    return out;
+  };
+  EXPECT_EQ(append(kT0 + 5, "five"), AppendOutcome::kAppended);
+  EXPECT_EQ(append(kT0 + 3, "three", {{"trace", "t3"}}), AppendOutcome::kAppended);
+  EXPECT_EQ(append(kT0 + 3, "three"), AppendOutcome::kDuplicate);
+  EXPECT_EQ(append(kT0 + 5, "five"), AppendOutcome::kDuplicate);
+  EXPECT_EQ(append(kT0 + 5, "five-b"), AppendOutcome::kAppended);
+  ASSERT_EQ(stream.chunks().size(), 1u);
+  EXPECT_EQ(stream.chunks()[0].blocks.size(), 0u);
+  EXPECT_EQ(stream.chunks()[0].HeadLine(stream.chunks()[0].head[1]), "three");
+  // Over the block size: cut (the unsorted head sorted, metadata kept).
+  EXPECT_EQ(append(kT0 + 4, std::string(200, 'x'), {{"k", "v"}}), AppendOutcome::kAppended);
+  EXPECT_EQ(stream.chunks()[0].blocks.size(), 1u);
+  EXPECT_TRUE(stream.chunks()[0].head.empty());
+  EXPECT_EQ(append(kT0 + 6, "six"), AppendOutcome::kAppended);
+  EXPECT_EQ(append(kT0 + 6, "six"), AppendOutcome::kDuplicate);
+  EXPECT_EQ(append(kT0 + 1, "one", {{"a", "b"}, {"c", "d"}}), AppendOutcome::kAppended);
+
+  std::vector<model::Entry> got;
+  ASSERT_TRUE(stream.CollectUnflushed(&got).ok());
+  SortEntries(&want);
+  EXPECT_EQ(got, want);
+
+  stream.CloseOpenChunk("test");
+  EXPECT_TRUE(stream.chunks()[0].head.empty());
+  got.clear();
+  ASSERT_TRUE(stream.CollectUnflushed(&got).ok());
+  EXPECT_EQ(got, want);
+}
+
 }  // namespace
 }  // namespace sluice::ingester

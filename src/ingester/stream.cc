@@ -10,6 +10,24 @@ void SortEntries(std::vector<model::Entry>* entries) {
                    [](const model::Entry& a, const model::Entry& b) { return a.timestamp_ns < b.timestamp_ns; });
 }
 
+namespace {
+const std::vector<model::Label> kNoMetadata;
+constexpr uint64_t kHeadFirstReserve = 16 << 10;
+}  // namespace
+
+const std::vector<model::Label>& MemChunk::HeadMetadata(const HeadEntry& e) const {
+  return e.metadata == HeadEntry::kNoMetadata ? kNoMetadata : head_metadata[e.metadata];
+}
+
+model::Entry MemChunk::HeadToEntry(const HeadEntry& e) const {
+  return model::Entry{e.timestamp_ns, std::string(HeadLine(e)), HeadMetadata(e)};
+}
+
+void MemChunk::AppendHeadEntries(std::vector<model::Entry>* out) const {
+  out->reserve(out->size() + head.size());
+  for (const auto& e : head) out->push_back(HeadToEntry(e));
+}
+
 Stream::Stream(std::shared_ptr<const model::LabelSet> labels, std::string labels_text, uint64_t fingerprint,
                const StreamOptions* options)
     : labels_(std::move(labels)), labels_text_(std::move(labels_text)), fingerprint_(fingerprint), options_(options) {}
@@ -34,11 +52,23 @@ AppendOutcome Stream::Append(const model::Entry& entry, int64_t now_ns, bool uno
   // Duplicates: an in-order entry can only equal the tail entries with its own timestamp; an
   // out-of-order one is checked against the whole head (small, and out-of-order is rare).
   for (auto it = c.head.rbegin(); it != c.head.rend(); ++it) {
-    if (it->timestamp_ns == ts && it->line == entry.line) return AppendOutcome::kDuplicate;
+    if (it->timestamp_ns == ts && c.HeadLine(*it) == entry.line) return AppendOutcome::kDuplicate;
     if (it->timestamp_ns < ts && c.head_sorted) break;
   }
   if (!c.head.empty() && ts < c.head.back().timestamp_ns) c.head_sorted = false;
-  c.head.push_back(entry);
+  // A modest first reservation: reserving a whole block per head multiplied peak RSS by 1.4
+  // with 10,000 small streams (bench/RESULTS.md); the buffer doubles from here.
+  if (c.head.empty()) c.head_lines.reserve(std::min<uint64_t>(options_->block_size, kHeadFirstReserve));
+  HeadEntry he;
+  he.timestamp_ns = ts;
+  he.offset = c.head_lines.size();
+  he.size = static_cast<uint32_t>(entry.line.size());
+  if (!entry.metadata.empty()) {
+    he.metadata = static_cast<uint32_t>(c.head_metadata.size());
+    c.head_metadata.push_back(entry.metadata);
+  }
+  c.head_lines.append(entry.line);
+  c.head.push_back(he);
   c.head_bytes += entry.line.size() + 16;
   c.raw_bytes += entry.line.size();
   ++c.num_entries;
@@ -59,14 +89,20 @@ AppendOutcome Stream::Append(const model::Entry& entry, int64_t now_ns, bool uno
 
 void Stream::CutBlock(MemChunk& c) {
   if (c.head.empty()) return;
-  if (!c.head_sorted) SortEntries(&c.head);
-  chunk::BlockBuilder builder;
-  for (const auto& e : c.head) builder.Append(e.timestamp_ns, e.line, e.metadata);
+  if (!c.head_sorted) {
+    std::stable_sort(c.head.begin(), c.head.end(),
+                     [](const HeadEntry& a, const HeadEntry& b) { return a.timestamp_ns < b.timestamp_ns; });
+  }
+  // One builder per thread: Finish keeps its buffer, so cutting does not regrow it each time.
+  thread_local chunk::BlockBuilder builder;
+  for (const auto& e : c.head) builder.Append(e.timestamp_ns, c.HeadLine(e), c.HeadMetadata(e));
   auto block = std::make_shared<const chunk::Block>(builder.Finish(options_->codec));
   c.compressed_bytes += block->data.size();
   c.blocks.push_back(std::move(block));
-  c.head.clear();
-  c.head.shrink_to_fit();
+  // Release the head's memory: a stream that goes quiet should not keep a block's worth.
+  std::vector<HeadEntry>().swap(c.head);
+  std::string().swap(c.head_lines);
+  std::vector<std::vector<model::Label>>().swap(c.head_metadata);
   c.head_bytes = 0;
   c.head_sorted = true;
 }
@@ -83,7 +119,7 @@ Status Stream::CollectUnflushed(std::vector<model::Entry>* out) const {
   for (const auto& c : chunks_) {
     if (c.flushed) continue;
     for (const auto& b : c.blocks) SLUICE_RETURN_IF_ERROR(chunk::DecodeBlock(*b, out));
-    out->insert(out->end(), c.head.begin(), c.head.end());
+    c.AppendHeadEntries(out);
   }
   SortEntries(out);
   return Status::OK();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chunk/block.h"
@@ -13,12 +14,27 @@
 
 namespace sluice::ingester {
 
+// One entry of a head: its line is head_lines[offset, offset + size).
+struct HeadEntry {
+  static constexpr uint32_t kNoMetadata = UINT32_MAX;
+  int64_t timestamp_ns = 0;
+  uint64_t offset = 0;
+  uint32_t size = 0;
+  uint32_t metadata = kNoMetadata;  // index into MemChunk::head_metadata
+};
+
 // One chunk being built or waiting for its flush: compressed blocks plus an uncompressed head.
 // Blocks are immutable and shared with queries and flushes, so neither copies them.
+//
+// The head keeps its lines back to back in one buffer with a 24-byte index entry per line: no
+// allocation per line, and about the raw bytes in memory. Structured metadata, rare, lives
+// beside it.
 struct MemChunk {
   uint64_t id = 0;  // unique in the process; names the chunk between a flush and its outcome
   std::vector<std::shared_ptr<const chunk::Block>> blocks;
-  std::vector<model::Entry> head;  // not yet cut into a block, in arrival order
+  std::vector<HeadEntry> head;  // not yet cut into a block, in arrival order
+  std::string head_lines;
+  std::vector<std::vector<model::Label>> head_metadata;
   uint64_t head_bytes = 0;
   bool head_sorted = true;
   uint64_t compressed_bytes = 0;
@@ -32,6 +48,13 @@ struct MemChunk {
   bool flushed = false;       // in the object store and the index
   int64_t flushed_at_ns = 0;
   const char* close_reason = "";
+
+  // The line of a head entry. Valid until the head is next appended to or cut.
+  std::string_view HeadLine(const HeadEntry& e) const { return {head_lines.data() + e.offset, e.size}; }
+  const std::vector<model::Label>& HeadMetadata(const HeadEntry& e) const;
+  model::Entry HeadToEntry(const HeadEntry& e) const;
+  // Appends copies of the head's entries, in arrival order.
+  void AppendHeadEntries(std::vector<model::Entry>* out) const;
 };
 
 struct StreamOptions {

@@ -1,6 +1,7 @@
 #include "iter/merge.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "common/check.h"
@@ -146,6 +147,156 @@ EntryIteratorPtr NewMergeIterator(std::vector<EntryIteratorPtr> iterators,
   return std::make_unique<MergeIterator>(std::move(iterators), direction);
 }
 
+// Yields an iterator's current entry (already read by Next()) first, then the rest. With
+// `dedupe`, drops exact duplicates (same timestamp and line) as MergeIterator does within a
+// stream: lines at the current timestamp are kept in reused buffers to compare against.
+class StreamOrderedIterator::Primed final : public EntryIterator {
+ public:
+  Primed(EntryIteratorPtr it, bool dedupe) : it_(std::move(it)), dedupe_(dedupe) {}
+
+  bool Next() override {
+    if (primed_) {
+      primed_ = false;
+      if (dedupe_) Remember();
+      return true;
+    }
+    while (it_->Next()) {
+      if (!dedupe_) return true;
+      if (IsDuplicate()) {
+        ++duplicates_;
+        continue;
+      }
+      Remember();
+      return true;
+    }
+    return false;
+  }
+  const model::Entry& At() const override { return it_->At(); }
+  const model::LabelSet& Labels() const override { return it_->Labels(); }
+  Status Error() const override { return it_->Error(); }
+
+  uint64_t duplicates() const { return duplicates_; }
+
+ private:
+  bool IsDuplicate() const {
+    const model::Entry& e = it_->At();
+    if (count_ == 0 || e.timestamp_ns != ts_) return false;
+    for (size_t i = 0; i < count_; ++i) {
+      if (lines_[i] == e.line) return true;
+    }
+    return false;
+  }
+  void Remember() {
+    const model::Entry& e = it_->At();
+    if (count_ == 0 || e.timestamp_ns != ts_) {
+      ts_ = e.timestamp_ns;
+      count_ = 0;
+    }
+    if (count_ == lines_.size()) lines_.emplace_back();
+    lines_[count_++].assign(e.line);
+  }
+
+  EntryIteratorPtr it_;
+  bool dedupe_;
+  bool primed_ = true;
+  int64_t ts_ = 0;
+  std::vector<std::string> lines_;  // lines_[0, count_) were read at ts_
+  size_t count_ = 0;
+  uint64_t duplicates_ = 0;
+};
+
+StreamOrderedIterator::StreamOrderedIterator(std::vector<EntryIteratorPtr> iterators,
+                                             model::Direction direction)
+    : direction_(direction), pending_(std::move(iterators)) {}
+
+bool StreamOrderedIterator::Start() {
+  started_ = true;
+  std::vector<EntryIteratorPtr> live;
+  live.reserve(pending_.size());
+  for (auto& it : pending_) {
+    if (!it) continue;
+    if (it->Next()) {
+      live.push_back(std::move(it));
+      continue;
+    }
+    Status st = it->Error();
+    if (!st.ok()) {
+      status_ = std::move(st);
+      pending_.clear();
+      return false;
+    }
+  }
+  pending_.clear();
+  // Stable: equal streams keep the order given (oldest source first), which the merge of a
+  // stream's sub-iterators relies on for entries that share a timestamp.
+  const bool forward = direction_ == model::Direction::kForward;
+  std::stable_sort(live.begin(), live.end(), [forward](const auto& a, const auto& b) {
+    return forward ? a->Labels() < b->Labels() : b->Labels() < a->Labels();
+  });
+  size_t start = 0;
+  while (start < live.size()) {
+    size_t end = start + 1;
+    while (end < live.size() && live[end]->Labels() == live[start]->Labels()) ++end;
+    if (end - start == 1) {
+      auto single = std::make_unique<Primed>(std::move(live[start]), /*dedupe=*/true);
+      singles_.push_back(single.get());
+      streams_.push_back(std::move(single));
+      merges_.push_back(nullptr);
+    } else {
+      std::vector<EntryIteratorPtr> group;
+      for (size_t i = start; i < end; ++i) {
+        group.push_back(std::make_unique<Primed>(std::move(live[i]), /*dedupe=*/false));
+      }
+      auto merge = std::make_unique<MergeIterator>(std::move(group), direction_);
+      merges_.push_back(merge.get());
+      singles_.push_back(nullptr);
+      streams_.push_back(std::move(merge));
+    }
+    start = end;
+  }
+  return true;
+}
+
+bool StreamOrderedIterator::Next() {
+  if (!status_.ok()) return false;
+  if (!started_ && !Start()) return false;
+  while (true) {
+    if (current_ != nullptr) {
+      if (current_->Next()) return true;
+      Status st = current_->Error();
+      if (!st.ok()) {
+        status_ = std::move(st);
+        current_ = nullptr;
+        return false;
+      }
+      // Release the finished stream (and the chunks it holds) before opening the next.
+      if (merges_[next_ - 1] != nullptr) {
+        released_duplicates_ += merges_[next_ - 1]->duplicates();
+        merges_[next_ - 1] = nullptr;
+      }
+      if (singles_[next_ - 1] != nullptr) {
+        released_duplicates_ += singles_[next_ - 1]->duplicates();
+        singles_[next_ - 1] = nullptr;
+      }
+      streams_[next_ - 1].reset();
+      current_ = nullptr;
+    }
+    if (next_ >= streams_.size()) return false;
+    current_ = streams_[next_++].get();
+  }
+}
+
+uint64_t StreamOrderedIterator::duplicates() const {
+  uint64_t n = released_duplicates_;
+  for (const MergeIterator* m : merges_) {
+    if (m != nullptr) n += m->duplicates();
+  }
+  for (const Primed* p : singles_) {
+    if (p != nullptr) n += p->duplicates();
+  }
+  return n;
+}
+
 namespace {
 
 class VectorIterator final : public EntryIterator {
@@ -260,7 +411,44 @@ class LabelAddingIterator final : public EntryIterator {
   model::LabelSet out_;
 };
 
+class StreamLabelAddingIterator final : public EntryIterator {
+ public:
+  StreamLabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value)
+      : it_(std::move(it)), name_(std::move(name)), value_(std::move(value)) {}
+
+  bool Next() override {
+    if (!it_->Next()) return false;
+    if (!valid_) {
+      const model::LabelSet& in = it_->Labels();
+      std::vector<model::Label> labels;
+      labels.reserve(in.size() + 1);
+      for (const auto& l : in.labels()) {
+        if (l.name != name_) labels.push_back(l);
+      }
+      labels.push_back(model::Label{name_, value_});
+      out_ = model::LabelSet(std::move(labels));
+      valid_ = true;
+    }
+    return true;
+  }
+  const model::Entry& At() const override { return it_->At(); }
+  const model::LabelSet& Labels() const override { return out_; }
+  Status Error() const override { return it_->Error(); }
+
+ private:
+  EntryIteratorPtr it_;
+  std::string name_, value_;
+  bool valid_ = false;
+  model::LabelSet out_;
+};
+
 }  // namespace
+
+EntryIteratorPtr NewStreamLabelAddingIterator(EntryIteratorPtr it, std::string name,
+                                              std::string value) {
+  return std::make_unique<StreamLabelAddingIterator>(std::move(it), std::move(name),
+                                                     std::move(value));
+}
 
 EntryIteratorPtr NewVectorIterator(model::LabelSet labels,
                                    std::vector<model::Entry> entries_sorted_ascending,

@@ -79,6 +79,44 @@ class MergeIterator final : public EntryIterator {
 EntryIteratorPtr NewMergeIterator(std::vector<EntryIteratorPtr> iterators,
                                   model::Direction direction);
 
+// The entries of many streams, one stream after the other instead of in global time order:
+// streams in label order (ascending forward, descending backward), each stream's sub-iterators
+// (the ones with equal labels: memory blocks, head, flushed chunks) heap-merged with the same
+// duplicate removal as MergeIterator. Consumers that evaluate each stream on its own (a range
+// aggregation) get every entry of the merged result without paying for a global heap over all
+// streams. Within one timestamp, streams come in the same order as in MergeIterator's result.
+//
+// REQUIRES: each sub-iterator yields the entries of one stream (constant labels), ordered by
+// timestamp in `direction`; sub-iterators are given oldest source first, as for MergeIterator.
+// Every sub-iterator is read up to its first entry on the first Next(), as MergeIterator does.
+class StreamOrderedIterator final : public EntryIterator {
+ public:
+  StreamOrderedIterator(std::vector<EntryIteratorPtr> iterators, model::Direction direction);
+
+  bool Next() override;
+  const model::Entry& At() const override { return current_->At(); }
+  const model::LabelSet& Labels() const override { return current_->Labels(); }
+  Status Error() const override { return status_; }
+
+  // Entries dropped as duplicates so far.
+  uint64_t duplicates() const;
+
+ private:
+  class Primed;
+  bool Start();
+
+  model::Direction direction_;
+  std::vector<EntryIteratorPtr> pending_;  // until Start()
+  std::vector<EntryIteratorPtr> streams_;  // one per stream, in output order
+  std::vector<const MergeIterator*> merges_;  // by stream; nullptr when not merged
+  std::vector<const Primed*> singles_;          // by stream; nullptr when merged
+  uint64_t released_duplicates_ = 0;           // of the streams already released
+  size_t next_ = 0;
+  EntryIterator* current_ = nullptr;
+  bool started_ = false;
+  Status status_;
+};
+
 // One stream's entries held in memory. REQUIRES: entries sorted by timestamp ascending (entries
 // with equal timestamps keep their order forward and are reversed backward).
 EntryIteratorPtr NewVectorIterator(model::LabelSet labels,
@@ -96,6 +134,11 @@ EntryIteratorPtr NewLimitIterator(EntryIteratorPtr it, uint64_t limit);
 // Adds (or replaces) the label `name`=`value` in every entry's stream labels: how a multi-tenant
 // query marks each stream with its __tenant_id__.
 EntryIteratorPtr NewLabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value);
+
+// The same for an iterator over one stream: the labels are built once, at the first entry.
+// REQUIRES: `it` yields one stream (its labels never change).
+EntryIteratorPtr NewStreamLabelAddingIterator(EntryIteratorPtr it, std::string name,
+                                              std::string value);
 
 // Reads an iterator to the end (tests and small in-memory results).
 struct CollectedEntry {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -182,6 +184,69 @@ TEST(MergeIteratorTest, ManySourcesStayOrdered) {
     ++n;
   }
   EXPECT_EQ(n, 5000);
+}
+
+// Random streams split over several sources (with overlaps and duplicates): the stream-ordered
+// read holds exactly the global merge's entries, each stream's in the same order, streams in
+// label order.
+TEST(StreamOrderedIteratorTest, SameEntriesAsTheMergeStreamByStream) {
+  for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+    auto make = [dir](uint32_t seed) {
+      std::vector<EntryIteratorPtr> its;
+      uint32_t x = seed;
+      auto rnd = [&x] {
+        x = x * 1103515245u + 12345u;
+        return (x >> 16) & 0x7fff;
+      };
+      for (int src = 0; src < 3; ++src) {
+        for (int s = 0; s < 6; ++s) {
+          std::vector<std::pair<int64_t, std::string>> v;
+          int64_t ts = 0;
+          for (int i = 0; i < 20; ++i) {
+            ts += rnd() % 3;
+            v.emplace_back(ts, "l" + std::to_string(rnd() % 4));
+          }
+          its.push_back(NewVectorIterator(L("{s=\"" + std::to_string(5 - s) + "\"}"), E(v), dir));
+        }
+      }
+      return its;
+    };
+    auto merged = MergeIterator(make(7), dir);
+    auto global = Drain(&merged);
+    StreamOrderedIterator ordered(make(7), dir);
+    auto streams = Drain(&ordered);
+    EXPECT_EQ(ordered.duplicates(), merged.duplicates());
+    ASSERT_EQ(streams.size(), global.size());
+    // Regroup the global order by stream (stable), streams in label order.
+    std::vector<std::string> regrouped = global;
+    std::stable_sort(regrouped.begin(), regrouped.end(), [dir](const auto& a, const auto& b) {
+      auto la = a.substr(0, a.find('@')), lb = b.substr(0, b.find('@'));
+      return dir == Direction::kForward ? la < lb : lb < la;
+    });
+    EXPECT_EQ(streams, regrouped);
+  }
+}
+
+TEST(StreamOrderedIteratorTest, EmptyInputsAndErrors) {
+  std::vector<EntryIteratorPtr> none;
+  StreamOrderedIterator empty(std::move(none), Direction::kForward);
+  EXPECT_FALSE(empty.Next());
+  EXPECT_TRUE(empty.Error().ok());
+
+  std::vector<EntryIteratorPtr> its;
+  its.push_back(NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}}), Direction::kForward));
+  its.push_back(std::make_unique<FailingIterator>());
+  StreamOrderedIterator failing(std::move(its), Direction::kForward);
+  EXPECT_FALSE(failing.Next());
+  EXPECT_EQ(failing.Error().code(), StatusCode::kIOError);
+}
+
+TEST(WrapperIteratorsTest, StreamLabelAdding) {
+  auto it = NewStreamLabelAddingIterator(
+      NewVectorIterator(L(R"({a="1", t="x"})"), E({{1, "x"}, {2, "y"}}), Direction::kForward),
+      "t", "tenant");
+  EXPECT_EQ(Drain(it.get()), (std::vector<std::string>{R"({a="1", t="tenant"}@1:x)",
+                                                        R"({a="1", t="tenant"}@2:y)"}));
 }
 
 TEST(WrapperIteratorsTest, TimeRangeAndLimit) {

@@ -15,6 +15,7 @@
 #include "http/tenant.h"
 #include "ingester/ingester.h"
 #include "metrics/metrics.h"
+#include "querier/frontend.h"
 #include "querier/querier.h"
 #include "querier/store_source.h"
 #include "storage/filesystem_store.h"
@@ -33,6 +34,7 @@ struct App::Impl {
   std::unique_ptr<distributor::Distributor> distributor;
   std::unique_ptr<querier::StoreSource> store_source;
   std::unique_ptr<querier::Querier> querier;
+  std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::function<void()> request_exit;
@@ -94,7 +96,8 @@ void App::Impl::RegisterRoutes() {
   router.Handle({"GET"}, "/loki/api/v1/status/buildinfo", [](http::Request&) {
     return http::Response::Json(R"({"version":"0.1.0","revision":"","branch":"main","buildUser":"","buildDate":"","goVersion":""})");
   });
-  http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled);
+  http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
+                            frontend.get());
 }
 
 Status App::Start() {
@@ -123,6 +126,12 @@ Status App::Start() {
   // two calls is then already in the index the store reads.
   impl_->querier = std::make_unique<querier::Querier>(
       std::vector<querier::LogSource*>{impl_->ingester.get(), impl_->store_source.get()}, impl_->overrides.get());
+  // Query work runs on the frontend's own pool (querier.max_concurrent threads), apart from the
+  // HTTP io threads that also serve pushes.
+  querier::FrontendOptions frontend_options;
+  frontend_options.workers = c.querier.max_concurrent;
+  impl_->frontend = std::make_unique<querier::QueryFrontend>(impl_->querier.get(), impl_->overrides.get(),
+                                                             frontend_options);
   impl_->RegisterRoutes();
 
   http::ServerOptions opts;

@@ -20,11 +20,7 @@ namespace sluice::querier {
 
 namespace {
 
-// Loki's text for a query that ran out of time (dskit/server maps context.DeadlineExceeded to it).
-constexpr std::string_view kQueryTimeout =
-    "request timed out, decrease the duration of the request or add more label matchers (prefer "
-    "exact match "
-    "over regex match) to reduce the amount of data processed";
+constexpr std::string_view kQueryTimeout = kQueryTimeoutMessage;
 
 // Loki's syntax.maxInputSize: longer queries are refused before parsing.
 constexpr size_t kMaxQuerySize = 5120;
@@ -44,12 +40,14 @@ constexpr uint32_t kDeadlineCheckEvery = 1024;
 // long scan that matches nothing still stops.
 class DeadlineIterator final : public iter::EntryIterator {
  public:
-  DeadlineIterator(iter::EntryIteratorPtr it, const Clock* clock, int64_t deadline_ns)
-      : it_(std::move(it)), clock_(clock), deadline_ns_(deadline_ns) {}
+  // `shared` (nullable): a deadline another thread may lower to cancel the query.
+  DeadlineIterator(iter::EntryIteratorPtr it, const Clock* clock, int64_t deadline_ns,
+                   const std::atomic<int64_t>* shared)
+      : it_(std::move(it)), clock_(clock), deadline_ns_(deadline_ns), shared_(shared) {}
 
   bool Next() override {
     if (!status_.ok()) return false;
-    if (++reads_ % kDeadlineCheckEvery == 0 && clock_->NowNanos() > deadline_ns_) {
+    if (++reads_ % kDeadlineCheckEvery == 0 && clock_->NowNanos() > Deadline()) {
       status_ = Status::DeadlineExceeded(std::string(kQueryTimeout));
       return false;
     }
@@ -60,19 +58,28 @@ class DeadlineIterator final : public iter::EntryIterator {
   Status Error() const override { return status_.ok() ? it_->Error() : status_; }
 
  private:
+  int64_t Deadline() const {
+    return shared_ == nullptr ? deadline_ns_
+                              : std::min(deadline_ns_, shared_->load(std::memory_order_relaxed));
+  }
+
   iter::EntryIteratorPtr it_;
   const Clock* clock_;
   int64_t deadline_ns_;
+  const std::atomic<int64_t>* shared_;
   uint32_t reads_ = 0;
   Status status_;
 };
 
 // The iterator SelectLogs returns: owns the query's pipeline and publishes its statistics.
+// `Merge` is iter::MergeIterator (entries in global time order) or iter::StreamOrderedIterator
+// (stream after stream, for the metric engine).
+template <typename Merge>
 class SelectIterator final : public iter::EntryIterator {
  public:
   SelectIterator(std::unique_ptr<logql::log::Pipeline> pipeline,
-                 std::unique_ptr<logql::log::PipelineStats> pstats,
-                 std::unique_ptr<iter::MergeIterator> merge, QueryStats* stats)
+                 std::unique_ptr<logql::log::PipelineStats> pstats, std::unique_ptr<Merge> merge,
+                 QueryStats* stats)
       : pipeline_(std::move(pipeline)),
         pstats_(std::move(pstats)),
         merge_(std::move(merge)),
@@ -101,7 +108,7 @@ class SelectIterator final : public iter::EntryIterator {
   // Declared before merge_: the pipeline iterators inside the merge point at these.
   std::unique_ptr<logql::log::Pipeline> pipeline_;
   std::unique_ptr<logql::log::PipelineStats> pstats_;
-  std::unique_ptr<iter::MergeIterator> merge_;
+  std::unique_ptr<Merge> merge_;
   QueryStats* stats_;
 };
 
@@ -235,7 +242,7 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
     SLUICE_ASSIGN_OR_RETURN(
         iter::EntryIteratorPtr it,
         SelectLogsWith(params, std::make_unique<logql::log::Pipeline>(std::move(pipeline)),
-                       &result.stats, deadline));
+                       &result.stats, deadline, request.shared_deadline_ns));
 
     // Loki's readStreams: at most `limit` entries, at most one per `interval`, grouped by stream.
     const bool forward = request.direction == model::Direction::kForward;
@@ -294,9 +301,12 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogs(const SelectLogsParams& param
 
 Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
     const SelectLogsParams& params, std::unique_ptr<logql::log::Pipeline> pipeline,
-    QueryStats* stats, int64_t deadline_ns) {
+    QueryStats* stats, int64_t deadline_ns, const std::atomic<int64_t>* shared_deadline_ns) {
   SLUICE_CHECK(params.selector != nullptr);
   auto pstats = std::make_unique<logql::log::PipelineStats>();
+  // Stream-ordered reads rely on every iterator keeping one stream's labels: no stage may
+  // change them.
+  SLUICE_CHECK(!params.stream_ordered || pipeline->IsNoop());
 
   std::vector<model::LabelMatcher> matchers = params.selector->matchers;
   const bool multi_tenant = params.tenants.size() > 1;
@@ -309,18 +319,30 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
     for (LogSource* source : sources_) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got, source->SelectLogs(sp));
       for (auto& it : got) {
-        if (deadline_ns != std::numeric_limits<int64_t>::max()) {
-          it = std::make_unique<DeadlineIterator>(std::move(it), clock_, deadline_ns);
+        if (deadline_ns != std::numeric_limits<int64_t>::max() || shared_deadline_ns != nullptr) {
+          it = std::make_unique<DeadlineIterator>(std::move(it), clock_, deadline_ns,
+                                                  shared_deadline_ns);
         }
         it = logql::log::NewPipelineIterator(std::move(it), pipeline.get(), pstats.get());
-        if (multi_tenant)
-          it = iter::NewLabelAddingIterator(std::move(it), std::string(kTenantLabel), tenant);
+        if (multi_tenant) {
+          // A source's iterator reads one stream: stream-ordered reads build the labels once.
+          it = params.stream_ordered
+                   ? iter::NewStreamLabelAddingIterator(std::move(it), std::string(kTenantLabel),
+                                                        tenant)
+                   : iter::NewLabelAddingIterator(std::move(it), std::string(kTenantLabel),
+                                                  tenant);
+        }
         its.push_back(std::move(it));
       }
     }
   }
+  if (params.stream_ordered) {
+    auto merge = std::make_unique<iter::StreamOrderedIterator>(std::move(its), params.direction);
+    return iter::EntryIteratorPtr(std::make_unique<SelectIterator<iter::StreamOrderedIterator>>(
+        std::move(pipeline), std::move(pstats), std::move(merge), stats));
+  }
   auto merge = std::make_unique<iter::MergeIterator>(std::move(its), params.direction);
-  return iter::EntryIteratorPtr(std::make_unique<SelectIterator>(
+  return iter::EntryIteratorPtr(std::make_unique<SelectIterator<iter::MergeIterator>>(
       std::move(pipeline), std::move(pstats), std::move(merge), stats));
 }
 
@@ -368,10 +390,13 @@ Result<QueryResult> Querier::ExecMetric(const std::vector<std::string>& tenants,
     from = std::max(from, oldest);
     if (through <= from) return iter::NewMergeIterator({}, model::Direction::kForward);
     reads.push_back(std::make_unique<QueryStats>());
-    SelectLogsParams params{tenants, &selector, from, through, model::Direction::kForward};
+    // Stream after stream: a range aggregation evaluates each series on its own, so the global
+    // time-ordered merge over every stream is not needed (see RangeVectorEvaluator).
+    SelectLogsParams params{tenants, &selector, from, through, model::Direction::kForward,
+                            /*stream_ordered=*/true};
     // The engine runs the selector's pipeline itself: it needs the labels a stage extracts.
     return SelectLogsWith(params, std::make_unique<logql::log::Pipeline>(), reads.back().get(),
-                          deadline);
+                          deadline, request.shared_deadline_ns);
   });
   logql::engine::EngineParams params{start, end, request.step_ns, request.instant,
                                      limits.max_query_series};

@@ -16,6 +16,7 @@
 //
 // Thread safety: all methods may be called concurrently; each call owns its iterators.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,11 @@ namespace sluice::querier {
 // selector choose among the tenants.
 inline constexpr std::string_view kTenantLabel = "__tenant_id__";
 
+// Loki's text for a query that ran out of time (dskit/server maps context.DeadlineExceeded to it).
+inline constexpr std::string_view kQueryTimeoutMessage =
+    "request timed out, decrease the duration of the request or add more label matchers (prefer "
+    "exact match over regex match) to reduce the amount of data processed";
+
 enum class ResultType : uint8_t { kStreams, kMatrix, kVector, kScalar };
 
 // A query as the HTTP API parsed it.
@@ -52,6 +58,10 @@ struct QueryRequest {
   model::Direction direction = model::Direction::kBackward;
   bool instant = false;  // /query rather than /query_range: metric queries are evaluated at
                          // end_ns - 1 (the `time` parameter; end_ns is exclusive for log reads)
+  // Set by the query frontend on its sub-queries: the whole query's deadline (Unix ns), shared by
+  // all of them and lowered to cancel them. It must outlive the Exec call. nullptr: the deadline
+  // is query_timeout after Exec starts.
+  const std::atomic<int64_t>* shared_deadline_ns = nullptr;
 };
 
 // What Loki reports in data.stats; fields not tracked yet stay 0.
@@ -86,6 +96,9 @@ struct SelectLogsParams {
   int64_t from_ns = 0;                                       // inclusive
   int64_t through_ns = 0;                                    // exclusive
   model::Direction direction = model::Direction::kBackward;
+  // Stream after stream (iter::StreamOrderedIterator) rather than in global time order: for
+  // consumers that evaluate each stream on its own, such as the metric engine.
+  bool stream_ordered = false;
 };
 
 class Querier {
@@ -117,6 +130,8 @@ class Querier {
                                               const std::vector<std::string>& match,
                                               int64_t from_ns, int64_t through_ns);
 
+  const config::Overrides* overrides() const { return overrides_; }
+
  private:
   // The effective limits of a (multi-tenant) query: the smallest positive value among tenants.
   struct QueryLimits {
@@ -139,7 +154,9 @@ class Querier {
   // SelectLogs with a compiled pipeline, ending with DeadlineExceeded past `deadline_ns`.
   Result<iter::EntryIteratorPtr> SelectLogsWith(const SelectLogsParams& params,
                                                 std::unique_ptr<logql::log::Pipeline> pipeline,
-                                                QueryStats* stats, int64_t deadline_ns);
+                                                QueryStats* stats, int64_t deadline_ns,
+                                                const std::atomic<int64_t>* shared_deadline_ns =
+                                                    nullptr);
 
   std::vector<LogSource*> sources_;
   const config::Overrides* overrides_;

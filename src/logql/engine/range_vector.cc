@@ -279,12 +279,24 @@ model::LabelSet SampleExtractor::Grouped(model::LabelSet labels) const {
 
 uint32_t SampleExtractor::SeriesOf(const model::LabelSet& stream) {
   if (!builder_.changed() && !has_metadata_) {
+    if (has_last_ && last_stream_ == stream) return last_series_;
     auto& cached = stream_cache_[stream.Fingerprint()];
-    for (const auto& [labels, id] : cached) {
-      if (labels == stream) return id;
+    uint32_t id = 0;
+    bool found = false;
+    for (const auto& [labels, cached_id] : cached) {
+      if (labels == stream) {
+        id = cached_id;
+        found = true;
+        break;
+      }
     }
-    uint32_t id = series_.Intern(Grouped(stream));
-    cached.emplace_back(stream, id);
+    if (!found) {
+      id = series_.Intern(Grouped(stream));
+      cached.emplace_back(stream, id);
+    }
+    last_stream_ = stream;
+    last_series_ = id;
+    has_last_ = true;
     return id;
   }
   if (!builder_.HasErr() && (mode_ == GroupMode::kBy || mode_ == GroupMode::kNone)) {
@@ -371,9 +383,52 @@ Status RangeVectorEvaluator::Error() const {
   return samples_->Error();
 }
 
+bool RangeVectorEvaluator::Load() {
+  loaded_ = true;
+  // Samples at or before the first window's open start, or after the last step, are in no
+  // window.
+  const int64_t oldest = current_ns_ + step_ns_ - range_ns_;
+  uint64_t arrival = 0;
+  while (samples_->Next()) {
+    const SampleExtractor::Sample& s = samples_->At();
+    const uint64_t seq = arrival++;
+    if (s.ts_ns <= oldest || s.ts_ns > end_ns_) continue;
+    if (s.series >= series_.size()) series_.resize(s.series + 1);
+    Series& w = series_[s.series];
+    w.points.push_back(RangePoint{s.ts_ns, s.value});
+    w.arrival.push_back(seq);
+  }
+  if (!samples_->Error().ok()) return false;
+  // A series fed by several streams has one time-ordered run per stream: order by (timestamp,
+  // arrival). Arrival is increasing within each series, so a stable sort by timestamp does it.
+  std::vector<size_t> order;
+  for (Series& w : series_) {
+    bool sorted = true;
+    for (size_t i = 1; i < w.points.size() && sorted; ++i) {
+      sorted = w.points[i - 1].ts_ns <= w.points[i].ts_ns;
+    }
+    if (sorted) continue;
+    order.resize(w.points.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&w](size_t a, size_t b) {
+      return w.points[a].ts_ns < w.points[b].ts_ns;
+    });
+    std::vector<RangePoint> points(w.points.size());
+    std::vector<uint64_t> arrivals(w.points.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      points[i] = w.points[order[i]];
+      arrivals[i] = w.arrival[order[i]];
+    }
+    w.points = std::move(points);
+    w.arrival = std::move(arrivals);
+  }
+  return true;
+}
+
 bool RangeVectorEvaluator::Next(int64_t* ts_ms, Vector* out) {
   out->clear();
   if (!status_.ok()) return false;
+  if (!loaded_ && !Load()) return false;
   current_ns_ += step_ns_;
   if (current_ns_ > end_ns_) return false;
   const int64_t window_start = current_ns_ - range_ns_;
@@ -381,44 +436,43 @@ bool RangeVectorEvaluator::Next(int64_t* ts_ms, Vector* out) {
   // Drop what slid out of the window (points at or before its open start).
   size_t kept = 0;
   for (uint32_t id : active_) {
-    Window& w = windows_[id];
-    while (w.head < w.points.size() && w.points[w.head].ts_ns <= window_start) ++w.head;
-    if (w.head == w.points.size()) {
-      w.points.clear();
-      w.head = 0;
+    Series& w = series_[id];
+    while (w.lo < w.hi && w.points[w.lo].ts_ns <= window_start) ++w.lo;
+    if (w.lo == w.hi) {
       w.active = false;
       continue;
-    }
-    if (w.head > 64 && w.head * 2 > w.points.size()) {
-      w.points.erase(w.points.begin(), w.points.begin() + static_cast<ptrdiff_t>(w.head));
-      w.head = 0;
     }
     active_[kept++] = id;
   }
   active_.resize(kept);
 
-  // Load the samples up to the window's (closed) end; older ones belong to no window.
-  while (!exhausted_) {
-    if (!peeked_) {
-      if (!samples_->Next()) {
-        exhausted_ = true;
-        if (!samples_->Error().ok()) return false;
-        break;
-      }
-      peeked_ = true;
-    }
-    const SampleExtractor::Sample& s = samples_->At();
-    if (s.ts_ns > current_ns_) break;
-    peeked_ = false;
-    if (s.ts_ns <= window_start) continue;
-    if (s.series >= windows_.size()) windows_.resize(s.series + 1);
-    Window& w = windows_[s.series];
+  // Take the points up to the window's (closed) end; older ones belong to no window.
+  activated_.clear();
+  for (uint32_t id = 0; id < series_.size(); ++id) {
+    Series& w = series_[id];
+    const size_t n = w.points.size();
+    if (w.hi == n || w.points[w.hi].ts_ns > current_ns_) continue;
     if (!w.active) {
-      w.active = true;
-      active_.push_back(s.series);
+      w.lo = w.hi;
+      while (w.lo < n && w.points[w.lo].ts_ns <= window_start) ++w.lo;
+      w.hi = w.lo;
     }
-    w.points.push_back(RangePoint{s.ts_ns, s.value});
+    while (w.hi < n && w.points[w.hi].ts_ns <= current_ns_) ++w.hi;
+    if (!w.active && w.lo < w.hi) {
+      w.active = true;
+      activated_.push_back(id);
+    }
   }
+  // Series activated at this step join in the order their first point arrived in time order.
+  std::sort(activated_.begin(), activated_.end(), [this](uint32_t a, uint32_t b) {
+    const Series& x = series_[a];
+    const Series& y = series_[b];
+    if (x.points[x.lo].ts_ns != y.points[y.lo].ts_ns) {
+      return x.points[x.lo].ts_ns < y.points[y.lo].ts_ns;
+    }
+    return x.arrival[x.lo] < y.arrival[y.lo];
+  });
+  active_.insert(active_.end(), activated_.begin(), activated_.end());
 
   *ts_ms = current_ns_ / 1'000'000 + offset_ns_ / 1'000'000;
   if (op_ == RangeOp::kAbsentOverTime) {
@@ -438,8 +492,8 @@ bool RangeVectorEvaluator::Next(int64_t* ts_ms, Vector* out) {
       out->clear();
       return false;
     }
-    const Window& w = windows_[id];
-    std::span<const RangePoint> points(w.points.data() + w.head, w.points.size() - w.head);
+    const Series& w = series_[id];
+    std::span<const RangePoint> points(w.points.data() + w.lo, w.hi - w.lo);
     out->push_back(Sample{samples_->series().labels(id),
                           AggregateOverTime(op_, param_, range_ns_, unwrapped_, points)});
   }

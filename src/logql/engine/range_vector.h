@@ -9,8 +9,9 @@
 //
 // Loki's semantics (pkg/logql/range_vector.go): with offset o, the step at t aggregates the
 // samples in (t - o - range, t - o] and is reported at (t - o)/1e6 + o/1e6 ms. A series whose
-// window is empty is absent from that step's vector. Memory is bounded by series x samples per
-// window, never by the number of entries read.
+// window is empty is absent from that step's vector. Memory is about 24 bytes per sample that
+// falls in a window of the query (the samples are read once, up front, see
+// RangeVectorEvaluator); entries the pipeline drops cost nothing.
 
 #include <cstdint>
 #include <memory>
@@ -107,12 +108,24 @@ class SampleExtractor {
   bool has_metadata_ = false;  // the current entry has structured metadata
   // Streams whose labels the pipeline left unchanged map straight to a series.
   std::unordered_map<uint64_t, std::vector<std::pair<model::LabelSet, uint32_t>>> stream_cache_;
+  // The last stream looked up in stream_cache_: consecutive entries mostly share a stream.
+  model::LabelSet last_stream_;
+  uint32_t last_series_ = 0;
+  bool has_last_ = false;
   SeriesTable series_;
   Sample sample_;
 };
 
 // Steps a range aggregation through [start, end]. Fails the query (Error()) with Loki's
 // pipeline error when a step's vector holds a series with __error__.
+//
+// The samples need not arrive in global time order: only each series' own samples must be in
+// time order, or the input must be a concatenation of streams each in time order (what
+// iter::StreamOrderedIterator yields). On the first Next() every sample in the query's windows
+// is read and kept per series (16 bytes plus a sequence number a sample), then each step slides
+// one window per series. Samples of one series at equal timestamps, and series that become
+// active at one step, are ordered by (timestamp, arrival), which is the global merge's order
+// (timestamp, stream labels, read order) for either input: results are the same bit for bit.
 class RangeVectorEvaluator final : public StepEvaluator {
  public:
   RangeVectorEvaluator(const syntax::RangeAggregationExpr& expr,
@@ -122,22 +135,26 @@ class RangeVectorEvaluator final : public StepEvaluator {
   Status Error() const override;
 
  private:
-  struct Window {
-    std::vector<RangePoint> points;  // points[head..] are live
-    size_t head = 0;
+  struct Series {
+    std::vector<RangePoint> points;  // by (timestamp, arrival)
+    std::vector<uint64_t> arrival;   // arrival order of points[i]
+    size_t lo = 0, hi = 0;           // points[lo, hi) are in the current window
     bool active = false;
   };
+
+  // Reads every sample that can fall in a window; false on error.
+  bool Load();
 
   syntax::RangeOp op_;
   std::optional<double> param_;
   bool unwrapped_;
   std::unique_ptr<SampleExtractor> samples_;
-  bool peeked_ = false;  // samples_->At() is loaded but not consumed
-  bool exhausted_ = false;
+  bool loaded_ = false;
   int64_t range_ns_, offset_ns_, step_ns_, end_ns_, current_ns_;
-  std::vector<Window> windows_;   // by series id
-  std::vector<uint32_t> active_;  // series with a non-empty window, in order of arrival
-  LabelsRef absent_labels_;       // absent_over_time only
+  std::vector<Series> series_;       // by series id
+  std::vector<uint32_t> active_;     // series with a non-empty window, in order of activation
+  std::vector<uint32_t> activated_;  // scratch: series activated at this step
+  LabelsRef absent_labels_;          // absent_over_time only
   Status status_;
 };
 

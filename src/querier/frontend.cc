@@ -1,0 +1,389 @@
+#include "querier/frontend.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "common/check.h"
+#include "iter/merge.h"
+#include "logql/engine/engine.h"
+#include "logql/syntax/parser.h"
+
+namespace sluice::querier {
+
+namespace {
+
+constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
+// A waiting caller looks at its deadline and its cancel flag this often (real time: the clock
+// may be a test's).
+constexpr auto kPollEvery = std::chrono::milliseconds(20);
+// More sub-queries than this is a range no split helps: it runs unsplit.
+constexpr int64_t kMaxSubqueries = 20'000;
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// The first multiple of `interval` after t, or INT64_MAX when it overflows.
+int64_t NextBoundary(int64_t t, int64_t interval) {
+  int64_t base = FloorDiv(t, interval) * interval, next = 0;
+  if (__builtin_add_overflow(base, interval, &next)) return std::numeric_limits<int64_t>::max();
+  return next;
+}
+
+uint64_t SmallestPositive(uint64_t current, uint64_t v) {
+  if (v == 0) return current;
+  return current == 0 ? v : std::min(current, v);
+}
+int64_t SmallestPositive(int64_t current, int64_t v) {
+  return static_cast<int64_t>(SmallestPositive(static_cast<uint64_t>(std::max<int64_t>(current, 0)),
+                                               static_cast<uint64_t>(std::max<int64_t>(v, 0))));
+}
+
+std::string QueueKey(const std::vector<std::string>& tenants) {
+  std::string key;
+  for (const auto& t : tenants) {
+    if (!key.empty()) key.push_back('|');
+    key += t;
+  }
+  return key;
+}
+
+void AddStats(QueryStats* sum, const QueryStats& s) {
+  sum->queue_time_ns += s.queue_time_ns;
+  sum->total_bytes_processed += s.total_bytes_processed;
+  sum->total_lines_processed += s.total_lines_processed;
+  sum->total_structured_metadata_bytes_processed += s.total_structured_metadata_bytes_processed;
+  sum->total_entries_returned += s.total_entries_returned;
+  sum->total_post_filter_lines += s.total_post_filter_lines;
+  sum->duplicates += s.duplicates;
+}
+
+// The first `limit` entries of the parts (each already cut at `limit`, disjoint in time) in the
+// query's direction, grouped by stream as Querier::Exec groups them. The merge orders entries
+// by (timestamp, labels, line) as the querier's own merge does, so ties across streams are cut
+// at the same place.
+std::vector<model::Stream> MergeStreams(std::vector<QueryResult>* parts,
+                                        const QueryRequest& request, uint32_t* taken) {
+  const bool backward = request.direction == model::Direction::kBackward;
+  std::vector<iter::EntryIteratorPtr> its;
+  for (auto& part : *parts) {
+    for (auto& s : part.streams) {
+      std::vector<model::Entry> entries = std::move(s.entries);
+      if (backward) std::reverse(entries.begin(), entries.end());
+      its.push_back(iter::NewVectorIterator(std::move(s.labels), std::move(entries),
+                                            request.direction));
+    }
+  }
+  iter::MergeIterator merge(std::move(its), request.direction);
+  std::map<std::string, model::Stream> by_labels;  // sorted as the querier sorts its streams
+  *taken = 0;
+  while (*taken < request.limit && merge.Next()) {
+    model::Stream& stream = by_labels[merge.Labels().ToString()];
+    if (stream.entries.empty()) stream.labels = merge.Labels();
+    stream.entries.push_back(merge.At());
+    ++*taken;
+  }
+  std::vector<model::Stream> out;
+  out.reserve(by_labels.size());
+  for (auto& [key, stream] : by_labels) out.push_back(std::move(stream));
+  return out;
+}
+
+// The parts' matrices joined per series; points stay in time order because the parts are.
+Result<std::vector<logql::engine::Series>> MergeMatrices(std::vector<QueryResult>* parts) {
+  std::map<model::LabelSet, std::vector<logql::engine::Point>> by_labels;
+  for (auto& part : *parts) {
+    if (part.type != ResultType::kMatrix) {
+      return Status::Internal("query frontend: a split metric query did not return a matrix");
+    }
+    for (auto& s : part.series) {
+      auto& points = by_labels[s.labels];
+      points.insert(points.end(), s.points.begin(), s.points.end());
+    }
+  }
+  std::vector<logql::engine::Series> out;
+  out.reserve(by_labels.size());
+  for (auto& [labels, points] : by_labels) {
+    out.push_back(logql::engine::Series{labels, std::move(points)});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<SubQuery> SplitLogRange(int64_t start_ns, int64_t end_ns, int64_t interval_ns) {
+  SLUICE_CHECK(interval_ns > 0);
+  std::vector<SubQuery> out;
+  for (int64_t t = start_ns; t < end_ns;) {
+    int64_t next = std::min(NextBoundary(t, interval_ns), end_ns);
+    out.push_back(SubQuery{t, next});
+    t = next;
+  }
+  return out;
+}
+
+std::vector<SubQuery> SplitMetricSteps(int64_t start_ns, int64_t end_ns, int64_t step_ns,
+                                       int64_t interval_ns) {
+  SLUICE_CHECK(interval_ns > 0 && step_ns > 0);
+  std::vector<SubQuery> out;
+  for (int64_t t = start_ns; t <= end_ns;) {
+    int64_t bucket_last = NextBoundary(t, interval_ns);
+    if (bucket_last != std::numeric_limits<int64_t>::max()) --bucket_last;
+    int64_t last = t + (std::min(bucket_last, end_ns) - t) / step_ns * step_ns;
+    out.push_back(SubQuery{t, last});
+    if (__builtin_add_overflow(last, step_ns, &t)) break;
+  }
+  return out;
+}
+
+// One query in flight: what its sub-queries need, and where the workers put their answers.
+struct QueryFrontend::Query {
+  std::vector<std::string> tenants;
+  std::string queue;
+  std::vector<QueryRequest> requests;  // one per sub-query, in merge order
+  // The deadline every sub-query checks; lowered to cancel them.
+  std::atomic<int64_t> deadline{kNoDeadline};
+
+  // GUARDED_BY(QueryFrontend::mu_):
+  std::vector<std::optional<Result<QueryResult>>> results;
+  std::vector<int64_t> enqueued_ns;
+  std::condition_variable done_cv;  // a result arrived
+};
+
+QueryFrontend::QueryFrontend(Querier* querier, const config::Overrides* overrides,
+                             FrontendOptions options, const Clock* clock)
+    : querier_(querier), overrides_(overrides), options_(options), clock_(clock) {
+  const int n = std::max(1, options_.workers);
+  workers_.reserve(n);
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+QueryFrontend::~QueryFrontend() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    queues_.clear();
+    round_robin_.clear();
+  }
+  work_cv_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+size_t QueryFrontend::queued(std::string_view queue) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = queues_.find(std::string(queue));
+  return it == queues_.end() ? 0 : it->second.size();
+}
+
+QueryFrontend::Plan QueryFrontend::MakePlan(const std::vector<std::string>& tenants,
+                                            const QueryRequest& request) const {
+  Plan plan;
+  if (request.instant) return plan;
+  auto expr = logql::syntax::Parse(request.query);
+  if (!expr.ok()) return plan;  // the querier reports the error
+
+  int64_t interval = 0, max_length = 0, lookback = 0;
+  for (const auto& t : tenants) {
+    auto l = overrides_->ForTenant(t);
+    interval = SmallestPositive(interval, l->split_queries_by_interval);
+    max_length = SmallestPositive(max_length, l->max_query_length);
+    lookback = SmallestPositive(lookback, l->max_query_lookback);
+  }
+  if (interval <= 0 || request.end_ns < request.start_ns) return plan;
+  // A range over max_query_length goes to the querier whole, which refuses it with Loki's text;
+  // split, every piece would pass.
+  int64_t from = request.start_ns;
+  if (lookback > 0) from = std::max(from, clock_->NowNanos() - lookback);
+  if (max_length > 0 && request.end_ns - from > max_length) return plan;
+  // Splitting more finely than this helps nobody.
+  const int64_t span = request.end_ns - request.start_ns;
+  if (span < 0 || span / interval > kMaxSubqueries) return plan;
+
+  if ((*expr)->IsSample()) {
+    if (request.step_ns <= 0) return plan;
+    plan.kind = Kind::kMetric;
+    plan.subqueries = SplitMetricSteps(request.start_ns, request.end_ns, request.step_ns, interval);
+  } else {
+    // `interval` keeps one entry per interval across the whole range: not splittable.
+    if (request.interval_ns > 0 || request.end_ns <= request.start_ns) return plan;
+    plan.kind = Kind::kLogs;
+    plan.subqueries = SplitLogRange(request.start_ns, request.end_ns, interval);
+    if (request.direction == model::Direction::kBackward) {
+      std::reverse(plan.subqueries.begin(), plan.subqueries.end());  // newest first
+    }
+  }
+  if (plan.subqueries.empty()) plan.kind = Kind::kUnsplit;
+  return plan;
+}
+
+Status QueryFrontend::Enqueue(const std::shared_ptr<Query>& query, size_t index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return Status::Unavailable("query frontend is stopping");
+  auto it = queues_.find(query->queue);
+  const size_t len = it == queues_.end() ? 0 : it->second.size();
+  if (len >= options_.max_outstanding_per_tenant) {
+    return Status::RateLimited(std::string(kTooManyOutstandingRequests));
+  }
+  if (it == queues_.end()) {
+    it = queues_.emplace(query->queue, std::deque<Job>{}).first;
+    round_robin_.push_back(query->queue);
+  }
+  query->enqueued_ns[index] = clock_->NowNanos();
+  it->second.push_back(Job{query, index});
+  work_cv_.notify_one();
+  return Status::OK();
+}
+
+void QueryFrontend::Abandon(Query* query) {
+  // REQUIRES: mu_ held.
+  query->deadline.store(std::numeric_limits<int64_t>::min());
+  auto it = queues_.find(query->queue);
+  if (it == queues_.end()) return;
+  auto& jobs = it->second;
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
+                            [query](const Job& j) { return j.query.get() == query; }),
+             jobs.end());
+  if (jobs.empty()) {
+    queues_.erase(it);
+    round_robin_.erase(std::remove(round_robin_.begin(), round_robin_.end(), query->queue),
+                       round_robin_.end());
+  }
+}
+
+void QueryFrontend::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [this] { return stopping_ || !round_robin_.empty(); });
+    if (stopping_) return;
+    // Round-robin over tenants: take the next tenant's oldest sub-query, then send the tenant to
+    // the back of the line.
+    std::string key = std::move(round_robin_.front());
+    round_robin_.pop_front();
+    auto it = queues_.find(key);
+    SLUICE_CHECK(it != queues_.end() && !it->second.empty());
+    Job job = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) {
+      queues_.erase(it);
+    } else {
+      round_robin_.push_back(std::move(key));
+    }
+    Query* q = job.query.get();
+    const int64_t now = clock_->NowNanos();
+    const int64_t queue_time = now - q->enqueued_ns[job.index];
+    lock.unlock();
+
+    Result<QueryResult> result =
+        now > q->deadline.load()
+            ? Result<QueryResult>(Status::DeadlineExceeded(std::string(kQueryTimeoutMessage)))
+            : querier_->Exec(q->tenants, q->requests[job.index]);
+    if (result.ok()) result->stats.queue_time_ns += queue_time;
+
+    lock.lock();
+    q->results[job.index] = std::move(result);
+    q->done_cv.notify_all();
+  }
+}
+
+Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
+                                        const QueryRequest& request,
+                                        const std::atomic<bool>* cancelled) {
+  const int64_t started = clock_->NowNanos();
+  if (tenants.empty()) return querier_->Exec(tenants, request);  // 401, as the querier says it
+
+  int64_t timeout = 0;
+  uint64_t parallelism = 0, max_series = 0;
+  for (const auto& t : tenants) {
+    auto l = overrides_->ForTenant(t);
+    timeout = SmallestPositive(timeout, l->query_timeout);
+    parallelism = SmallestPositive(parallelism, l->max_query_parallelism);
+    max_series = SmallestPositive(max_series, l->max_query_series);
+  }
+
+  Plan plan = MakePlan(tenants, request);
+  auto query = std::make_shared<Query>();
+  query->tenants = tenants;
+  query->queue = QueueKey(tenants);
+  query->deadline.store(timeout > 0 ? started + timeout : kNoDeadline);
+  if (plan.kind == Kind::kUnsplit) {
+    query->requests.push_back(request);
+  } else {
+    for (const SubQuery& sq : plan.subqueries) {
+      QueryRequest r = request;
+      r.start_ns = sq.start_ns;
+      r.end_ns = sq.end_ns;
+      query->requests.push_back(std::move(r));
+    }
+  }
+  for (auto& r : query->requests) r.shared_deadline_ns = &query->deadline;
+  const size_t n = query->requests.size();
+  query->results.resize(n);
+  query->enqueued_ns.resize(n);
+
+  // Sub-queries are submitted in merge order, at most `window` ahead of the one awaited, so a
+  // log query that reaches its limit early leaves the rest unasked.
+  const size_t window = std::max<uint64_t>(parallelism, 1);
+  std::vector<QueryResult> parts;
+  uint64_t entries = 0;
+  size_t submitted = 0;
+  for (size_t next = 0; next < n; ++next) {
+    for (; submitted < n && submitted - next < window; ++submitted) {
+      Status st = Enqueue(query, submitted);
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        Abandon(query.get());
+        return st;
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!query->results[next].has_value()) {
+      if (clock_->NowNanos() > query->deadline.load()) {
+        Abandon(query.get());
+        return Status::DeadlineExceeded(std::string(kQueryTimeoutMessage));
+      }
+      if (cancelled != nullptr && cancelled->load()) {
+        Abandon(query.get());
+        return Status::Unavailable("context canceled");
+      }
+      query->done_cv.wait_for(lock, kPollEvery);
+    }
+    Result<QueryResult> got = std::move(*query->results[next]);
+    if (!got.ok()) {
+      Abandon(query.get());
+      return got.status();
+    }
+    if (plan.kind == Kind::kUnsplit) return got;
+    entries += got->stats.total_entries_returned;
+    parts.push_back(std::move(got).value());
+    if (plan.kind == Kind::kLogs && entries >= request.limit) {
+      Abandon(query.get());  // the prefetched rest is not needed
+      break;
+    }
+  }
+
+  QueryResult result;
+  for (const auto& p : parts) AddStats(&result.stats, p.stats);
+  result.stats.subqueries = parts.size();
+  result.stats.splits = n;
+  if (plan.kind == Kind::kLogs) {
+    result.type = ResultType::kStreams;
+    uint32_t taken = 0;
+    result.streams = MergeStreams(&parts, request, &taken);
+    result.stats.total_entries_returned = taken;
+  } else {
+    result.type = ResultType::kMatrix;
+    SLUICE_ASSIGN_OR_RETURN(result.series, MergeMatrices(&parts));
+    // Each piece checked its own series; the union is checked here, as the unsplit engine does.
+    if (max_series > 0 && result.series.size() > max_series) {
+      return Status::InvalidArgument(logql::engine::SeriesLimitMessage(max_series));
+    }
+  }
+  result.stats.exec_time_ns = clock_->NowNanos() - started;
+  return result;
+}
+
+}  // namespace sluice::querier
