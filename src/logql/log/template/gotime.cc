@@ -1,5 +1,7 @@
 #include "logql/log/template/gotime.h"
 
+#include "logql/log/go_values.h"
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -995,100 +997,8 @@ bool ParseTime(std::string_view layout, std::string_view value, const Zone& zone
 }
 
 bool ParseGoDuration(std::string_view s, int64_t* nanos, std::string* error) {
-  std::string orig(s);
-  auto invalid = [&] {
-    *error = "time: invalid duration \"" + orig + "\"";
-    return false;
-  };
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") {
-    *nanos = 0;
-    return true;
-  }
-  if (s.empty()) return invalid();
-  constexpr uint64_t kLimit = uint64_t{1} << 63;
-  uint64_t d = 0;
-  while (!s.empty()) {
-    if (!(s[0] == '.' || (s[0] >= '0' && s[0] <= '9'))) return invalid();
-    uint64_t v = 0;
-    size_t i = 0;
-    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
-      if (v > (kLimit - 1) / 10) return invalid();
-      v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-      if (v > kLimit) return invalid();
-    }
-    bool pre = i > 0;
-    s.remove_prefix(i);
-    bool post = false;
-    uint64_t f = 0;
-    double scale = 1;
-    if (!s.empty() && s[0] == '.') {
-      s.remove_prefix(1);
-      size_t j = 0;
-      bool overflow = false;
-      for (; j < s.size() && s[j] >= '0' && s[j] <= '9'; ++j) {
-        if (overflow) continue;
-        if (f > (kLimit - 1) / 10) {
-          overflow = true;
-          continue;
-        }
-        uint64_t y = f * 10 + static_cast<uint64_t>(s[j] - '0');
-        if (y > kLimit) {
-          overflow = true;
-          continue;
-        }
-        f = y;
-        scale *= 10;
-      }
-      post = j > 0;
-      s.remove_prefix(j);
-    }
-    if (!pre && !post) return invalid();
-    size_t u = 0;
-    while (u < s.size() && s[u] != '.' && !(s[u] >= '0' && s[u] <= '9')) ++u;
-    if (u == 0) {
-      *error = "time: missing unit in duration \"" + orig + "\"";
-      return false;
-    }
-    std::string_view unit_name = s.substr(0, u);
-    s.remove_prefix(u);
-    uint64_t unit = 0;
-    if (unit_name == "ns") {
-      unit = 1;
-    } else if (unit_name == "us" || unit_name == "\xc2\xb5s" || unit_name == "\xce\xbcs") {
-      unit = 1000;
-    } else if (unit_name == "ms") {
-      unit = 1000000;
-    } else if (unit_name == "s") {
-      unit = 1000000000;
-    } else if (unit_name == "m") {
-      unit = 60000000000;
-    } else if (unit_name == "h") {
-      unit = 3600000000000;
-    } else {
-      *error = "time: unknown unit \"" + std::string(unit_name) + "\" in duration \"" + orig + "\"";
-      return false;
-    }
-    if (v > kLimit / unit) return invalid();
-    v *= unit;
-    if (f > 0) {
-      v += static_cast<uint64_t>(static_cast<double>(f) * (static_cast<double>(unit) / scale));
-      if (v > kLimit) return invalid();
-    }
-    d += v;
-    if (d > kLimit) return invalid();
-  }
-  if (neg) {
-    *nanos = static_cast<int64_t>(0 - d);
-    return true;
-  }
-  if (d > kLimit - 1) return invalid();
-  *nanos = static_cast<int64_t>(d);
-  return true;
+  // One time.ParseDuration serves label filters, unwrap and templates.
+  return log::ParseGoDuration(s, nanos, error);
 }
 
 }  // namespace sluice::logql::log::tmpl::internal
