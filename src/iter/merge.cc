@@ -378,25 +378,26 @@ class LimitIterator final : public EntryIterator {
   uint64_t count_ = 0;
 };
 
+// Adds (or replaces) one label on every entry. With `one_stream` the input is known to be a single
+// stream, so the output labels are built once; otherwise they are rebuilt when the input's change.
 class LabelAddingIterator final : public EntryIterator {
  public:
-  LabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value)
-      : it_(std::move(it)), name_(std::move(name)), value_(std::move(value)) {}
+  LabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value, bool one_stream)
+      : it_(std::move(it)), name_(std::move(name)), value_(std::move(value)), one_stream_(one_stream) {}
 
   bool Next() override {
     if (!it_->Next()) return false;
     const model::LabelSet& in = it_->Labels();
-    if (!valid_ || !(in == source_)) {
-      source_ = in;
-      std::vector<model::Label> labels;
-      labels.reserve(in.size() + 1);
-      for (const auto& l : in.labels()) {
-        if (l.name != name_) labels.push_back(l);
-      }
-      labels.push_back(model::Label{name_, value_});
-      out_ = model::LabelSet(std::move(labels));
-      valid_ = true;
+    if (valid_ && (one_stream_ || in == source_)) return true;
+    if (!one_stream_) source_ = in;
+    std::vector<model::Label> labels;
+    labels.reserve(in.size() + 1);
+    for (const auto& l : in.labels()) {
+      if (l.name != name_) labels.push_back(l);
     }
+    labels.push_back(model::Label{name_, value_});
+    out_ = model::LabelSet(std::move(labels));
+    valid_ = true;
     return true;
   }
   const model::Entry& At() const override { return it_->At(); }
@@ -406,39 +407,9 @@ class LabelAddingIterator final : public EntryIterator {
  private:
   EntryIteratorPtr it_;
   std::string name_, value_;
+  bool one_stream_;
   bool valid_ = false;
-  model::LabelSet source_;  // the input labels out_ was built from
-  model::LabelSet out_;
-};
-
-class StreamLabelAddingIterator final : public EntryIterator {
- public:
-  StreamLabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value)
-      : it_(std::move(it)), name_(std::move(name)), value_(std::move(value)) {}
-
-  bool Next() override {
-    if (!it_->Next()) return false;
-    if (!valid_) {
-      const model::LabelSet& in = it_->Labels();
-      std::vector<model::Label> labels;
-      labels.reserve(in.size() + 1);
-      for (const auto& l : in.labels()) {
-        if (l.name != name_) labels.push_back(l);
-      }
-      labels.push_back(model::Label{name_, value_});
-      out_ = model::LabelSet(std::move(labels));
-      valid_ = true;
-    }
-    return true;
-  }
-  const model::Entry& At() const override { return it_->At(); }
-  const model::LabelSet& Labels() const override { return out_; }
-  Status Error() const override { return it_->Error(); }
-
- private:
-  EntryIteratorPtr it_;
-  std::string name_, value_;
-  bool valid_ = false;
+  model::LabelSet source_;  // the input labels out_ was built from (unused with one_stream_)
   model::LabelSet out_;
 };
 
@@ -446,8 +417,8 @@ class StreamLabelAddingIterator final : public EntryIterator {
 
 EntryIteratorPtr NewStreamLabelAddingIterator(EntryIteratorPtr it, std::string name,
                                               std::string value) {
-  return std::make_unique<StreamLabelAddingIterator>(std::move(it), std::move(name),
-                                                     std::move(value));
+  return std::make_unique<LabelAddingIterator>(std::move(it), std::move(name), std::move(value),
+                                               /*one_stream=*/true);
 }
 
 EntryIteratorPtr NewVectorIterator(model::LabelSet labels,
@@ -467,7 +438,8 @@ EntryIteratorPtr NewLimitIterator(EntryIteratorPtr it, uint64_t limit) {
 }
 
 EntryIteratorPtr NewLabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value) {
-  return std::make_unique<LabelAddingIterator>(std::move(it), std::move(name), std::move(value));
+  return std::make_unique<LabelAddingIterator>(std::move(it), std::move(name), std::move(value),
+                                               /*one_stream=*/false);
 }
 
 Result<std::vector<CollectedEntry>> Collect(EntryIterator* it) {
