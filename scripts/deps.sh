@@ -2,7 +2,8 @@
 # Installs every Debian (and npm) package sluice needs to build, run and test.
 # Idempotent and quiet when everything is already there, so both README commands call it.
 #   scripts/deps.sh          build + run dependencies
-#   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node)
+#   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
+#                            systemd-journal-remote to write journal files, openssl for TLS)
 set -euo pipefail
 
 build_pkgs=(
@@ -11,12 +12,13 @@ build_pkgs=(
   libsimdjson-dev libre2-dev libzstd-dev liblz4-dev libsnappy-dev libdeflate-dev zlib1g-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libsystemd-dev
   zstd lz4 curl
 )
 test_pkgs=(
   python3 python3-pytest python3-requests python3-snappy python3-protobuf python3-yaml
   prometheus procps
+  systemd-journal-remote openssl
 )
 
 want=("${build_pkgs[@]}")

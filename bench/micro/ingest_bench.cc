@@ -52,7 +52,7 @@ void BM_StreamAppend(benchmark::State& state) {
   uint64_t bytes = 0;
   for (auto _ : state) {
     const auto& e = entries[i];
-    benchmark::DoNotOptimize(stream->Append(e, now, true, window));
+    benchmark::DoNotOptimize(stream->Append(model::EntryView::Of(e), now, true, window));
     bytes += e.line.size();
     if (++i == entries.size()) {
       state.PauseTiming();

@@ -21,8 +21,8 @@ namespace {
 struct WalBatch {
   std::string tenant;
   std::vector<std::string> labels;
-  std::vector<std::vector<model::Entry>> entries;
-  std::vector<wal::StreamEntries> streams;  // views of the above
+  std::vector<std::vector<model::EntryView>> entries;  // views of the corpus' lines
+  std::vector<wal::StreamEntries> streams;             // views of the above
   uint64_t raw_bytes = 0;
 };
 
@@ -38,7 +38,7 @@ const std::vector<WalBatch>& Batches() {
       for (const auto& s : b.streams) {
         w.labels.push_back(c.streams[s.stream].labels);
         auto& v = w.entries.emplace_back();
-        for (const auto& [ts, line] : s.entries) v.push_back(model::Entry{ts, line, {}});
+        for (const auto& [ts, line] : s.entries) v.push_back(model::EntryView{ts, line, {}});
       }
       for (size_t j = 0; j < w.labels.size(); ++j) {
         uint64_t ref = model::ParseLabels(w.labels[j]).value().Fingerprint();

@@ -8,13 +8,16 @@
 //
 // The default set (see DefaultQueries) follows issue 4: a rare needle, an absent needle, a
 // full-scan literal (a marker phrase present in every block), a plain selector, two label-only
-// metric queries and two that parse JSON / logfmt and unwrap. A server that answers 400 to a
+// metric queries and two that parse JSON / logfmt and unwrap. Around each run it also reads the
+// server's block counters from /metrics (sluice_query_blocks_*: blocks considered, skipped by
+// bloom, decompressed, skipped by scan), outside the CPU measurement. A server that answers 400 to a
 // query kind it does not implement yet is recorded as "supported": false, not as a failure.
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -181,6 +184,23 @@ Outcome Inspect(int status, const std::string& body) {
   return o;
 }
 
+// The sluice_query_blocks_* counters of a /metrics page (an empty map when unreachable).
+std::map<std::string, double> BlockCounters(HttpConnection& conn) {
+  std::map<std::string, double> out;
+  auto resp = conn.Do("GET", "/metrics", {}, "");
+  if (!resp.ok() || resp->status != 200) return out;
+  std::istringstream lines(resp->body);
+  std::string line;
+  constexpr std::string_view kPrefix = "sluice_query_blocks_";
+  while (std::getline(lines, line)) {
+    if (line.rfind(kPrefix, 0) != 0) continue;
+    size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(kPrefix.size(), space - kPrefix.size())] += std::atof(line.c_str() + space + 1);
+  }
+  return out;
+}
+
 std::string Escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -234,7 +254,9 @@ int main(int argc, char** argv) {
     }
     std::vector<double> walls, cpus;
     Outcome last;
+    std::map<std::string, double> blocks;  // the last run's counter increments
     for (int i = 0; i < repeat; ++i) {
+      std::map<std::string, double> before = BlockCounters(conn);
       double cpu0 = pid > 0 ? ProcessCpuSeconds(pid) : -1;
       auto t0 = std::chrono::steady_clock::now();
       auto resp = conn.Do("GET", target, {{"X-Scope-OrgID", tenants}}, "");
@@ -246,6 +268,8 @@ int main(int argc, char** argv) {
         break;
       }
       last = Inspect(resp->status, resp->body);
+      blocks = BlockCounters(conn);
+      for (auto& [name, v] : blocks) v -= before[name];
       walls.push_back(wall);
       if (pid > 0) cpus.push_back(cpu1 - cpu0);
       if (last.status != 200) break;  // an unsupported query fails the same way every time
@@ -264,16 +288,20 @@ int main(int argc, char** argv) {
     bool supported = last.status == 200;
     std::string correct = "null";
     if (supported && q.expect >= 0) correct = last.entries == q.expect ? "true" : "false";
+    std::string block_fields;
+    for (const auto& [name, v] : blocks) {
+      block_fields += fmt::format("{}\"{}\": {:.0f}", block_fields.empty() ? "" : ", ", name, v);
+    }
     std::cout << (first_out ? "" : ",\n")
               << fmt::format(
                      "  {{\"name\": \"{}\", \"query\": \"{}\", \"metric\": {}, \"note\": \"{}\", \"status\": {}, "
                      "\"supported\": {}, \"error\": \"{}\", \"runs\": {}, \"wall_s_median\": {:.4f}, "
                      "\"server_cpu_s_mean\": {:.4f}, \"entries\": {}, \"series\": {}, \"points\": {}, "
                      "\"expected_entries\": {}, \"correct\": {}, \"scanned_bytes\": {}, "
-                     "\"stats_bytes_processed\": {}}}",
+                     "\"stats_bytes_processed\": {}, \"blocks\": {{{}}}}}",
                      q.name, Escape(q.query), q.metric, q.note, last.status, supported, Escape(last.error),
                      walls.size(), median(walls), cpu_mean, last.entries, last.series, last.points, q.expect,
-                     correct, q.scanned_bytes, last.bytes_processed);
+                     correct, q.scanned_bytes, last.bytes_processed, block_fields);
     first_out = false;
     std::cout.flush();
   }

@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,7 @@
 #include "agent/breaker.h"
 #include "agent/budget.h"
 #include "agent/client.h"
+#include "agent/journal.h"
 #include "agent/positions.h"
 #include "agent/reader.h"
 #include "agent/sender.h"
@@ -69,6 +71,8 @@ struct Agent::Impl {
 
   std::unique_ptr<FileReader> file_reader;
   std::unique_ptr<StdinReader> stdin_reader;
+  std::vector<std::unique_ptr<JournalReader>> journal_readers;
+  std::vector<std::thread> journal_threads;
   std::thread file_thread, stdin_thread, batcher_thread, sync_thread;
   std::atomic<bool> batcher_idle{false};
   bool has_files = false;
@@ -121,8 +125,9 @@ void Agent::Impl::CutAndSubmit(BatchBuilder& builder) {
     batch.charge = body;
   }
   bool journal = false;
-  for (auto& [file, runs] : batch.segments) {
-    positions.AddSegment(file->id, batch.id, runs, file->last_ts);
+  for (auto& seg : batch.segments) {
+    positions.AddSegment(seg.file->id, batch.id, std::move(seg.runs), seg.file->last_ts,
+                         std::move(seg.cursor));
     journal = true;
   }
   if (journal) {
@@ -142,8 +147,10 @@ void Agent::Impl::CutAndSubmit(BatchBuilder& builder) {
 }
 
 void Agent::Impl::BatcherLoop() {
-  BatchBuilder builder(config.client.batch_size,
-                       config.client.encoding == "json" ? Encoding::kJson : Encoding::kProtobuf);
+  BatchBuilder builder(
+      config.client.batch_size,
+      config.client.encoding == "json" ? Encoding::kJson : Encoding::kProtobuf,
+      config.client.compression == "gzip" ? Compression::kGzip : Compression::kNone);
   auto first_add = std::chrono::steady_clock::now();
   const auto wait = std::chrono::nanoseconds(config.client.batch_wait);
   while (true) {
@@ -221,9 +228,21 @@ Status Agent::Start() {
   for (const auto& s : d.config.scrape_configs) {
     if (s.stdin_source) {
       d.stdin_reader = std::make_unique<StdinReader>(ctx, &s);
+    } else if (s.journal) {
+      auto reader = std::make_unique<JournalReader>(ctx, &s);
+      Status st = reader->Open();
+      if (!st.ok()) {
+        Stop();
+        return Status::InvalidArgument(
+            fmt::format("scrape_configs job {}: {}", s.job_name, st.message()));
+      }
+      d.journal_readers.push_back(std::move(reader));
     } else {
       d.has_files = true;
     }
+  }
+  for (auto& reader : d.journal_readers) {
+    d.journal_threads.emplace_back([r = reader.get()] { r->Run(); });
   }
   if (d.has_files) {
     d.file_reader = std::make_unique<FileReader>(ctx);
@@ -261,7 +280,8 @@ Status Agent::Start() {
 
 bool Agent::SourcesDone() const {
   const Impl& d = *impl_;
-  return !d.has_files && d.stdin_reader && d.stdin_reader->eof() && d.queue.size() == 0 && d.batcher_idle;
+  return !d.has_files && d.journal_readers.empty() && d.stdin_reader && d.stdin_reader->eof() &&
+         d.queue.size() == 0 && d.batcher_idle;
 }
 
 int Agent::Stop() {
@@ -269,9 +289,11 @@ int Agent::Stop() {
   spdlog::info("msg=\"agent stopping\"");
   if (d.file_reader) d.file_reader->Stop();
   if (d.stdin_reader) d.stdin_reader->Stop();
+  for (auto& r : d.journal_readers) r->Stop();
   d.budget.Close();  // wakes a reader blocked on backpressure
   if (d.file_thread.joinable()) d.file_thread.join();
   if (d.stdin_thread.joinable()) d.stdin_thread.join();
+  for (auto& t : d.journal_threads) t.join();
   // shutdown_timeout bounds everything from here: the batcher handing over what is queued and the
   // senders delivering it. What is not delivered by then is re-read on the next start.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(d.config.shutdown_timeout);

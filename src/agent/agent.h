@@ -3,11 +3,13 @@
 // sluice agent: a bounded, failure-aware log shipper (`sluice agent -config.file=agent.yaml`).
 //
 //   readers ──Item──> ItemQueue ──> batcher ──Batch──> Sender (max_inflight workers) ──HTTP──> server
-//   (files, stdin)    charged to      cuts by size/wait,  retries, backoff, breaker
-//   shed, backpressure MemoryBudget   journals positions  acks -> Positions, budget release
+//   (files, stdin,    charged to      cuts by size/wait,  retries, backoff, breaker
+//    journal;         MemoryBudget   journals positions  acks -> Positions, budget release
+//    multiline, shed, backpressure)
 //
-// Threads: one file reader, one stdin reader (optional), the batcher, max_inflight senders, the
-// positions/metrics sync loop and the /metrics server's io thread. See docs/agent.md.
+// Threads: one file reader, one stdin reader (optional), one per journal source, the batcher,
+// max_inflight senders, the positions/metrics sync loop and the /metrics server's io thread.
+// See docs/agent.md.
 
 #include <memory>
 #include <string>

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "chunk/codec.h"
+#include "common/check.h"
 #include "push.pb.h"
 
 namespace sluice::agent {
@@ -104,9 +106,17 @@ void BatchBuilder::Add(Item item, int64_t now_ns) {
 
   if (f->persistent) {
     auto [it, added] = file_index_.try_emplace(f->id, files_.size());
-    if (added) files_.push_back(FileRuns{item.file, {}, 0});
+    if (added) files_.push_back(FileRuns{item.file, {}, 0, {}});
     FileRuns& fr = files_[it->second];
-    if (!fr.runs.empty() && fr.runs.back().end == item.start_offset && fr.next_ts == ts) {
+    bool contiguous = !fr.runs.empty() && fr.runs.back().end == item.start_offset;
+    if (f->journal) {
+      if (contiguous) {
+        fr.runs.back().end = item.end_offset;
+      } else {
+        fr.runs.push_back(TimestampRun{item.start_offset, item.end_offset, 0});
+      }
+      if (!item.cursor.empty()) fr.cursor = std::move(item.cursor);
+    } else if (contiguous && fr.next_ts == ts) {
       fr.runs.back().end = item.end_offset;
     } else {
       fr.runs.push_back(TimestampRun{item.start_offset, item.end_offset, ts});
@@ -143,8 +153,18 @@ Batch BatchBuilder::Cut(uint64_t id) {
       b.body = EncodeJson(list);
       b.content_type = "application/json";
     }
+    if (compression_ == Compression::kGzip) {
+      std::string gz;
+      // Fails only for bodies over 2GB, which batch_size rules out.
+      SLUICE_CHECK(chunk::Compress(chunk::Codec::kGzip, b.body, &gz).ok());
+      b.body = std::move(gz);
+      b.content_encoding = "gzip";
+    }
   }
-  for (auto& fr : files_) b.segments.emplace_back(std::move(fr.file), std::move(fr.runs));
+  for (auto& fr : files_) {
+    b.segments.push_back(
+        BatchSegment{std::move(fr.file), std::move(fr.runs), std::move(fr.cursor)});
+  }
   items_ = bytes_ = lines_ = shed_lines_ = charge_ = 0;
   streams_.clear();
   stream_index_.clear();

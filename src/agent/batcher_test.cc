@@ -99,8 +99,7 @@ TEST_F(BatcherTest, RunsFollowConsecutiveOffsetsAndTimestamps) {
   b.Add(Line(a_, "z", 4), 5000);   // ts 5000: a new run
   Batch batch = b.Cut(1);
   ASSERT_EQ(batch.segments.size(), 1u);
-  EXPECT_EQ(batch.segments[0].second,
-            (std::vector<TimestampRun>{{0, 4, 1000}, {4, 6, 5000}}));
+  EXPECT_EQ(batch.segments[0].runs, (std::vector<TimestampRun>{{0, 4, 1000}, {4, 6, 5000}}));
   EXPECT_EQ(a_->last_ts, 5000);
 }
 
@@ -120,7 +119,7 @@ TEST_F(BatcherTest, PresetTimestampsFromTheJournalAreKept) {
   EXPECT_EQ(e[0].timestamp_ns, 700);
   EXPECT_EQ(e[1].timestamp_ns, 701);
   EXPECT_EQ(e[2].timestamp_ns, 1'000'000);
-  EXPECT_EQ(batch.segments[0].second, (std::vector<TimestampRun>{{0, 4, 700}, {4, 8, 1'000'000}}));
+  EXPECT_EQ(batch.segments[0].runs, (std::vector<TimestampRun>{{0, 4, 700}, {4, 8, 1'000'000}}));
 }
 
 TEST_F(BatcherTest, ShedLinesCarryOffsetsButNoEntries) {
@@ -136,7 +135,7 @@ TEST_F(BatcherTest, ShedLinesCarryOffsetsButNoEntries) {
   EXPECT_EQ(batch.lines, 2u);
   EXPECT_EQ(batch.shed_lines, 3u);
   // The shed lines consumed timestamps 101..103, so the run stays one run.
-  EXPECT_EQ(batch.segments[0].second, (std::vector<TimestampRun>{{0, 26, 100}}));
+  EXPECT_EQ(batch.segments[0].runs, (std::vector<TimestampRun>{{0, 26, 100}}));
   auto req = Decode(batch);
   ASSERT_EQ(req.streams[0].entries.size(), 2u);
   EXPECT_EQ(req.streams[0].entries[1].timestamp_ns, 104);
@@ -163,6 +162,61 @@ TEST_F(BatcherTest, NonPersistentSourcesAreNotJournaled) {
   Batch batch = b.Cut(1);
   EXPECT_TRUE(batch.segments.empty());
   EXPECT_EQ(batch.lines, 1u);
+}
+
+TEST_F(BatcherTest, GzipBodiesDecodeThroughTheServerDecoder) {
+  for (Encoding enc : {Encoding::kProtobuf, Encoding::kJson}) {
+    BatchBuilder plain(1 << 20, enc);
+    BatchBuilder gz(1 << 20, enc, Compression::kGzip);
+    for (int i = 0; i < 200; ++i) {
+      std::string line =
+          "level=info msg=\"request served\" path=/api/v1/items status=200 i=" + std::to_string(i);
+      plain.Add(Line(a_, line, i * 100), 1000);
+      gz.Add(Line(b_, line, i * 100), 1000);
+    }
+    Batch p = plain.Cut(1);
+    Batch g = gz.Cut(2);
+    EXPECT_TRUE(p.content_encoding.empty());
+    EXPECT_EQ(g.content_encoding, "gzip");
+    EXPECT_EQ(g.content_type, p.content_type);
+    EXPECT_LT(g.body.size(), p.body.size());
+    EXPECT_FALSE(
+        http::DecodePush(g.body, g.content_type, "", {}).ok());  // really gzip, not the plain body
+    auto req = http::DecodePush(g.body, g.content_type, g.content_encoding, {});
+    ASSERT_TRUE(req.ok()) << req.status().ToString();
+    ASSERT_EQ(req->streams.size(), 1u);
+    ASSERT_EQ(req->streams[0].entries.size(), 200u);
+    EXPECT_EQ(req->streams[0].entries[199].line,
+              "level=info msg=\"request served\" path=/api/v1/items status=200 i=199");
+  }
+}
+
+TEST_F(BatcherTest, JournalEntriesKeepTheirTimestampsAndCarryTheLastCursor) {
+  a_->journal = true;
+  BatchBuilder b(1 << 20, Encoding::kProtobuf);
+  Item e1 = Line(a_, "one", 0);
+  e1.preset_ts = 5'000;
+  e1.cursor = "c1";
+  Item piece = Line(a_, "tw", 4);  // the first piece of a split entry: no cursor of its own
+  piece.preset_ts = 3'000;
+  piece.end_offset = 6;
+  Item rest = Line(a_, "o", 6);
+  rest.preset_ts = 3'000;
+  rest.cursor = "c2";
+  b.Add(std::move(e1), 1'000'000);
+  b.Add(std::move(piece), 1'000'000);
+  b.Add(std::move(rest), 1'000'000);
+  Batch batch = b.Cut(1);
+  ASSERT_EQ(batch.segments.size(), 1u);
+  EXPECT_EQ(batch.segments[0].cursor, "c2");
+  // One run however the timestamps go: journal runs only delimit entries.
+  EXPECT_EQ(batch.segments[0].runs, (std::vector<TimestampRun>{{0, 8, 0}}));
+  auto req = Decode(batch);
+  auto& e = req.streams[0].entries;
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].timestamp_ns, 5'000);
+  EXPECT_EQ(e[1].timestamp_ns, 3'000);
+  EXPECT_EQ(e[2].timestamp_ns, 3'000);
 }
 
 }  // namespace

@@ -53,8 +53,9 @@ class CurlPushClient final : public PushClient {
     for (auto* h : header_lists_) curl_slist_free_all(h);
   }
 
-  PushResult Push(std::string_view body, const std::string& content_type) override {
-    curl_slist* headers = Headers(content_type);
+  PushResult Push(std::string_view body, const std::string& content_type,
+                  const std::string& content_encoding) override {
+    curl_slist* headers = Headers(content_type, content_encoding);
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -76,17 +77,21 @@ class CurlPushClient final : public PushClient {
   }
 
  private:
-  curl_slist* Headers(const std::string& content_type) {
-    auto it = std::find(content_types_.begin(), content_types_.end(), content_type);
-    if (it != content_types_.end()) return header_lists_[it - content_types_.begin()];
+  curl_slist* Headers(const std::string& content_type, const std::string& content_encoding) {
+    std::string key = content_type + "\n" + content_encoding;
+    auto it = std::find(header_keys_.begin(), header_keys_.end(), key);
+    if (it != header_keys_.end()) return header_lists_[it - header_keys_.begin()];
     curl_slist* h = nullptr;
     h = curl_slist_append(h, ("Content-Type: " + content_type).c_str());
+    if (!content_encoding.empty()) {
+      h = curl_slist_append(h, ("Content-Encoding: " + content_encoding).c_str());
+    }
     h = curl_slist_append(h, "Expect:");  // no 100-continue round trip
     if (!config_.tenant_id.empty()) h = curl_slist_append(h, ("X-Scope-OrgID: " + config_.tenant_id).c_str());
     if (!config_.bearer_token.empty()) {
       h = curl_slist_append(h, ("Authorization: Bearer " + config_.bearer_token).c_str());
     }
-    content_types_.push_back(content_type);
+    header_keys_.push_back(std::move(key));
     header_lists_.push_back(h);
     return h;
   }
@@ -119,7 +124,8 @@ class CurlPushClient final : public PushClient {
 
   const AgentConfig::Client config_;
   CURL* curl_;
-  std::vector<std::string> content_types_;
+  std::vector<std::string>
+      header_keys_;  // content type + "\n" + encoding, parallel to header_lists_
   std::vector<curl_slist*> header_lists_;
   std::string response_body_;
   std::string retry_after_;

@@ -16,7 +16,9 @@ class PushClient {
  public:
   virtual ~PushClient() = default;
   // Sends one body; never throws. Blocks for at most client.timeout.
-  virtual PushResult Push(std::string_view body, const std::string& content_type) = 0;
+  // `content_encoding` is sent as Content-Encoding when not empty ("gzip").
+  virtual PushResult Push(std::string_view body, const std::string& content_type,
+                          const std::string& content_encoding) = 0;
 };
 using PushClientPtr = std::unique_ptr<PushClient>;
 

@@ -109,6 +109,12 @@ class MapReader {
     YAML::Node n = map[key];
     return n.IsDefined() ? n : YAML::Node();
   }
+  // Whether the key is present, also with an empty value (`journal:` alone turns the journal on).
+  bool Has(const char* key) const {
+    if (!node_.IsDefined() || !node_.IsMap()) return false;
+    const YAML::Node& map = node_;
+    return map[key].IsDefined();
+  }
   std::string Child(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
 
   void Finish() {
@@ -144,6 +150,19 @@ class MapReader {
   std::set<std::string> known_;
 };
 
+// A YAML list whose items are read by `read_item(node, "path[i]")`.
+template <typename Fn>
+void ReadList(YAML::Node list, const std::string& path, Status* st, Fn read_item) {
+  if (!st->ok() || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    *st = Status::InvalidArgument(fmt::format("{}: expected a list", path));
+    return;
+  }
+  for (size_t i = 0; i < list.size() && st->ok(); ++i) {
+    read_item(list[i], fmt::format("{}[{}]", path, i));
+  }
+}
+
 void ReadSource(YAML::Node node, const std::string& path, Status* st, SourceConfig* s) {
   MapReader r(node, path, st);
   r.String("job_name", &s->job_name);
@@ -154,7 +173,140 @@ void ReadSource(YAML::Node node, const std::string& path, Status* st, SourceConf
   r.String("path_regex", &s->path_regex);
   r.Bool("filename_label", &s->filename_label);
   r.Bool("detect_level", &s->detect_level);
+  YAML::Node journal = r.Node("journal");
+  if (st->ok() && r.Has("journal")) {
+    JournalConfig j;
+    MapReader jr(journal, r.Child("journal"), st);
+    jr.String("path", &j.path);
+    jr.Duration("max_age", &j.max_age);
+    jr.Bool("json", &j.json);
+    jr.String("matches", &j.matches);
+    jr.StringMap("labels", &s->labels);  // where Promtail puts a journal's static labels
+    jr.Finish();
+    s->journal = std::move(j);
+  }
+  ReadList(r.Node("relabel_configs"), r.Child("relabel_configs"), st,
+           [&](YAML::Node n, const std::string& p) {
+             RelabelRule rule;
+             MapReader rr(n, p, st);
+             rr.StringList("source_labels", &rule.source_labels);
+             rr.String("separator", &rule.separator);
+             rr.String("target_label", &rule.target_label);
+             rr.String("regex", &rule.regex);
+             rr.String("replacement", &rule.replacement);
+             rr.String("action", &rule.action);
+             rr.Finish();
+             s->relabel_configs.push_back(std::move(rule));
+           });
+  ReadList(
+      r.Node("pipeline_stages"), r.Child("pipeline_stages"), st,
+      [&](YAML::Node n, const std::string& p) {
+        MapReader stage(n, p, st);
+        YAML::Node ml = stage.Node("multiline");
+        stage.Finish();  // any other stage is an unknown key, named in the error
+        if (!st->ok()) return;
+        if (!ml.IsDefined()) {
+          *st = Status::InvalidArgument(
+              fmt::format("{}: expected a stage such as multiline: {{...}}", p));
+          return;
+        }
+        if (s->multiline) {
+          *st = Status::InvalidArgument(fmt::format("{}: only one multiline stage per source", p));
+          return;
+        }
+        MultilineConfig m;
+        MapReader mr(ml, p + ".multiline", st);
+        mr.String("firstline", &m.firstline);
+        mr.Duration("max_wait_time", &m.max_wait_time);
+        mr.Int("max_lines", &m.max_lines);
+        mr.Finish();
+        s->multiline = std::move(m);
+      });
   r.Finish();
+}
+
+Status ValidateRelabel(const RelabelRule& rule, const std::string& where) {
+  static const std::set<std::string> kActions = {"replace", "keep", "drop", "labelmap",
+                                                 "labeldrop"};
+  if (!kActions.contains(rule.action)) {
+    return Status::InvalidArgument(
+        fmt::format("{}.action: \"{}\" is not supported (replace, keep, drop, labelmap, labeldrop)",
+                    where, rule.action));
+  }
+  RE2 re(rule.regex, RE2::Quiet);
+  if (!re.ok()) return Status::InvalidArgument(fmt::format("{}.regex: {}", where, re.error()));
+  if (rule.action == "replace" && rule.target_label.empty()) {
+    return Status::InvalidArgument(fmt::format("{}: action replace needs target_label", where));
+  }
+  if ((rule.action == "replace" || rule.action == "keep" || rule.action == "drop") &&
+      rule.source_labels.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: action {} needs source_labels", where, rule.action));
+  }
+  return Status::OK();
+}
+
+Status ValidateSource(SourceConfig& s, size_t i) {
+  const std::string where = fmt::format("scrape_configs[{}]", i);
+  int kinds = (s.stdin_source ? 1 : 0) + (s.files.empty() ? 0 : 1) + (s.journal ? 1 : 0);
+  if (kinds != 1) {
+    return Status::InvalidArgument(
+        fmt::format("{}: set exactly one of files, stdin or journal", where));
+  }
+  if (!s.path_regex.empty()) {
+    RE2 re(s.path_regex, RE2::Quiet);
+    if (!re.ok()) {
+      return Status::InvalidArgument(fmt::format("{}.path_regex: {}", where, re.error()));
+    }
+  }
+  if (s.journal) {
+#ifndef SLUICE_HAVE_SYSTEMD
+    return Status::InvalidArgument(fmt::format(
+        "{}.journal: this sluice was built without libsystemd (install libsystemd-dev and rebuild)",
+        where));
+#endif
+    if (s.journal->max_age <= 0) {
+      return Status::InvalidArgument(fmt::format("{}.journal.max_age must be positive", where));
+    }
+    if (s.detect_level) {
+      return Status::InvalidArgument(
+          fmt::format("{}: detect_level is for files and stdin; for the journal, relabel "
+                      "__journal_priority_keyword to level",
+                      where));
+    }
+    if (s.multiline) {
+      return Status::InvalidArgument(fmt::format("{}: multiline is for files and stdin", where));
+    }
+    auto matches = ParseJournalMatches(s.journal->matches);
+    if (!matches.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("{}.journal.matches: {}", where, matches.status().message()));
+    }
+  } else if (!s.relabel_configs.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: relabel_configs is supported for journal sources only", where));
+  }
+  for (size_t k = 0; k < s.relabel_configs.size(); ++k) {
+    SLUICE_RETURN_IF_ERROR(
+        ValidateRelabel(s.relabel_configs[k], fmt::format("{}.relabel_configs[{}]", where, k)));
+  }
+  if (s.multiline) {
+    const std::string mw = where + ".pipeline_stages.multiline";
+    if (s.multiline->firstline.empty()) {
+      return Status::InvalidArgument(
+          fmt::format("{}: firstline (a regular expression) is required", mw));
+    }
+    RE2 re(s.multiline->firstline, RE2::Quiet);
+    if (!re.ok()) return Status::InvalidArgument(fmt::format("{}.firstline: {}", mw, re.error()));
+    if (s.multiline->max_wait_time <= 0) {
+      return Status::InvalidArgument(fmt::format("{}.max_wait_time must be positive", mw));
+    }
+    if (s.multiline->max_lines < 1) {
+      return Status::InvalidArgument(fmt::format("{}.max_lines must be at least 1", mw));
+    }
+  }
+  if (s.job_name.empty()) s.job_name = fmt::format("source{}", i);
+  return Status::OK();
 }
 
 void ReadConfig(YAML::Node root, Status* st, AgentConfig* c) {
@@ -190,6 +342,7 @@ void ReadConfig(YAML::Node root, Status* st, AgentConfig* c) {
       t.Finish();
     }
     r.String("encoding", &cl.encoding);
+    r.String("compression", &cl.compression);
     r.Duration("timeout", &cl.timeout);
     r.Int("max_inflight", &cl.max_inflight);
     r.Bytes("batch_size", &cl.batch_size);
@@ -282,6 +435,30 @@ std::string TrimNewlines(std::string s) {
 
 }  // namespace
 
+Result<std::vector<std::string>> ParseJournalMatches(std::string_view matches) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < matches.size()) {
+    size_t end = matches.find(' ', pos);
+    if (end == std::string_view::npos) end = matches.size();
+    std::string_view term = matches.substr(pos, end - pos);
+    pos = end + 1;
+    if (term.empty()) continue;
+    size_t eq = term.find('=');
+    bool name_ok = eq != std::string_view::npos && eq > 0;
+    for (size_t i = 0; name_ok && i < eq; ++i) {
+      char c = term[i];
+      name_ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    }
+    if (!name_ok) {
+      return Status::InvalidArgument(fmt::format(
+          "\"{}\" is not FIELD=value (field names are upper-case letters, digits and _)", term));
+    }
+    out.emplace_back(term);
+  }
+  return out;
+}
+
 Status AgentConfig::Finalize() {
   if (client.url.rfind("http://", 0) != 0 && client.url.rfind("https://", 0) != 0) {
     return Status::InvalidArgument(fmt::format("client.url: \"{}\" is not an http(s) URL", client.url));
@@ -289,6 +466,10 @@ Status AgentConfig::Finalize() {
   if (client.encoding != "protobuf" && client.encoding != "json") {
     return Status::InvalidArgument(
         fmt::format("client.encoding: \"{}\" is not protobuf or json", client.encoding));
+  }
+  if (client.compression != "none" && client.compression != "gzip") {
+    return Status::InvalidArgument(
+        fmt::format("client.compression: \"{}\" is not none or gzip", client.compression));
   }
   if (client.max_inflight < 1) return Status::InvalidArgument("client.max_inflight must be at least 1");
   if (client.timeout <= 0) return Status::InvalidArgument("client.timeout must be positive");
@@ -330,21 +511,16 @@ Status AgentConfig::Finalize() {
   }
   if (scrape_configs.empty()) return Status::InvalidArgument("scrape_configs: no sources configured");
   int stdin_sources = 0;
+  std::set<std::string> journal_jobs;
   for (size_t i = 0; i < scrape_configs.size(); ++i) {
     auto& s = scrape_configs[i];
     if (s.stdin_source) ++stdin_sources;
-    if (s.stdin_source == !s.files.empty()) {
-      return Status::InvalidArgument(
-          fmt::format("scrape_configs[{}]: set exactly one of files or stdin", i));
+    SLUICE_RETURN_IF_ERROR(ValidateSource(s, i));
+    // The saved cursor is keyed by job_name, as Promtail keys it.
+    if (s.journal && !journal_jobs.insert(s.job_name).second) {
+      return Status::InvalidArgument(fmt::format(
+          "scrape_configs[{}]: job_name \"{}\" is used by another journal source", i, s.job_name));
     }
-    if (!s.path_regex.empty()) {
-      RE2 re(s.path_regex, RE2::Quiet);
-      if (!re.ok()) {
-        return Status::InvalidArgument(
-            fmt::format("scrape_configs[{}].path_regex: {}", i, re.error()));
-      }
-    }
-    if (s.job_name.empty()) s.job_name = fmt::format("source{}", i);
   }
   if (stdin_sources > 1) return Status::InvalidArgument("scrape_configs: at most one stdin source");
   if (!client.bearer_token_file.empty()) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,32 @@ namespace sluice::agent {
 
 inline constexpr int64_t kSecond = 1'000'000'000;
 inline constexpr int64_t kMilli = 1'000'000;
+
+// One Prometheus relabeling rule, the subset Promtail's journal users write (`__journal_*` labels
+// into stream labels). Actions: replace (default), keep, drop, labelmap, labeldrop.
+struct RelabelRule {
+  std::vector<std::string> source_labels;
+  std::string separator = ";";
+  std::string target_label;
+  std::string regex = "(.*)";  // RE2, anchored at both ends as in Prometheus
+  std::string replacement = "$1";
+  std::string action = "replace";
+};
+
+// Promtail's `journal` scrape config: reads systemd journal files through sd-journal.
+struct JournalConfig {
+  std::string path;  // a directory of journal files; empty = the local system journal
+  int64_t max_age = 7 * 3600 * kSecond;  // with no saved cursor (or an older one): start here
+  bool json = false;  // line = every field as a JSON object instead of MESSAGE
+  std::string matches;  // "FIELD=value FIELD=value": only matching entries (sd_journal_add_match)
+};
+
+// Promtail's `multiline` stage: joins a first line and the lines after it into one entry.
+struct MultilineConfig {
+  std::string firstline;  // RE2; a line matching it starts a new block
+  int64_t max_wait_time = 3 * kSecond;  // a block with no new line for this long is sent
+  int max_lines = 128;  // a block is sent once it has this many lines
+};
 
 struct SourceConfig {
   std::string job_name;
@@ -28,6 +55,11 @@ struct SourceConfig {
   bool filename_label = true;  // add filename="<path>"
   // Add level="<value>" from logfmt `level=x` or JSON `"level":"x"` in the line (for shedding).
   bool detect_level = false;
+  // YAML `journal:`; set for a journal source (instead of files or stdin).
+  std::optional<JournalConfig> journal;
+  std::vector<RelabelRule> relabel_configs;  // journal sources only
+  // YAML `pipeline_stages: [{multiline: {...}}]`; files and stdin only.
+  std::optional<MultilineConfig> multiline;
 };
 
 // A line matches a rule when every label in `labels` equals the line's stream label and, when
@@ -62,6 +94,7 @@ struct AgentConfig {
       bool insecure_skip_verify = false;
     } tls;
     std::string encoding = "protobuf";  // protobuf (snappy) | json
+    std::string compression = "none";   // none | gzip (Content-Encoding of the body)
     int64_t timeout = 10 * kSecond;     // per push attempt
     int max_inflight = 4;               // concurrent pushes
     uint64_t batch_size = 1 << 20;      // raw line bytes per push
@@ -107,6 +140,9 @@ struct AgentConfig {
   // Checks values and fills derived defaults.
   Status Finalize();
 };
+
+// Splits journal.matches ("FIELD=value FIELD=value") into its terms, checking each.
+Result<std::vector<std::string>> ParseJournalMatches(std::string_view matches);
 
 Result<AgentConfig> ParseAgentConfigYaml(std::string_view yaml);
 // `args` are the arguments after "agent": -config.file=F plus the flags listed in docs/agent.md.

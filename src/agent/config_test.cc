@@ -86,5 +86,95 @@ TEST(AgentConfig, RejectsBadValues) {
   EXPECT_FALSE(none->Finalize().ok());  // no sources
 }
 
+TEST(AgentConfig, JournalSourceAsPromtailWritesIt) {
+  auto c = ParseAgentConfigYaml(R"(
+client: {compression: gzip}
+scrape_configs:
+  - job_name: journal
+    journal:
+      json: true
+      max_age: 12h
+      path: /var/log/journal
+      matches: _SYSTEMD_UNIT=a.service PRIORITY=3
+      labels: {job: systemd-journal}
+    relabel_configs:
+      - source_labels: ['__journal__systemd_unit']
+        target_label: 'unit'
+  - job_name: bare
+    journal:
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Finalize().ok());
+  EXPECT_EQ(c->client.compression, "gzip");
+  const auto& s = c->scrape_configs[0];
+  ASSERT_TRUE(s.journal.has_value());
+  EXPECT_TRUE(s.journal->json);
+  EXPECT_EQ(s.journal->max_age, 12 * 3600 * kSecond);
+  EXPECT_EQ(s.journal->path, "/var/log/journal");
+  EXPECT_EQ(s.labels.at("job"), "systemd-journal");
+  ASSERT_EQ(s.relabel_configs.size(), 1u);
+  EXPECT_EQ(s.relabel_configs[0].target_label, "unit");
+  EXPECT_EQ(s.relabel_configs[0].regex, "(.*)");
+  ASSERT_TRUE(c->scrape_configs[1].journal.has_value());  // `journal:` alone: every default
+  EXPECT_EQ(c->scrape_configs[1].journal->max_age, 7 * 3600 * kSecond);
+}
+
+TEST(AgentConfig, MultilineStage) {
+  auto c = ParseAgentConfigYaml(R"(
+scrape_configs:
+  - files: [a]
+    pipeline_stages:
+      - multiline: {firstline: '^\d{4}-', max_wait_time: 500ms, max_lines: 50}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Finalize().ok());
+  ASSERT_TRUE(c->scrape_configs[0].multiline.has_value());
+  EXPECT_EQ(c->scrape_configs[0].multiline->firstline, "^\\d{4}-");
+  EXPECT_EQ(c->scrape_configs[0].multiline->max_wait_time, 500 * kMilli);
+  EXPECT_EQ(c->scrape_configs[0].multiline->max_lines, 50);
+}
+
+TEST(AgentConfig, RejectsBadJournalMultilineAndCompressionValues) {
+  auto check = [](const std::string& yaml, const std::string& want) {
+    auto c = ParseAgentConfigYaml(yaml);
+    Status st = c.ok() ? c->Finalize() : c.status();
+    EXPECT_FALSE(st.ok()) << yaml;
+    EXPECT_NE(st.message().find(want), std::string::npos) << st.message();
+  };
+  check("client: {compression: zstd}\nscrape_configs: [{files: [a]}]", "client.compression");
+  check("scrape_configs: [{files: [a], journal: {}}]", "exactly one of files, stdin or journal");
+  check("scrape_configs: [{journal: {max_age: -1s}}]", "max_age");
+  check("scrape_configs: [{journal: {matches: 'unit=x'}}]", "journal.matches");
+  check("scrape_configs: [{journal: {}, detect_level: true}]", "__journal_priority_keyword");
+  check("scrape_configs: [{files: [a], relabel_configs: [{source_labels: [x], target_label: y}]}]",
+        "journal sources only");
+  check(
+      "scrape_configs: [{journal: {}, relabel_configs: [{source_labels: [x], target_label: y, "
+      "action: hashmod}]}]",
+      "hashmod");
+  check("scrape_configs: [{journal: {}, relabel_configs: [{source_labels: [x]}]}]",
+        "needs target_label");
+  check(
+      "scrape_configs: [{journal: {}, relabel_configs: [{source_labels: [x], target_label: y, "
+      "regex: '('}]}]",
+      "relabel_configs[0].regex");
+  check("scrape_configs: [{job_name: j, journal: {}}, {job_name: j, journal: {}}]",
+        "another journal source");
+  check("scrape_configs: [{files: [a], pipeline_stages: [{multiline: {}}]}]", "firstline");
+  check("scrape_configs: [{files: [a], pipeline_stages: [{multiline: {firstline: '('}}]}]",
+        "firstline");
+  check(
+      "scrape_configs: [{files: [a], pipeline_stages: [{multiline: {firstline: x, max_lines: "
+      "0}}]}]",
+      "max_lines");
+  check(
+      "scrape_configs: [{files: [a], pipeline_stages: [{multiline: {firstline: x, max_wait_time: "
+      "0s}}]}]",
+      "max_wait_time");
+  check("scrape_configs: [{files: [a], pipeline_stages: [{regex: {expression: x}}]}]", "\"regex\"");
+  check("scrape_configs: [{journal: {}, pipeline_stages: [{multiline: {firstline: x}}]}]",
+        "multiline is for");
+}
+
 }  // namespace
 }  // namespace sluice::agent

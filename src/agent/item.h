@@ -24,6 +24,9 @@ struct TrackedFile {
   uint64_t dev = 0;
   uint64_t ino = 0;
   bool persistent = true;  // false for stdin
+  // A journal source: `path` is its positions key, offsets count entry bytes within this run, and
+  // progress is saved as the cursor carried by its items.
+  bool journal = false;
   // Owned by the batcher thread: the last timestamp given to a line of this file. Timestamps
   // strictly increase per file, so a query shows each file's lines in file order.
   int64_t last_ts = 0;
@@ -47,8 +50,10 @@ struct Item {
   uint64_t end_offset = 0;
   uint32_t line_count = 1;  // lines this item stands for (>1 only for a run of shed lines)
   bool shed = false;        // dropped by load shedding: carries offsets (and timestamps) only
-  int64_t preset_ts = 0;    // replayed from the positions journal; 0 = assign at batch cut
+  int64_t preset_ts = 0;    // replayed from the positions journal or the source's own; 0 = assign at batch cut
   uint64_t charge = 0;      // bytes taken from the MemoryBudget for this item
+  // Journal sources: where to resume once this item and all before it are acknowledged.
+  std::string cursor;
 };
 
 // Bytes charged per item on top of the line: the Item itself and the allocator's rounding.

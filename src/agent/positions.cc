@@ -18,7 +18,8 @@ namespace sluice::agent {
 
 namespace {
 
-constexpr std::string_view kHeader = "sluice-agent-positions 1\n";
+constexpr std::string_view kHeader = "sluice-agent-positions 2\n";
+constexpr std::string_view kHeaderV1 = "sluice-agent-positions 1\n";  // no journal records
 
 std::string EscapePath(std::string_view p) {
   std::string out;
@@ -83,6 +84,12 @@ Status Corrupt(size_t line_no, std::string_view why) {
 std::string EncodePositions(const std::vector<FileRecord>& records) {
   std::string out(kHeader);
   for (const auto& r : records) {
+    if (r.journal) {
+      if (!r.cursor.empty()) {
+        out += fmt::format("journal {} {}\n", EscapePath(r.path), EscapePath(r.cursor));
+      }
+      continue;
+    }
     out += fmt::format("file {} {} {} {} {}\n", r.dev, r.ino, r.acked_offset, r.last_ts, EscapePath(r.path));
     for (const auto& run : r.runs) out += fmt::format("run {} {} {}\n", run.start, run.end, run.base_ts);
   }
@@ -91,7 +98,10 @@ std::string EncodePositions(const std::vector<FileRecord>& records) {
 }
 
 Result<std::vector<FileRecord>> DecodePositions(std::string_view text) {
-  if (text.substr(0, kHeader.size()) != kHeader) return Status::Corruption("positions: bad header");
+  bool v1 = text.substr(0, kHeaderV1.size()) == kHeaderV1;
+  if (!v1 && text.substr(0, kHeader.size()) != kHeader) {
+    return Status::Corruption("positions: bad header");
+  }
   std::vector<FileRecord> out;
   size_t pos = kHeader.size();
   size_t line_no = 1;
@@ -115,10 +125,18 @@ Result<std::vector<FileRecord>> DecodePositions(std::string_view text) {
         return Corrupt(line_no, "bad file record");
       }
       out.push_back(std::move(r));
+    } else if (f[0] == "journal" && !v1) {
+      FileRecord r;
+      r.journal = true;
+      if (f.size() != 3 || !UnescapePath(f[1], &r.path) || !UnescapePath(f[2], &r.cursor) ||
+          r.cursor.empty()) {
+        return Corrupt(line_no, "bad journal record");
+      }
+      out.push_back(std::move(r));
     } else if (f[0] == "run") {
       TimestampRun run;
-      if (out.empty() || f.size() != 4 || !ParseInt(f[1], &run.start) || !ParseInt(f[2], &run.end) ||
-          !ParseInt(f[3], &run.base_ts) || run.end < run.start) {
+      if (out.empty() || out.back().journal || f.size() != 4 || !ParseInt(f[1], &run.start) ||
+          !ParseInt(f[2], &run.end) || !ParseInt(f[3], &run.base_ts) || run.end < run.start) {
         return Corrupt(line_no, "bad run record");
       }
       out.back().runs.push_back(run);
@@ -202,24 +220,37 @@ std::optional<FileRecord> Positions::Find(uint64_t dev, uint64_t ino) const {
 
 void Positions::DropUnclaimed() {
   std::lock_guard lock(mu_);
-  if (!loaded_.empty()) dirty_ = true;
-  loaded_.clear();
+  if (std::erase_if(loaded_, [](const FileRecord& r) { return !r.journal; }) > 0) dirty_ = true;
 }
 
-void Positions::Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_ts) {
+std::string Positions::JournalCursor(const std::string& key) const {
   std::lock_guard lock(mu_);
-  std::erase_if(loaded_, [&](const FileRecord& r) { return r.dev == f.dev && r.ino == f.ino; });
+  for (const auto& r : loaded_) {
+    if (r.journal && r.path == key) return r.cursor;
+  }
+  return "";
+}
+
+void Positions::Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_ts,
+                      std::string cursor) {
+  std::lock_guard lock(mu_);
+  std::erase_if(loaded_, [&](const FileRecord& r) {
+    return f.journal ? (r.journal && r.path == f.path)
+                     : (!r.journal && r.dev == f.dev && r.ino == f.ino);
+  });
   State& s = files_[f.id];
-  s.record = FileRecord{f.path, f.dev, f.ino, acked_offset, last_ts, {}};
+  s.record =
+      FileRecord{f.path, f.dev, f.ino, acked_offset, last_ts, {}, f.journal, std::move(cursor)};
   s.segments.clear();
   dirty_ = true;
 }
 
-void Positions::AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs, int64_t last_ts) {
+void Positions::AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs,
+                           int64_t last_ts, std::string cursor) {
   std::lock_guard lock(mu_);
   auto it = files_.find(file_id);
   if (it == files_.end() || runs.empty()) return;
-  it->second.segments.push_back(Segment{batch_id, std::move(runs), false});
+  it->second.segments.push_back(Segment{batch_id, std::move(runs), std::move(cursor), false});
   it->second.record.last_ts = std::max(it->second.record.last_ts, last_ts);
   batch_files_[batch_id].push_back(file_id);
   dirty_ = true;
@@ -238,6 +269,9 @@ void Positions::Ack(uint64_t batch_id) {
     }
     while (!s.segments.empty() && s.segments.front().acked) {
       s.record.acked_offset = s.segments.front().runs.back().end;
+      if (!s.segments.front().cursor.empty()) {
+        s.record.cursor = std::move(s.segments.front().cursor);
+      }
       s.segments.pop_front();
     }
   }
@@ -267,7 +301,11 @@ std::vector<FileRecord> Positions::Snapshot() const {
   out.reserve(files_.size() + loaded_.size());
   for (const auto& [id, s] : files_) {
     FileRecord r = s.record;
-    for (const auto& seg : s.segments) r.runs.insert(r.runs.end(), seg.runs.begin(), seg.runs.end());
+    if (!r.journal) {
+      for (const auto& seg : s.segments) {
+        r.runs.insert(r.runs.end(), seg.runs.begin(), seg.runs.end());
+      }
+    }
     out.push_back(std::move(r));
   }
   for (const auto& r : loaded_) out.push_back(r);

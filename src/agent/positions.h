@@ -7,12 +7,18 @@
 //
 // File layout (text, one record a line, fields separated by one space):
 //
-//   sluice-agent-positions 1
+//   sluice-agent-positions 2
 //   file <dev> <ino> <acked_offset> <last_ts> <path>     one per tracked file
 //   run <start> <end> <base_ts>                          0..n after their file, in offset order
+//   journal <key> <cursor>                               one per journal source with a cursor
 //   end <crc32 of every byte before this line, 8 hex digits>
 //
-// <path> is percent-escaped (bytes <= 0x20, '%' and 0x7f). A run says: the lines starting in
+// Version 1 is version 2 without journal records; both are read, 2 is written.
+// A journal record's <key> is "journal-<job_name>" (Promtail's key) and <cursor> the sd-journal
+// cursor of the last entry whose delivery was acknowledged; the source resumes after it. Journal
+// entries keep their own timestamps, so they need no runs.
+//
+// <path>, <key> and <cursor> are percent-escaped (bytes <= 0x20, '%' and 0x7f). A run says: the lines starting in
 // [start, end) were cut into batches and got timestamps base_ts, base_ts+1, ... in order. Runs
 // cover the offsets from acked_offset on without gaps. <last_ts> is the largest timestamp ever
 // given to a line of the file, so lines read after a restart get later ones.
@@ -52,6 +58,9 @@ struct FileRecord {
   uint64_t acked_offset = 0;
   int64_t last_ts = 0;
   std::vector<TimestampRun> runs;
+  // A journal source: `path` is its key, `cursor` the last acknowledged entry; the rest is unused.
+  bool journal = false;
+  std::string cursor;
   bool operator==(const FileRecord&) const = default;
 };
 
@@ -70,16 +79,22 @@ class Positions {
   // The record loaded for this file identity, if any (a file rotated by rename while the agent
   // was down is found under its new name by its inode).
   std::optional<FileRecord> Find(uint64_t dev, uint64_t ino) const;
-  // Forgets loaded records no reader claimed (their files are gone).
+  // Forgets loaded file records no reader claimed (their files are gone). Journal records stay.
   void DropUnclaimed();
 
-  // Starts tracking a file from `acked_offset`.
-  void Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_ts);
-  // Journals that batch `batch_id` holds the lines of `file_id` in `runs` (in offset order).
-  // Segments of one file must be added in read order.
-  void AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs, int64_t last_ts);
-  // The batch was delivered or deliberately dropped: each file's acknowledged offset moves over
-  // the longest prefix of its segments that are all acknowledged.
+  // The cursor saved for the journal source `key` (empty when none).
+  std::string JournalCursor(const std::string& key) const;
+
+  // Starts tracking a file from `acked_offset`, or a journal source (f.journal, f.path = its key)
+  // from the cursor it resumed after (its offsets are then entry positions within this run).
+  void Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_ts, std::string cursor = "");
+  // Journals that batch `batch_id` holds the lines of `file_id` in `runs` (in offset order);
+  // `cursor`, for a journal source, is where it resumes once this segment and all before it are
+  // acknowledged (empty: no change). Segments of one file must be added in read order.
+  void AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs, int64_t last_ts,
+                  std::string cursor = "");
+  // The batch was delivered or deliberately dropped: each file's acknowledged offset (a journal's
+  // cursor) moves over the longest prefix of its segments that are all acknowledged.
   void Ack(uint64_t batch_id);
   // True when every segment of the file is acknowledged.
   bool FullyAcked(uint64_t file_id) const;
@@ -95,6 +110,7 @@ class Positions {
   struct Segment {
     uint64_t batch_id;
     std::vector<TimestampRun> runs;
+    std::string cursor;
     bool acked = false;
   };
   struct State {

@@ -1,11 +1,14 @@
 #include "agent/positions.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "common/checksum.h"
 
 namespace sluice::agent {
 namespace {
@@ -45,8 +48,8 @@ const TrackedFile& File(uint64_t id, std::string path, uint64_t ino) {
 
 TEST(PositionsFormat, RoundTripsIncludingOddPaths) {
   std::vector<FileRecord> recs = {
-      {"/var/log/a.log", 1, 2, 300, 1700000000000000000, {{300, 400, 5}, {400, 450, 9}}},
-      {"/tmp/with space/100%\tx\n", 3, 4, 0, 0, {}},
+      {"/var/log/a.log", 1, 2, 300, 1700000000000000000, {{300, 400, 5}, {400, 450, 9}}, false, {}},
+      {"/tmp/with space/100%\tx\n", 3, 4, 0, 0, {}, false, {}},
   };
   auto text = EncodePositions(recs);
   auto back = DecodePositions(text);
@@ -55,14 +58,14 @@ TEST(PositionsFormat, RoundTripsIncludingOddPaths) {
 }
 
 TEST(PositionsFormat, EveryTornPrefixIsRejected) {
-  auto text = EncodePositions({{"/a", 1, 2, 3, 4, {{3, 10, 5}}}});
+  auto text = EncodePositions({{"/a", 1, 2, 3, 4, {{3, 10, 5}}, false, {}}});
   for (size_t n = 0; n < text.size(); ++n) {
     EXPECT_FALSE(DecodePositions(text.substr(0, n)).ok()) << "prefix " << n;
   }
 }
 
 TEST(PositionsFormat, EveryFlippedByteIsRejected) {
-  auto text = EncodePositions({{"/a", 1, 2, 3, 4, {{3, 10, 5}}}});
+  auto text = EncodePositions({{"/a", 1, 2, 3, 4, {{3, 10, 5}}, false, {}}});
   for (size_t i = 0; i < text.size(); ++i) {
     std::string bad = text;
     bad[i] ^= 0x01;
@@ -181,6 +184,54 @@ TEST(Positions, SaveSkipsWhenNothingChanged) {
   p.AddSegment(1, 1, {{0, 10, 1}}, 1);
   ASSERT_TRUE(p.Save().ok());
   EXPECT_TRUE(fs::exists(path));
+}
+
+TEST(PositionsFormat, JournalRecordsRoundTripAndVersion1StillReads) {
+  FileRecord journal;
+  journal.path = "journal-sys tem";
+  journal.journal = true;
+  journal.cursor = "s=abc;i=1f;b=01;m=2;t=66;x=9%";
+  std::vector<FileRecord> recs = {{"/a", 1, 2, 3, 4, {}, false, {}}, journal};
+  auto back = DecodePositions(EncodePositions(recs));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, recs);
+  // A file written before journal records existed.
+  std::string v1 = "sluice-agent-positions 1\nfile 1 2 3 4 /a\n";
+  v1 += fmt::format("end {:08x}\n", Crc32(v1));
+  auto old = DecodePositions(v1);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->size(), 1u);
+}
+
+TEST(Positions, JournalCursorMovesWithTheAcknowledgedPrefix) {
+  TempDir dir;
+  std::string path = dir.Path("pos");
+  auto j = std::make_shared<TrackedFile>();
+  j->id = 5;
+  j->path = "journal-sys";
+  j->journal = true;
+  {
+    Positions p(path, false);
+    p.Track(*j, 0, 0, "c0");
+    p.AddSegment(5, 1, {{0, 10, 0}}, 0, "c1");
+    p.AddSegment(5, 2, {{10, 20, 0}}, 0, "");  // pieces of a split entry: no cursor yet
+    p.AddSegment(5, 3, {{20, 30, 0}}, 0, "c3");
+    p.Ack(3);
+    p.Ack(2);
+    ASSERT_TRUE(p.Save().ok());
+    EXPECT_NE(ReadAll(path).find("journal journal-sys c0\n"),
+              std::string::npos);  // batch 1 in flight
+    p.Ack(1);
+    ASSERT_TRUE(p.Save().ok());
+    EXPECT_EQ(ReadAll(path).find("run "),
+              std::string::npos);  // journal entries keep their own timestamps
+  }
+  Positions p(path, false);
+  ASSERT_TRUE(p.Load().ok());
+  EXPECT_EQ(p.JournalCursor("journal-sys"), "c3");
+  EXPECT_EQ(p.JournalCursor("journal-other"), "");
+  p.DropUnclaimed();  // a file scan does not drop journal cursors
+  EXPECT_EQ(p.JournalCursor("journal-sys"), "c3");
 }
 
 TEST(Positions, WriteFailureIsReportedNotFatal) {

@@ -42,7 +42,13 @@ LineSink::LineSink(ReaderContext ctx, TrackedFilePtr file, const SourceConfig* s
   shed_bytes_ = m->dropped_bytes->WithLabels({"shed"});
   split_ = m->mutated_lines->WithLabels({"split"});
   truncated_ = m->mutated_lines->WithLabels({"truncated"});
+  if (source_->multiline) {
+    joiner_ =
+        std::make_unique<MultilineJoiner>(*source_->multiline, ctx_.config->limits.max_line_size);
+  }
 }
+
+LineSink::~LineSink() = default;
 
 StreamLabelsPtr LineSink::LabelsFor(std::string_view line) {
   if (!source_->detect_level) return labels_;
@@ -68,33 +74,56 @@ bool LineSink::FlushShed() {
   return true;
 }
 
-bool LineSink::Add(const LineOut& l) {
+bool LineSink::Add(const LineOut& l, StreamLabelsPtr labels) {
+  if (closed_) return false;
+  if (!joiner_) return Queue(l, std::move(labels));
+  joiner_->Add(l, SteadyNanos(), [&](const LineOut& joined) { Queue(joined, labels); });
+  return !closed_;
+}
+
+bool LineSink::Tick() {
+  if (joiner_ && !closed_) {
+    joiner_->FlushIfIdle(SteadyNanos(), [&](const LineOut& joined) { Queue(joined, nullptr); });
+  }
+  return FlushShed();
+}
+
+bool LineSink::FlushPending() {
+  if (joiner_ && !closed_) joiner_->Flush([&](const LineOut& joined) { Queue(joined, nullptr); });
+  return FlushShed();
+}
+
+bool LineSink::Queue(const LineOut& l, StreamLabelsPtr labels) {
   if (closed_) return false;
   if (l.split) split_->Inc();
   if (l.truncated) truncated_->Inc();
-  int64_t preset = replay_.For(l.start);
+  // The journal's own timestamp, or the one journaled for this line before a restart.
+  int64_t preset = l.timestamp != 0 ? l.timestamp : replay_.For(l.start);
   read_lines_->Inc();
   read_bytes_->Inc(static_cast<double>(l.line.size()));
-  StreamLabelsPtr labels = LabelsFor(l.line);
+  if (!labels) labels = LabelsFor(l.line);
   if (ctx_.shedder->Match(ctx_.budget->fraction_used(), *labels, l.line) >= 0) {
     shed_lines_->Inc();
     shed_bytes_->Inc(static_cast<double>(l.line.size()));
-    bool continues = has_shed_run_ && shed_run_.end_offset == l.start &&
-                     (preset == 0 ? shed_run_.preset_ts == 0
-                                  : shed_run_.preset_ts + static_cast<int64_t>(shed_run_.line_count) == preset);
+    bool continues =
+        has_shed_run_ && shed_run_.end_offset == l.start && l.timestamp == 0 &&
+        (preset == 0 ? shed_run_.preset_ts == 0
+                     : shed_run_.preset_ts + static_cast<int64_t>(shed_run_.line_count) == preset);
     if (continues) {
       shed_run_.end_offset = l.end;
       ++shed_run_.line_count;
       return true;
     }
     if (!FlushShed()) return false;
-    shed_run_ = Item{file_, labels, {}, l.start, l.end, 1, true, preset, kItemOverhead};
+    shed_run_ = Item{file_, labels, {},     l.start,       l.end,
+                     1,     true,   preset, kItemOverhead, std::string(l.cursor)};
     has_shed_run_ = true;
     return true;
   }
   if (!FlushShed()) return false;
-  Item item{file_, std::move(labels), std::string(l.line), l.start, l.end, 1, false, preset, 0};
-  item.charge = item.line.size() + kItemOverhead;
+  Item item{file_, std::move(labels),    std::string(l.line), l.start, l.end, 1, false, preset,
+            0,     std::string(l.cursor)};
+  item.charge = item.line.size() + kItemOverhead + item.cursor.size();
   if (!ctx_.budget->Acquire(item.charge)) {
     closed_ = true;
     return false;
@@ -227,7 +256,7 @@ bool FileReader::ReadOne(Watched& w) {
   LineSink& sink = *w.sink;
   LineFn emit = [&](const LineOut& l) { sink.Add(l); };
   auto n = w.tailer->Read(kReadPerPass, emit);
-  sink.FlushShed();
+  sink.Tick();
   if (!n.ok()) {
     spdlog::warn("msg=\"read failed\" path=\"{}\" err=\"{}\"", w.tailer->path(), n.status().message());
     w.finishing = true;
@@ -241,7 +270,7 @@ bool FileReader::ReadOne(Watched& w) {
     // Writers may append to a rotated file for a moment after the rename: wait two idle passes.
     if (++w.idle_after_finish >= 2) {
       w.tailer->Flush(emit);
-      sink.FlushShed();
+      sink.FlushPending();
       w.closed = true;
     }
     return false;
@@ -250,7 +279,7 @@ bool FileReader::ReadOne(Watched& w) {
     case FileChange::kNone:
       break;
     case FileChange::kTruncated:
-      sink.FlushShed();
+      sink.FlushPending();
       ctx_.metrics->file_events->WithLabels({"truncated"})->Inc();
       spdlog::info("msg=\"file truncated (copytruncate); reading from the start\" path=\"{}\"", w.tailer->path());
       return true;
@@ -346,6 +375,7 @@ void StdinReader::Run() {
     pollfd p{fd_, POLLIN, 0};
     int rc = ::poll(&p, 1, 100);
     if (rc < 0 && errno != EINTR) break;
+    if (rc == 0) sink.Tick();  // idle: a multiline block may have waited long enough
     if (rc <= 0) continue;
     ssize_t n = ::read(fd_, buf.data(), buf.size());
     if (n < 0) {
@@ -354,10 +384,10 @@ void StdinReader::Run() {
     }
     if (n == 0) break;
     splitter.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), emit);
-    sink.FlushShed();
+    sink.Tick();
   }
   splitter.Flush(emit);
-  sink.FlushShed();
+  sink.FlushPending();
   eof_ = true;
 }
 

@@ -19,6 +19,7 @@
 #include "agent/budget.h"
 #include "agent/config.h"
 #include "agent/item.h"
+#include "agent/multiline.h"
 #include "agent/positions.h"
 #include "agent/source.h"
 #include "agent/tailer.h"
@@ -35,18 +36,26 @@ struct ReaderContext {
   std::atomic<uint64_t>* next_file_id = nullptr;
 };
 
-// Turns lines of one file (or stdin) into queued items. Shared by both readers.
+// Turns lines of one file (or stdin, or a journal) into queued items, through the source's
+// multiline stage when it has one. Shared by every reader. Not thread-safe: owned by its reader.
 class LineSink {
  public:
   LineSink(ReaderContext ctx, TrackedFilePtr file, const SourceConfig* source,
            std::map<std::string, std::string> labels, std::vector<TimestampRun> replay);
-  // Returns false once the budget was closed (shutting down): stop feeding lines.
-  bool Add(const LineOut& line);
+  ~LineSink();
+  // Returns false once the budget was closed (shutting down): stop feeding lines. `labels`
+  // overrides the file's (journal entries each have their own).
+  bool Add(const LineOut& line, StreamLabelsPtr labels = nullptr);
+  // Sends a multiline block that waited max_wait_time; call on every poll.
+  bool Tick();
+  // Queues everything held back: the multiline block and the pending run of shed lines.
+  bool FlushPending();
   // Queues the pending run of shed lines, if any.
   bool FlushShed();
   const TrackedFilePtr& file() const { return file_; }
 
  private:
+  bool Queue(const LineOut& line, StreamLabelsPtr labels);
   StreamLabelsPtr LabelsFor(std::string_view line);
 
   ReaderContext ctx_;
@@ -65,6 +74,7 @@ class LineSink {
   Item shed_run_;
   bool has_shed_run_ = false;
   bool closed_ = false;
+  std::unique_ptr<MultilineJoiner> joiner_;  // null without a multiline stage
 };
 
 class FileReader {

@@ -143,7 +143,7 @@ void Sender::Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng) {
     }
     metrics_->inflight->Add(1);
     int64_t start = SteadyNanos();
-    PushResult r = client.Push(batch.body, batch.content_type);
+    PushResult r = client.Push(batch.body, batch.content_type, batch.content_encoding);
     metrics_->inflight->Add(-1);
     metrics_->request_duration->WithLabels({StatusLabel(r)})->Observe(
         static_cast<double>(SteadyNanos() - start) / 1e9);

@@ -12,8 +12,10 @@ namespace sluice::agent {
 
 namespace {
 
-// The largest cut <= max that does not split a UTF-8 sequence (falls back to max for bytes that
-// are not UTF-8 at all).
+constexpr size_t kReadChunk = 64 << 10;
+
+}  // namespace
+
 size_t Utf8Cut(std::string_view s, size_t max) {
   if (s.size() <= max) return s.size();
   size_t cut = max;
@@ -21,14 +23,10 @@ size_t Utf8Cut(std::string_view s, size_t max) {
   return (cut == 0 || max - cut >= 4) ? max : cut;
 }
 
-constexpr size_t kReadChunk = 64 << 10;
-
-}  // namespace
-
 void LineSplitter::EmitPending(const LineFn& emit, uint64_t end) {
   std::string_view line = pending_;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  emit(LineOut{line, pending_start_, end, discarding_, false});
+  emit(LineOut{line, pending_start_, end, discarding_, false, 0, {}});
   pending_.clear();
   pending_start_ = end;
   discarding_ = false;
@@ -50,7 +48,7 @@ void LineSplitter::Append(std::string_view piece, const LineFn& emit) {
   pending_.append(piece);
   while (pending_.size() > max_) {
     size_t cut = Utf8Cut(pending_, max_);
-    emit(LineOut{std::string_view(pending_).substr(0, cut), pending_start_, pending_start_ + cut, false, true});
+    emit(LineOut{std::string_view(pending_).substr(0, cut), pending_start_, pending_start_ + cut, false, true, 0, {}});
     pending_.erase(0, cut);
     pending_start_ += cut;
   }

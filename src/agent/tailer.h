@@ -16,15 +16,22 @@
 
 namespace sluice::agent {
 
-// A line (or a piece of one) found in a file. `line` is valid during the callback only.
+// A line (or a piece of one) found in a file. `line` and `cursor` are valid during the callback
+// only.
 struct LineOut {
   std::string_view line;
   uint64_t start = 0;  // offset of its first byte
   uint64_t end = 0;    // offset after it (after its '\n' for a whole line)
   bool truncated = false;  // bytes past max_line_size were dropped
   bool split = false;      // a piece of a line longer than max_line_size
+  int64_t timestamp = 0;   // the source's own (journal); 0 = given when the batch is cut
+  std::string_view cursor;  // journal: where to resume once this line is delivered
 };
 using LineFn = std::function<void(const LineOut&)>;
+
+// The largest cut <= max that does not split a UTF-8 sequence (max itself for bytes that are not
+// UTF-8 at all).
+size_t Utf8Cut(std::string_view s, size_t max);
 
 // Turns a byte stream into lines. In split mode a line longer than max_line_size comes out as
 // pieces of at most max_line_size bytes (each cut on a UTF-8 boundary); in truncate mode as its

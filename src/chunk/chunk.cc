@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "chunk/bloom.h"
 #include "chunk/format.h"
 #include "common/check.h"
 #include "common/checksum.h"
@@ -34,8 +35,9 @@ Status ChunkCorruption(std::string_view what) {
 // are decompressed, through one BlockReader whose buffers are reused from block to block.
 class ChunkIterator final : public iter::EntryIterator {
  public:
-  ChunkIterator(const Chunk* chunk, int64_t from_ns, int64_t through_ns, model::Direction dir)
-      : chunk_(chunk), from_(from_ns), through_(through_ns), dir_(dir) {
+  ChunkIterator(const Chunk* chunk, int64_t from_ns, int64_t through_ns, model::Direction dir,
+                const ReadOptions& options)
+      : chunk_(chunk), from_(from_ns), through_(through_ns), dir_(dir), options_(options) {
     const auto& blocks = chunk->blocks();
     // Blocks are in time order, so the ones in range form one contiguous run.
     auto first = std::find_if(blocks.begin(), blocks.end(),
@@ -66,6 +68,8 @@ class ChunkIterator final : public iter::EntryIterator {
   const model::Entry& At() const override { return reader_.entry(); }
   const model::LabelSet& Labels() const override { return chunk_->labels(); }
   Status Error() const override { return active_ ? reader_.status() : Status::OK(); }
+  bool LineLoaded() const override { return reader_.line_loaded(); }
+  Status LoadLine() override { return reader_.LoadLine(); }
 
  private:
   // Moves the reader to the next block in range; false when there is none.
@@ -83,7 +87,7 @@ class ChunkIterator final : public iter::EntryIterator {
       }
       i = --next_;
     }
-    reader_.Reset(&blocks[i], from_, through_, dir_);
+    reader_.Reset(&blocks[i], from_, through_, dir_, options_);
     active_ = true;
     return true;
   }
@@ -91,6 +95,7 @@ class ChunkIterator final : public iter::EntryIterator {
   const Chunk* chunk_;
   int64_t from_, through_;
   model::Direction dir_;
+  ReadOptions options_;
   size_t begin_ = 0, end_ = 0;  // blocks[begin_, end_) may hold entries in range
   size_t next_ = 0;
   bool active_ = false;
@@ -112,15 +117,24 @@ std::string EncodeChunk(const model::LabelSet& labels, const std::vector<Block>&
   size_t data_len = 0;
   for (const auto& b : blocks) {
     coding::PutVarint64(&index, offset);
-    coding::PutVarint64(&index, b.data.size());
-    coding::PutVarint64(&index, b.raw_len);
+    coding::PutVarint64(&index, b.heads_len);
+    coding::PutVarint64(&index, b.data.size() - b.heads_len);
+    coding::PutVarint64(&index, b.heads_raw_len);
+    coding::PutVarint64(&index, b.lines_raw_len());
     coding::PutVarintSigned64(&index, b.min_ts);
     coding::PutVarint64(&index, static_cast<uint64_t>(b.max_ts) - static_cast<uint64_t>(b.min_ts));
     coding::PutVarint64(&index, b.num_entries);
     index.push_back(static_cast<char>(b.codec));
-    index.push_back(0);                     // flags: no optional sections yet
-    coding::PutLengthPrefixed(&index, {});  // ext
-    coding::PutFixed32(&index, b.crc32);
+    std::string ext;
+    uint8_t flags = 0;
+    if (!b.bloom.empty()) {
+      flags |= format::kBlockFlagBloom;
+      coding::PutLengthPrefixed(&ext, b.bloom);
+    }
+    index.push_back(static_cast<char>(flags));
+    coding::PutLengthPrefixed(&index, ext);
+    coding::PutFixed32(&index, b.heads_crc32);
+    coding::PutFixed32(&index, b.lines_crc32);
     offset += b.data.size();
     data_len += b.data.size();
   }
@@ -197,14 +211,28 @@ Result<Chunk> Chunk::Decode(std::string bytes) {
   uint64_t prev_end = 0;
   for (size_t i = 0; i < blocks.size(); ++i) {
     Block& b = blocks[i];
-    uint64_t offset, len, span;
+    uint64_t offset, heads_len, lines_len, lines_raw_len, span;
     uint8_t codec, flags;
     std::string_view ext;
-    if (!r.GetVarint64(&offset) || !r.GetVarint64(&len) || !r.GetVarint32(&b.raw_len) ||
+    if (!r.GetVarint64(&offset) || !r.GetVarint64(&heads_len) || !r.GetVarint64(&lines_len) ||
+        !r.GetVarint32(&b.heads_raw_len) || !r.GetVarint64(&lines_raw_len) ||
         !r.GetVarintSigned64(&b.min_ts) || !r.GetVarint64(&span) ||
         !r.GetVarint32(&b.num_entries) || !r.GetByte(&codec) || !r.GetByte(&flags) ||
-        !r.GetLengthPrefixed(&ext) || !r.GetFixed32(&b.crc32)) {
+        !r.GetLengthPrefixed(&ext) || !r.GetFixed32(&b.heads_crc32) ||
+        !r.GetFixed32(&b.lines_crc32)) {
       return ChunkCorruption("truncated block index");
+    }
+    if (lines_raw_len > std::numeric_limits<uint32_t>::max() - uint64_t{b.heads_raw_len}) {
+      return ChunkCorruption("block raw length overflows");
+    }
+    b.raw_len = static_cast<uint32_t>(b.heads_raw_len + lines_raw_len);
+    if ((flags & kBlockFlagBloom) != 0) {
+      coding::Reader er(ext);
+      std::string_view bloom;
+      if (!er.GetLengthPrefixed(&bloom) || !BloomValid(bloom)) {
+        return ChunkCorruption("bad bloom filter in block " + std::to_string(i));
+      }
+      b.bloom.assign(bloom);
     }
     if (!IsValidCodec(codec)) {
       return ChunkCorruption("unknown codec " + std::to_string(codec));
@@ -222,9 +250,12 @@ Result<Chunk> Chunk::Decode(std::string bytes) {
     if (i > 0 && blocks[i - 1].max_ts > b.min_ts) {
       return ChunkCorruption("blocks out of time order");
     }
-    if (offset < prev_end || offset > data_len || len > data_len - offset) {
+    if (offset < prev_end || offset > data_len || heads_len > data_len - offset ||
+        lines_len > data_len - offset - heads_len) {
       return ChunkCorruption("block " + std::to_string(i) + " outside the data section");
     }
+    const uint64_t len = heads_len + lines_len;
+    b.heads_len = static_cast<uint32_t>(heads_len);
     prev_end = offset + len;
     b.data.assign(bytes.data() + data_start + offset, len);
   }
@@ -248,9 +279,9 @@ ChunkMeta Chunk::meta() const {
   return m;
 }
 
-iter::EntryIteratorPtr Chunk::Iterator(int64_t from_ns, int64_t through_ns,
-                                       model::Direction dir) const {
-  return std::make_unique<ChunkIterator>(this, from_ns, through_ns, dir);
+iter::EntryIteratorPtr Chunk::Iterator(int64_t from_ns, int64_t through_ns, model::Direction dir,
+                                       const ReadOptions& options) const {
+  return std::make_unique<ChunkIterator>(this, from_ns, through_ns, dir, options);
 }
 
 }  // namespace sluice::chunk

@@ -24,7 +24,7 @@ struct ChunkMeta {
 
 // Serializes a chunk.
 // REQUIRES: blocks non-empty and in time order (blocks[i].max_ts <= blocks[i+1].min_ts), each
-// as returned by BlockBuilder::Finish (crc32 set); a violation is a bug and aborts.
+// as returned by BlockBuilder::Finish (crcs set); a violation is a bug and aborts.
 std::string EncodeChunk(const model::LabelSet& labels, const std::vector<Block>& blocks);
 
 // An immutable, decoded chunk. Thread-safe for concurrent readers.
@@ -45,8 +45,12 @@ class Chunk {
 
   // All entries with from_ns <= ts < through_ns in `dir` order, block by block; blocks outside
   // the range are never decompressed. A corrupt block ends iteration with Error() Corruption.
-  // REQUIRES: *this outlives the iterator and is not moved meanwhile.
-  iter::EntryIteratorPtr Iterator(int64_t from_ns, int64_t through_ns, model::Direction dir) const;
+  // `options` as for BlockReader (timestamps-only reads, required literals, stats); the
+  // iterator forwards LineLoaded()/LoadLine() to its block reader.
+  // REQUIRES: *this outlives the iterator and is not moved meanwhile; so do the pointers in
+  // options.
+  iter::EntryIteratorPtr Iterator(int64_t from_ns, int64_t through_ns, model::Direction dir,
+                                  const ReadOptions& options = {}) const;
 
  private:
   model::LabelSet labels_;

@@ -72,7 +72,11 @@ TEST(ChunkTest, RoundTrips) {
     EXPECT_EQ(got.raw_len, blocks[i].raw_len);
     EXPECT_EQ(got.codec, blocks[i].codec);
     EXPECT_EQ(got.data, blocks[i].data);
-    EXPECT_EQ(got.crc32, blocks[i].crc32);
+    EXPECT_EQ(got.heads_len, blocks[i].heads_len);
+    EXPECT_EQ(got.heads_raw_len, blocks[i].heads_raw_len);
+    EXPECT_EQ(got.heads_crc32, blocks[i].heads_crc32);
+    EXPECT_EQ(got.lines_crc32, blocks[i].lines_crc32);
+    EXPECT_EQ(got.bloom, blocks[i].bloom);
     ASSERT_TRUE(DecodeBlock(got, &decoded).ok());
   }
   EXPECT_EQ(decoded, entries);
@@ -179,8 +183,8 @@ TEST(ChunkCorruptionTest, BadMagicAndVersion) {
   bad[0] = 'X';
   EXPECT_NE(Chunk::Decode(bad).status().message().find("magic"), std::string::npos);
   bad = bytes;
-  bad[4] = 2;
-  EXPECT_NE(Chunk::Decode(bad).status().message().find("version 2"), std::string::npos);
+  bad[4] = 1;  // version 1 (one section per block) is no longer read
+  EXPECT_NE(Chunk::Decode(bad).status().message().find("version 1"), std::string::npos);
   bad = bytes;
   bad[bad.size() - 1] = 'X';
   EXPECT_EQ(Chunk::Decode(bad).status().code(), StatusCode::kCorruption);
@@ -233,18 +237,26 @@ TEST(ChunkCorruptionTest, LyingBlockMetadataIsCorruption) {
   check("num_entries", [](Block& b) { b.num_entries += 1; });
   check("max_ts", [](Block& b) { b.max_ts += 1; });
   check("codec", [](Block& b) { b.codec = Codec::kLz4; });
-  check("crc", [](Block& b) { b.crc32 += 1; });
+  check("heads crc", [](Block& b) { b.heads_crc32 += 1; });
+  check("lines crc", [](Block& b) { b.lines_crc32 += 1; });
+  check("heads_len", [](Block& b) { b.heads_len -= 1; });
+  check("heads_raw_len", [](Block& b) { b.heads_raw_len += 1; });
 }
 
 TEST(ChunkCorruptionTest, DecompressionBombIsCorruption) {
   // A block whose few compressed bytes inflate to 16MB, though raw_len claims 100 bytes.
   Block bomb = BuildBlock(MakeEntries(3, 1000, 8), Codec::kZstd);
+  std::string lines(bomb.lines_data());
   ASSERT_TRUE(Compress(Codec::kZstd, std::string(16 << 20, 'x'), &bomb.data).ok());
-  bomb.raw_len = 100;
-  bomb.crc32 = Crc32(bomb.data);
+  bomb.heads_len = static_cast<uint32_t>(bomb.data.size());
+  bomb.data += lines;
+  bomb.raw_len = bomb.raw_len - bomb.heads_raw_len + 100;
+  bomb.heads_raw_len = 100;
+  testutil::Reseal(&bomb);
   EXPECT_EQ(DecodeAndReadAll(ChunkWithBlock(bomb)).code(), StatusCode::kCorruption);
   // The same payload claiming its true size decompresses, but is not valid entries.
-  bomb.raw_len = 16 << 20;
+  bomb.raw_len = bomb.raw_len - bomb.heads_raw_len + (16 << 20);
+  bomb.heads_raw_len = 16 << 20;
   EXPECT_EQ(DecodeAndReadAll(ChunkWithBlock(bomb)).code(), StatusCode::kCorruption);
 }
 
@@ -259,15 +271,18 @@ TEST(ChunkCorruptionTest, BlocksOutsideDataOrOutOfOrder) {
   for (int i = 0; i < 2; ++i) {
     const Block& b = blocks[i];
     coding::PutVarint64(&index, offset);
-    coding::PutVarint64(&index, b.data.size());
-    coding::PutVarint64(&index, b.raw_len);
+    coding::PutVarint64(&index, b.heads_len);
+    coding::PutVarint64(&index, b.data.size() - b.heads_len);
+    coding::PutVarint64(&index, b.heads_raw_len);
+    coding::PutVarint64(&index, b.lines_raw_len());
     coding::PutVarintSigned64(&index, i == 1 ? blocks[0].min_ts : b.min_ts);
     coding::PutVarint64(&index, static_cast<uint64_t>(b.max_ts - b.min_ts));
     coding::PutVarint64(&index, b.num_entries);
     index.push_back(static_cast<char>(b.codec));
     index.push_back(0);
     index.push_back(0);
-    coding::PutFixed32(&index, b.crc32);
+    coding::PutFixed32(&index, b.heads_crc32);
+    coding::PutFixed32(&index, b.lines_crc32);
     offset += b.data.size();
   }
   std::string out;
@@ -290,6 +305,76 @@ TEST(ChunkCorruptionTest, BlocksOutsideDataOrOutOfOrder) {
   std::string cut = enc.substr(0, enc.size() - format::kFooterSize - 1) +
                     enc.substr(enc.size() - format::kFooterSize);
   EXPECT_EQ(Chunk::Decode(cut).status().code(), StatusCode::kCorruption);
+}
+
+TEST(ChunkTest, BloomsRoundTripAndSkipBlocks) {
+  std::vector<model::Entry> entries;
+  std::mt19937 rng(11);
+  std::vector<std::string> traces;
+  for (int i = 0; i < 3000; ++i) {
+    traces.push_back(std::to_string(rng()) + std::to_string(rng()) + std::to_string(rng()));
+    entries.push_back(
+        {1000 + i, "GET /api/items/" + std::to_string(i % 97) + " trace=" + traces.back(), {}});
+  }
+  const std::string needle = "trace=" + traces[2500];
+  auto blocks = Recompact(CutBlocks(entries, 100),
+                          {.level = 1, .target_block_raw_size = 16 * 1024, .bloom = true});
+  ASSERT_TRUE(blocks.ok());
+  ASSERT_GT(blocks->size(), 5u);
+  const std::string bytes = EncodeChunk(TestLabels(), *blocks);
+  auto chunk = Chunk::Decode(bytes);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  for (size_t i = 0; i < blocks->size(); ++i) {
+    ASSERT_FALSE((*blocks)[i].bloom.empty());
+    EXPECT_EQ(chunk->blocks()[i].bloom, (*blocks)[i].bloom);
+  }
+  EXPECT_EQ(EncodeChunk(chunk->labels(), chunk->blocks()), bytes);
+
+  const std::vector<std::string> literals = {needle};
+  BlockStats stats;
+  auto it = chunk->Iterator(kMin, kMax, Direction::kBackward,
+                            {.required_literals = &literals, .stats = &stats});
+  auto c = Collect(it.get());
+  ASSERT_TRUE(c.status.ok());
+  ASSERT_EQ(c.entries.size(), 1u);
+  EXPECT_EQ(c.entries[0], entries[2500]);
+  EXPECT_EQ(stats.blocks, blocks->size());
+  EXPECT_GE(stats.skipped_by_bloom + 1,
+            blocks->size() - 1);  // at most one false positive
+  EXPECT_EQ(stats.decompressed, stats.blocks - stats.skipped_by_bloom);
+
+  // Timestamps only, across blocks, with lines loaded on demand through the chunk iterator.
+  it = chunk->Iterator(kMin, kMax, Direction::kForward, {.lines_needed = false});
+  size_t n = 0;
+  while (it->Next()) {
+    ASSERT_EQ(it->At().timestamp_ns, entries[n].timestamp_ns);
+    ASSERT_FALSE(it->LineLoaded());
+    if (n % 500 == 0) {
+      ASSERT_TRUE(it->LoadLine().ok());
+      EXPECT_TRUE(it->LineLoaded());
+      EXPECT_EQ(it->At(), entries[n]);
+    }
+    ++n;
+  }
+  EXPECT_TRUE(it->Error().ok());
+  EXPECT_EQ(n, entries.size());
+}
+
+TEST(ChunkCorruptionTest, BadBloomIsCorruption) {
+  auto blocks = Recompact(CutBlocks(MakeEntries(200, 1000, 10), 50), {.bloom = true});
+  ASSERT_TRUE(blocks.ok());
+  ASSERT_FALSE((*blocks)[0].bloom.empty());
+  auto check = [&](const char* what, auto mutate) {
+    std::vector<Block> bad = *blocks;
+    mutate(bad[0].bloom);
+    EXPECT_EQ(Chunk::Decode(EncodeChunk(TestLabels(), bad)).status().code(),
+              StatusCode::kCorruption)
+        << what;
+  };
+  check("size not whole words", [](std::string& b) { b.pop_back(); });
+  check("n-gram length 0", [](std::string& b) { b[0] = 0; });
+  check("no probes", [](std::string& b) { b[2] = 0; });
+  check("too short", [](std::string& b) { b.resize(3); });
 }
 
 }  // namespace

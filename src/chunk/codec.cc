@@ -110,13 +110,22 @@ std::string_view CodecName(Codec c) {
 
 bool IsValidCodec(uint8_t c) { return c <= kMaxCodec; }
 
-Status Compress(Codec c, std::string_view in, std::string* out) {
+Status Compress(Codec c, std::string_view in, std::string* out, int level) {
   switch (c) {
     case Codec::kNone:
       out->assign(in);
       return Status::OK();
     case Codec::kGzip: {
       libdeflate_compressor* comp = ThreadDeflateCompressor();
+      // A non-default level is a flush-time choice: a compressor per call is cheap there.
+      std::unique_ptr<libdeflate_compressor, DeflateCompressorDeleter> own;
+      if (level != 0 && level != kGzipLevel) {
+        own.reset(libdeflate_alloc_compressor(level));
+        if (own == nullptr) {
+          return Status::InvalidArgument("gzip: bad level " + std::to_string(level));
+        }
+        comp = own.get();
+      }
       out->resize(libdeflate_gzip_compress_bound(comp, in.size()));
       size_t n = libdeflate_gzip_compress(comp, in.data(), in.size(), out->data(), out->size());
       if (n == 0) return Status::Internal("gzip compression failed");
@@ -140,7 +149,7 @@ Status Compress(Codec c, std::string_view in, std::string* out) {
     case Codec::kZstd: {
       out->resize(ZSTD_compressBound(in.size()));
       size_t n = ZSTD_compressCCtx(ThreadZstdCCtx(), out->data(), out->size(), in.data(), in.size(),
-                                   kZstdLevel);
+                                   level == 0 ? kZstdLevel : level);
       if (ZSTD_isError(n)) {
         return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       }

@@ -38,9 +38,10 @@ std::string_view CodecName(Codec c);
 // False for values not in the enum (e.g. a byte read from a corrupt file).
 bool IsValidCodec(uint8_t c);
 
-// Overwrites *out with the compressed form of `in`. Fails only for inputs over 2GB (lz4's
-// limit) or an invalid codec value.
-Status Compress(Codec c, std::string_view in, std::string* out);
+// Overwrites *out with the compressed form of `in`. `level` is the codec's level (zstd,
+// gzip); 0 picks the write-path default above, and lz4, snappy and none ignore it. Fails
+// only for inputs over 2GB (lz4's limit) or an invalid codec value.
+Status Compress(Codec c, std::string_view in, std::string* out, int level = 0);
 
 // Overwrites *out with exactly raw_len bytes decompressed from `in`. Anything else — garbage,
 // trailing bytes, output shorter or longer than raw_len, raw_len over kMaxDecompressedLen or

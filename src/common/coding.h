@@ -4,6 +4,7 @@
 // on-disk format (WAL, chunk, index). Decoders take a cursor and fail on truncated input
 // instead of reading past the end: every byte they see may come from a torn or corrupt file.
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -41,6 +42,15 @@ inline void PutVarint64(std::string* dst, uint64_t v) {
   }
   buf[n++] = static_cast<char>(v);
   dst->append(buf, n);
+}
+// How many bytes PutVarint64(v) appends.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
 }
 // Zig-zag, so small negative deltas stay small.
 inline void PutVarintSigned64(std::string* dst, int64_t v) {

@@ -85,6 +85,11 @@ void VisitConfig(Config& c, V& v) {
     v.Field("chunk_block_size", BytesField{&i.chunk_block_size});
     v.Field("chunk_target_size", BytesField{&i.chunk_target_size});
     v.Field("chunk_encoding", i.chunk_encoding);
+    v.Field("chunk_flush_block_size", BytesField{&i.chunk_flush_block_size});
+    v.Field("chunk_flush_compression_level", i.chunk_flush_compression_level);
+    v.Field("chunk_flush_blooms", i.chunk_flush_blooms);
+    v.Field("head_memory_budget", BytesField{&i.head_memory_budget});
+    v.Field("chunk_memory_budget", BytesField{&i.chunk_memory_budget});
     v.Field("max_chunk_age", DurationField{&i.max_chunk_age});
     v.Field("chunk_retain_period", DurationField{&i.chunk_retain_period});
     v.Field("flush_check_period", DurationField{&i.flush_check_period});
@@ -318,6 +323,13 @@ Status Config::Finalize() {
   if (ingester.concurrency <= 0) ingester.concurrency = static_cast<int>(4 * cores);
   if (querier.max_concurrent <= 0) querier.max_concurrent = static_cast<int>(cores);
   if (ingester.concurrent_flushes <= 0) ingester.concurrent_flushes = 1;
+  if (ingester.chunk_flush_compression_level < 0 || ingester.chunk_flush_compression_level > 19) {
+    return Status::InvalidArgument(fmt::format("ingester.chunk_flush_compression_level: {} is not between 0 and 19",
+                                               ingester.chunk_flush_compression_level));
+  }
+  if (ingester.chunk_flush_block_size < 4096) {
+    return Status::InvalidArgument("ingester.chunk_flush_block_size must be at least 4KB");
+  }
   return Status::OK();
 }
 

@@ -40,6 +40,19 @@ struct Config {
     uint64_t chunk_block_size = 262144;
     uint64_t chunk_target_size = 1572864;
     std::string chunk_encoding = "zstd";
+    // Flush-time recompaction (sluice's own knobs: cost vs disk vs query speed). Blocks are cut
+    // small and fast on the push path; at flush a chunk's entries are re-cut into blocks of
+    // chunk_flush_block_size raw bytes, recompressed at chunk_flush_compression_level (zstd,
+    // gzip) and, with chunk_flush_blooms, given the n-gram bloom filters that let `|=` queries
+    // skip blocks. Level 0 stores the blocks as they were cut (no recompaction, no blooms).
+    uint64_t chunk_flush_block_size = 1ull << 20;
+    int chunk_flush_compression_level = 1;
+    bool chunk_flush_blooms = true;
+    // Memory bounds (sluice's own): raw head bytes past head_memory_budget (at least 16KB per
+    // stream) are cut into compressed blocks early; past chunk_memory_budget more, the largest
+    // open chunks are flushed early (reason "memory").
+    uint64_t head_memory_budget = 48ull << 20;
+    uint64_t chunk_memory_budget = 256ull << 20;
     int64_t max_chunk_age = 2LL * 3600 * 1'000'000'000;
     int64_t chunk_retain_period = 0;
     int64_t flush_check_period = 30LL * 1'000'000'000;

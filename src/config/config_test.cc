@@ -66,6 +66,19 @@ TEST(ConfigTest, FlagsOverrideFile) {
   EXPECT_FALSE(LoadConfig({"-ingester.wal.fsync=sometimes"}).ok());
 }
 
+TEST(ConfigTest, FlushRecompactionKnobsAreChecked) {
+  auto c = LoadConfig({"-ingester.chunk_flush_compression_level=9", "-ingester.chunk_flush_blooms=false",
+                       "-ingester.chunk_flush_block_size=512KB"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ingester.chunk_flush_compression_level, 9);
+  EXPECT_FALSE(c->ingester.chunk_flush_blooms);
+  EXPECT_EQ(c->ingester.chunk_flush_block_size, 512u << 10);
+  EXPECT_EQ(LoadConfig({"-ingester.chunk_flush_compression_level=23"}).status().message(),
+            "ingester.chunk_flush_compression_level: 23 is not between 0 and 19");
+  EXPECT_EQ(LoadConfig({"-ingester.chunk_flush_block_size=1KB"}).status().message(),
+            "ingester.chunk_flush_block_size must be at least 4KB");
+}
+
 TEST(ConfigTest, DumpRoundTrips) {
   auto c = LoadConfig({"-limits_config.max_line_size=1KB"});
   ASSERT_TRUE(c.ok());

@@ -20,7 +20,7 @@ std::string Rfc3339Seconds(int64_t ns) {
   return FormatRfc3339Nano(ns - rem);
 }
 
-uint64_t EntryBytes(const model::Entry& e) {
+uint64_t EntryBytes(const model::EntryView& e) {
   uint64_t n = e.line.size();
   for (const auto& m : e.metadata) n += m.name.size() + m.value.size();
   return n;
@@ -44,6 +44,14 @@ ReceivedCounters& Counters() {
 }
 
 }  // namespace
+
+std::shared_ptr<const StreamLabels> StreamLabels::Make(model::LabelSet labels) {
+  auto made = std::make_shared<StreamLabels>();
+  made->labels = std::move(labels);
+  made->text = made->labels.ToString();
+  made->fingerprint = made->labels.Fingerprint();
+  return made;
+}
 
 void ErrorCollector::Add(const Status& status) {
   if (groups_.empty()) first_code_ = status.code();
@@ -75,24 +83,20 @@ Status ErrorCollector::ToStatus() const {
 Distributor::Distributor(config::Overrides* overrides, Pusher* pusher, Clock* clock)
     : overrides_(overrides), pusher_(pusher), clock_(clock) {}
 
-Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits& limits, const std::string& raw,
+Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,
                                    size_t lines, uint64_t bytes, ValidatedStream* out) {
   auto fail = [&](std::string_view reason, std::string msg) {
     RecordDiscarded(reason, tenant, lines, bytes);
     return Status::InvalidArgument(std::move(msg));
   };
-  std::shared_ptr<const ParsedLabels> cached = CachedLabels(raw);
+  std::shared_ptr<const StreamLabels> cached = CachedLabels(raw);
   if (cached == nullptr) {
     auto parsed = model::ParseLabels(raw);
     if (!parsed.ok()) {
       return fail(reason::kInvalidLabels,
                   fmt::format("Error parsing labels '{}' with error: {}", raw, parsed.status().message()));
     }
-    auto fresh = std::make_shared<ParsedLabels>();
-    fresh->labels = std::move(parsed).value();
-    fresh->text = fresh->labels.ToString();
-    fresh->fingerprint = fresh->labels.Fingerprint();
-    cached = fresh;
+    cached = StreamLabels::Make(std::move(parsed).value());
     CacheLabels(raw, cached);
   }
   const model::LabelSet& labels = cached->labels;
@@ -119,19 +123,17 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     }
     previous = &l.name;
   }
-  out->labels_text = cached->text;
-  out->fingerprint = cached->fingerprint;
-  out->labels = labels;
+  out->labels = std::move(cached);
   return Status::OK();
 }
 
-std::shared_ptr<const Distributor::ParsedLabels> Distributor::CachedLabels(const std::string& raw) {
+std::shared_ptr<const StreamLabels> Distributor::CachedLabels(std::string_view raw) {
   std::lock_guard lock(labels_mu_);
   auto it = label_cache_.find(raw);
   return it == label_cache_.end() ? nullptr : it->second;
 }
 
-void Distributor::CacheLabels(const std::string& raw, std::shared_ptr<const ParsedLabels> parsed) {
+void Distributor::CacheLabels(std::string_view raw, std::shared_ptr<const StreamLabels> parsed) {
   std::lock_guard lock(labels_mu_);
   if (label_cache_.size() >= kMaxCachedLabelTexts) label_cache_.clear();
   label_cache_.emplace(raw, std::move(parsed));
@@ -183,13 +185,15 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
       validation_errors.Add(st);
       continue;
     }
-    vs.entries.reserve(raw.entries.size());
+    // Valid entries are compacted in place, then the vector moves to the validated stream.
+    size_t kept = 0;
     int64_t previous_ts = INT64_MIN;
-    const std::string* previous_line = nullptr;
+    std::string_view previous_line;
+    bool have_previous = false;
     for (auto& e : raw.entries) {
       if (limits.max_line_size_truncate && limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
         uint64_t cut = e.line.size() - limits.max_line_size;
-        e.line.resize(limits.max_line_size);
+        e.line = e.line.substr(0, limits.max_line_size);
         counters.mutated_samples->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})->Inc();
         counters.mutated_bytes->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})
             ->Inc(static_cast<double>(cut));
@@ -199,17 +203,17 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
       if (limits.reject_old_samples && e.timestamp_ns < now - limits.reject_old_samples_max_age) {
         why = reason::kGreaterThanMaxSampleAge;
         msg = fmt::format("entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}",
-                          vs.labels_text, Rfc3339Seconds(e.timestamp_ns),
+                          vs.labels_text(), Rfc3339Seconds(e.timestamp_ns),
                           Rfc3339Seconds(now - limits.reject_old_samples_max_age));
       } else if (e.timestamp_ns > now + limits.creation_grace_period) {
         why = reason::kTooFarInFuture;
-        msg = fmt::format("entry for stream '{}' has timestamp too new: {}", vs.labels_text,
+        msg = fmt::format("entry for stream '{}' has timestamp too new: {}", vs.labels_text(),
                           Rfc3339Seconds(e.timestamp_ns));
       } else if (limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
         why = reason::kLineTooLong;
         msg = fmt::format(
             "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes",
-            limits.max_line_size, vs.labels_text, e.line.size());
+            limits.max_line_size, vs.labels_text(), e.line.size());
       } else if (!e.metadata.empty()) {
         uint64_t md_bytes = 0;
         for (const auto& m : e.metadata) md_bytes += m.name.size() + m.value.size();
@@ -218,13 +222,13 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
           msg = fmt::format(
               "stream '{}' includes structured metadata, but this feature is disallowed. Please see "
               "`limits_config.allow_structured_metadata` or contact your Loki administrator to enable it.",
-              vs.labels_text);
+              vs.labels_text());
         } else if (limits.max_structured_metadata_size > 0 && md_bytes > limits.max_structured_metadata_size) {
           why = reason::kStructuredMetadataTooLarge;
           msg = fmt::format(
               "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
               "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it.",
-              vs.labels_text, md_bytes, limits.max_structured_metadata_size);
+              vs.labels_text(), md_bytes, limits.max_structured_metadata_size);
         } else if (limits.max_structured_metadata_entries_count > 0 &&
                    e.metadata.size() > limits.max_structured_metadata_entries_count) {
           why = reason::kStructuredMetadataTooMany;
@@ -232,7 +236,7 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
               "stream '{}' has too many structured metadata labels: '{}', limit: '{}'. Please see "
               "`limits_config.max_structured_metadata_entries_count` or contact your Loki administrator to "
               "increase it.",
-              vs.labels_text, e.metadata.size(), limits.max_structured_metadata_entries_count);
+              vs.labels_text(), e.metadata.size(), limits.max_structured_metadata_entries_count);
         }
       }
       if (!why.empty()) {
@@ -240,16 +244,19 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
         validation_errors.Add(Status::InvalidArgument(std::move(msg)));
         continue;
       }
-      if (limits.increment_duplicate_timestamp && previous_line != nullptr && e.timestamp_ns <= previous_ts &&
-          e.line != *previous_line) {
+      if (limits.increment_duplicate_timestamp && have_previous && e.timestamp_ns <= previous_ts &&
+          e.line != previous_line) {
         e.timestamp_ns = previous_ts + 1;
       }
       previous_ts = e.timestamp_ns;
+      previous_line = e.line;
+      have_previous = true;
       valid_bytes += EntryBytes(e);
       ++valid_lines;
-      vs.entries.push_back(std::move(e));
-      previous_line = &vs.entries.back().line;
+      raw.entries[kept++] = e;
     }
+    raw.entries.resize(kept);
+    vs.entries = std::move(raw.entries);
     if (!vs.entries.empty()) valid.push_back(std::move(vs));
   }
 

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/string_hash.h"
 #include "common/token_bucket.h"
 #include "config/overrides.h"
 #include "distributor/pusher.h"
@@ -29,23 +30,16 @@ class Distributor {
 
  private:
   // Validates one stream; on failure returns the error and counts its lines as discarded.
-  Status ValidateLabels(std::string_view tenant, const config::Limits& limits, const std::string& raw,
+  Status ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,
                         size_t lines, uint64_t bytes, ValidatedStream* out);
   bool AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes);
 
-  // A stream's labels parsed once: agents send the same label text request after request, so
-  // parsing, sorting, printing and fingerprinting are done once per distinct text. Limits are
-  // still checked on every push (they may change at runtime).
-  struct ParsedLabels {
-    model::LabelSet labels;
-    std::string text;  // labels.ToString()
-    uint64_t fingerprint = 0;
-  };
-  // Bounded: cleared when it reaches this many label texts (a churn of streams then only costs
+  // Parsed labels by the raw text the client sent. Limits are still checked on every push
+  // (they may change at runtime). Bounded: cleared when it reaches this many label texts (a churn of streams then only costs
   // the parse it would cost without the cache).
   static constexpr size_t kMaxCachedLabelTexts = 65536;
-  std::shared_ptr<const ParsedLabels> CachedLabels(const std::string& raw);
-  void CacheLabels(const std::string& raw, std::shared_ptr<const ParsedLabels> parsed);
+  std::shared_ptr<const StreamLabels> CachedLabels(std::string_view raw);
+  void CacheLabels(std::string_view raw, std::shared_ptr<const StreamLabels> parsed);
 
   config::Overrides* overrides_;
   Pusher* pusher_;
@@ -55,7 +49,8 @@ class Distributor {
   std::map<std::string, TokenBucket, std::less<>> rate_limiters_;  // GUARDED_BY(mu_)
 
   std::mutex labels_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const ParsedLabels>> label_cache_;  // GUARDED_BY(labels_mu_)
+  std::unordered_map<std::string, std::shared_ptr<const StreamLabels>, StringHash, std::equal_to<>>
+      label_cache_;  // GUARDED_BY(labels_mu_)
 };
 
 // Loki's grouping of several errors: identical messages counted, groups joined by "; ".

@@ -3,6 +3,7 @@
 // The seam between the distributor and the ingester: in the single binary the ingester
 // implements Pusher directly; a scaled-out distributor implements it with an RPC client.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,12 +14,24 @@
 
 namespace sluice::distributor {
 
-// A stream that passed validation: labels parsed, sorted and checked.
-struct ValidatedStream {
+// A stream's labels parsed once: agents send the same label text request after request, so
+// the distributor parses, sorts, prints and fingerprints each distinct text once and shares it.
+struct StreamLabels {
   model::LabelSet labels;
-  std::string labels_text;  // labels.ToString(), computed once
+  std::string text;  // labels.ToString()
   uint64_t fingerprint = 0;
-  std::vector<model::Entry> entries;
+
+  static std::shared_ptr<const StreamLabels> Make(model::LabelSet labels);
+};
+
+// A stream that passed validation: labels parsed, sorted and checked. The entries borrow from
+// the push request, which outlives Pusher::Push.
+struct ValidatedStream {
+  std::shared_ptr<const StreamLabels> labels;
+  std::vector<model::EntryView> entries;
+
+  const std::string& labels_text() const { return labels->text; }
+  uint64_t fingerprint() const { return labels->fingerprint; }
 };
 
 class Pusher {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <set>
+#include <string.h>  // memmem
 #include <thread>
 
 #include "chunk/chunk.h"
@@ -16,6 +17,7 @@
 #include "ingester/wal/checkpoint.h"
 #include "ingester/wal/reader.h"
 #include "metrics/metrics.h"
+#include "querier/block_iterator.h"
 
 namespace sluice::ingester {
 
@@ -78,44 +80,100 @@ std::string GoTimeString(int64_t ns) {
   return s + " +0000 UTC";
 }
 
-// Iterates one immutable in-memory block; owns what it reads so it holds no lock.
-class MemBlockIterator final : public iter::EntryIterator {
- public:
-  MemBlockIterator(std::shared_ptr<const chunk::Block> block, std::shared_ptr<const model::LabelSet> labels,
-                   int64_t from, int64_t through, model::Direction dir)
-      : block_(std::move(block)), labels_(std::move(labels)) {
-    reader_.Reset(block_.get(), from, through, dir);
-  }
-  bool Next() override { return reader_.Next(); }
-  const model::Entry& At() const override { return reader_.entry(); }
-  const model::LabelSet& Labels() const override { return *labels_; }
-  Status Error() const override { return reader_.status(); }
-
- private:
-  std::shared_ptr<const chunk::Block> block_;
-  std::shared_ptr<const model::LabelSet> labels_;
-  chunk::BlockReader reader_;
-};
-
-// Iterates a copy of head entries, sorted ascending, in either direction.
+// A query's copy of the entries of a head in range, read without the shard lock: the index
+// entries and one copy of the span of bytes their lines occupy (no allocation per line).
+// Lines lacking a required literal are skipped; timestamps-only reads load a line only for
+// entries whose timestamp another entry shares (see iter::EntryIterator::LineLoaded).
 class HeadIterator final : public iter::EntryIterator {
  public:
-  HeadIterator(std::vector<model::Entry> entries, std::shared_ptr<const model::LabelSet> labels, model::Direction dir)
-      : entries_(std::move(entries)), labels_(std::move(labels)), backward_(dir == model::Direction::kBackward) {}
-  bool Next() override {
-    if (next_ >= entries_.size()) return false;
-    current_ = backward_ ? entries_.size() - 1 - next_ : next_;
-    ++next_;
-    return true;
+  // REQUIRES: the shard lock is held during the constructor only.
+  HeadIterator(const MemChunk& c, int64_t from, int64_t through, std::shared_ptr<const model::LabelSet> labels,
+               model::Direction dir, std::shared_ptr<const std::vector<std::string>> literals, bool lines_needed)
+      : labels_(std::move(labels)),
+        literals_(std::move(literals)),
+        backward_(dir == model::Direction::kBackward),
+        lines_needed_(lines_needed) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (const auto& e : c.head) {
+      if (e.timestamp_ns < from || e.timestamp_ns >= through) continue;
+      HeadEntry copy = e;
+      if (e.metadata != HeadEntry::kNoMetadata) {
+        copy.metadata = static_cast<uint32_t>(metadata_.size());
+        metadata_.push_back(c.head_metadata[e.metadata]);
+      }
+      entries_.push_back(copy);
+      lo = std::min(lo, e.offset);
+      hi = std::max(hi, e.offset + e.size);
+    }
+    if (entries_.empty()) return;
+    lines_.assign(c.head_lines, lo, hi - lo);
+    for (auto& e : entries_) e.offset -= lo;
+    if (!c.head_sorted) {
+      std::stable_sort(entries_.begin(), entries_.end(),
+                       [](const HeadEntry& a, const HeadEntry& b) { return a.timestamp_ns < b.timestamp_ns; });
+    }
   }
-  const model::Entry& At() const override { return entries_[current_]; }
+  bool empty() const { return entries_.empty(); }
+
+  bool Next() override {
+    while (next_ < entries_.size()) {
+      current_ = backward_ ? entries_.size() - 1 - next_ : next_;
+      ++next_;
+      if (!HasLiterals(Line(entries_[current_]))) continue;
+      const HeadEntry& e = entries_[current_];
+      entry_.timestamp_ns = e.timestamp_ns;
+      entry_.line.clear();
+      entry_.metadata.clear();
+      loaded_ = false;
+      // Metadata labels metric samples, so an entry that has some is always loaded.
+      if (lines_needed_ || e.metadata != HeadEntry::kNoMetadata || SharesTimestamp(current_)) LoadCurrent();
+      return true;
+    }
+    return false;
+  }
+  const model::Entry& At() const override { return entry_; }
   const model::LabelSet& Labels() const override { return *labels_; }
+  bool LineLoaded() const override { return loaded_; }
+  Status LoadLine() override {
+    if (!loaded_) LoadCurrent();
+    return Status::OK();
+  }
 
  private:
-  std::vector<model::Entry> entries_;
+  std::string_view Line(const HeadEntry& e) const { return {lines_.data() + e.offset, e.size}; }
+  bool HasLiterals(std::string_view line) const {
+    for (const auto& lit : *literals_) {
+      if (line.size() < lit.size() || memmem(line.data(), line.size(), lit.data(), lit.size()) == nullptr)
+        return false;
+    }
+    return true;
+  }
+  bool SharesTimestamp(size_t i) const {
+    int64_t ts = entries_[i].timestamp_ns;
+    return (i > 0 && entries_[i - 1].timestamp_ns == ts) ||
+           (i + 1 < entries_.size() && entries_[i + 1].timestamp_ns == ts);
+  }
+  void LoadCurrent() {
+    const HeadEntry& e = entries_[current_];
+    entry_.line.assign(Line(e));
+    if (e.metadata == HeadEntry::kNoMetadata) {
+      entry_.metadata.clear();
+    } else {
+      entry_.metadata = metadata_[e.metadata];
+    }
+    loaded_ = true;
+  }
+
+  std::vector<HeadEntry> entries_;  // sorted ascending; offsets into lines_, metadata into metadata_
+  std::string lines_;
+  std::vector<std::vector<model::Label>> metadata_;
   std::shared_ptr<const model::LabelSet> labels_;
+  std::shared_ptr<const std::vector<std::string>> literals_;
   bool backward_;
+  bool lines_needed_;
   size_t next_ = 0, current_ = 0;
+  model::Entry entry_;
+  bool loaded_ = false;
 };
 
 // Blocks cut from an unordered head may overlap in time; a stored chunk's blocks must not,
@@ -227,6 +285,45 @@ Status Ingester::Start() {
   return Status::OK();
 }
 
+namespace {
+// Heads hold raw lines until they reach the block size. Once all heads together pass
+// ingester.head_memory_budget (at least kHeadBudgetPerStream per stream), a head is cut into a
+// compressed block as soon as it holds more than its share, so memory follows the budget, not
+// the stream count. Past ingester.chunk_memory_budget more (heads and the blocks of chunks not
+// flushed yet together), the largest open chunks are closed and flushed before they are full
+// (reason "memory"), so memory stays bounded however long chunks stay open.
+constexpr uint64_t kHeadBudgetPerStream = 16ull << 10;
+}  // namespace
+
+uint64_t Ingester::HeadBudget() const {
+  const uint64_t streams = std::max<uint64_t>(1, total_streams_.load(std::memory_order_relaxed));
+  return std::max(config_.head_memory_budget, streams * kHeadBudgetPerStream);
+}
+
+void Ingester::Charge(Stream* stream, StreamMemory before, MemoryDelta* delta) {
+  const auto head = static_cast<int64_t>(stream->head_bytes());
+  delta->heads += head - static_cast<int64_t>(before.head);
+  const uint64_t streams = std::max<uint64_t>(1, total_streams_.load(std::memory_order_relaxed));
+  const uint64_t head_budget = HeadBudget();
+  if (head_bytes_.load(std::memory_order_relaxed) + delta->heads > static_cast<int64_t>(head_budget) &&
+      static_cast<uint64_t>(head) >= head_budget / streams) {
+    stream->CutHead();
+    delta->heads -= head - static_cast<int64_t>(stream->head_bytes());
+  }
+  delta->blocks += static_cast<int64_t>(stream->cut_bytes() - before.cut);
+}
+
+void Ingester::Settle(const MemoryDelta& delta) {
+  const int64_t heads = head_bytes_.fetch_add(delta.heads) + delta.heads;
+  const int64_t blocks = block_bytes_.fetch_add(delta.blocks) + delta.blocks;
+  const uint64_t budget = HeadBudget() + config_.chunk_memory_budget;
+  if (heads + blocks > static_cast<int64_t>(budget) && !memory_flush_wanted_.load() &&
+      !memory_flush_wanted_.exchange(true)) {
+    std::lock_guard lock(loop_mu_);
+    loop_cv_.notify_all();
+  }
+}
+
 Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::ValidatedStream>& streams) {
   if (stopping_) return Status::Unavailable("Ingester is stopping or already stopped.");
   if (!ready_) return Status::Unavailable("Ingester not ready: WAL replay in progress");
@@ -242,6 +339,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
   distributor::ErrorCollector errors;
   std::vector<wal::StreamEntries> wal_batch;
   wal_batch.reserve(streams.size());
+  MemoryDelta memory;
 
   for (auto& vs : streams) {
     struct Failure {
@@ -252,9 +350,9 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
     std::vector<Failure> failures;
     const size_t total = vs.entries.size();
     {
-      Shard& shard = ShardFor(tenant, vs.fingerprint);
+      Shard& shard = ShardFor(tenant, vs.fingerprint());
       std::lock_guard lock(shard.mu);
-      auto it = shard.streams.find(vs.fingerprint);
+      auto it = shard.streams.find(vs.fingerprint());
       if (it == shard.streams.end()) {
         if (stream_limit > 0 && tenant->num_streams.load() >= stream_limit) {
           uint64_t bytes = 0;
@@ -264,13 +362,14 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
               "Maximum active stream limit exceeded when trying to create stream {}, reduce the number of active "
               "streams (reduce labels or reduce label values), or contact your Loki administrator to see if the "
               "limit can be increased, user: '{}'",
-              vs.labels_text, tenant_id)));
+              vs.labels_text(), tenant_id)));
           vs.entries.clear();
           continue;
         }
-        auto stream = std::make_unique<Stream>(std::make_shared<const model::LabelSet>(vs.labels), vs.labels_text,
-                                               vs.fingerprint, &stream_options_);
-        it = shard.streams.emplace(vs.fingerprint, std::move(stream)).first;
+        // Shares the distributor's parsed labels rather than copying them.
+        auto stream = std::make_unique<Stream>(std::shared_ptr<const model::LabelSet>(vs.labels, &vs.labels->labels),
+                                               vs.labels_text(), vs.fingerprint(), &stream_options_);
+        it = shard.streams.emplace(vs.fingerprint(), std::move(stream)).first;
         tenant->num_streams.fetch_add(1);
         total_streams_.fetch_add(1);
         m.streams_created->WithLabels({tenant->id})->Inc();
@@ -284,9 +383,10 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
       } else if (stream->rate_limiter()->rate() != rate || stream->rate_limiter()->burst() != burst) {
         stream->rate_limiter()->SetLimits(rate, burst);
       }
+      const StreamMemory before = MemoryOf(*stream);
       size_t kept = 0;
       for (size_t i = 0; i < total; ++i) {
-        model::Entry& e = vs.entries[i];
+        model::EntryView& e = vs.entries[i];
         if (limits->per_stream_rate_limit > 0 &&
             !stream->rate_limiter()->TryTake(static_cast<double>(e.line.size()), now)) {
           distributor::RecordDiscarded(distributor::reason::kPerStreamRateLimit, tenant_id, 1, e.line.size());
@@ -295,7 +395,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
                                           "for stream '{}' totaling {}, consider splitting a stream via additional "
                                           "labels or contact your Loki administrator to see if the limit can be "
                                           "increased",
-                                          FormatByteSize(limits->per_stream_rate_limit), vs.labels_text,
+                                          FormatByteSize(limits->per_stream_rate_limit), vs.labels_text(),
                                           FormatByteSize(e.line.size())),
                               true});
           continue;
@@ -303,7 +403,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
         const int64_t highest = stream->highest_ts();
         switch (stream->Append(e, now, limits->unordered_writes, window)) {
           case AppendOutcome::kAppended:
-            if (kept != i) vs.entries[kept] = std::move(e);
+            if (kept != i) vs.entries[kept] = e;
             ++kept;
             break;
           case AppendOutcome::kDuplicate:
@@ -325,6 +425,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
         }
       }
       vs.entries.resize(kept);
+      Charge(stream, before, &memory);
     }
     if (!failures.empty()) {
       std::string msg;
@@ -335,12 +436,13 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<distributor::Valid
         ++shown;
       }
       msg += fmt::format("user '{}', total ignored: {} out of {} for stream: {}", tenant_id, failures.size(), total,
-                         vs.labels_text);
+                         vs.labels_text());
       errors.Add(failures.back().rate_limited ? Status::RateLimited(msg) : Status::InvalidArgument(msg));
     }
-    if (!vs.entries.empty()) wal_batch.push_back(wal::StreamEntries{vs.fingerprint, vs.labels_text, vs.entries});
+    if (!vs.entries.empty()) wal_batch.push_back(wal::StreamEntries{vs.fingerprint(), vs.labels_text(), vs.entries});
   }
 
+  Settle(memory);
   if (wal_ && !wal_batch.empty()) {
     Status logged = wal_->Log(tenant_id, wal_batch);
     if (!logged.ok()) {
@@ -356,6 +458,11 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectLogs(const querier::
   std::vector<iter::EntryIteratorPtr> out;
   Tenant* tenant = FindTenant(params.tenant);
   if (tenant == nullptr) return out;
+  auto literals = std::make_shared<const std::vector<std::string>>(params.required_literals);
+  chunk::ReadOptions options;
+  options.lines_needed = params.lines_needed;
+  options.required_literals = literals->empty() ? nullptr : literals.get();
+  options.stats = params.block_stats;
   for (auto& shard : tenant->shards) {
     std::lock_guard lock(shard.mu);
     for (auto& [fp, stream] : shard.streams) {
@@ -364,19 +471,15 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectLogs(const querier::
         if (!Overlaps(c, params.from_ns, params.through_ns)) continue;
         for (const auto& b : c.blocks) {
           if (b->min_ts >= params.through_ns || b->max_ts < params.from_ns) continue;
-          out.push_back(std::make_unique<MemBlockIterator>(b, stream->labels(), params.from_ns, params.through_ns,
-                                                           params.direction));
+          // The iterator holds no lock: it keeps the immutable block and the labels alive.
+          auto owner = std::make_shared<std::pair<std::shared_ptr<const chunk::Block>,
+                                                  std::shared_ptr<const model::LabelSet>>>(b, stream->labels());
+          out.push_back(querier::NewBlocksIterator(owner, {b.get()}, owner->second.get(), params.from_ns,
+                                                   params.through_ns, params.direction, options));
         }
-        std::vector<model::Entry> head;
-        for (const auto& e : c.head) {
-          if (e.timestamp_ns >= params.from_ns && e.timestamp_ns < params.through_ns) {
-            head.push_back(c.HeadToEntry(e));
-          }
-        }
-        if (!head.empty()) {
-          if (!c.head_sorted) SortEntries(&head);
-          out.push_back(std::make_unique<HeadIterator>(std::move(head), stream->labels(), params.direction));
-        }
+        auto head = std::make_unique<HeadIterator>(c, params.from_ns, params.through_ns, stream->labels(),
+                                                   params.direction, literals, params.lines_needed);
+        if (!head->empty()) out.push_back(std::move(head));
       }
     }
   }
@@ -431,10 +534,38 @@ Ingester::StreamMap::iterator Ingester::DropRetired(Tenant* tenant, Shard& shard
   return shard.streams.erase(it);
 }
 
-Status Ingester::Sweep(bool force) {
+Status Ingester::Sweep(bool force, bool memory) {
   std::lock_guard flush_lock(flush_mu_);
   const int64_t now = clock_->NowNanos();
   auto& m = Metrics();
+  // Under memory pressure, open chunks of at least `memory_cut` bytes are closed: the largest
+  // ones, together enough to bring memory down to half the budget.
+  uint64_t memory_cut = UINT64_MAX;
+  if (memory && !force) {
+    const uint64_t budget = HeadBudget() + config_.chunk_memory_budget;
+    const int64_t used = head_bytes_.load() + block_bytes_.load();
+    if (used > static_cast<int64_t>(budget / 2)) {
+      std::vector<uint64_t> sizes;
+      for (Tenant* tenant : AllTenants()) {
+        for (auto& shard : tenant->shards) {
+          std::lock_guard lock(shard.mu);
+          for (const auto& [fp, stream] : shard.streams) {
+            const auto& chunks = stream->chunks();
+            if (!chunks.empty() && !chunks.back().closed) {
+              sizes.push_back(chunks.back().compressed_bytes + chunks.back().head_bytes);
+            }
+          }
+        }
+      }
+      std::sort(sizes.begin(), sizes.end(), std::greater<>());
+      uint64_t freed = 0;
+      for (uint64_t size : sizes) {
+        if (freed >= static_cast<uint64_t>(used) - budget / 2) break;
+        freed += size;
+        memory_cut = size;
+      }
+    }
+  }
   std::vector<FlushItem> items;
   for (Tenant* tenant : AllTenants()) {
     for (auto& shard : tenant->shards) {
@@ -444,13 +575,19 @@ Status Ingester::Sweep(bool force) {
         auto& chunks = stream.chunks();
         if (!chunks.empty() && !chunks.back().closed) {
           const MemChunk& open = chunks.back();
+          const StreamMemory before = MemoryOf(stream);
           if (force) {
             stream.CloseOpenChunk("forced");
           } else if (now - open.last_append_ns > config_.chunk_idle_period) {
             stream.CloseOpenChunk("idle");
           } else if (now - open.first_append_ns > config_.max_chunk_age) {
             stream.CloseOpenChunk("max_age");
+          } else if (open.compressed_bytes + open.head_bytes >= memory_cut) {
+            stream.CloseOpenChunk("memory");
           }
+          MemoryDelta delta;
+          Charge(&stream, before, &delta);
+          Settle(delta);
         }
         for (auto& c : chunks) {
           if (!c.closed || c.flushing || c.flushed) continue;
@@ -483,6 +620,7 @@ Status Ingester::Sweep(bool force) {
       if (item.ok) {
         c.flushed = true;
         c.flushed_at_ns = done;
+        block_bytes_.fetch_sub(static_cast<int64_t>(c.compressed_bytes));
         m.chunks_flushed->WithLabels({item.reason})->Inc();
       }
     }
@@ -503,6 +641,15 @@ Status Ingester::FlushItems(std::vector<FlushItem>& items) {
   auto store_one = [&](size_t i) {
     FlushItem& item = items[i];
     auto blocks = OrderedBlocks(item.blocks, stream_options_);
+    // Blocks were cut small and fast for the push path; what is stored is read for months, so
+    // it is re-cut larger, compressed harder and given blooms (ingester.chunk_flush_*).
+    if (blocks.ok() && config_.chunk_flush_compression_level > 0) {
+      chunk::RecompactOptions recompact{.codec = stream_options_.codec,
+                                        .level = config_.chunk_flush_compression_level,
+                                        .target_block_raw_size = config_.chunk_flush_block_size,
+                                        .bloom = config_.chunk_flush_blooms};
+      blocks = chunk::Recompact(*blocks, recompact);
+    }
     if (!blocks.ok()) {
       stored[i].status = blocks.status();
       return;
@@ -519,7 +666,9 @@ Status Ingester::FlushItems(std::vector<FlushItem>& items) {
     }
     std::string data = chunk::EncodeChunk(*item.labels, *blocks);
     ref.stored_bytes = data.size();
-    ref.key = fmt::format("chunks/{}/{:016x}/{:x}-{:x}-{:08x}", item.tenant, item.fingerprint, ref.from_ns,
+    // One folder per tenant, not per stream: on a filesystem store a folder per stream costs a
+    // 4KB directory block each (about 20 MB per GB raw with 1,000 streams of a 2h chunk).
+    ref.key = fmt::format("chunks/{}/{:016x}-{:x}-{:x}-{:08x}", item.tenant, item.fingerprint, ref.from_ns,
                           ref.through_ns, Crc32(data));
     stored[i].status = store_->Put(ref.key, data);
   };
@@ -587,13 +736,21 @@ void Ingester::FlushLoop() {
   std::unique_lock lock(loop_mu_);
   while (!loops_stop_) {
     loop_cv_.wait_for(lock, std::chrono::nanoseconds(config_.flush_check_period),
-                      [this] { return loops_stop_ || flush_requested_; });
+                      [this] { return loops_stop_ || flush_requested_ || memory_flush_wanted_.load(); });
     if (loops_stop_) break;
     bool force = flush_requested_;
     flush_requested_ = false;
+    bool memory = memory_flush_wanted_.exchange(false);
     lock.unlock();
-    Status st = Sweep(force);
+    Status st = Sweep(force, memory);
     if (!st.ok()) spdlog::warn("msg=\"flush sweep failed; will retry\" err=\"{}\"", st.message());
+    if (memory && wal_) {
+      // The WAL still holds what the sweep just flushed: a crash now would replay it into
+      // memory and flush it a second time. A checkpoint leaves flushed chunks out and lets the
+      // segments before it go.
+      st = Checkpoint();
+      if (!st.ok()) spdlog::warn("msg=\"checkpoint after a memory flush failed\" err=\"{}\"", st.message());
+    }
     lock.lock();
   }
 }
@@ -675,14 +832,159 @@ Status Ingester::Checkpoint() {
   return Status::OK();
 }
 
+namespace {
+// Replay hands decoded entries to at most this many appending threads, in batches of about
+// kReplayBatchBytes of lines, with up to kReplayQueuedBatches waiting per thread.
+constexpr size_t kMaxReplayWorkers = 4;
+constexpr size_t kReplayBatchBytes = 1 << 20;
+constexpr size_t kReplayQueuedBatches = 2;
+constexpr size_t kReplayNoMetadata = SIZE_MAX;
+}  // namespace
+
 Status Ingester::Replay() {
   auto& m = Metrics();
   m.replay_active->WithLabels({})->Set(1);
   auto start = std::chrono::steady_clock::now();
 
+  // Appending replayed entries cuts and compresses blocks, most of replay's CPU, so it runs on
+  // worker threads, each owning the streams whose fingerprint maps to it (a stream's entries
+  // keep their order); the replaying thread reads and decodes the WAL and hands the entries
+  // over in batches.
+  struct Batch {
+    struct Group {
+      Tenant* tenant;
+      uint64_t fingerprint;
+      size_t begin, end;  // into items
+    };
+    struct Item {
+      int64_t timestamp_ns;
+      size_t offset, size;  // into lines
+      size_t metadata;      // into metadata, or kReplayNoMetadata
+    };
+    std::vector<Group> groups;
+    std::vector<Item> items;
+    std::string lines;
+    std::vector<std::vector<model::Label>> metadata;
+
+    void Add(Tenant* tenant, uint64_t fingerprint, std::span<const model::Entry> entries) {
+      groups.push_back({tenant, fingerprint, items.size(), items.size() + entries.size()});
+      for (const auto& e : entries) {
+        size_t md = kReplayNoMetadata;
+        if (!e.metadata.empty()) {
+          md = metadata.size();
+          metadata.push_back(e.metadata);
+        }
+        items.push_back({e.timestamp_ns, lines.size(), e.line.size(), md});
+        lines.append(e.line);
+      }
+    }
+    void Clear() {
+      groups.clear();
+      items.clear();
+      lines.clear();
+      metadata.clear();
+    }
+  };
+
+  class Worker {
+   public:
+    explicit Worker(Ingester* ingester) : ing_(ingester), thread_([this] { Run(); }) {}
+    ~Worker() { Stop(); }
+
+    // Queues *batch and replaces it with an empty one; blocks while the queue is full.
+    void Submit(std::unique_ptr<Batch>* batch) {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return queue_.size() < kReplayQueuedBatches; });
+      queue_.push_back(std::move(*batch));
+      if (free_.empty()) {
+        *batch = std::make_unique<Batch>();
+      } else {
+        *batch = std::move(free_.back());
+        free_.pop_back();
+      }
+      cv_.notify_all();
+    }
+    // Returns when every batch submitted so far is applied.
+    void Drain() {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    }
+    void Stop() {
+      {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      if (thread_.joinable()) thread_.join();
+    }
+    // Entries appended (duplicates are not). Call after Stop().
+    uint64_t entries() const { return entries_; }
+
+   private:
+    void Run() {
+      std::unique_lock lock(mu_);
+      while (true) {
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything is applied
+        std::unique_ptr<Batch> batch = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+        cv_.notify_all();  // room in the queue
+        lock.unlock();
+        uint64_t appended = Apply(*batch);
+        batch->Clear();
+        lock.lock();
+        entries_ += appended;
+        free_.push_back(std::move(batch));
+        busy_ = false;
+        cv_.notify_all();
+      }
+    }
+
+    uint64_t Apply(const Batch& batch) {
+      static const std::vector<model::Label> kNone;
+      uint64_t appended = 0;
+      MemoryDelta memory;
+      for (const auto& g : batch.groups) {
+        const int64_t now = ing_->clock_->NowNanos();
+        Shard& shard = ing_->ShardFor(g.tenant, g.fingerprint);
+        std::lock_guard lock(shard.mu);
+        auto s = shard.streams.find(g.fingerprint);
+        if (s == shard.streams.end()) continue;
+        const StreamMemory before = MemoryOf(*s->second);
+        for (size_t i = g.begin; i < g.end; ++i) {
+          const Batch::Item& it = batch.items[i];
+          const auto& md = it.metadata == kReplayNoMetadata ? kNone : batch.metadata[it.metadata];
+          model::EntryView e{it.timestamp_ns, std::string_view(batch.lines).substr(it.offset, it.size), md};
+          // Replay takes everything back, whatever its order: it was accepted once.
+          if (s->second->Append(e, now, true, INT64_MAX / 2) == AppendOutcome::kAppended) ++appended;
+        }
+        ing_->Charge(s->second.get(), before, &memory);
+      }
+      ing_->Settle(memory);
+      return appended;
+    }
+
+    Ingester* ing_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<Batch>> queue_;  // GUARDED_BY(mu_)
+    std::vector<std::unique_ptr<Batch>> free_;  // GUARDED_BY(mu_)
+    bool busy_ = false;                         // GUARDED_BY(mu_)
+    bool stop_ = false;                         // GUARDED_BY(mu_)
+    uint64_t entries_ = 0;                      // GUARDED_BY(mu_)
+    std::thread thread_;                        // last: starts once the rest is set up
+  };
+
   class Handler final : public wal::ReplayHandler {
    public:
-    explicit Handler(Ingester* ingester) : ing_(ingester) {}
+    explicit Handler(Ingester* ingester) : ing_(ingester) {
+      const size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), kMaxReplayWorkers);
+      for (size_t i = 0; i < workers; ++i) {
+        workers_.push_back(std::make_unique<Worker>(ingester));
+        pending_.push_back(std::make_unique<Batch>());
+      }
+    }
 
     void OnSeries(std::string_view tenant, uint64_t ref, std::string_view labels) override {
       auto parsed = model::ParseLabels(labels);
@@ -711,22 +1013,14 @@ Status Ingester::Replay() {
         ++orphans_;
         return;
       }
+      const uint64_t fp = it->second;
       Tenant* t = ing_->GetOrCreateTenant(tenant);
-      Shard& shard = ing_->ShardFor(t, it->second);
-      const int64_t now = ing_->clock_->NowNanos();
-      {
-        std::lock_guard lock(shard.mu);
-        auto s = shard.streams.find(it->second);
-        if (s == shard.streams.end()) return;
-        for (const auto& e : entries) {
-          // Replay takes everything back, whatever its order: it was accepted once.
-          if (s->second->Append(e, now, true, INT64_MAX / 2) == AppendOutcome::kAppended) {
-            bytes_in_memory_ += e.line.size();
-            ++entries_;
-          }
-        }
-      }
+      const size_t w = fp % workers_.size();
+      pending_[w]->Add(t, fp, entries);
+      for (const auto& e : entries) bytes_in_memory_ += e.line.size();
+      if (pending_[w]->lines.size() >= kReplayBatchBytes) workers_[w]->Submit(&pending_[w]);
       if (bytes_in_memory_ > ing_->config_.wal.replay_memory_ceiling) {
+        Finish();
         // Past the ceiling, replayed data goes to storage instead of staying in memory, so an
         // ingester that died under memory pressure does not die again replaying.
         spdlog::warn("msg=\"WAL replay memory ceiling reached; flushing to storage\" bytes={}", bytes_in_memory_);
@@ -738,14 +1032,32 @@ Status Ingester::Replay() {
       }
     }
 
-    uint64_t entries() const { return entries_; }
+    // Applies everything handed over so far.
+    void Finish() {
+      for (size_t w = 0; w < workers_.size(); ++w) {
+        if (!pending_[w]->groups.empty()) workers_[w]->Submit(&pending_[w]);
+      }
+      for (auto& worker : workers_) worker->Drain();
+    }
+    // Finishes and stops the workers.
+    void Stop() {
+      Finish();
+      for (auto& worker : workers_) worker->Stop();
+    }
+
+    uint64_t entries() const {
+      uint64_t n = 0;
+      for (const auto& worker : workers_) n += worker->entries();
+      return n;
+    }
     uint64_t orphans() const { return orphans_; }
 
    private:
     Ingester* ing_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<std::unique_ptr<Batch>> pending_;  // per worker, being filled
     std::map<std::pair<std::string, uint64_t>, uint64_t> refs_;
     uint64_t bytes_in_memory_ = 0;
-    uint64_t entries_ = 0;
     uint64_t orphans_ = 0;
   };
 
@@ -762,6 +1074,7 @@ Status Ingester::Replay() {
       last_log = now;
     }
   });
+  handler.Stop();
   m.replay_active->WithLabels({})->Set(0);
   if (!stats.ok()) return stats.status();
   progress->Set(1);

@@ -66,6 +66,8 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
   Status Checkpoint();
 
   uint64_t memory_streams() const { return total_streams_.load(); }
+  // Bytes held by open heads (raw lines not yet cut into compressed blocks).
+  uint64_t memory_head_bytes() const { return static_cast<uint64_t>(head_bytes_.load()); }
 
  private:
   using StreamMap = std::unordered_map<uint64_t, std::unique_ptr<Stream>>;  // by fingerprint
@@ -88,7 +90,8 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
 
   // Closes chunks that are idle or too old (all, when `force`), flushes closed chunks and drops
   // flushed ones past the retain period.
-  Status Sweep(bool force);
+  // `memory`: also close the largest open chunks, until what stays in memory is half the budget.
+  Status Sweep(bool force, bool memory = false);
   Status FlushItems(std::vector<FlushItem>& items);
   // Drops the stream's flushed chunks past the retain period, and the stream once it holds
   // nothing. Returns the iterator after `it`. REQUIRES: shard.mu held.
@@ -96,6 +99,24 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
   void FlushLoop();
   void CheckpointLoop();
   Status Replay();
+  // What a stream holds in memory, taken before a change so that Charge() can account for it.
+  struct StreamMemory {
+    uint64_t head = 0, cut = 0;
+  };
+  static StreamMemory MemoryOf(const Stream& s) { return {s.head_bytes(), s.cut_bytes()}; }
+  // Memory changes of one push (or one replayed batch), applied to the shared counters once by
+  // Settle(): with thousands of streams in a request, an atomic update per stream would bounce
+  // the counters' cache line between the pushing threads.
+  struct MemoryDelta {
+    int64_t heads = 0, blocks = 0;
+  };
+  // Adds what changed in the stream since `before` to *delta, and cuts its head early when
+  // heads are over their budget. REQUIRES: the stream's shard mutex held.
+  void Charge(Stream* stream, StreamMemory before, MemoryDelta* delta);
+  // Applies *delta and asks the flush loop to flush when memory is over its budget.
+  void Settle(const MemoryDelta& delta);
+  // ingester.head_memory_budget, raised to at least 16KB per stream.
+  uint64_t HeadBudget() const;
 
   const config::Config::Ingester config_;
   config::Overrides* overrides_;
@@ -107,6 +128,9 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
   std::shared_mutex tenants_mu_;
   std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_;  // GUARDED_BY(tenants_mu_)
   std::atomic<uint64_t> total_streams_{0};
+  std::atomic<int64_t> head_bytes_{0};   // every open head's Stream::head_bytes()
+  std::atomic<int64_t> block_bytes_{0};  // compressed blocks of the chunks not flushed yet
+  std::atomic<bool> memory_flush_wanted_{false};  // Charge() found memory over budget
 
   std::unique_ptr<wal::Writer> wal_;
   std::mutex flush_mu_;  // one sweep at a time

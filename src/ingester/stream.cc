@@ -42,7 +42,7 @@ MemChunk& Stream::OpenChunk(int64_t now_ns) {
   return chunks_.back();
 }
 
-AppendOutcome Stream::Append(const model::Entry& entry, int64_t now_ns, bool unordered, int64_t window_ns) {
+AppendOutcome Stream::Append(const model::EntryView& entry, int64_t now_ns, bool unordered, int64_t window_ns) {
   const int64_t ts = entry.timestamp_ns;
   if (highest_ts_ != INT64_MIN && ts < highest_ts_) {
     if (!unordered) return AppendOutcome::kOutOfOrder;
@@ -56,16 +56,25 @@ AppendOutcome Stream::Append(const model::Entry& entry, int64_t now_ns, bool uno
     if (it->timestamp_ns < ts && c.head_sorted) break;
   }
   if (!c.head.empty() && ts < c.head.back().timestamp_ns) c.head_sorted = false;
-  // A modest first reservation: reserving a whole block per head multiplied peak RSS by 1.4
-  // with 10,000 small streams (bench/RESULTS.md); the buffer doubles from here.
-  if (c.head.empty()) c.head_lines.reserve(std::min<uint64_t>(options_->block_size, kHeadFirstReserve));
+  if (c.head.empty()) {
+    // A stream's heads are alike, so the next one is sized like the last one when it was cut
+    // (plus a margin): it then fills without regrowing, and each regrowth copies the whole head.
+    // The first head starts modest and doubles: reserving a whole block per head multiplied peak
+    // RSS by 1.4 with 10,000 small streams (bench/RESULTS.md).
+    if (last_head_lines_ > 0) {
+      c.head_lines.reserve(last_head_lines_ + last_head_lines_ / 8);
+      c.head.reserve(last_head_entries_ + last_head_entries_ / 8);
+    } else {
+      c.head_lines.reserve(std::min<uint64_t>(options_->block_size, kHeadFirstReserve));
+    }
+  }
   HeadEntry he;
   he.timestamp_ns = ts;
   he.offset = c.head_lines.size();
   he.size = static_cast<uint32_t>(entry.line.size());
   if (!entry.metadata.empty()) {
     he.metadata = static_cast<uint32_t>(c.head_metadata.size());
-    c.head_metadata.push_back(entry.metadata);
+    c.head_metadata.emplace_back(entry.metadata.begin(), entry.metadata.end());
   }
   c.head_lines.append(entry.line);
   c.head.push_back(he);
@@ -77,14 +86,22 @@ AppendOutcome Stream::Append(const model::Entry& entry, int64_t now_ns, bool uno
   c.last_append_ns = now_ns;
   last_append_ns_ = now_ns;
   highest_ts_ = std::max(highest_ts_, ts);
-  if (c.head_bytes >= options_->block_size) {
-    CutBlock(c);
-    if (c.compressed_bytes >= options_->target_size) {
-      c.closed = true;
-      c.close_reason = "full";
-    }
-  }
+  if (c.head_bytes >= options_->block_size) CutHead();
   return AppendOutcome::kAppended;
+}
+
+void Stream::CutHead() {
+  if (chunks_.empty() || chunks_.back().closed) return;
+  MemChunk& c = chunks_.back();
+  CutBlock(c);
+  if (c.compressed_bytes >= options_->target_size) {
+    c.closed = true;
+    c.close_reason = "full";
+  }
+}
+
+uint64_t Stream::head_bytes() const {
+  return chunks_.empty() || chunks_.back().closed ? 0 : chunks_.back().head_bytes;
 }
 
 void Stream::CutBlock(MemChunk& c) {
@@ -96,9 +113,15 @@ void Stream::CutBlock(MemChunk& c) {
   // One builder per thread: Finish keeps its buffer, so cutting does not regrow it each time.
   thread_local chunk::BlockBuilder builder;
   for (const auto& e : c.head) builder.Append(e.timestamp_ns, c.HeadLine(e), c.HeadMetadata(e));
-  auto block = std::make_shared<const chunk::Block>(builder.Finish(options_->codec));
-  c.compressed_bytes += block->data.size();
-  c.blocks.push_back(std::move(block));
+  chunk::Block block = builder.Finish(options_->codec);
+  // Compression writes into a buffer of the codec's worst-case size (about the raw size): kept
+  // as is, every block in memory would cost its raw size instead of its compressed size.
+  block.data.shrink_to_fit();
+  c.compressed_bytes += block.data.size();
+  cut_bytes_ += block.data.size();
+  c.blocks.push_back(std::make_shared<const chunk::Block>(std::move(block)));
+  last_head_lines_ = c.head_lines.size();
+  last_head_entries_ = c.head.size();
   // Release the head's memory: a stream that goes quiet should not keep a block's worth.
   std::vector<HeadEntry>().swap(c.head);
   std::string().swap(c.head_lines);

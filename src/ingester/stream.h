@@ -74,10 +74,17 @@ class Stream {
   // Appends one entry. `unordered`: accept entries back to highest_ts - window (Loki's unordered
   // writes); otherwise only non-decreasing timestamps. Exact duplicates (same timestamp and line
   // as an entry still in the head) are dropped, which makes client retries and WAL replays harmless.
-  AppendOutcome Append(const model::Entry& entry, int64_t now_ns, bool unordered, int64_t window_ns);
+  AppendOutcome Append(const model::EntryView& entry, int64_t now_ns, bool unordered, int64_t window_ns);
 
   // Cuts the head into a block and closes the open chunk (flush by age, idle or force).
   void CloseOpenChunk(const char* reason);
+  // Cuts the head into a block before it reaches the block size (the ingester's head memory
+  // budget); closes the chunk when that fills it.
+  void CutHead();
+  // What the open chunk's head holds (HeadEntry::size plus index overhead), 0 without one.
+  uint64_t head_bytes() const;
+  // Compressed bytes of every block cut so far (never decreases).
+  uint64_t cut_bytes() const { return cut_bytes_; }
 
   const std::shared_ptr<const model::LabelSet>& labels() const { return labels_; }
   const std::string& labels_text() const { return labels_text_; }
@@ -103,6 +110,10 @@ class Stream {
   std::vector<MemChunk> chunks_;  // oldest first; at most the last one is open
   int64_t highest_ts_ = INT64_MIN;
   int64_t last_append_ns_ = 0;
+  // What the last head held when it was cut, to size the next one.
+  uint64_t last_head_lines_ = 0;
+  size_t last_head_entries_ = 0;
+  uint64_t cut_bytes_ = 0;
   std::unique_ptr<TokenBucket> rate_limiter_;
 };
 

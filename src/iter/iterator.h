@@ -26,7 +26,34 @@ class EntryIterator {
   // The labels of the stream At() belongs to. REQUIRES: as At().
   virtual const model::LabelSet& Labels() const = 0;
   virtual Status Error() const { return Status::OK(); }
+
+  // Timestamps-only reads (querier::SelectParams::lines_needed == false) may return entries
+  // whose line is not loaded: LineLoaded() is false until LoadLine() fills At().line. Their
+  // structured metadata is always there (it labels a metric sample; a source that stores it
+  // with the line loads the line for the few entries that have metadata). Consumers that compare lines (a merge dropping duplicates at
+  // equal timestamps) call LoadLine() first. An iterator returns an entry without its line only
+  // when none of its other entries has that timestamp, so a merge never needs the line of an
+  // entry it has moved past. Wrappers forward both; iterators that always load lines keep these
+  // defaults. REQUIRES (both): as At().
+  virtual bool LineLoaded() const { return true; }
+  virtual Status LoadLine() { return Status::OK(); }
 };
 using EntryIteratorPtr = std::unique_ptr<EntryIterator>;
+
+// Base for wrappers: passes every call through to the wrapped iterator (deferred lines
+// included, so no wrapper can forget them). Subclasses override what they change.
+class ForwardingIterator : public EntryIterator {
+ public:
+  explicit ForwardingIterator(EntryIteratorPtr inner) : inner_(std::move(inner)) {}
+  bool Next() override { return inner_->Next(); }
+  const model::Entry& At() const override { return inner_->At(); }
+  const model::LabelSet& Labels() const override { return inner_->Labels(); }
+  Status Error() const override { return inner_->Error(); }
+  bool LineLoaded() const override { return inner_->LineLoaded(); }
+  Status LoadLine() override { return inner_->LoadLine(); }
+
+ protected:
+  EntryIteratorPtr inner_;
+};
 
 }  // namespace sluice::iter

@@ -39,6 +39,11 @@ bool MergeIterator::Advance(Source* src) {
 bool MergeIterator::FillBatch() {
   batch_.clear();
   pos_ = 0;
+  if (deferred_ != nullptr) {
+    Source* src = deferred_;
+    deferred_ = nullptr;
+    if (!Advance(src)) return false;
+  }
   if (heap_.empty()) return false;
   const int64_t ts = heap_.top()->it->At().timestamp_ns;
   popped_.clear();
@@ -51,6 +56,9 @@ bool MergeIterator::FillBatch() {
   // forward reads the sources in the order given and backward in reverse.
   const bool forward = direction_ == model::Direction::kForward;
   std::sort(popped_.begin(), popped_.end(), [forward](const Source* a, const Source* b) { return forward ? a < b : a > b; });
+  // Lines are compared only among entries of several sources: a source's entries that share
+  // a timestamp come with their lines (see EntryIterator::LineLoaded).
+  const bool compare = popped_.size() > 1;
   for (Source* src : popped_) {
     // A source's entries at one timestamp are consecutive; take them all.
     bool more = true;
@@ -58,6 +66,21 @@ bool MergeIterator::FillBatch() {
       const model::LabelSet& labels = src->it->Labels();
       if (!src->labels || !(*src->labels == labels)) {
         src->labels = std::make_shared<const model::LabelSet>(labels);
+      }
+      if (!src->it->LineLoaded()) {
+        if (!compare) {
+          // The only entry at this timestamp: leave the source on it, so LoadLine() can still
+          // reach its line, and advance it on the next FillBatch.
+          batch_.push_back(Item{src->labels, src->it->At()});
+          deferred_ = src;
+          return true;
+        }
+        Status st = src->it->LoadLine();
+        if (!st.ok()) {
+          status_ = std::move(st);
+          batch_.clear();
+          return false;
+        }
       }
       batch_.push_back(Item{src->labels, src->it->At()});
       more = src->it->Next();
@@ -127,6 +150,7 @@ bool MergeIterator::Next() {
     ++pos_;
     return true;
   }
+  deferred_loaded_ = false;
   if (!FillBatch()) return false;
   pos_ = 1;
   return true;
@@ -135,6 +159,21 @@ bool MergeIterator::Next() {
 const model::Entry& MergeIterator::At() const {
   SLUICE_CHECK(pos_ > 0 && pos_ <= batch_.size());
   return batch_[pos_ - 1].entry;
+}
+
+bool MergeIterator::LineLoaded() const {
+  SLUICE_CHECK(pos_ > 0 && pos_ <= batch_.size());
+  return deferred_ == nullptr || deferred_loaded_;
+}
+
+Status MergeIterator::LoadLine() {
+  if (LineLoaded()) return Status::OK();
+  SLUICE_RETURN_IF_ERROR(deferred_->it->LoadLine());
+  model::Entry& e = batch_[pos_ - 1].entry;
+  e.line = deferred_->it->At().line;
+  e.metadata = deferred_->it->At().metadata;
+  deferred_loaded_ = true;
+  return Status::OK();
 }
 
 const model::LabelSet& MergeIterator::Labels() const {
@@ -174,13 +213,17 @@ class StreamOrderedIterator::Primed final : public EntryIterator {
   const model::Entry& At() const override { return it_->At(); }
   const model::LabelSet& Labels() const override { return it_->Labels(); }
   Status Error() const override { return it_->Error(); }
+  bool LineLoaded() const override { return it_->LineLoaded(); }
+  Status LoadLine() override { return it_->LoadLine(); }
 
   uint64_t duplicates() const { return duplicates_; }
 
  private:
+  // An entry without its line has a timestamp no other entry of the iterator shares (see
+  // EntryIterator::LineLoaded): it is no duplicate and none will be compared with it.
   bool IsDuplicate() const {
     const model::Entry& e = it_->At();
-    if (count_ == 0 || e.timestamp_ns != ts_) return false;
+    if (count_ == 0 || e.timestamp_ns != ts_ || !it_->LineLoaded()) return false;
     for (size_t i = 0; i < count_; ++i) {
       if (lines_[i] == e.line) return true;
     }
@@ -192,6 +235,7 @@ class StreamOrderedIterator::Primed final : public EntryIterator {
       ts_ = e.timestamp_ns;
       count_ = 0;
     }
+    if (!it_->LineLoaded()) return;
     if (count_ == lines_.size()) lines_.emplace_back();
     lines_[count_++].assign(e.line);
   }
@@ -324,17 +368,17 @@ class VectorIterator final : public EntryIterator {
   size_t cur_ = 0;
 };
 
-class TimeRangeIterator final : public EntryIterator {
+class TimeRangeIterator final : public ForwardingIterator {
  public:
   TimeRangeIterator(EntryIteratorPtr it, int64_t from, int64_t through, model::Direction direction)
-      : it_(std::move(it)),
+      : ForwardingIterator(std::move(it)),
         from_(from),
         through_(through),
         forward_(direction == model::Direction::kForward) {}
 
   bool Next() override {
-    while (!done_ && it_->Next()) {
-      int64_t ts = it_->At().timestamp_ns;
+    while (!done_ && inner_->Next()) {
+      int64_t ts = inner_->At().timestamp_ns;
       if (forward_) {
         if (ts >= through_) break;
         if (ts < from_) continue;
@@ -347,47 +391,42 @@ class TimeRangeIterator final : public EntryIterator {
     done_ = true;
     return false;
   }
-  const model::Entry& At() const override { return it_->At(); }
-  const model::LabelSet& Labels() const override { return it_->Labels(); }
-  Status Error() const override { return it_->Error(); }
 
  private:
-  EntryIteratorPtr it_;
   int64_t from_, through_;
   bool forward_;
   bool done_ = false;
 };
 
-class LimitIterator final : public EntryIterator {
+class LimitIterator final : public ForwardingIterator {
  public:
-  LimitIterator(EntryIteratorPtr it, uint64_t limit) : it_(std::move(it)), limit_(limit) {}
+  LimitIterator(EntryIteratorPtr it, uint64_t limit) : ForwardingIterator(std::move(it)), limit_(limit) {}
 
   bool Next() override {
     if (limit_ != 0 && count_ >= limit_) return false;
-    if (!it_->Next()) return false;
+    if (!inner_->Next()) return false;
     ++count_;
     return true;
   }
-  const model::Entry& At() const override { return it_->At(); }
-  const model::LabelSet& Labels() const override { return it_->Labels(); }
-  Status Error() const override { return it_->Error(); }
 
  private:
-  EntryIteratorPtr it_;
   uint64_t limit_;
   uint64_t count_ = 0;
 };
 
 // Adds (or replaces) one label on every entry. With `one_stream` the input is known to be a single
 // stream, so the output labels are built once; otherwise they are rebuilt when the input's change.
-class LabelAddingIterator final : public EntryIterator {
+class LabelAddingIterator final : public ForwardingIterator {
  public:
   LabelAddingIterator(EntryIteratorPtr it, std::string name, std::string value, bool one_stream)
-      : it_(std::move(it)), name_(std::move(name)), value_(std::move(value)), one_stream_(one_stream) {}
+      : ForwardingIterator(std::move(it)),
+        name_(std::move(name)),
+        value_(std::move(value)),
+        one_stream_(one_stream) {}
 
   bool Next() override {
-    if (!it_->Next()) return false;
-    const model::LabelSet& in = it_->Labels();
+    if (!inner_->Next()) return false;
+    const model::LabelSet& in = inner_->Labels();
     if (valid_ && (one_stream_ || in == source_)) return true;
     if (!one_stream_) source_ = in;
     std::vector<model::Label> labels;
@@ -400,12 +439,9 @@ class LabelAddingIterator final : public EntryIterator {
     valid_ = true;
     return true;
   }
-  const model::Entry& At() const override { return it_->At(); }
   const model::LabelSet& Labels() const override { return out_; }
-  Status Error() const override { return it_->Error(); }
 
  private:
-  EntryIteratorPtr it_;
   std::string name_, value_;
   bool one_stream_;
   bool valid_ = false;

@@ -39,6 +39,8 @@ class MergeIterator final : public EntryIterator {
   const model::Entry& At() const override;
   const model::LabelSet& Labels() const override;
   Status Error() const override { return status_; }
+  bool LineLoaded() const override;
+  Status LoadLine() override;
 
   // Entries dropped as duplicates so far.
   uint64_t duplicates() const { return duplicates_; }
@@ -71,6 +73,10 @@ class MergeIterator final : public EntryIterator {
   std::vector<Item> batch_;
   std::vector<Source*> popped_;               // scratch for FillBatch
   std::unordered_set<std::string> seen_;      // lines of a large same-timestamp group
+  // The source of the current entry when it is the only one at its timestamp and came without
+  // its line: left on that entry until the next FillBatch, so LoadLine() can reach it.
+  Source* deferred_ = nullptr;
+  bool deferred_loaded_ = false;
   size_t pos_ = 0;  // batch_[pos_ - 1] is the current entry
   uint64_t duplicates_ = 0;
   Status status_;
@@ -97,6 +103,8 @@ class StreamOrderedIterator final : public EntryIterator {
   const model::Entry& At() const override { return current_->At(); }
   const model::LabelSet& Labels() const override { return current_->Labels(); }
   Status Error() const override { return status_; }
+  bool LineLoaded() const override { return current_->LineLoaded(); }
+  Status LoadLine() override { return current_->LoadLine(); }
 
   // Entries dropped as duplicates so far.
   uint64_t duplicates() const;

@@ -44,6 +44,99 @@ class FailingIterator final : public EntryIterator {
   model::LabelSet l_;
 };
 
+// A forward, one-stream iterator with deferred lines, as a timestamps-only source returns them:
+// an entry whose timestamp no other entry of the iterator shares comes without its line until
+// LoadLine(), which it counts.
+class DeferredIterator final : public EntryIterator {
+ public:
+  DeferredIterator(std::string_view labels, std::vector<Entry> entries, int* loads)
+      : labels_(L(labels)), entries_(std::move(entries)), loads_(loads) {}
+
+  bool Next() override {
+    if (next_ >= entries_.size()) return false;
+    cur_ = next_++;
+    bool shared = (cur_ > 0 && entries_[cur_ - 1].timestamp_ns == entries_[cur_].timestamp_ns) ||
+                  (cur_ + 1 < entries_.size() &&
+                   entries_[cur_ + 1].timestamp_ns == entries_[cur_].timestamp_ns);
+    entry_ = Entry{entries_[cur_].timestamp_ns, "", {}};
+    loaded_ = false;
+    if (shared) Fill();
+    return true;
+  }
+  const Entry& At() const override { return entry_; }
+  const model::LabelSet& Labels() const override { return labels_; }
+  bool LineLoaded() const override { return loaded_; }
+  Status LoadLine() override {
+    if (!loaded_) {
+      ++*loads_;
+      Fill();
+    }
+    return Status::OK();
+  }
+
+ private:
+  void Fill() {
+    entry_ = entries_[cur_];
+    loaded_ = true;
+  }
+  model::LabelSet labels_;
+  std::vector<Entry> entries_;
+  int* loads_;
+  size_t next_ = 0, cur_ = 0;
+  Entry entry_;
+  bool loaded_ = false;
+};
+
+// Merges compare lines only where they must (entries of several iterators at one timestamp),
+// and what they return matches the merge of fully loaded iterators, lines and duplicates alike.
+TEST(MergeIteratorTest, DeferredLinesLoadOnlyToCompare) {
+  auto a = E({{1, "a1"}, {3, "a3"}, {3, "a3b"}, {5, "same"}, {7, "a7"}});
+  auto b = E({{2, "b2"}, {5, "same"}, {6, "b6"}, {7, "b7"}});
+  auto full = [&] {
+    std::vector<EntryIteratorPtr> its;
+    its.push_back(NewVectorIterator(L(R"({s="x"})"), a, Direction::kForward));
+    its.push_back(NewVectorIterator(L(R"({s="x"})"), b, Direction::kForward));
+    return its;
+  };
+  auto deferred = [&](int* loads) {
+    std::vector<EntryIteratorPtr> its;
+    its.push_back(std::make_unique<DeferredIterator>(R"({s="x"})", a, loads));
+    its.push_back(std::make_unique<DeferredIterator>(R"({s="x"})", b, loads));
+    return its;
+  };
+  MergeIterator want(full(), Direction::kForward);
+  std::vector<std::string> expected = Drain(&want);
+  ASSERT_EQ(expected.size(), 8u);  // "same" at 5 once
+
+  int loads = 0;
+  MergeIterator merge(deferred(&loads), Direction::kForward);
+  EXPECT_EQ(Drain(&merge), std::vector<std::string>({R"({s="x"}@1:)", R"({s="x"}@2:)",
+                                                     R"({s="x"}@3:a3)", R"({s="x"}@3:a3b)",
+                                                     R"({s="x"}@5:same)", R"({s="x"}@6:)",
+                                                     R"({s="x"}@7:a7)", R"({s="x"}@7:b7)"}));
+  EXPECT_EQ(loads, 4);  // both entries at 5 and at 7
+  EXPECT_EQ(merge.duplicates(), 1u);
+
+  // Loading every entry through the merge gives the full read.
+  loads = 0;
+  MergeIterator loading(deferred(&loads), Direction::kForward);
+  std::vector<std::string> got;
+  while (loading.Next()) {
+    ASSERT_TRUE(loading.LoadLine().ok());
+    EXPECT_TRUE(loading.LineLoaded());
+    got.push_back(loading.Labels().ToString() + "@" + std::to_string(loading.At().timestamp_ns) +
+                  ":" + loading.At().line);
+  }
+  EXPECT_EQ(got, expected);
+
+  // Stream after stream: the same entries, and the same loads.
+  loads = 0;
+  StreamOrderedIterator ordered(deferred(&loads), Direction::kForward);
+  EXPECT_EQ(Drain(&ordered).size(), 8u);
+  EXPECT_EQ(loads, 4);
+  EXPECT_EQ(ordered.duplicates(), 1u);
+}
+
 TEST(VectorIteratorTest, BothDirections) {
   auto fwd =
       NewVectorIterator(L(R"({a="1"})"), E({{1, "x"}, {2, "y"}, {2, "z"}}), Direction::kForward);

@@ -15,6 +15,7 @@
 #include "iter/merge.h"
 #include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
+#include "metrics/metrics.h"
 
 namespace sluice::querier {
 
@@ -38,38 +39,69 @@ constexpr uint32_t kDeadlineCheckEvery = 1024;
 
 // Ends a source's iteration with DeadlineExceeded once the query is past its deadline, so a
 // long scan that matches nothing still stops.
-class DeadlineIterator final : public iter::EntryIterator {
+class DeadlineIterator final : public iter::ForwardingIterator {
  public:
   // `shared` (nullable): a deadline another thread may lower to cancel the query.
   DeadlineIterator(iter::EntryIteratorPtr it, const Clock* clock, int64_t deadline_ns,
                    const std::atomic<int64_t>* shared)
-      : it_(std::move(it)), clock_(clock), deadline_ns_(deadline_ns), shared_(shared) {}
+      : ForwardingIterator(std::move(it)),
+        clock_(clock),
+        deadline_ns_(deadline_ns),
+        shared_(shared) {}
 
   bool Next() override {
     if (!status_.ok()) return false;
-    if (++reads_ % kDeadlineCheckEvery == 0 && clock_->NowNanos() > Deadline()) {
-      status_ = Status::DeadlineExceeded(std::string(kQueryTimeout));
-      return false;
-    }
-    return it_->Next();
+    if (++reads_ % kDeadlineCheckEvery == 0 && PastDeadline()) return false;
+    if (inner_->Next()) return true;
+    // Sources skip whole blocks and lines without returning them (required literals): a scan
+    // that matches nothing still looks at the clock once per source.
+    PastDeadline();
+    return false;
   }
-  const model::Entry& At() const override { return it_->At(); }
-  const model::LabelSet& Labels() const override { return it_->Labels(); }
-  Status Error() const override { return status_.ok() ? it_->Error() : status_; }
+  Status Error() const override { return status_.ok() ? inner_->Error() : status_; }
 
  private:
+  bool PastDeadline() {
+    if (clock_->NowNanos() <= Deadline()) return false;
+    status_ = Status::DeadlineExceeded(std::string(kQueryTimeout));
+    return true;
+  }
   int64_t Deadline() const {
     return shared_ == nullptr ? deadline_ns_
                               : std::min(deadline_ns_, shared_->load(std::memory_order_relaxed));
   }
 
-  iter::EntryIteratorPtr it_;
   const Clock* clock_;
   int64_t deadline_ns_;
   const std::atomic<int64_t>* shared_;
   uint32_t reads_ = 0;
   Status status_;
 };
+
+// Process-wide block counters: Loki has no per-block figures, hence sluice_ names.
+struct BlockMetrics {
+  metrics::Registry& r = metrics::DefaultRegistry();
+  metrics::Counter* considered =
+      r.NewCounter("sluice_query_blocks_total",
+                   "Compressed blocks in the time range of a query's streams.")
+          ->WithLabels({});
+  metrics::Counter* skipped_by_bloom =
+      r.NewCounter("sluice_query_blocks_skipped_by_bloom_total",
+                   "Blocks a query ruled out by their bloom filter, without decompressing them.")
+          ->WithLabels({});
+  metrics::Counter* decompressed =
+      r.NewCounter("sluice_query_blocks_decompressed_total", "Blocks a query decompressed.")
+          ->WithLabels({});
+  metrics::Counter* skipped_by_scan =
+      r.NewCounter("sluice_query_blocks_skipped_by_scan_total",
+                   "Blocks a query decompressed and searched without finding a line holding "
+                   "every literal.")
+          ->WithLabels({});
+};
+BlockMetrics& Metrics() {
+  static BlockMetrics m;
+  return m;
+}
 
 // The iterator SelectLogs returns: owns the query's pipeline and publishes its statistics.
 // `Merge` is iter::MergeIterator (entries in global time order) or iter::StreamOrderedIterator
@@ -78,10 +110,12 @@ template <typename Merge>
 class SelectIterator final : public iter::EntryIterator {
  public:
   SelectIterator(std::unique_ptr<logql::log::Pipeline> pipeline,
-                 std::unique_ptr<logql::log::PipelineStats> pstats, std::unique_ptr<Merge> merge,
+                 std::unique_ptr<logql::log::PipelineStats> pstats,
+                 std::unique_ptr<chunk::BlockStats> block_stats, std::unique_ptr<Merge> merge,
                  QueryStats* stats)
       : pipeline_(std::move(pipeline)),
         pstats_(std::move(pstats)),
+        block_stats_(std::move(block_stats)),
         merge_(std::move(merge)),
         stats_(stats) {}
   ~SelectIterator() override { Publish(); }
@@ -94,10 +128,24 @@ class SelectIterator final : public iter::EntryIterator {
   const model::Entry& At() const override { return merge_->At(); }
   const model::LabelSet& Labels() const override { return merge_->Labels(); }
   Status Error() const override { return merge_->Error(); }
+  bool LineLoaded() const override { return merge_->LineLoaded(); }
+  Status LoadLine() override { return merge_->LoadLine(); }
 
  private:
   void Publish() {
+    // The process counters get what was read since the last publication.
+    const chunk::BlockStats& b = *block_stats_;
+    BlockMetrics& m = Metrics();
+    m.considered->Inc(static_cast<double>(b.blocks - published_.blocks));
+    m.skipped_by_bloom->Inc(static_cast<double>(b.skipped_by_bloom - published_.skipped_by_bloom));
+    m.decompressed->Inc(static_cast<double>(b.decompressed - published_.decompressed));
+    m.skipped_by_scan->Inc(static_cast<double>(b.skipped_by_scan - published_.skipped_by_scan));
+    published_ = b;
     if (stats_ == nullptr) return;
+    stats_->blocks_considered = b.blocks;
+    stats_->blocks_skipped_by_bloom = b.skipped_by_bloom;
+    stats_->blocks_decompressed = b.decompressed;
+    stats_->blocks_skipped_by_scan = b.skipped_by_scan;
     stats_->total_lines_processed = pstats_->lines_processed;
     stats_->total_bytes_processed = pstats_->bytes_processed;
     stats_->total_structured_metadata_bytes_processed = pstats_->metadata_bytes_processed;
@@ -108,6 +156,8 @@ class SelectIterator final : public iter::EntryIterator {
   // Declared before merge_: the pipeline iterators inside the merge point at these.
   std::unique_ptr<logql::log::Pipeline> pipeline_;
   std::unique_ptr<logql::log::PipelineStats> pstats_;
+  std::unique_ptr<chunk::BlockStats> block_stats_;  // the sources' readers count into it
+  chunk::BlockStats published_;
   std::unique_ptr<Merge> merge_;
   QueryStats* stats_;
 };
@@ -155,6 +205,41 @@ std::string FormatFraction(uint64_t v, uint64_t unit, int digits) {
 }
 
 }  // namespace
+
+std::vector<std::string> RequiredLiterals(const logql::syntax::LogSelectorExpr& selector) {
+  using logql::syntax::StageKind;
+  std::vector<std::string> out;
+  for (const auto& stage : selector.stages) {
+    switch (stage->kind()) {
+      case StageKind::kLineFilter: {
+        const auto& f = stage->Cast<logql::syntax::LineFilterStage>();
+        // `or` alternatives, regexes, patterns and ip() do not name one substring; negative
+        // filters require an absence. An empty literal matches every line.
+        if (f.op != logql::syntax::LineFilterOp::kContains || f.values.size() != 1 ||
+            f.values[0].ip || f.values[0].value.empty()) {
+          break;
+        }
+        if (std::find(out.begin(), out.end(), f.values[0].value) == out.end())
+          out.push_back(f.values[0].value);
+        break;
+      }
+      case StageKind::kLineFormat:
+      case StageKind::kDecolorize:
+        return out;  // later filters see a rewritten line
+      case StageKind::kParser:
+        // unpack replaces the line with its `_entry` field; the other parsers only add labels.
+        if (stage->Cast<logql::syntax::ParserStage>().parser == logql::syntax::ParserKind::kUnpack)
+          return out;
+        break;
+      case StageKind::kLabelFilter:
+      case StageKind::kLabelFormat:
+      case StageKind::kDropLabels:
+      case StageKind::kKeepLabels:
+        break;  // they drop lines or change labels, never the line
+    }
+  }
+  return out;
+}
 
 std::string FormatGoDuration(int64_t nanos) {
   if (nanos == 0) return "0s";
@@ -307,6 +392,9 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
   // Stream-ordered reads rely on every iterator keeping one stream's labels: no stage may
   // change them.
   SLUICE_CHECK(!params.stream_ordered || pipeline->IsNoop());
+  // Only a consumer that runs the stages itself may be handed lines it did not ask for.
+  SLUICE_CHECK(params.lines_needed || pipeline->IsNoop());
+  auto block_stats = std::make_unique<chunk::BlockStats>();
 
   std::vector<model::LabelMatcher> matchers = params.selector->matchers;
   const bool multi_tenant = params.tenants.size() > 1;
@@ -315,7 +403,16 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
 
   std::vector<iter::EntryIteratorPtr> its;
   for (const auto& tenant : tenants) {
-    SelectParams sp{tenant, matchers, params.from_ns, params.through_ns, params.direction};
+    // Whoever runs the selector's stages (the pipeline here, or the metric engine) drops the
+    // lines without the required literals: sources may skip them early.
+    SelectParams sp{.tenant = tenant,
+                    .matchers = matchers,
+                    .from_ns = params.from_ns,
+                    .through_ns = params.through_ns,
+                    .direction = params.direction,
+                    .lines_needed = params.lines_needed,
+                    .required_literals = RequiredLiterals(*params.selector),
+                    .block_stats = block_stats.get()};
     for (LogSource* source : sources_) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got, source->SelectLogs(sp));
       for (auto& it : got) {
@@ -339,11 +436,11 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
   if (params.stream_ordered) {
     auto merge = std::make_unique<iter::StreamOrderedIterator>(std::move(its), params.direction);
     return iter::EntryIteratorPtr(std::make_unique<SelectIterator<iter::StreamOrderedIterator>>(
-        std::move(pipeline), std::move(pstats), std::move(merge), stats));
+        std::move(pipeline), std::move(pstats), std::move(block_stats), std::move(merge), stats));
   }
   auto merge = std::make_unique<iter::MergeIterator>(std::move(its), params.direction);
   return iter::EntryIteratorPtr(std::make_unique<SelectIterator<iter::MergeIterator>>(
-      std::move(pipeline), std::move(pstats), std::move(merge), stats));
+      std::move(pipeline), std::move(pstats), std::move(block_stats), std::move(merge), stats));
 }
 
 // --- Metric queries ---------------------------------------------------------------------------
@@ -354,11 +451,12 @@ namespace {
 class CallbackReader final : public logql::engine::LogReader {
  public:
   using Select = std::function<Result<iter::EntryIteratorPtr>(
-      const logql::syntax::LogSelectorExpr&, int64_t, int64_t)>;
+      const logql::syntax::LogSelectorExpr&, int64_t, int64_t, const logql::engine::ReadHints&)>;
   explicit CallbackReader(Select select) : select_(std::move(select)) {}
   Result<iter::EntryIteratorPtr> SelectLogs(const logql::syntax::LogSelectorExpr& selector,
-                                            int64_t from_ns, int64_t through_ns) override {
-    return select_(selector, from_ns, through_ns);
+                                            int64_t from_ns, int64_t through_ns,
+                                            const logql::engine::ReadHints& hints) override {
+    return select_(selector, from_ns, through_ns, hints);
   }
 
  private:
@@ -386,14 +484,15 @@ Result<QueryResult> Querier::ExecMetric(const std::vector<std::string>& tenants,
   // they are summed once the engine, and with it every iterator, is gone.
   std::vector<std::unique_ptr<QueryStats>> reads;
   CallbackReader reader([&](const logql::syntax::LogSelectorExpr& selector, int64_t from,
-                            int64_t through) -> Result<iter::EntryIteratorPtr> {
+                            int64_t through, const logql::engine::ReadHints& hints)
+                             -> Result<iter::EntryIteratorPtr> {
     from = std::max(from, oldest);
     if (through <= from) return iter::NewMergeIterator({}, model::Direction::kForward);
     reads.push_back(std::make_unique<QueryStats>());
     // Stream after stream: a range aggregation evaluates each series on its own, so the global
     // time-ordered merge over every stream is not needed (see RangeVectorEvaluator).
     SelectLogsParams params{tenants, &selector, from, through, model::Direction::kForward,
-                            /*stream_ordered=*/true};
+                            /*stream_ordered=*/true, hints.lines_needed};
     // The engine runs the selector's pipeline itself: it needs the labels a stage extracts.
     return SelectLogsWith(params, std::make_unique<logql::log::Pipeline>(), reads.back().get(),
                           deadline, request.shared_deadline_ns);
@@ -428,6 +527,10 @@ Result<QueryResult> Querier::ExecMetric(const std::vector<std::string>& tenants,
     result.stats.total_structured_metadata_bytes_processed +=
         r->total_structured_metadata_bytes_processed;
     result.stats.duplicates += r->duplicates;
+    result.stats.blocks_considered += r->blocks_considered;
+    result.stats.blocks_skipped_by_bloom += r->blocks_skipped_by_bloom;
+    result.stats.blocks_decompressed += r->blocks_decompressed;
+    result.stats.blocks_skipped_by_scan += r->blocks_skipped_by_scan;
   }
   result.stats.total_post_filter_lines = passed;
   result.stats.exec_time_ns = clock_->NowNanos() - started_ns;
@@ -438,7 +541,8 @@ Result<std::vector<std::string>> Querier::Labels(const std::vector<std::string>&
                                                  int64_t from_ns, int64_t through_ns) {
   std::set<std::string> names;
   for (const auto& tenant : tenants) {
-    SelectParams sp{tenant, {}, from_ns, through_ns, model::Direction::kForward};
+    SelectParams sp{.tenant = tenant, .from_ns = from_ns, .through_ns = through_ns,
+                    .direction = model::Direction::kForward};
     for (LogSource* source : sources_) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> got, source->LabelNames(sp));
       names.insert(std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
@@ -462,7 +566,8 @@ Result<std::vector<std::string>> Querier::LabelValues(const std::vector<std::str
   }
   std::set<std::string> values;
   for (const auto& tenant : selected) {
-    SelectParams sp{tenant, matchers, from_ns, through_ns, model::Direction::kForward};
+    SelectParams sp{.tenant = tenant, .matchers = matchers, .from_ns = from_ns,
+                    .through_ns = through_ns, .direction = model::Direction::kForward};
     for (LogSource* source : sources_) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<std::string> got, source->LabelValues(sp, name));
       values.insert(std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
@@ -487,7 +592,8 @@ Result<std::vector<model::LabelSet>> Querier::Series(const std::vector<std::stri
     std::vector<model::LabelMatcher> matchers = group;
     std::vector<std::string> selected = multi_tenant ? FilterTenants(tenants, &matchers) : tenants;
     for (const auto& tenant : selected) {
-      SelectParams sp{tenant, matchers, from_ns, through_ns, model::Direction::kForward};
+      SelectParams sp{.tenant = tenant, .matchers = matchers, .from_ns = from_ns,
+                    .through_ns = through_ns, .direction = model::Direction::kForward};
       for (LogSource* source : sources_) {
         SLUICE_ASSIGN_OR_RETURN(std::vector<model::LabelSet> got, source->Series(sp));
         for (auto& ls : got) out.insert(multi_tenant ? WithTenant(ls, tenant) : std::move(ls));

@@ -74,6 +74,13 @@ struct QueryStats {
   uint64_t total_entries_returned = 0;
   uint64_t total_post_filter_lines = 0;
   uint64_t duplicates = 0;  // dropped by the merge
+  // Compressed blocks the read considered, ruled out by their bloom (nothing decompressed),
+  // decompressed, and decompressed but holding no line with every required literal. Sluice's
+  // own: Loki's statistics have no per-block figures.
+  uint64_t blocks_considered = 0;
+  uint64_t blocks_skipped_by_bloom = 0;
+  uint64_t blocks_decompressed = 0;
+  uint64_t blocks_skipped_by_scan = 0;
   uint64_t subqueries = 1;
   uint64_t splits = 0;
   uint64_t shards = 0;
@@ -99,7 +106,16 @@ struct SelectLogsParams {
   // Stream after stream (iter::StreamOrderedIterator) rather than in global time order: for
   // consumers that evaluate each stream on its own, such as the metric engine.
   bool stream_ordered = false;
+  // False: the consumer reads only timestamps (see SelectParams::lines_needed); the iterator
+  // may then return entries whose lines are not loaded. REQUIRES: the selector has no stages.
+  bool lines_needed = true;
 };
+
+// The literals every line a selector's pipeline keeps must contain: the plain `|= "text"`
+// filters (one value, not ip()) that apply to the line as read, that is, before any stage that
+// rewrites it (line_format, decolorize, unpack). Sources use them to skip blocks and lines;
+// the pipeline still applies every filter, so the answer does not depend on them.
+std::vector<std::string> RequiredLiterals(const logql::syntax::LogSelectorExpr& selector);
 
 class Querier {
  public:

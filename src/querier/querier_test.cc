@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "logql/syntax/parser.h"
 #include "testing/memory_source.h"
 
 namespace sluice::querier {
@@ -284,6 +285,30 @@ TEST_F(QuerierTest, MetricQueries) {
   r = lq.Exec({"fake"}, many);
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message().rfind("maximum number of series (1) reached", 0), 0u);
+}
+
+TEST(RequiredLiteralsTest, OnlyLiteralsEveryKeptLineContains) {
+  auto literals = [](std::string_view query) {
+    auto expr = logql::syntax::Parse(query);
+    EXPECT_TRUE(expr.ok()) << query;
+    return RequiredLiterals((*expr)->Cast<logql::syntax::LogSelectorExpr>());
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(literals(R"({a="b"})"), V{});
+  EXPECT_EQ(literals(R"({a="b"} |= "x" |= `y\z` |= "x")"), (V{"x", "y\\z"}));
+  // Case-sensitive as written; an empty literal, `or`, regexes, patterns, ip() and negative
+  // filters name no required substring, but filters after them still count.
+  EXPECT_EQ(literals(R"({a="b"} |= "" |= "Err" or "warn" |~ "x" |> "<_> y" != "no" |= "Yes")"),
+            V{"Yes"});
+  EXPECT_EQ(literals(R"({a="b"} |= ip("10.0.0.1") |= "k")"), V{"k"});
+  // Parsers, label filters and label changes keep the line: later filters still see it.
+  EXPECT_EQ(literals(R"({a="b"} | json | x="1" | label_format y=x | drop z |= "after")"),
+            V{"after"});
+  // Stages that rewrite the line end the list.
+  EXPECT_EQ(literals(R"({a="b"} |= "one" | line_format "{{.x}}" |= "two")"), V{"one"});
+  EXPECT_EQ(literals(R"({a="b"} |= "one" | decolorize |= "two")"), V{"one"});
+  EXPECT_EQ(literals(R"({a="b"} |= "one" | unpack |= "two")"), V{"one"});
+  EXPECT_EQ(literals(R"({a="b"} |= "one" | logfmt |= "two")"), (V{"one", "two"}));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chunk/block.h"
 #include "common/status.h"
 #include "iter/iterator.h"
 #include "model/entry.h"
@@ -18,10 +19,19 @@ namespace sluice::querier {
 
 struct SelectParams {
   std::string tenant;
-  std::vector<model::LabelMatcher> matchers;
+  std::vector<model::LabelMatcher> matchers = {};
   int64_t from_ns = 0;     // inclusive
   int64_t through_ns = 0;  // exclusive
   model::Direction direction = model::Direction::kBackward;
+  // False: the consumer reads only timestamps, so iterators may leave lines unloaded (see
+  // iter::EntryIterator::LineLoaded) and sources may skip decompressing them.
+  bool lines_needed = true;
+  // Literals every line the consumer keeps must contain (from leading `|=` filters). Sources
+  // may skip blocks and entries without them; the pipeline still applies the filters.
+  std::vector<std::string> required_literals = {};
+  // Where block readers count blocks read and skipped (nullable); not synchronised: the
+  // iterators are read on one thread. REQUIRES: outlives the returned iterators.
+  chunk::BlockStats* block_stats = nullptr;
 };
 
 class LogSource {

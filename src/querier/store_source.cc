@@ -9,6 +9,7 @@
 
 #include "chunk/chunk.h"
 #include "iter/merge.h"
+#include "querier/block_iterator.h"
 
 namespace sluice::querier {
 
@@ -18,13 +19,18 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
  public:
   SeriesIterator(StoreSource* source, model::LabelSet labels,
                  std::vector<storage::index::ChunkRef> refs, int64_t from_ns, int64_t through_ns,
-                 model::Direction direction)
+                 model::Direction direction,
+                 std::shared_ptr<const std::vector<std::string>> literals,
+                 const chunk::ReadOptions& options)
       : source_(source),
         labels_(std::move(labels)),
         refs_(std::move(refs)),
         from_(from_ns),
         through_(through_ns),
-        direction_(direction) {
+        direction_(direction),
+        literals_(std::move(literals)),
+        options_(options) {
+    options_.required_literals = literals_->empty() ? nullptr : literals_.get();
     const bool forward = direction_ == model::Direction::kForward;
     // In iteration order: forward by start, backward by end (latest first).
     std::sort(refs_.begin(), refs_.end(), [forward](const auto& a, const auto& b) {
@@ -75,6 +81,8 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
   const model::Entry& At() const override { return current_->At(); }
   const model::LabelSet& Labels() const override { return labels_; }
   Status Error() const override { return status_; }
+  bool LineLoaded() const override { return current_->LineLoaded(); }
+  Status LoadLine() override { return current_->LoadLine(); }
 
  private:
   void Release() {
@@ -99,9 +107,13 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
         return Status::Corruption(
             fmt::format("decoding chunk {}: {}", ref.key, decoded.status().message()));
       }
-      // Held by pointer: the chunk's iterator requires that it does not move.
+      // Held by pointer: the iterator reads its blocks in place.
       chunks_.push_back(std::make_unique<chunk::Chunk>(std::move(decoded).value()));
-      its.push_back(chunks_.back()->Iterator(from_, through_, direction_));
+      std::vector<const chunk::Block*> blocks;
+      blocks.reserve(chunks_.back()->blocks().size());
+      for (const auto& b : chunks_.back()->blocks()) blocks.push_back(&b);
+      its.push_back(NewBlocksIterator(nullptr, std::move(blocks), &labels_, from_, through_,
+                                      direction_, options_));
     }
     current_ =
         its.size() == 1 ? std::move(its[0]) : iter::NewMergeIterator(std::move(its), direction_);
@@ -113,6 +125,8 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
   std::vector<storage::index::ChunkRef> refs_;
   int64_t from_, through_;
   model::Direction direction_;
+  std::shared_ptr<const std::vector<std::string>> literals_;  // shared by a query's iterators
+  chunk::ReadOptions options_;
   std::vector<std::pair<size_t, size_t>> groups_;  // [first, last) indexes into refs_
   size_t next_group_ = 0;
   std::vector<std::unique_ptr<chunk::Chunk>> chunks_;  // the open group's chunks
@@ -130,6 +144,10 @@ Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectLogs(const Select
   SLUICE_ASSIGN_OR_RETURN(auto series, index_->Select(params.tenant, params.matchers,
                                                       params.from_ns, params.through_ns - 1));
   out.reserve(series.size());
+  auto literals = std::make_shared<const std::vector<std::string>>(params.required_literals);
+  chunk::ReadOptions options;
+  options.lines_needed = params.lines_needed;
+  options.stats = params.block_stats;
   for (auto& s : series) {
     std::vector<storage::index::ChunkRef> refs;
     for (auto& ref : s.chunks) {
@@ -138,7 +156,7 @@ Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectLogs(const Select
     if (refs.empty()) continue;
     out.push_back(std::make_unique<SeriesIterator>(this, std::move(s.labels), std::move(refs),
                                                    params.from_ns, params.through_ns,
-                                                   params.direction));
+                                                   params.direction, literals, options));
   }
   return out;
 }

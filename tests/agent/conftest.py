@@ -3,13 +3,15 @@
   agent_factory   (function) make(config: dict, name="agent") -> Agent. Writes the YAML, starts
                   `$SLUICE_BIN agent -config.file=...` with its /metrics on a free 127.0.0.1 port,
                   and stops everything it made at teardown (SIGTERM, then SIGKILL, by PID only).
-  fault_server    (function) a FaultServer on 127.0.0.1: decodes protobuf+snappy and JSON pushes,
-                  stores entries once per (stream, timestamp, line) as sluice does, and answers
-                  each request according to a schedule of faults.
+  fault_server    (function) a FaultServer on 127.0.0.1: decodes protobuf+snappy and JSON pushes
+                  (gzip Content-Encoding too), stores entries once per (stream, timestamp, line) as
+                  sluice does, and answers each request according to a schedule of faults.
+                  FaultServer(tls_context) serves https.
 
 Everything binds 127.0.0.1, every wait is bounded.
 """
 
+import gzip
 import hashlib
 import http.server
 import json
@@ -247,7 +249,7 @@ class FaultServer:
     `schedule` is consumed one action per request; when it is empty, `default` applies (settable
     at any time, e.g. to play a dead server for a while)."""
 
-    def __init__(self):
+    def __init__(self, tls_context=None):
         self.lock = threading.Lock()
         self.schedule = []
         self.default = ("ok",)
@@ -265,12 +267,16 @@ class FaultServer:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 ctype = self.headers.get("Content-Type", "")
+                encoding = self.headers.get("Content-Encoding")
                 action = outer._next()
                 with outer.lock:
                     outer.requests.append({"t": time.monotonic(), "digest": hashlib.sha1(body).hexdigest(),
                                            "action": action[0] if action[0] != "status" else action[1],
                                            "tenant": self.headers.get("X-Scope-OrgID"),
-                                           "auth": self.headers.get("Authorization")})
+                                           "auth": self.headers.get("Authorization"),
+                                           "encoding": encoding, "bytes": len(body)})
+                if encoding == "gzip":
+                    body = gzip.decompress(body)
                 if action[0] == "reset":
                     self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
@@ -309,8 +315,11 @@ class FaultServer:
                 pass
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
+        if tls_context is not None:
+            self.httpd.socket = tls_context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/loki/api/v1/push"
+        scheme = "https" if tls_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/loki/api/v1/push"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()

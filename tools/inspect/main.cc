@@ -95,8 +95,9 @@ int DumpChunk(const std::string& path, bool verbose) {
               size, FormatRfc3339Nano(meta.min_ts).c_str(), FormatRfc3339Nano(meta.max_ts).c_str());
   for (size_t i = 0; i < chunk->blocks().size(); ++i) {
     const auto& b = chunk->blocks()[i];
-    std::printf("block %zu: entries=%u raw=%u compressed=%zu codec=%.*s %s .. %s\n", i, b.num_entries, b.raw_len,
-                b.data.size(), static_cast<int>(chunk::CodecName(b.codec).size()), chunk::CodecName(b.codec).data(),
+    std::printf("block %zu: entries=%u raw=%u (heads %u) compressed=%zu (heads %u) bloom=%zu codec=%.*s %s .. %s\n", i,
+                b.num_entries, b.raw_len, b.heads_raw_len, b.data.size(), b.heads_len, b.bloom.size(),
+                static_cast<int>(chunk::CodecName(b.codec).size()), chunk::CodecName(b.codec).data(),
                 FormatRfc3339Nano(b.min_ts).c_str(), FormatRfc3339Nano(b.max_ts).c_str());
   }
   if (verbose) {

@@ -249,7 +249,9 @@ Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out) 
         in.size()));
   }
   out->set_size(0);
-  out->Reserve(length);
+  // With some slack (within the cap): the buffer is kept for the thread's next request, and one
+  // a little larger should not cost a fresh allocation whose pages all fault in again.
+  out->Reserve(std::min<uint64_t>(max_out, length + length / 4));
   if (!snappy::RawUncompress(in.data(), in.size(), out->data())) {
     return Status::InvalidArgument("invalid snappy body: corrupt input");
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <memory>
 
 #include "http/push/push_internal.h"
 #include "model/labels.h"
@@ -21,7 +22,6 @@ constexpr size_t kRetainBytes = 8 << 20;
 
 struct Scratch {
   ByteBuffer inflated;  // after gzip/deflate; also the padded copy JSON is parsed from
-  ByteBuffer proto;     // after snappy
 };
 
 class ScratchLease {
@@ -30,10 +30,8 @@ class ScratchLease {
   ScratchLease(const ScratchLease&) = delete;
   ScratchLease& operator=(const ScratchLease&) = delete;
   ~ScratchLease() {
-    for (ByteBuffer* b : {&scratch().inflated, &scratch().proto}) {
-      if (b->capacity() > kRetainBytes) {
-        b->Release();
-      }
+    if (scratch().inflated.capacity() > kRetainBytes) {
+      scratch().inflated.Release();
     }
   }
   static Scratch& scratch() {
@@ -41,6 +39,22 @@ class ScratchLease {
     return s;
   }
 };
+
+// The protobuf after snappy. The decoded request's views point into it, so it goes with the
+// request (PushRequest::storage) and returns to its thread's spare slot when the request is
+// destroyed (on that thread, in the server): the next request of a similar size then neither
+// allocates nor touches fresh pages. One that grew past kRetainBytes is freed instead.
+std::shared_ptr<ByteBuffer> LeaseProtoBuffer() {
+  thread_local std::unique_ptr<ByteBuffer> spare;
+  ByteBuffer* buffer = spare ? spare.release() : new ByteBuffer();
+  return std::shared_ptr<ByteBuffer>(buffer, [](ByteBuffer* b) {
+    if (!spare && b->capacity() <= kRetainBytes) {
+      spare.reset(b);
+    } else {
+      delete b;
+    }
+  });
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
@@ -144,15 +158,16 @@ Result<model::PushRequest> DecodePush(std::string_view body, std::string_view co
   }
 
   const std::string_view compressed = inflated ? scratch.inflated.view() : body;
-  Status st =
-      push_internal::SnappyUncompress(compressed, opts.max_decompressed_bytes, &scratch.proto);
+  std::shared_ptr<ByteBuffer> proto = LeaseProtoBuffer();
+  Status st = push_internal::SnappyUncompress(compressed, opts.max_decompressed_bytes, proto.get());
   if (!st.ok()) {
     return ExplainProtobuf(std::move(st), media_type);
   }
-  Result<model::PushRequest> req = push_internal::ParseProtoPush(scratch.proto.view());
+  Result<model::PushRequest> req = push_internal::ParseProtoPush(proto->view());
   if (!req.ok()) {
     return ExplainProtobuf(req.status(), media_type);
   }
+  req->storage = std::move(proto);
   return req;
 }
 

@@ -38,7 +38,8 @@ struct PushDecodeOptions {
   uint64_t max_decompressed_bytes = 100 << 20;
 };
 
-// `body` is borrowed for the duration of the call only; the result owns all of its bytes.
+// `body` is borrowed for the duration of the call only; the result owns all of its bytes (its
+// views point into its own storage).
 // `content_type` and `content_encoding` are the raw header values ("" when absent).
 Result<model::PushRequest> DecodePush(std::string_view body, std::string_view content_type,
                                       std::string_view content_encoding,

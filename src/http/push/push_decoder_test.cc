@@ -67,6 +67,9 @@ logproto::PushRequest SampleProto() {
   return req;
 }
 
+std::vector<model::Label> Metadata(const model::EntryView& e) { return {e.metadata.begin(), e.metadata.end()}; }
+model::Entry Owned(const model::EntryView& e) { return {e.timestamp_ns, std::string(e.line), Metadata(e)}; }
+
 void ExpectSample(const model::PushRequest& req) {
   ASSERT_EQ(req.streams.size(), 2u);
   EXPECT_EQ(req.streams[0].labels, R"({app="api", env="prod"})");
@@ -76,7 +79,7 @@ void ExpectSample(const model::PushRequest& req) {
   EXPECT_TRUE(req.streams[0].entries[0].metadata.empty());
   EXPECT_EQ(req.streams[0].entries[1].timestamp_ns, 1700000001'000000000);
   EXPECT_EQ(req.streams[0].entries[1].line, std::string("bad \xff\xfe utf8", 14));
-  EXPECT_EQ(req.streams[0].entries[1].metadata, (std::vector<model::Label>{{"trace_id", "abc"}}));
+  EXPECT_EQ(Metadata(req.streams[0].entries[1]), (std::vector<model::Label>{{"trace_id", "abc"}}));
   EXPECT_EQ(req.streams[1].labels, R"({app="worker"})");
   EXPECT_TRUE(req.streams[1].entries.empty());
 }
@@ -100,8 +103,8 @@ TEST(PushJson, DecodesStreamsEntriesAndMetadata) {
   ASSERT_EQ(r->streams.size(), 2u);
   EXPECT_EQ(r->streams[0].labels, R"({app="api", env="prod"})");
   ASSERT_EQ(r->streams[0].entries.size(), 2u);
-  EXPECT_EQ(r->streams[0].entries[0], (model::Entry{1700000000'000000123, "first line", {}}));
-  EXPECT_EQ(r->streams[0].entries[1],
+  EXPECT_EQ(Owned(r->streams[0].entries[0]), (model::Entry{1700000000'000000123, "first line", {}}));
+  EXPECT_EQ(Owned(r->streams[0].entries[1]),
             (model::Entry{1700000001'000000000, "bad \xc3\xa9 line", {{"trace_id", "abc"}}}));
   EXPECT_EQ(r->streams[1].labels, R"({app="worker"})");
   auto labels = model::ParseLabels(r->streams[0].labels);
@@ -155,7 +158,7 @@ TEST(PushJson, InvalidUtf8IsKeptAsBytes) {
   auto r = Decode(body, kJson);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->streams[0].entries[0].line, "x\xc3\x28y\xff\xe9");
-  EXPECT_EQ(r->streams[0].entries[0].metadata, (std::vector<model::Label>{{"k\xfe", "v\x80"}}));
+  EXPECT_EQ(Metadata(r->streams[0].entries[0]), (std::vector<model::Label>{{"k\xfe", "v\x80"}}));
   auto labels = model::ParseLabels(r->streams[0].labels);
   ASSERT_TRUE(labels.ok()) << r->streams[0].labels;
   EXPECT_EQ(*labels->Get("a"), "v\xff");
@@ -251,6 +254,38 @@ TEST(PushProto, DecodesSnappyProtobuf) {
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       ExpectSample(*r);
     }
+  }
+}
+
+// A decoded request's lines are views into buffers that are reused for later requests on the
+// same thread: they must stay valid, and keep their contents, while the request lives.
+TEST(PushDecode, RequestOutlivesLaterDecodesAndMoves) {
+  std::string proto_body = Snappy(SampleProto().SerializeAsString());
+  for (std::string_view type : {kProto, kJson}) {
+    std::string_view body = type == kJson ? kSampleJson : std::string_view(proto_body);
+    auto first = Decode(body, type);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    model::PushRequest kept = std::move(first).value();
+    std::string other_body = type == kJson
+        ? R"({"streams":[{"stream":{"app":"zzz"},"values":[["5","overwritten?"],["6","overwritten!"]]}]})"
+        : Snappy([] {
+            logproto::PushRequest other;
+            auto* s = other.add_streams();
+            s->set_labels(R"({app="zzzzzzzzzzzzzzzzzzzzzzzz"})");
+            for (int i = 0; i < 3; ++i) s->add_entries()->set_line(std::string(40, 'z'));
+            return other.SerializeAsString();
+          }());
+    for (int round = 0; round < 3; ++round) {
+      auto later = Decode(other_body, type);
+      ASSERT_TRUE(later.ok()) << later.status().ToString();
+      ASSERT_FALSE(later->streams.empty());
+    }
+    model::PushRequest moved = std::move(kept);
+    ASSERT_GE(moved.streams.size(), 1u);
+    EXPECT_EQ(moved.streams[0].labels, R"({app="api", env="prod"})") << type;
+    ASSERT_EQ(moved.streams[0].entries.size(), 2u);
+    EXPECT_EQ(moved.streams[0].entries[0].line, "first line") << type;
+    EXPECT_EQ(Metadata(moved.streams[0].entries[1]), (std::vector<model::Label>{{"trace_id", "abc"}})) << type;
   }
 }
 

@@ -54,9 +54,11 @@ Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out);
 
 // Parses a JSON push body. REQUIRES: body->capacity() >= body->size() (always true); the padding
 // past the end is read. max_bytes bounds the extra copy made when the body holds invalid UTF-8.
+// The result does not borrow from `body`: its views point into what it owns.
 Result<model::PushRequest> ParseJsonPush(const ByteBuffer& body, uint64_t max_bytes);
 
-// Decodes a serialized logproto.PushRequest (after snappy).
+// Decodes a serialized logproto.PushRequest (after snappy). The result's labels and lines are
+// views into `body`, which must outlive it (DecodePush makes the request own it).
 Result<model::PushRequest> ParseProtoPush(std::string_view body);
 
 }  // namespace sluice::http::push_internal

@@ -15,6 +15,9 @@
 // body is re-parsed with each invalid byte b replaced by the private-use code point U+10FF00+b
 // (4 bytes: F4 8F BE|BF xx), and every extracted string maps those back to the raw byte. This is
 // only done when the body cannot already contain such code points, raw or \u-escaped.
+//
+// The request's lines are views into the parser's string buffer: the parser goes with the request
+// (PushRequest::storage) and comes back to its thread for the next request when that is done.
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -154,7 +157,9 @@ class JsonPushParser {
     for (dom::key_value_pair field : obj) {
       if (field.key == "stream") {
         saw_labels = true;
-        SLUICE_RETURN_IF_ERROR(ParseLabels(field.value, index, &stream.labels));
+        std::string labels;
+        SLUICE_RETURN_IF_ERROR(ParseLabels(field.value, index, &labels));
+        stream.labels = out->Own(std::move(labels));
       } else if (field.key == "labels") {
         // The legacy (/api/prom/push) shape: labels as selector text, entries as objects.
         std::string_view text;
@@ -162,7 +167,7 @@ class JsonPushParser {
           return Invalid(fmt::format("streams[{}].labels must be a string like {{job=\"x\"}}", index));
         }
         saw_labels = true;
-        stream.labels.assign(Unescape(text, &scratch_));
+        stream.labels = escaped_ ? out->Own(std::string(Unescape(text, &scratch_))) : text;
       } else if (field.key == "entries") {
         saw_entries = true;
         dom::array entries;
@@ -170,7 +175,7 @@ class JsonPushParser {
           return Invalid(fmt::format("streams[{}].entries must be an array of {{\"ts\", \"line\"}}", index));
         }
         for (dom::element entry : entries) {
-          SLUICE_RETURN_IF_ERROR(ParseLegacyEntry(entry, index, &stream.entries));
+          SLUICE_RETURN_IF_ERROR(ParseLegacyEntry(entry, index, &stream.entries, out));
         }
       } else if (field.key == "values") {
         saw_entries = true;
@@ -181,7 +186,7 @@ class JsonPushParser {
         }
         stream.entries.reserve(stream.entries.size() + values.size());
         for (dom::element entry : values) {
-          SLUICE_RETURN_IF_ERROR(ParseEntry(entry, index, &stream.entries));
+          SLUICE_RETURN_IF_ERROR(ParseEntry(entry, index, &stream.entries, out));
         }
       }
     }
@@ -196,7 +201,8 @@ class JsonPushParser {
   }
 
   // {"ts": "<RFC3339 or Unix ns>", "line": "..."}
-  Status ParseLegacyEntry(dom::element value, size_t stream_index, std::vector<model::Entry>* entries) {
+  Status ParseLegacyEntry(dom::element value, size_t stream_index, std::vector<model::EntryView>* entries,
+                          model::PushRequest* out) {
     const size_t index = entries->size();
     dom::object obj;
     if (value.get_object().get(obj) != simdjson::SUCCESS) {
@@ -210,13 +216,9 @@ class JsonPushParser {
     if (!parsed.ok()) {
       return Invalid(fmt::format("streams[{}].entries[{}]: invalid timestamp \"{}\"", stream_index, index, ts));
     }
-    model::Entry& entry = entries->emplace_back();
+    model::EntryView& entry = entries->emplace_back();
     entry.timestamp_ns = *parsed;
-    if (escaped_) {
-      AppendUnescaped(line, &entry.line);
-    } else {
-      entry.line.assign(line);
-    }
+    entry.line = Line(line, out);
     return Status::OK();
   }
 
@@ -254,7 +256,8 @@ class JsonPushParser {
     return Status::OK();
   }
 
-  Status ParseEntry(dom::element value, size_t stream_index, std::vector<model::Entry>* entries) {
+  Status ParseEntry(dom::element value, size_t stream_index, std::vector<model::EntryView>* entries,
+                    model::PushRequest* out) {
     const size_t index = entries->size();
     auto where = [&] { return fmt::format("streams[{}].values[{}]", stream_index, index); };
     dom::array arr;
@@ -271,7 +274,7 @@ class JsonPushParser {
     if (n > 3) {
       return Invalid(fmt::format("{} has more than 3 elements", where()));
     }
-    model::Entry& entry = entries->emplace_back();
+    model::EntryView& entry = entries->emplace_back();
     auto it = arr.begin();
     SLUICE_RETURN_IF_ERROR(ParseTimestamp(*it, where, &entry.timestamp_ns));
     ++it;
@@ -279,14 +282,12 @@ class JsonPushParser {
     if ((*it).get_string().get(line) != simdjson::SUCCESS) {
       return Invalid(fmt::format("{}: the line must be a string", where()));
     }
-    if (escaped_) {
-      AppendUnescaped(line, &entry.line);
-    } else {
-      entry.line.assign(line);
-    }
+    entry.line = Line(line, out);
     if (n == 3) {
       ++it;
-      SLUICE_RETURN_IF_ERROR(ParseMetadata(*it, where, &entry.metadata));
+      std::vector<model::Label> metadata;
+      SLUICE_RETURN_IF_ERROR(ParseMetadata(*it, where, &metadata));
+      if (!metadata.empty()) entry.metadata = out->owned_metadata.emplace_back(std::move(metadata));
     }
     return Status::OK();
   }
@@ -353,6 +354,17 @@ class JsonPushParser {
     return Status::OK();
   }
 
+  // A line as the request keeps it: a view into the parser's strings, or, when invalid bytes were
+  // escaped, the bytes mapped back in a string the request owns.
+  std::string_view Line(std::string_view s, model::PushRequest* out) const {
+    if (!escaped_ || s.find('\xf4') == std::string_view::npos) {
+      return s;
+    }
+    std::string raw;
+    AppendUnescaped(s, &raw);
+    return out->Own(std::move(raw));
+  }
+
   // Maps escaped invalid bytes back (a no-op view unless escaping is on). The result may live in
   // *scratch, so it is valid until the next call with the same scratch.
   std::string_view Unescape(std::string_view s, std::string* scratch) const {
@@ -391,28 +403,30 @@ class JsonPushParser {
   std::string scratch_;
 };
 
-dom::parser& ThreadParser() {
-  thread_local dom::parser parser;
-  return parser;
+// A parser whose strings the request's views point into. It returns to its thread's spare slot
+// when the request is destroyed (on that thread, in the server), so the next request reuses its
+// buffers; one that grew past kRetainParserCapacity is freed instead.
+std::shared_ptr<dom::parser> LeaseParser() {
+  thread_local std::unique_ptr<dom::parser> spare;
+  dom::parser* parser = spare ? spare.release() : new dom::parser();
+  return std::shared_ptr<dom::parser>(parser, [](dom::parser* p) {
+    if (!spare && p->capacity() <= kRetainParserCapacity) {
+      spare.reset(p);
+    } else {
+      delete p;
+    }
+  });
 }
 
 }  // namespace
 
 Result<model::PushRequest> ParseJsonPush(const ByteBuffer& body, uint64_t max_bytes) {
-  dom::parser& parser = ThreadParser();
-  struct ShrinkParser {
-    dom::parser& parser;
-    ~ShrinkParser() {
-      if (parser.capacity() > kRetainParserCapacity) {
-        parser = dom::parser();
-      }
-    }
-  } shrink{parser};
-
+  std::shared_ptr<dom::parser> parser = LeaseParser();
   model::PushRequest req;
   JsonPushParser plain(/*escaped=*/false);
-  Status st = plain.Parse(parser, body, &req);
+  Status st = plain.Parse(*parser, body, &req);
   if (st.ok()) {
+    req.storage = std::move(parser);
     return req;
   }
   if (!plain.utf8_error()) {
@@ -424,8 +438,9 @@ Result<model::PushRequest> ParseJsonPush(const ByteBuffer& body, uint64_t max_by
   if (!EscapeInvalidUtf8(body.view(), max_bytes, &escaped)) {
     return st;
   }
-  req.streams.clear();
-  SLUICE_RETURN_IF_ERROR(JsonPushParser(/*escaped=*/true).Parse(parser, escaped, &req));
+  req = model::PushRequest();
+  SLUICE_RETURN_IF_ERROR(JsonPushParser(/*escaped=*/true).Parse(*parser, escaped, &req));
+  req.storage = std::move(parser);
   return req;
 }
 

@@ -65,7 +65,10 @@ Status CheckpointWriter::AddStream(std::string_view tenant, uint64_t ref, std::s
     AppendSeriesRecords(&buf_, tenant, std::span<const SeriesRef>(&series, 1));
     refs.insert(ref);
   }
-  StreamEntries stream{ref, labels, entries};
+  views_.clear();
+  views_.reserve(entries.size());
+  for (const model::Entry& e : entries) views_.push_back(model::EntryView::Of(e));
+  StreamEntries stream{ref, labels, views_};
   auto records = AppendEntriesRecords(&buf_, tenant, std::span<const StreamEntries>(&stream, 1));
   if (!records.ok()) {
     return Fail(records.status());

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "common/status.h"
 #include "ingester/wal/file_util.h"
@@ -55,6 +56,7 @@ class CheckpointWriter {
   const std::string tmp_path_;
   UniqueFd fd_;
   std::string buf_;
+  std::vector<model::EntryView> views_;  // AddStream's entries, reused across calls
   uint64_t bytes_written_ = 0;
   Status error_;  // sticky
   bool committed_ = false;

@@ -17,27 +17,18 @@ namespace {
 constexpr std::string_view kCheckpointPrefix = "checkpoint.";
 constexpr std::string_view kTmpSuffix = ".tmp";
 
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-size_t LengthPrefixedSize(std::string_view s) { return VarintLength(s.size()) + s.size(); }
+size_t LengthPrefixedSize(std::string_view s) { return coding::VarintLength(s.size()) + s.size(); }
 
 // An upper bound on an entry's encoded size (the timestamp delta counted at its widest).
-size_t EntrySizeBound(const model::Entry& e) {
-  size_t n = 10 + LengthPrefixedSize(e.line) + VarintLength(e.metadata.size());
+size_t EntrySizeBound(const model::EntryView& e) {
+  size_t n = 10 + LengthPrefixedSize(e.line) + coding::VarintLength(e.metadata.size());
   for (const auto& m : e.metadata) {
     n += LengthPrefixedSize(m.name) + LengthPrefixedSize(m.value);
   }
   return n;
 }
 
-void PutEntry(std::string* dst, const model::Entry& e, int64_t prev_ts) {
+void PutEntry(std::string* dst, const model::EntryView& e, int64_t prev_ts) {
   // Wrapping subtraction: deltas between arbitrary int64 timestamps must not overflow.
   auto delta =
       static_cast<int64_t>(static_cast<uint64_t>(e.timestamp_ns) - static_cast<uint64_t>(prev_ts));

@@ -67,7 +67,7 @@ std::string_view FsyncPolicyName(FsyncPolicy policy);
 struct StreamEntries {
   uint64_t ref;             // the stream's fingerprint
   std::string_view labels;  // `{a="b"}`
-  std::span<const model::Entry> entries;
+  std::span<const model::EntryView> entries;
 };
 
 struct SeriesRef {

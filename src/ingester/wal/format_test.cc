@@ -13,6 +13,7 @@ namespace sluice::wal {
 namespace {
 
 using testing::MakeEntry;
+using testing::Views;
 
 struct Framed {
   uint8_t type;
@@ -67,8 +68,9 @@ TEST(WalFormatTest, EntriesRoundTrip) {
       MakeEntry(std::numeric_limits<int64_t>::max(), "max"),
   };
   std::vector<model::Entry> b = {MakeEntry(-5, std::string(1000, 'x'))};
+  auto va = Views(a), vb = Views(b);
   std::vector<StreamEntries> streams = {
-      {1, R"({a="1"})", a}, {2, R"({a="2"})", {}}, {3, R"({a="3"})", b}};
+      {1, R"({a="1"})", va}, {2, R"({a="2"})", {}}, {3, R"({a="3"})", vb}};
   std::string buf;
   auto n = AppendEntriesRecords(&buf, "tenant-1", streams);
   ASSERT_TRUE(n.ok());
@@ -111,7 +113,8 @@ TEST(WalFormatTest, SplitsRecordsOverTheLimit) {
     a.push_back(MakeEntry(i, std::string(50, 'a')));
     b.push_back(MakeEntry(i, std::string(50, 'b'), {{"k", "v"}}));
   }
-  std::vector<StreamEntries> streams = {{1, "{}", a}, {2, "{}", b}};
+  auto va = Views(a), vb = Views(b);
+  std::vector<StreamEntries> streams = {{1, "{}", va}, {2, "{}", vb}};
   const size_t limit = 1000;
   std::string buf;
   auto n = AppendEntriesRecords(&buf, "t", streams, limit);
@@ -150,7 +153,8 @@ TEST(WalFormatTest, SplitsRecordsOverTheLimit) {
 
 TEST(WalFormatTest, EntryTooLargeForARecord) {
   std::vector<model::Entry> a = {MakeEntry(1, "ok"), MakeEntry(2, std::string(2000, 'x'))};
-  std::vector<StreamEntries> streams = {{1, "{}", a}};
+  auto va = Views(a);
+  std::vector<StreamEntries> streams = {{1, "{}", va}};
   std::string buf = "keep";
   auto n = AppendEntriesRecords(&buf, "t", streams, 1000);
   EXPECT_EQ(n.status().code(), StatusCode::kTooLarge);
@@ -159,7 +163,8 @@ TEST(WalFormatTest, EntryTooLargeForARecord) {
 
 TEST(WalFormatTest, DecodersRejectGarbageWithoutCrashing) {
   std::vector<model::Entry> a = {MakeEntry(1, "line", {{"k", "v"}}), MakeEntry(2, "two")};
-  std::vector<StreamEntries> streams = {{1, "{}", a}};
+  auto va = Views(a);
+  std::vector<StreamEntries> streams = {{1, "{}", va}};
   std::string buf;
   ASSERT_TRUE(AppendEntriesRecords(&buf, "t", streams).ok());
   std::string payload = SplitRecords(buf)[0].payload;

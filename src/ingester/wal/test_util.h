@@ -56,6 +56,13 @@ class QuietLogs {
   spdlog::level::level_enum saved_;
 };
 
+// Views of `entries`, as the write path passes them to the WAL (valid while `entries` lives).
+inline std::vector<model::EntryView> Views(const std::vector<model::Entry>& entries) {
+  std::vector<model::EntryView> out;
+  for (const auto& e : entries) out.push_back(model::EntryView::Of(e));
+  return out;
+}
+
 inline model::Entry MakeEntry(int64_t ts, std::string line,
                               std::vector<model::Label> metadata = {}) {
   return model::Entry{ts, std::move(line), std::move(metadata)};

@@ -24,6 +24,7 @@ namespace sluice::wal {
 namespace {
 
 using testing::MakeEntry;
+using testing::Views;
 using testing::RecordingHandler;
 using testing::TempDir;
 using Entries = std::vector<model::Entry>;
@@ -58,7 +59,8 @@ std::unique_ptr<Writer> OpenWriter(WriterOptions opts) {
 // Logs one batch with a single stream.
 Status LogOne(Writer& w, std::string_view tenant, uint64_t ref, const Entries& entries) {
   std::string labels = LabelsFor(ref);
-  StreamEntries s{ref, labels, entries};
+  auto views = Views(entries);
+  StreamEntries s{ref, labels, views};
   return w.Log(tenant, std::span<const StreamEntries>(&s, 1));
 }
 
@@ -132,7 +134,8 @@ TEST(WalTest, RoundTrip) {
   {
     auto w = OpenWriter(Options(dir));
     std::string la = LabelsFor(1), lb = LabelsFor(2);
-    std::vector<StreamEntries> batch = {{1, la, a}, {2, lb, b}};
+    auto va = Views(a), vb = Views(b);
+    std::vector<StreamEntries> batch = {{1, la, va}, {2, lb, vb}};
     ASSERT_TRUE(w->Log("tenant-a", batch).ok());
     ASSERT_TRUE(LogOne(*w, "tenant-b", 1, c).ok());   // same ref, other tenant
     ASSERT_TRUE(LogOne(*w, "tenant-a", 3, {}).ok());  // nothing to log
@@ -197,7 +200,8 @@ TEST(WalTest, GroupCommitFromManyThreads) {
       for (int i = 0; i < kBatches; ++i) {
         Entries mine = MakeEntries(t * 1'000'000 + i * 2, 2);
         Entries common = {MakeEntry(t * 1'000'000 + i, "shared")};
-        std::vector<StreamEntries> batch = {{100u + t, own, mine}, {1, shared, common}};
+        auto vmine = Views(mine), vcommon = Views(common);
+        std::vector<StreamEntries> batch = {{100u + t, own, vmine}, {1, shared, vcommon}};
         Status st = w->Log(t % 2 == 0 ? "even" : "odd", batch);
         ASSERT_TRUE(st.ok()) << st.ToString();
       }

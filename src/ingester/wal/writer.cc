@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/check.h"
+#include "common/string_hash.h"
 #include "ingester/wal/file_util.h"
 
 namespace sluice::wal {
@@ -18,10 +19,8 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
+// A thread's encode buffer is kept between batches up to this capacity.
+constexpr size_t kMaxRetainedEncodeBytes = 8 << 20;
 
 // The streams that already have a series record in the current segment, per tenant.
 using SeenSeries =
@@ -35,7 +34,7 @@ struct Writer::Request {
   // kLog: borrowed from the caller, who is blocked until done.
   std::string_view tenant;
   std::span<const StreamEntries> streams;
-  std::string encoded;  // framed kEntries records, encoded on the caller's thread
+  std::string_view encoded;  // framed kEntries records, in the caller's thread's buffer
   size_t records = 0;
   // Results, set by the writer thread.
   Status status;
@@ -104,13 +103,23 @@ Status Writer::Log(std::string_view tenant, std::span<const StreamEntries> strea
   req.tenant = tenant;
   req.streams = streams;
   // Encoding is the CPU-heavy part: done here, on the caller's thread, so pushes encode in
-  // parallel and the writer thread only writes.
-  SLUICE_ASSIGN_OR_RETURN(req.records, AppendEntriesRecords(&req.encoded, tenant, streams));
-  if (req.records == 0) {
-    return Status::OK();  // nothing to make durable
+  // parallel and the writer thread only writes. The buffer stays with the thread: pushes are
+  // alike in size, so after the first one encoding neither regrows it nor touches fresh pages.
+  // The writer thread reads it while this thread waits in Enqueue.
+  thread_local std::string encoded;
+  encoded.clear();
+  Result<size_t> records = AppendEntriesRecords(&encoded, tenant, streams);
+  Status st = records.status();
+  if (st.ok() && *records > 0) {
+    req.records = *records;
+    req.encoded = encoded;
+    st = Enqueue(&req);
+    if (st.ok()) st = req.status;
   }
-  SLUICE_RETURN_IF_ERROR(Enqueue(&req));
-  return req.status;
+  if (encoded.capacity() > kMaxRetainedEncodeBytes) {
+    std::string().swap(encoded);
+  }
+  return st;
 }
 
 Result<uint64_t> Writer::CutSegment() {
@@ -292,7 +301,7 @@ void Writer::WriteBatches(std::span<Request*> batches) {
       iov.push_back({series[i].data(), series[i].size()});
       bytes += series[i].size();
     }
-    iov.push_back({req->encoded.data(), req->encoded.size()});
+    iov.push_back({const_cast<char*>(req->encoded.data()), req->encoded.size()});  // writev only reads
     bytes += req->encoded.size();
     records += req->records;
   }

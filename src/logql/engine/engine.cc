@@ -91,10 +91,12 @@ Result<StepEvaluatorPtr> Engine::Build(const syntax::Expr& expr) {
       // The windows reach back one range before the first step; the end is closed.
       int64_t from = steps_.start_ns - r.range.range_nanos - r.range.offset_nanos;
       int64_t through = steps_.end_ns - r.range.offset_nanos + 1;
-      SLUICE_ASSIGN_OR_RETURN(iter::EntryIteratorPtr entries,
-                              reader_->SelectLogs(*r.range.selector, from, through));
-      SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SampleExtractor> samples,
-                              SampleExtractor::Make(r, std::move(entries), &stats_));
+      SLUICE_ASSIGN_OR_RETURN(
+          iter::EntryIteratorPtr entries,
+          reader_->SelectLogs(*r.range.selector, from, through, ReadHintsFor(r)));
+      SLUICE_ASSIGN_OR_RETURN(
+          std::unique_ptr<SampleExtractor> samples,
+          SampleExtractor::Make(r, std::move(entries), &stats_, params_.parser_hints));
       return StepEvaluatorPtr(
           std::make_unique<RangeVectorEvaluator>(r, std::move(samples), steps_));
     }

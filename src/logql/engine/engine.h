@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "iter/iterator.h"
+#include "logql/engine/range_vector.h"  // ReadHints
 #include "logql/engine/step_evaluator.h"
 #include "logql/engine/value.h"
 #include "logql/log/pipeline.h"
@@ -32,7 +33,8 @@ class LogReader {
  public:
   virtual ~LogReader() = default;
   virtual Result<iter::EntryIteratorPtr> SelectLogs(const syntax::LogSelectorExpr& selector,
-                                                    int64_t from_ns, int64_t through_ns) = 0;
+                                                    int64_t from_ns, int64_t through_ns,
+                                                    const ReadHints& hints) = 0;
 };
 
 struct EngineParams {
@@ -41,6 +43,9 @@ struct EngineParams {
   int64_t step_ns = 0;      // 0 for an instant query
   bool instant = false;     // /query: a vector (or scalar) rather than a matrix
   uint64_t max_series = 0;  // 0: unlimited
+  // Parsers extract only the labels a range aggregation reads (log/parser_hints.h). Results
+  // are the same without; false is for comparing the two.
+  bool parser_hints = true;
 };
 
 // Loki's text when a query returns more than max_query_series series.

@@ -7,6 +7,7 @@
 #include "iter/merge.h"
 #include "logql/engine/convert.h"
 #include "logql/engine/range_vector.h"
+#include "logql/log/pipeline_test_util.h"
 #include "logql/syntax/parser.h"
 
 namespace sluice::logql::engine {
@@ -16,15 +17,19 @@ namespace {
 constexpr int64_t kBaseSec = 1'700'000'000;
 constexpr int64_t Sec(double s) { return kBaseSec * 1'000'000'000 + static_cast<int64_t>(s * 1e9); }
 
-// An in-memory LogReader: streams matched by the selector's matchers, merged forward.
+// An in-memory LogReader: streams matched by the selector's matchers, merged forward. Records
+// each call's range and hints; with `unload_when_allowed`, a read without lines_needed returns
+// entries unloaded.
 class FakeReader final : public LogReader {
  public:
   void Add(std::string_view labels, std::vector<model::Entry> entries) {
     streams_.emplace_back(model::ParseLabels(labels).value(), std::move(entries));
   }
   Result<iter::EntryIteratorPtr> SelectLogs(const syntax::LogSelectorExpr& selector,
-                                            int64_t from_ns, int64_t through_ns) override {
+                                            int64_t from_ns, int64_t through_ns,
+                                            const ReadHints& read_hints) override {
     calls.emplace_back(from_ns, through_ns);
+    hints.push_back(read_hints);
     std::vector<iter::EntryIteratorPtr> its;
     for (const auto& [labels, entries] : streams_) {
       if (!model::MatchesAll(selector.matchers, labels)) continue;
@@ -34,15 +39,24 @@ class FakeReader final : public LogReader {
       }
       its.push_back(iter::NewVectorIterator(labels, std::move(in), model::Direction::kForward));
     }
+    iter::EntryIteratorPtr out;
     if (stream_ordered) {
-      return iter::EntryIteratorPtr(
-          std::make_unique<iter::StreamOrderedIterator>(std::move(its), model::Direction::kForward));
+      out =
+          std::make_unique<iter::StreamOrderedIterator>(std::move(its), model::Direction::kForward);
+    } else {
+      out = iter::NewMergeIterator(std::move(its), model::Direction::kForward);
     }
-    return iter::NewMergeIterator(std::move(its), model::Direction::kForward);
+    if (unload_when_allowed && !read_hints.lines_needed) {
+      out = std::make_unique<log::testing::UnloadedIterator>(std::move(out), &loads);
+    }
+    return out;
   }
   std::vector<std::pair<int64_t, int64_t>> calls;
+  std::vector<ReadHints> hints;
   // Stream after stream (as the querier reads for the engine) instead of one global merge.
   bool stream_ordered = false;
+  bool unload_when_allowed = false;
+  int loads = 0;  // LoadLine() calls on unloaded entries
 
  private:
   std::vector<std::pair<model::LabelSet, std::vector<model::Entry>>> streams_;
@@ -165,6 +179,64 @@ TEST_F(EngineTest, StreamOrderedInputGivesTheSameResults) {
     reader_.stream_ordered = true;
     EXPECT_EQ(Instant(q, 20), merged) << q;
   }
+}
+
+// Only the values of count_over_time, rate and absent_over_time without stages ignore lines.
+TEST_F(EngineTest, ReadHintsSayWhatTheAggregationReads) {
+  struct Case {
+    const char* query;
+    bool lines_needed;
+  };
+  const Case cases[] = {
+      {R"(count_over_time({app="api"}[10s]))", false},
+      {R"(rate({app="api"}[10s]))", false},
+      {R"(sum by (env) (count_over_time({app="api"}[10s])))", false},
+      {R"(absent_over_time({app="api"}[10s]))", false},
+      {R"(bytes_over_time({app="api"}[10s]))", true},
+      {R"(bytes_rate({app="api"}[10s]))", true},
+      {R"(count_over_time({app="api"} |= "a" [10s]))", true},
+      {R"(rate({app="svc"} | logfmt [10s]))", true},
+      {R"(count_over_time({app="api"} | label_format x="y" [10s]))", true},
+      {R"(rate({app="m"} | unwrap v [10s]))", true},
+      {R"(max_over_time({app="m"} | unwrap v [10s]) by ())", true},
+  };
+  for (const Case& c : cases) {
+    reader_.hints.clear();
+    Instant(c.query, 20);
+    ASSERT_EQ(reader_.hints.size(), 1u) << c.query;
+    EXPECT_EQ(reader_.hints[0].lines_needed, c.lines_needed) << c.query;
+  }
+  // Both sides of a binary operation are read with their own hints.
+  reader_.hints.clear();
+  Instant(R"(count_over_time({app="api"}[10s]) / bytes_over_time({app="api"}[10s]))", 20);
+  ASSERT_EQ(reader_.hints.size(), 2u);
+  EXPECT_NE(reader_.hints[0].lines_needed, reader_.hints[1].lines_needed);
+}
+
+// A source may serve a timestamps-only read unloaded: the engine loads an entry only when its
+// metadata can still label the series, and gets the same results either way.
+TEST_F(EngineTest, UnloadedEntriesGiveTheSameResultsWithoutLoadingLines) {
+  const char* queries[] = {
+      R"(count_over_time({app="units"}[30s]))",  // metadata labels the series
+      R"(rate({app=~"api|m"}[30s]))",
+      R"(absent_over_time({app="units"}[30s]))",
+      R"(absent_over_time({app="nothing"}[30s]))",
+  };
+  for (const char* q : queries) {
+    reader_.unload_when_allowed = false;
+    const std::string loaded = Range(q, 0, 40, 5);
+    reader_.unload_when_allowed = true;
+    EXPECT_EQ(Range(q, 0, 40, 5), loaded) << q;
+  }
+  reader_.loads = 0;
+  // Metadata still labels the series: it comes with unloaded entries.
+  EXPECT_EQ(Instant(R"(count_over_time({app="units"}[30s]))", 30),
+            R"({app="units", b="1kB", d="250ms"} 1, {app="units", b="2KiB", d="1.5s"} 1)");
+  EXPECT_EQ(reader_.loads, 0);
+  reader_.loads = 0;
+  EXPECT_EQ(Instant(R"(absent_over_time({app="units"}[30s]))", 30), "");
+  EXPECT_EQ(Instant(R"(absent_over_time({app="units"}[5s]))", 30), R"({app="units"} 1)");
+  EXPECT_EQ(reader_.loads, 0);
 }
 
 // --- Range aggregations -----------------------------------------------------------------------
@@ -562,6 +634,99 @@ TEST_F(EngineTest, MaxSeries) {
 }
 
 // --- Conversions and formatting ---------------------------------------------------------------
+
+// Parser hints (log/parser_hints.h) let json and logfmt skip the labels a query cannot see.
+// Results must be those of a full extraction, errors (and the labels they print) included.
+TEST_F(EngineTest, ParserHintsGiveTheSameResults) {
+  FakeReader reader;
+  reader.Add(R"({app="j", level="info"})",
+             {
+                 E(1, R"({"level":"debug","dur":1.5,"path":"/a","user":{"id":7,"name":"a\"b"}})"),
+                 E(2, R"({"dur":2,"path":"/b","dur":3})"),  // duplicate key: the last wins
+                 E(3, R"({"dur":4,"path":"/c\u00e9","user":{"id":8}} trailing)"),
+                 E(4, R"({"dur":5,"path":"/d","user":{"id" 9}})"),  // error in a nested object
+                 E(5, R"({"dur":6,"path":"/e",)"),    // truncated after the hinted labels
+                 E(6, R"({"dur":7,"path":"x\qy"})"),  // invalid escape: path=""
+                 E(7, R"({"du-r":8,"1st":"a","user_id":9,"user":{"id":10}})"),  // user_id twice
+                 E(8, "not json"),
+                 E(9, R"({"dur":"abc","path":"/f"})"),  // unwrap conversion error
+                 E(11, R"({"dur":1,"path":"/a","user":{"id":[1,2],"x":null}})"),
+                 E(12, R"({"dur":2,"path":"/b","level":"warn"})"),
+             });
+  reader.Add(R"({app="l", queue="q0"})",
+             {
+                 E(1, R"(level=info queue=a dur=1 msg="x y")"),
+                 E(2, "queue=b dur=2 queue=c"),       // duplicate key: the last wins
+                 E(3, R"(dur=3 queue=d bad"key=1)"),  // malformed pair after the hinted labels
+                 E(4, "dur= queue=e"),
+                 E(5, R"(dur=5 msg="unterminated)"),
+                 E(6, R"(dur=6 msg="a\qb" queue=f)"),
+                 E(11, "queue=a dur=7"),
+                 E(12, "dur=8 queue=b"),
+             });
+  const char* queries[] = {
+      R"(max_over_time({app="j"} | json | unwrap dur [20s]) by (path))",
+      R"(avg_over_time({app="j"} | json | __error__="" | unwrap dur [20s]) by (path))",
+      R"(max_over_time({app="j"} | json | unwrap dur | __error__="" [20s]) by (path))",
+      R"(max_over_time({app="j"} | json | __error__="" | unwrap dur [5s]) by (path))",
+      R"(max_over_time({app="j"} | json | unwrap dur [20s]) by (user_id))",
+      R"(max_over_time({app="j"} | json | unwrap dur [20s]) by ())",
+      R"(max_over_time({app="j"} | json | __error__="" | unwrap dur [20s]) by ())",
+      R"(min_over_time({app="j"} | json | __error__="" | unwrap dur [20s]))"
+      R"( by (user_id, level_extracted))",
+      R"(max_over_time({app="j"} | json | __error__!="" | drop __error_details__)"
+      R"( | unwrap dur [20s]) by (__error__))",
+      R"(max_over_time({app="j"} | json | drop __error__, __error_details__)"
+      R"( | unwrap user_id [20s]) by (du_r, _1st, user_name))",
+      R"(avg_over_time({app="j"} | json | __error__="" | label_format p=path)"
+      R"( | unwrap dur [20s]) by (p))",
+      R"(max_over_time({app="j"} | json | __error__="" | user_id > 8 | unwrap dur [20s]))"
+      R"( by (level))",
+      R"(max_over_time({app="j"} | json | __error__="" | unwrap user_id [20s]) by (path))",
+      R"(first_over_time({app="j"} | json | keep path, dur | unwrap dur [20s]) by (path))",
+      R"(sum_over_time({app="j"} | json | __error__="" | unwrap dur [20s]))",
+      R"(max_over_time({app="l"} | logfmt | unwrap dur [20s]) by (queue_extracted))",
+      R"(max_over_time({app="l"} | logfmt | unwrap dur [5s]) by (queue))",
+      R"(max_over_time({app="l"} | logfmt --strict | unwrap dur [20s]) by (queue_extracted))",
+      R"(max_over_time({app="l"} | logfmt --strict | __error__="" | unwrap dur [20s]))"
+      R"( by (queue_extracted))",
+      R"(max_over_time({app="l"} | logfmt --keep-empty | unwrap dur [20s]) by (msg))",
+      R"(max_over_time({app="l"} | logfmt | json | unwrap dur [20s]) by (queue_extracted))",
+  };
+  auto run = [&](const char* q, EngineParams params) {
+    auto expr = syntax::Parse(q);
+    EXPECT_TRUE(expr.ok()) << q;
+    if (!expr.ok()) return std::string();
+    Engine engine(&reader, params);
+    auto r = engine.Exec(**expr);
+    return r.ok() ? Render(*r) : "error: " + r.status().message();
+  };
+  int errors = 0, values = 0;
+  for (const char* q : queries) {
+    for (bool instant : {true, false}) {
+      EngineParams params{Sec(15), Sec(15), 0, instant, 0};
+      if (!instant) params = EngineParams{Sec(0), Sec(20), int64_t{2'000'000'000}, false, 0};
+      params.parser_hints = false;
+      const std::string full = run(q, params);
+      params.parser_hints = true;
+      EXPECT_EQ(run(q, params), full) << q << (instant ? " (instant)" : " (range)");
+      (full.starts_with("error:") ? errors : values)++;
+    }
+  }
+  // Both kinds of outcome are covered.
+  EXPECT_GT(errors, 10);
+  EXPECT_GT(values, 10);
+  // Duplicate keys: the last one wins, hinted as unhinted.
+  EngineParams at15{Sec(15), Sec(15), 0, true, 0};
+  EXPECT_EQ(run(R"(max_over_time({app="j"} | json | __error__="" | path="/b" | unwrap dur [20s]))"
+                R"( by (path))",
+                at15),
+            R"({path="/b"} 3)");
+  EXPECT_EQ(run(R"(max_over_time({app="l"} | logfmt | queue_extracted=~"c|f" | unwrap dur [20s]))"
+                R"( by (queue_extracted))",
+                at15),
+            R"({queue_extracted="c"} 2, {queue_extracted="f"} 6)");
+}
 
 TEST(ConvertTest, GoParseFloat) {
   EXPECT_EQ(*GoParseFloat("1.5"), 1.5);

@@ -49,19 +49,18 @@ class VectorAggregation final : public StepEvaluator {
 
     groups_.clear();
     index_.clear();
+    // Inputs that build new label sets at every step (binary operations) would only grow the
+    // cache.
+    if (group_of_.size() > 2 * in_.size() + 1024) group_of_.clear();
     for (const Sample& s : in_) {
-      model::LabelSet key = Project(*s.labels, names_, !without_);
-      uint64_t fp = key.Fingerprint();
+      const LabelsRef& key = GroupOf(s.labels);
       Group* g = nullptr;
-      auto& slots = index_[fp];
-      for (size_t i : slots) {
-        if (*groups_[i].labels == key) g = &groups_[i];
-      }
+      auto [slot, added] = index_.try_emplace(key.get(), groups_.size());
+      if (!added) g = &groups_[slot->second];
       if (g == nullptr) {
-        slots.push_back(groups_.size());
         groups_.push_back(Group{});
         g = &groups_.back();
-        g->labels = Intern(std::move(key), fp);
+        g->labels = key;
         g->value = s.value;
         g->mean = s.value;
         g->count = 1;
@@ -171,14 +170,23 @@ class VectorAggregation final : public StepEvaluator {
     out->push_back(Sample{g->labels, g->value});
   }
 
-  // Group label sets are shared across steps.
-  LabelsRef Intern(model::LabelSet key, uint64_t fp) {
-    auto& slots = interned_[fp];
+  // The group of a series, interned: equal group label sets share one LabelsRef. Input series
+  // keep their LabelsRef from step to step, so the projection is computed once per series;
+  // the cache holds `series` itself, so its address is not reused while cached.
+  const LabelsRef& GroupOf(const LabelsRef& series) {
+    auto it = group_of_.find(series.get());
+    if (it != group_of_.end()) return it->second.second;
+    model::LabelSet key = Project(*series, names_, !without_);
+    auto& slots = interned_[key.Fingerprint()];
+    const LabelsRef* group = nullptr;
     for (const auto& ref : slots) {
-      if (*ref == key) return ref;
+      if (*ref == key) group = &ref;
     }
-    slots.push_back(std::make_shared<const model::LabelSet>(std::move(key)));
-    return slots.back();
+    if (group == nullptr) {
+      slots.push_back(std::make_shared<const model::LabelSet>(std::move(key)));
+      group = &slots.back();
+    }
+    return group_of_.emplace(series.get(), std::make_pair(series, *group)).first->second.second;
   }
 
   VectorOp op_;
@@ -188,8 +196,10 @@ class VectorAggregation final : public StepEvaluator {
   StepEvaluatorPtr inner_;
   Vector in_;
   std::vector<Group> groups_;
-  std::unordered_map<uint64_t, std::vector<size_t>> index_;
+  std::unordered_map<const model::LabelSet*, size_t> index_;  // this step's groups_ by labels
   std::unordered_map<uint64_t, std::vector<LabelsRef>> interned_;
+  // Input series -> (the series, kept alive; its group).
+  std::unordered_map<const model::LabelSet*, std::pair<LabelsRef, LabelsRef>> group_of_;
 };
 
 // --- Binary operations ------------------------------------------------------------------------

@@ -37,7 +37,8 @@ class MemoryReader final : public LogReader {
  public:
   std::vector<std::pair<model::LabelSet, std::vector<model::Entry>>> streams;
   Result<iter::EntryIteratorPtr> SelectLogs(const syntax::LogSelectorExpr& selector,
-                                            int64_t from_ns, int64_t through_ns) override {
+                                            int64_t from_ns, int64_t through_ns,
+                                            const ReadHints& /*hints*/) override {
     std::vector<iter::EntryIteratorPtr> its;
     for (const auto& [labels, entries] : streams) {
       if (!model::MatchesAll(selector.matchers, labels)) continue;

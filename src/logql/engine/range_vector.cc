@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "logql/engine/convert.h"
+#include "logql/log/parser_hints.h"
 
 namespace sluice::logql::engine {
 
@@ -62,17 +63,22 @@ double Quantile(double q, std::span<const RangePoint> points) {
   std::vector<double> v;
   v.reserve(points.size());
   for (const auto& p : points) v.push_back(p.value);
-  // Prometheus' order for the sort: NaN first.
-  std::sort(v.begin(), v.end(), [](double a, double b) {
-    if (std::isnan(a)) return !std::isnan(b);
-    return a < b;
-  });
   double n = static_cast<double>(v.size());
   double rank = q * (n - 1);
   double lower = std::max(0.0, std::floor(rank));
   double upper = std::min(n - 1, lower + 1);
   double weight = rank - std::floor(rank);
-  return v[static_cast<size_t>(lower)] * (1 - weight) + v[static_cast<size_t>(upper)] * weight;
+  // Prometheus sorts (NaN first) and reads two ranks: selecting them is linear rather than
+  // n log n, and each point is in range/step windows.
+  auto less = [](double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    return a < b;
+  };
+  const auto lo = v.begin() + static_cast<ptrdiff_t>(lower);
+  std::nth_element(v.begin(), lo, v.end(), less);
+  const double lower_value = *lo;
+  const double upper_value = upper > lower ? *std::min_element(lo + 1, v.end(), less) : lower_value;
+  return lower_value * (1 - weight) + upper_value * weight;
 }
 
 // Loki's rate_counter: Prometheus' extrapolatedRate(isCounter, isRate), fed with nanosecond
@@ -191,6 +197,15 @@ double AggregateOverTime(RangeOp op, std::optional<double> param, int64_t range_
   return kNaN;
 }
 
+ReadHints ReadHintsFor(const syntax::RangeAggregationExpr& expr) {
+  ReadHints hints;
+  const bool counts_entries = expr.op == RangeOp::kCountOverTime || expr.op == RangeOp::kRate ||
+                              expr.op == RangeOp::kAbsentOverTime;
+  if (!counts_entries || !expr.range.selector->stages.empty() || expr.range.unwrap) return hints;
+  hints.lines_needed = false;
+  return hints;
+}
+
 Status PipelineError(const model::LabelSet& series) {
   const std::string* err = series.Get(log::kErrorLabel);
   std::string type = err != nullptr ? *err : "";
@@ -222,11 +237,11 @@ uint32_t SeriesTable::Intern(model::LabelSet labels) {
 
 Result<std::unique_ptr<SampleExtractor>> SampleExtractor::Make(
     const syntax::RangeAggregationExpr& expr, iter::EntryIteratorPtr entries,
-    log::PipelineStats* stats) {
+    log::PipelineStats* stats, bool parser_hints) {
   std::unique_ptr<SampleExtractor> x(new SampleExtractor());
   x->entries_ = std::move(entries);
+  x->needs_ = ReadHintsFor(expr);
   if (stats != nullptr) x->stats_ = stats;
-  SLUICE_ASSIGN_OR_RETURN(x->pipeline_, log::Pipeline::Compile(*expr.range.selector));
   x->bytes_ = expr.op == RangeOp::kBytesOverTime || expr.op == RangeOp::kBytesRate;
 
   bool without = false, no_labels = false;
@@ -236,13 +251,17 @@ Result<std::unique_ptr<SampleExtractor>> SampleExtractor::Make(
     without = expr.grouping->without;
     no_labels = groups.empty() && !without;
   }
+  // The labels the series and values read once the pipeline ran (parser hints), when known.
+  std::vector<std::string> read = no_labels || without ? std::vector<std::string>() : groups;
   if (expr.range.unwrap) {
     const syntax::Unwrap& u = *expr.range.unwrap;
     x->unwrap_label_ = u.label;
     x->conversion_ = u.conversion;
+    read.push_back(u.label);
     if (!u.post_filters.empty()) {
       std::vector<syntax::StagePtr> stages;
       for (const auto& f : u.post_filters) {
+        log::AppendLabelFilterNames(*f, &read);
         stages.push_back(std::make_unique<syntax::LabelFilterStage>(CloneFilter(*f)));
       }
       SLUICE_ASSIGN_OR_RETURN(x->post_filters_, log::Pipeline::Compile(stages));
@@ -261,6 +280,17 @@ Result<std::unique_ptr<SampleExtractor>> SampleExtractor::Make(
     x->mode_ = GroupMode::kBy;
   }
   x->names_ = std::move(groups);
+
+  const auto& selector = *expr.range.selector;
+  log::ParserHints hints;
+  if (parser_hints && (x->mode_ == GroupMode::kBy || x->mode_ == GroupMode::kNone)) {
+    hints = log::ParserHints::For(std::move(read), selector.stages);
+  }
+  SLUICE_ASSIGN_OR_RETURN(x->pipeline_, log::Pipeline::Compile(selector, hints));
+  if (!hints.all()) {
+    SLUICE_ASSIGN_OR_RETURN(x->unhinted_pipeline_, log::Pipeline::Compile(selector));
+    x->hinted_ = true;
+  }
   return x;
 }
 
@@ -300,14 +330,33 @@ uint32_t SampleExtractor::SeriesOf(const model::LabelSet& stream) {
     return id;
   }
   if (!builder_.HasErr() && (mode_ == GroupMode::kBy || mode_ == GroupMode::kNone)) {
-    // Only the grouping labels are needed: read them rather than building the full set.
+    // Only the grouping labels are needed: key the series on their values, and build a label
+    // set only for a new one.
+    group_key_.clear();
+    if (mode_ == GroupMode::kBy) {
+      for (const auto& name : names_) {
+        const std::string* v = builder_.Get(name);
+        if (v == nullptr) {
+          group_key_.push_back('\0');
+          continue;
+        }
+        group_key_.push_back('\1');
+        const auto size = static_cast<uint32_t>(v->size());
+        group_key_.append(reinterpret_cast<const char*>(&size), sizeof(size));
+        group_key_.append(*v);
+      }
+    }
+    auto it = by_group_.find(std::string_view(group_key_));
+    if (it != by_group_.end()) return it->second;
     std::vector<model::Label> kept;
     if (mode_ == GroupMode::kBy) {
       for (const auto& name : names_) {
         if (const std::string* v = builder_.Get(name)) kept.push_back(model::Label{name, *v});
       }
     }
-    return series_.Intern(model::LabelSet(std::move(kept)));
+    const uint32_t id = series_.Intern(model::LabelSet(std::move(kept)));
+    by_group_.emplace(group_key_, id);
+    return id;
   }
   // Every label the entry has now: stream, structured metadata (part of a sample's labels in
   // Loki's metric queries), extracted, and the error labels.
@@ -318,38 +367,54 @@ uint32_t SampleExtractor::SeriesOf(const model::LabelSet& stream) {
   return series_.Intern(Grouped(model::LabelSet(std::move(all))));
 }
 
+bool SampleExtractor::Extract(log::Pipeline* pipeline, const model::Entry& e,
+                              const model::LabelSet& stream, double* value) {
+  builder_.Reset(&stream, &e.metadata);
+  std::string_view line = e.line;
+  if (!pipeline->IsNoop()) {
+    if (pipeline->OnlyLineFilters()) {
+      if (!pipeline->FilterLine(e.timestamp_ns, line)) return false;
+    } else if (!pipeline->Process(e.timestamp_ns, &line, &builder_)) {
+      return false;
+    }
+  }
+  if (pipeline == &pipeline_) ++stats_->lines_passed;
+  *value = 1;
+  if (unwrap_label_) {
+    const std::string* raw = builder_.Get(*unwrap_label_);
+    // A line without the label (or with an empty value) has no sample; not an error.
+    if (raw == nullptr || raw->empty()) return false;
+    auto converted = ConvertUnwrapped(conversion_, *raw);
+    if (converted.ok()) {
+      *value = *converted;
+    } else {
+      *value = 0;
+      builder_.SetErr(log::kErrSampleExtraction);
+      builder_.SetErrorDetails(converted.status().message());
+    }
+    if (!post_filters_.IsNoop() && !post_filters_.Process(e.timestamp_ns, &line, &builder_)) {
+      return false;
+    }
+  } else if (bytes_) {
+    *value = static_cast<double>(line.size());
+  }
+  return true;
+}
+
 bool SampleExtractor::Next() {
   while (entries_->Next()) {
+    if (needs_.lines_needed && !entries_->LineLoaded()) {
+      load_status_ = entries_->LoadLine();
+      if (!load_status_.ok()) return false;
+    }
     const model::Entry& e = entries_->At();
     const model::LabelSet& stream = entries_->Labels();
-    builder_.Reset(&stream, &e.metadata);
-    std::string_view line = e.line;
-    if (!pipeline_.IsNoop()) {
-      if (pipeline_.OnlyLineFilters()) {
-        if (!pipeline_.FilterLine(e.timestamp_ns, line)) continue;
-      } else if (!pipeline_.Process(e.timestamp_ns, &line, &builder_)) {
-        continue;
-      }
-    }
-    ++stats_->lines_passed;
     double value = 1;
-    if (unwrap_label_) {
-      const std::string* raw = builder_.Get(*unwrap_label_);
-      // A line without the label (or with an empty value) has no sample; not an error.
-      if (raw == nullptr || raw->empty()) continue;
-      auto converted = ConvertUnwrapped(conversion_, *raw);
-      if (converted.ok()) {
-        value = *converted;
-      } else {
-        value = 0;
-        builder_.SetErr(log::kErrSampleExtraction);
-        builder_.SetErrorDetails(converted.status().message());
-      }
-      if (!post_filters_.IsNoop() && !post_filters_.Process(e.timestamp_ns, &line, &builder_)) {
-        continue;
-      }
-    } else if (bytes_) {
-      value = static_cast<double>(line.size());
+    if (!Extract(&pipeline_, e, stream, &value)) continue;
+    // A sample with an error keeps every label, so it takes the unhinted extraction's outcome
+    // (hinted labels, errors and filtering decisions are the same; the other labels are not).
+    if (hinted_ && builder_.HasErr() && !Extract(&unhinted_pipeline_, e, stream, &value)) {
+      continue;
     }
     has_metadata_ = !e.metadata.empty();
     sample_ = Sample{e.timestamp_ns, value, SeriesOf(stream)};

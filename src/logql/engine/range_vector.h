@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/string_hash.h"
 #include "iter/iterator.h"
 #include "logql/engine/step_evaluator.h"
 #include "logql/engine/value.h"
@@ -35,6 +36,20 @@ struct RangePoint {
   int64_t ts_ns = 0;
   double value = 0;
 };
+
+// What a range aggregation reads of each entry besides its timestamp and stream, so sources
+// can skip work it does not need (LogReader::SelectLogs, engine.h).
+struct ReadHints {
+  // False when the values do not depend on line content (count_over_time, rate and
+  // absent_over_time over a selector without stages or unwrap): sources may then return
+  // entries whose lines are not loaded (see iter::EntryIterator::LineLoaded) and skip
+  // decompressing them.
+  // Structured metadata is part of a sample's labels, so it comes with every entry either way.
+  bool lines_needed = true;
+};
+
+// The hints for reading `expr`'s selector.
+ReadHints ReadHintsFor(const syntax::RangeAggregationExpr& expr);
 
 // The value of `op` over one window's points (in time order, at least one), as Loki computes
 // it. `range_ns` is the selector's range; `unwrapped` tells rate() to sum values rather than
@@ -75,24 +90,34 @@ class SampleExtractor {
   };
 
   // InvalidArgument when a pipeline stage cannot be compiled. `stats` (nullable) counts the
-  // lines that pass the pipeline and must outlive the extractor.
+  // lines that pass the pipeline and must outlive the extractor. With `parser_hints`, json and
+  // logfmt extract only the labels the series and values read (same results, less work).
   static Result<std::unique_ptr<SampleExtractor>> Make(const syntax::RangeAggregationExpr& expr,
                                                        iter::EntryIteratorPtr entries,
-                                                       log::PipelineStats* stats);
+                                                       log::PipelineStats* stats,
+                                                       bool parser_hints = true);
 
   bool Next();
   // REQUIRES: the last Next() returned true.
   const Sample& At() const { return sample_; }
-  Status Error() const { return entries_->Error(); }
+  Status Error() const { return load_status_.ok() ? entries_->Error() : load_status_; }
   const SeriesTable& series() const { return series_; }
 
  private:
   SampleExtractor() = default;
+  // Runs `pipeline`, then the unwrap or the line extractor, on one entry; false when the entry
+  // gives no sample. Leaves the entry's labels in builder_.
+  bool Extract(log::Pipeline* pipeline, const model::Entry& e, const model::LabelSet& stream,
+               double* value);
   uint32_t SeriesOf(const model::LabelSet& stream);
   model::LabelSet Grouped(model::LabelSet labels) const;
 
   iter::EntryIteratorPtr entries_;
   log::Pipeline pipeline_;
+  // With parser hints (log/parser_hints.h), pipeline_ extracts only the labels the series and
+  // values read; entries with an error run again through this one to keep all their labels.
+  log::Pipeline unhinted_pipeline_;
+  bool hinted_ = false;
   log::Pipeline post_filters_;  // after unwrap
   log::LabelsBuilder builder_;
   log::PipelineStats own_stats_;
@@ -106,12 +131,17 @@ class SampleExtractor {
   GroupMode mode_ = GroupMode::kAll;
   std::vector<std::string> names_;
   bool has_metadata_ = false;  // the current entry has structured metadata
+  ReadHints needs_;            // what Next() reads of an entry: it loads unloaded ones that lack it
+  Status load_status_;
   // Streams whose labels the pipeline left unchanged map straight to a series.
   std::unordered_map<uint64_t, std::vector<std::pair<model::LabelSet, uint32_t>>> stream_cache_;
   // The last stream looked up in stream_cache_: consecutive entries mostly share a stream.
   model::LabelSet last_stream_;
   uint32_t last_series_ = 0;
   bool has_last_ = false;
+  // kBy/kNone series by the values of the grouping labels (each present flag, length, value).
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> by_group_;
+  std::string group_key_;
   SeriesTable series_;
   Sample sample_;
 };

@@ -1,6 +1,7 @@
 #include "logql/log/go_values.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -110,9 +111,32 @@ std::string TimeQuote(std::string_view s) {
   return out;
 }
 
+// [-]digits[.digits] or [-].digits: at least one digit, at most one point.
+bool IsPlainDecimal(std::string_view s) {
+  size_t i = s[0] == '-' ? 1 : 0;
+  bool digit = false, point = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c == '.' && !point) {
+      point = true;
+    } else {
+      return false;
+    }
+  }
+  return digit;
+}
+
 }  // namespace
 
 bool ParseGoFloat(std::string_view s, double* out, std::string* err) {
+  // Most values are plain decimals (`-12.5`): from_chars rounds them correctly, as strtod and
+  // Go do, and without an exponent nothing under 64 bytes can overflow or underflow.
+  if (!s.empty() && s.size() < 64 && IsPlainDecimal(s)) {
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    if (ec == std::errc() && end == s.data() + s.size()) return true;
+  }
   // Specials: [+-]inf, [+-]infinity, nan (any case).
   {
     std::string_view rest = s;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 namespace sluice::logql::log {
 namespace {
@@ -40,6 +41,20 @@ TEST(GoValuesTest, ParseFloat) {
   }
   EXPECT_FALSE(ParseGoFloat("1e400", &v, &err));
   EXPECT_EQ(err, R"(strconv.ParseFloat: parsing "1e400": value out of range)");
+}
+
+// Plain decimals take a from_chars fast path: it must round exactly as strtod does.
+TEST(GoValuesTest, PlainDecimalsRoundAsStrtod) {
+  for (const char* in : {"0", "-0", "0.1", "123.456", "-987654321.123456789", "0.30000000000000004",
+                         "9007199254740993", "1.7976931348623157", "000123.4500", "-.5", "5.",
+                         "2.2250738585072011", "123456789012345678901234567890.5"}) {
+    double v = -99;
+    std::string err;
+    ASSERT_TRUE(ParseGoFloat(in, &v, &err)) << in << ": " << err;
+    const double want = std::strtod(in, nullptr);
+    EXPECT_EQ(std::signbit(v), std::signbit(want)) << in;
+    EXPECT_EQ(v, want) << in;
+  }
 }
 
 TEST(GoValuesTest, ParseDuration) {

@@ -6,21 +6,6 @@
 
 namespace sluice::logql::log::json {
 
-size_t NextToken(std::string_view data) {
-  for (size_t i = 0; i < data.size(); ++i) {
-    switch (data[i]) {
-      case ' ':
-      case '\n':
-      case '\r':
-      case '\t':
-        continue;
-      default:
-        return i;
-    }
-  }
-  return kNpos;
-}
-
 size_t StringEnd(std::string_view data, bool* escaped) {
   const char* base = data.data();
   size_t i = 0;
@@ -32,12 +17,12 @@ size_t StringEnd(std::string_view data, bool* escaped) {
     size_t backslashes = 0;
     while (backslashes < qi && base[qi - 1 - backslashes] == '\\') ++backslashes;
     if (backslashes % 2 == 0) {
-      *escaped = std::memchr(base, '\\', qi) != nullptr;
+      if (escaped != nullptr) *escaped = std::memchr(base, '\\', qi) != nullptr;
       return qi + 1;
     }
     i = qi + 1;
   }
-  *escaped = std::memchr(base, '\\', data.size()) != nullptr;
+  if (escaped != nullptr) *escaped = std::memchr(base, '\\', data.size()) != nullptr;
   return kNpos;
 }
 
@@ -46,8 +31,7 @@ size_t BlockEnd(std::string_view data, char open, char close) {
   for (size_t i = 0; i < data.size(); ++i) {
     char c = data[i];
     if (c == '"') {
-      bool escaped;
-      size_t se = StringEnd(data.substr(i + 1), &escaped);
+      size_t se = StringEnd(data.substr(i + 1), nullptr);
       if (se == kNpos) return kNpos;
       i += se;
     } else if (c == open) {
@@ -110,8 +94,7 @@ const char* GetValue(std::string_view data, std::string_view* value, ValueType* 
   char c = data[off];
   if (c == '"') {
     *type = ValueType::kString;
-    bool escaped;
-    size_t se = StringEnd(data.substr(off + 1), &escaped);
+    size_t se = StringEnd(data.substr(off + 1), nullptr);
     if (se == kNpos) return kMalformedString;
     *value = data.substr(off + 1, se - 1);
     *end = off + 1 + se;

@@ -23,6 +23,21 @@ bool ContainsRuneError(std::string_view s) {
   return false;
 }
 
+// Bytes that end or need a closer look in a key (`=`, `"`, bytes <= ' ', bytes >= 0x80) and in a
+// bare value (`=`, `"`, bytes <= ' '): one table lookup per byte instead of four compares.
+struct ByteClasses {
+  bool key_special[256] = {};
+  bool value_special[256] = {};
+  constexpr ByteClasses() {
+    for (int c = 0; c < 256; ++c) {
+      const bool common = c == '=' || c == '"' || c <= ' ';
+      key_special[c] = common || c >= 0x80;
+      value_special[c] = common;
+    }
+  }
+};
+constexpr ByteClasses kBytes;
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -159,6 +174,7 @@ bool LogfmtDecoder::ScanKeyval() {
   bool have_key = false;
   for (; pos_ < n; ++pos_) {
     auto c = static_cast<unsigned char>(line[pos_]);
+    if (!kBytes.key_special[c]) continue;
     if (c == '=') {
       if (pos_ > start) {
         key_ = line.substr(start, pos_ - start);
@@ -210,6 +226,7 @@ equal:
   start = pos_;
   for (; pos_ < n; ++pos_) {
     auto c = static_cast<unsigned char>(line[pos_]);
+    if (!kBytes.value_special[c]) continue;
     if (c == '=' || c == '"') {
       UnexpectedByte(static_cast<char>(c));
       goto skip_value;

@@ -65,14 +65,52 @@ void AppendReplacingRuneErrors(std::string_view s, std::string* out) {
   }
 }
 
+// A parser's hints, with the decision for top-level keys remembered per key position: the
+// lines of a stream mostly repeat their keys in the same order, so one memcmp replaces
+// sanitizing the key and looking its name up.
+class HintedKeys {
+ public:
+  explicit HintedKeys(ParserHints hints) : hints_(std::move(hints)) {}
+
+  const ParserHints& hints() const { return hints_; }
+
+  // Whether to set the label of the top-level key `key`, the `position`-th of its line.
+  bool ShouldExtract(size_t position, std::string_view key) {
+    if (hints_.all()) return true;
+    if (position >= slots_.size()) slots_.resize(position + 1);
+    Slot& slot = slots_[position];
+    if (!slot.valid || slot.key != key) {
+      slot.key.assign(key);
+      name_.clear();
+      AppendSanitizedLabelName(key, true, &name_);
+      slot.extract = !name_.empty() && hints_.ShouldExtract(name_);
+      slot.valid = true;
+    }
+    return slot.extract;
+  }
+
+ private:
+  struct Slot {
+    std::string key;
+    bool extract = false;
+    bool valid = false;
+  };
+  ParserHints hints_;
+  std::vector<Slot> slots_;
+  std::string name_;
+};
+
 // --- json (no parameters) --------------------------------------------------------------------
 
 class JsonParser final : public Stage {
  public:
+  explicit JsonParser(ParserHints hints) : keys_(std::move(hints)) {}
+
   bool Process(int64_t, std::string_view* line, LabelsBuilder* lbs) override {
     lbs_ = lbs;
     prefix_.clear();
-    if (const char* err = ParseObject(*line, 0)) {
+    top_level_keys_ = 0;
+    if (const char* err = ParseObject(*line, 0, true)) {
       lbs->SetErr(kErrJson);
       lbs->SetErrorDetails(err);
     }
@@ -80,21 +118,27 @@ class JsonParser final : public Stage {
   }
 
  private:
-  const char* ParseObject(std::string_view obj, int depth) {
+  // With `extract` false the object is only read for its errors: no hinted label lies below
+  // prefix_.
+  const char* ParseObject(std::string_view obj, int depth, bool extract) {
     return json::ObjectEach(obj, &key_buf_, [&](std::string_view key, std::string_view value,
                                                 ValueType type) -> const char* {
       switch (type) {
         case ValueType::kString:
         case ValueType::kNumber:
         case ValueType::kBoolean:
+          if (!extract) return nullptr;
+          if (depth == 0 && !keys_.ShouldExtract(top_level_keys_++, key)) return nullptr;
           SetLabel(key, value, type);
           return nullptr;
         case ValueType::kObject: {
           if (depth >= kMaxJsonDepth) return nullptr;
+          if (!extract) return ParseObject(value, depth + 1, false);
           const size_t prefix_len = prefix_.size();
           if (!prefix_.empty()) prefix_.push_back('_');
           AppendSanitizedLabelName(key, prefix_len == 0, &prefix_);
-          const char* err = ParseObject(value, depth + 1);
+          const char* err =
+              ParseObject(value, depth + 1, keys_.hints().ShouldExtractPrefix(prefix_));
           prefix_.resize(prefix_len);
           return err;
         }
@@ -113,7 +157,8 @@ class JsonParser final : public Stage {
       name_.push_back('_');
       AppendSanitizedLabelName(key, false, &name_);
     }
-    if (name_.empty()) return;
+    // Top-level keys were decided by keys_ already.
+    if (name_.empty() || (!prefix_.empty() && !keys_.hints().ShouldExtract(name_))) return;
     ResolveCollision(*lbs_, &name_);
     if (type == ValueType::kString) {
       value_.clear();
@@ -124,6 +169,8 @@ class JsonParser final : public Stage {
     }
   }
 
+  HintedKeys keys_;
+  size_t top_level_keys_ = 0;  // scalar members of the top-level object seen so far
   LabelsBuilder* lbs_ = nullptr;
   std::string prefix_;
   std::string name_;
@@ -407,15 +454,18 @@ class JsonExpressionParser final : public Stage {
 
 class LogfmtParser final : public Stage {
  public:
-  LogfmtParser(bool strict, bool keep_empty) : strict_(strict), keep_empty_(keep_empty) {}
+  LogfmtParser(bool strict, bool keep_empty, ParserHints hints)
+      : strict_(strict), keep_empty_(keep_empty), keys_(std::move(hints)) {}
 
   bool Process(int64_t, std::string_view* line, LabelsBuilder* lbs) override {
     dec_.Reset(*line);
+    size_t position = 0;
     while (!dec_.EOL()) {
       if (!dec_.ScanKeyval()) {
         if (strict_) break;
         continue;
       }
+      if (!keys_.ShouldExtract(position++, dec_.key())) continue;
       name_.clear();
       AppendSanitizedLabelName(dec_.key(), true, &name_);
       if (name_.empty()) continue;
@@ -439,6 +489,7 @@ class LogfmtParser final : public Stage {
  private:
   bool strict_;
   bool keep_empty_;
+  HintedKeys keys_;
   LogfmtDecoder dec_;
   std::string name_;
   std::string value_;
@@ -686,14 +737,14 @@ class UnpackParser final : public Stage {
 
 }  // namespace
 
-Result<StagePtr> NewParserStage(const syntax::ParserStage& stage) {
+Result<StagePtr> NewParserStage(const syntax::ParserStage& stage, const ParserHints& hints) {
   switch (stage.parser) {
     case syntax::ParserKind::kJson:
-      if (stage.extractions.empty()) return StagePtr(std::make_unique<JsonParser>());
+      if (stage.extractions.empty()) return StagePtr(std::make_unique<JsonParser>(hints));
       return JsonExpressionParser::Make(stage.extractions);
     case syntax::ParserKind::kLogfmt:
       if (stage.extractions.empty()) {
-        return StagePtr(std::make_unique<LogfmtParser>(stage.strict, stage.keep_empty));
+        return StagePtr(std::make_unique<LogfmtParser>(stage.strict, stage.keep_empty, hints));
       }
       return LogfmtExpressionParser::Make(stage);
     case syntax::ParserKind::kRegexp:

@@ -21,8 +21,12 @@
 //     `_entry` becomes the line (only when `_entry` is present).
 //
 // Stages keep their scratch buffers between lines: no allocation per field in steady state.
+//
+// `json` and `logfmt` (without parameters) take parser hints (parser_hints.h): they then set
+// only the hinted labels, still reading the whole line for its errors and duplicate keys.
 
 #include "common/status.h"
+#include "logql/log/parser_hints.h"
 #include "logql/log/stage.h"
 #include "logql/syntax/ast.h"
 
@@ -30,6 +34,7 @@ namespace sluice::logql::log {
 
 // InvalidArgument for what Loki rejects when building the stage (invalid regexp without named
 // captures, bad pattern, bad JSON path), with Loki's texts.
-Result<StagePtr> NewParserStage(const syntax::ParserStage& stage);
+Result<StagePtr> NewParserStage(const syntax::ParserStage& stage,
+                                const ParserHints& hints = ParserHints());
 
 }  // namespace sluice::logql::log

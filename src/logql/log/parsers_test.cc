@@ -278,3 +278,77 @@ TEST(JsonParserTest, DeepNestingIsBounded) {
 
 }  // namespace
 }  // namespace sluice::logql::log
+
+namespace sluice::logql::log {
+namespace {
+
+// The labels `query`'s parser stage sets on `line` with `hints`, then the error labels.
+std::string HintedLabels(std::string_view query, const ParserHints& hints, std::string_view line) {
+  auto expr = syntax::Parse(query);
+  EXPECT_TRUE(expr.ok()) << query;
+  if (!expr.ok()) return "";
+  auto pipeline = Pipeline::Compile((*expr)->Cast<syntax::LogSelectorExpr>(), hints);
+  EXPECT_TRUE(pipeline.ok()) << query;
+  if (!pipeline.ok()) return "";
+  const model::LabelSet stream = model::ParseLabels(R"({app="x", level="info"})").value();
+  LabelsBuilder builder;
+  builder.Reset(&stream, nullptr);
+  std::string_view l = line;
+  EXPECT_TRUE(pipeline->Process(0, &l, &builder));
+  return builder.Labels().ToString();
+}
+
+ParserHints Hints(std::vector<std::string> names, std::string_view query = R"({app="x"})") {
+  auto expr = syntax::Parse(query);
+  return ParserHints::For(std::move(names), (*expr)->Cast<syntax::LogSelectorExpr>().stages);
+}
+
+TEST(ParserHintsTest, NamesWhatTheStagesRead) {
+  ParserHints h = Hints({"a", "b_extracted"}, R"({app="x"} | json | c > 1 | label_format d=e)");
+  EXPECT_FALSE(h.all());
+  for (const char* name : {"a", "b", "b_extracted", "c", "d", "e"}) {
+    EXPECT_TRUE(h.ShouldExtract(name)) << name;
+  }
+  EXPECT_FALSE(h.ShouldExtract("f"));
+  EXPECT_FALSE(h.ShouldExtract("a_extracted"));
+  EXPECT_TRUE(Hints({"req_user_id"}).ShouldExtractPrefix("req_user"));
+  EXPECT_TRUE(Hints({"req_user_id"}).ShouldExtractPrefix("req"));
+  EXPECT_FALSE(Hints({"req_user_id"}).ShouldExtractPrefix("req_use"));
+  EXPECT_FALSE(Hints({"req_user_id"}).ShouldExtractPrefix("req_user_id"));
+  // Templates may read any label.
+  EXPECT_TRUE(Hints({"a"}, R"({app="x"} | json | line_format "{{.b}}")").all());
+  EXPECT_TRUE(Hints({"a"}, R"({app="x"} | json | label_format a="{{.b}}")").all());
+  EXPECT_TRUE(ParserHints().all());
+}
+
+TEST(ParserHintsTest, JsonSetsOnlyHintedLabelsWithTheSameErrors) {
+  const ParserHints h = Hints({"dur", "user_id", "level_extracted"});
+  const char* q = R"({app="x"} | json)";
+  EXPECT_EQ(HintedLabels(q, h, R"({"level":"warn","dur":1,"path":"/a","user":{"id":7,"n":"x"}})"),
+            R"({app="x", dur="1", level="info", level_extracted="warn", user_id="7"})");
+  // The last duplicate wins, and a key escaped in the line still matches.
+  EXPECT_EQ(HintedLabels(q, h, R"({"dur":1,"d\u0075r":2,"path":"/a"})"),
+            R"({app="x", dur="2", level="info"})");
+  // Errors anywhere in the line, even after every hinted label and in skipped objects.
+  for (const char* line :
+       {R"({"dur":1,"user_id":2,"level":"x","path":)", R"({"dur":1,"other":{"a" 1}})",
+        R"({"dur":1,"other":{"a":tru}})", "not json"}) {
+    // The error labels sort first, before app="x".
+    auto errors = [](const std::string& labels) { return labels.substr(0, labels.find("app=")); };
+    const std::string hinted = errors(HintedLabels(q, h, line));
+    EXPECT_NE(hinted.find(R"(__error__="JSONParserErr")"), std::string::npos) << line;
+    EXPECT_EQ(hinted, errors(HintedLabels(q, ParserHints(), line))) << line;
+  }
+}
+
+TEST(ParserHintsTest, LogfmtSetsOnlyHintedLabels) {
+  const ParserHints h = Hints({"dur", "level_extracted"});
+  EXPECT_EQ(HintedLabels(R"({app="x"} | logfmt)", h, "level=warn dur=1 dur=2 path=/a"),
+            R"({app="x", dur="2", level="info", level_extracted="warn"})");
+  EXPECT_EQ(HintedLabels(R"({app="x"} | logfmt --strict)", h, R"(dur=1 path="/a)"),
+            R"({__error__="LogfmtParserErr", __error_details__="logfmt syntax error at pos 15 : )"
+            R"(unterminated quoted value", app="x", dur="1", level="info"})");
+}
+
+}  // namespace
+}  // namespace sluice::logql::log

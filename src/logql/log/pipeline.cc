@@ -31,11 +31,13 @@ class LineFilterStage final : public Stage {
 
 // --- Pipeline ---------------------------------------------------------------------------------
 
-Result<Pipeline> Pipeline::Compile(const syntax::LogSelectorExpr& selector) {
-  return Compile(selector.stages);
+Result<Pipeline> Pipeline::Compile(const syntax::LogSelectorExpr& selector,
+                                   const ParserHints& hints) {
+  return Compile(selector.stages, hints);
 }
 
-Result<Pipeline> Pipeline::Compile(const std::vector<syntax::StagePtr>& stages) {
+Result<Pipeline> Pipeline::Compile(const std::vector<syntax::StagePtr>& stages,
+                                   const ParserHints& hints) {
   std::vector<StagePtr> compiled;
   for (const auto& s : stages) {
     switch (s->kind()) {
@@ -46,7 +48,7 @@ Result<Pipeline> Pipeline::Compile(const std::vector<syntax::StagePtr>& stages) 
         break;
       }
       case syntax::StageKind::kParser: {
-        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewParserStage(s->Cast<syntax::ParserStage>()));
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewParserStage(s->Cast<syntax::ParserStage>(), hints));
         compiled.push_back(std::move(p));
         break;
       }
@@ -123,6 +125,11 @@ class PipelineIterator final : public iter::EntryIterator {
 
   bool Next() override {
     while (it_->Next()) {
+      // Stages read the line; a no-op pipeline passes entries on as they are, loaded or not.
+      if (!pipeline_->IsNoop() && !it_->LineLoaded()) {
+        load_status_ = it_->LoadLine();
+        if (!load_status_.ok()) return false;
+      }
       const model::Entry& e = it_->At();
       ++stats_->lines_processed;
       stats_->bytes_processed += e.line.size();
@@ -164,7 +171,9 @@ class PipelineIterator final : public iter::EntryIterator {
   }
   const model::Entry& At() const override { return own_entry_ ? entry_ : it_->At(); }
   const model::LabelSet& Labels() const override { return own_labels_ ? labels_ : it_->Labels(); }
-  Status Error() const override { return it_->Error(); }
+  Status Error() const override { return load_status_.ok() ? it_->Error() : load_status_; }
+  bool LineLoaded() const override { return own_entry_ || it_->LineLoaded(); }
+  Status LoadLine() override { return own_entry_ ? Status::OK() : it_->LoadLine(); }
 
  private:
   iter::EntryIteratorPtr it_;
@@ -175,6 +184,7 @@ class PipelineIterator final : public iter::EntryIterator {
   bool own_entry_ = false;
   bool own_labels_ = false;
   bool have_labels_ = false;  // labels_ holds a set built for an earlier entry
+  Status load_status_;
   model::Entry entry_;
   model::LabelSet labels_;
 };

@@ -32,6 +32,7 @@
 #include "iter/iterator.h"
 #include "logql/log/labels_builder.h"
 #include "logql/log/line_filter.h"
+#include "logql/log/parser_hints.h"
 #include "logql/log/stage.h"
 #include "logql/syntax/ast.h"
 #include "model/entry.h"
@@ -58,8 +59,11 @@ class Pipeline {
 
   // InvalidArgument with Loki's texts for what Loki rejects when building a pipeline (regexes
   // and patterns that do not compile, bad ip() patterns, bad JSON paths, invalid templates).
-  static Result<Pipeline> Compile(const syntax::LogSelectorExpr& selector);
-  static Result<Pipeline> Compile(const std::vector<syntax::StagePtr>& stages);
+  // `hints` (parser_hints.h) let json and logfmt set only the labels a metric query reads.
+  static Result<Pipeline> Compile(const syntax::LogSelectorExpr& selector,
+                                  const ParserHints& hints = ParserHints());
+  static Result<Pipeline> Compile(const std::vector<syntax::StagePtr>& stages,
+                                  const ParserHints& hints = ParserHints());
   // A pipeline of already compiled stages (tests, and callers composing their own).
   static Pipeline FromStages(std::vector<StagePtr> stages);
 
@@ -78,7 +82,9 @@ class Pipeline {
 
 // Applies `pipeline` to every entry of `it`, dropping filtered entries. Entries that pass
 // unchanged are served from `it` without a copy. `stats` (nullable) is updated as entries are
-// read. REQUIRES: *pipeline and *stats outlive the iterator.
+// read. An entry `it` serves without its line (iter::EntryIterator::LineLoaded) is loaded
+// before a non-empty pipeline runs; a no-op pipeline passes it on unloaded, forwarding
+// LineLoaded()/LoadLine(). REQUIRES: *pipeline and *stats outlive the iterator.
 iter::EntryIteratorPtr NewPipelineIterator(iter::EntryIteratorPtr it, Pipeline* pipeline,
                                            PipelineStats* stats);
 

@@ -130,6 +130,41 @@ TEST(PipelineIteratorTest, FiltersAndCounts) {
   EXPECT_EQ(stats.lines_passed, 2u);
 }
 
+// Entries served without their lines: stages need them loaded, a no-op pipeline does not.
+TEST(PipelineIteratorTest, LoadsUnloadedEntriesOnlyForStages) {
+  const model::LabelSet labels = model::ParseLabels(R"({a="b"})").value();
+  const std::vector<model::Entry> entries = {{1, "keep 1", {}}, {2, "drop", {}}};
+  auto unloaded = [&](int* loads) -> iter::EntryIteratorPtr {
+    return std::make_unique<testing::UnloadedIterator>(
+        iter::NewVectorIterator(labels, entries, model::Direction::kForward), loads);
+  };
+  auto expr = syntax::Parse(R"({a="b"} |= "keep")");
+  ASSERT_TRUE(expr.ok());
+  auto filter = Pipeline::Compile((*expr)->Cast<syntax::LogSelectorExpr>());
+  ASSERT_TRUE(filter.ok());
+  int loads = 0;
+  auto it = NewPipelineIterator(unloaded(&loads), &*filter, nullptr);
+  ASSERT_TRUE(it->Next());
+  EXPECT_TRUE(it->LineLoaded());
+  EXPECT_EQ(it->At().line, "keep 1");
+  EXPECT_FALSE(it->Next());
+  EXPECT_EQ(loads, 2);
+
+  Pipeline noop;
+  loads = 0;
+  it = NewPipelineIterator(unloaded(&loads), &noop, nullptr);
+  ASSERT_TRUE(it->Next());
+  EXPECT_FALSE(it->LineLoaded());
+  EXPECT_EQ(it->At().line, "");
+  ASSERT_TRUE(it->LoadLine().ok());
+  EXPECT_TRUE(it->LineLoaded());
+  EXPECT_EQ(it->At().line, "keep 1");
+  ASSERT_TRUE(it->Next());
+  EXPECT_FALSE(it->LineLoaded());
+  EXPECT_FALSE(it->Next());
+  EXPECT_EQ(loads, 1);
+}
+
 // A stage that rewrites lines and sets a label, standing in for the formatters and parsers of
 // the next milestone: the iterator must serve the rewritten entry and labels.
 class UpperStage final : public Stage {

@@ -1,7 +1,7 @@
 #pragma once
 
 // Test helpers for the log pipeline: run one line through a query's pipeline and look at what
-// came out. Header-only, for *_test.cc files in this folder.
+// came out, and serve entries unloaded. Header-only, for logql's *_test.cc files.
 
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "iter/iterator.h"
 #include "logql/log/pipeline.h"
 #include "logql/syntax/parser.h"
 #include "model/labels.h"
@@ -59,5 +60,35 @@ inline std::string CompileErrorOf(std::string_view query) {
   auto p = Pipeline::Compile((*expr)->Cast<syntax::LogSelectorExpr>());
   return p.ok() ? "" : p.status().message();
 }
+
+// Serves `it`'s entries the way a timestamps-only read may: line and metadata empty until
+// LoadLine(), which counts its calls in *loads.
+class UnloadedIterator final : public iter::EntryIterator {
+ public:
+  UnloadedIterator(iter::EntryIteratorPtr it, int* loads) : it_(std::move(it)), loads_(loads) {}
+  bool Next() override {
+    if (!it_->Next()) return false;
+    // As a timestamps-only read: the line is left out, the metadata is kept.
+    entry_ = model::Entry{it_->At().timestamp_ns, {}, it_->At().metadata};
+    loaded_ = false;
+    return true;
+  }
+  const model::Entry& At() const override { return entry_; }
+  const model::LabelSet& Labels() const override { return it_->Labels(); }
+  Status Error() const override { return it_->Error(); }
+  bool LineLoaded() const override { return loaded_; }
+  Status LoadLine() override {
+    ++*loads_;
+    entry_ = it_->At();
+    loaded_ = true;
+    return Status::OK();
+  }
+
+ private:
+  iter::EntryIteratorPtr it_;
+  int* loads_;
+  model::Entry entry_;
+  bool loaded_ = false;
+};
 
 }  // namespace sluice::logql::log::testing
