@@ -292,6 +292,49 @@ def test_garbage_http_request(srv):
     assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply
 
 
+def _closed_after(sock, limit_s):
+    """Seconds until the server closes `sock` (recv returns nothing or resets), or None."""
+    t0 = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < limit_s:
+        try:
+            if sock.recv(4096) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return time.monotonic() - t0
+    return None
+
+
+@pytest.mark.parametrize("dribble", [False, True])
+def test_slow_request_body_is_cut_at_the_read_timeout(sluice_factory, dribble):
+    """The whole request must arrive within server.http_server_read_timeout: a client that stalls
+    mid-body, or keeps sending a byte now and then, is cut off; the server keeps serving."""
+    srv = sluice_factory(["-server.http-server-read-timeout=1s"], name="slow")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(b"POST /loki/api/v1/push HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"streams\":")
+        if dribble:
+            # One byte every 0.3 s: each read succeeds, the request as a whole is too slow.
+            t0 = time.monotonic()
+            closed = None
+            while closed is None and time.monotonic() - t0 < 8:
+                try:
+                    s.sendall(b" ")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = time.monotonic() - t0
+                    break
+                closed = _closed_after(s, 0.3)
+                if closed is not None:
+                    closed = time.monotonic() - t0
+        else:
+            closed = _closed_after(s, 8)
+    assert closed is not None, "the server kept a stalled request open"
+    assert 0.5 < closed < 4, closed
+    srv.healthy()
+
+
 # --- query parameters -----------------------------------------------------------------------
 
 
