@@ -55,6 +55,9 @@ def test_rotating_files_arrive_exactly_once_in_order(sluice_factory, agent_facto
     os.rename(app, logdir / "app.log.1")
     write(app, "app", 200)            # the new file at the same path
     write(web, "web", 100)
+    # Until the new app.log is opened, the read lag under its path is the finishing old file's.
+    wait_until(lambda: agent.metric("sluice_agent_file_events_total", event="opened") >= 3, 10,
+               what="the new app.log opened")
     read_up(app)
     # copytruncate: copy, then truncate in place; the agent restarts the file at offset 0. Lines
     # written between the copy and the truncate are lost by logrotate itself, so this writer
