@@ -4,11 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <deque>
 #include <filesystem>
 #include <thread>
 
 #include "chunk/chunk.h"
+#include "ingester/test_util.h"
 #include "ingester/wal/format.h"
 #include "storage/index/index_reader.h"
 #include "storage/test_util.h"
@@ -16,22 +16,9 @@
 namespace sluice::ingester {
 namespace {
 
-constexpr int64_t kSecond = 1'000'000'000;
-constexpr int64_t kT0 = 1'700'000'000 * kSecond;
-
-// Pushed entries borrow their lines, as they would from a request; this keeps them alive for the
-// whole test program.
-std::string_view KeepLine(std::string line) {
-  static std::deque<std::string> lines;
-  return lines.emplace_back(std::move(line));
-}
-
-distributor::ValidatedStream MakeStream(const std::string& labels_text, std::vector<std::pair<int64_t, std::string>> lines) {
-  distributor::ValidatedStream vs;
-  vs.labels = distributor::StreamLabels::Make(*model::ParseLabels(labels_text));
-  for (auto& [ts, line] : lines) vs.entries.push_back(model::EntryView{ts, KeepLine(std::move(line)), {}});
-  return vs;
-}
+using testing::kSecond;
+using testing::kT0;
+using testing::MakeStream;
 
 class IngesterTest : public ::testing::Test {
  protected:

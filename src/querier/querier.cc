@@ -401,18 +401,19 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogsWith(
   std::vector<std::string> tenants =
       multi_tenant ? FilterTenants(params.tenants, &matchers) : params.tenants;
 
+  // Whoever runs the selector's stages (the pipeline here, or the metric engine) drops the
+  // lines without the required literals: sources may skip them early.
+  SelectParams sp{.tenant = {},  // set per tenant below
+                  .matchers = std::move(matchers),
+                  .from_ns = params.from_ns,
+                  .through_ns = params.through_ns,
+                  .direction = params.direction,
+                  .lines_needed = params.lines_needed,
+                  .required_literals = RequiredLiterals(*params.selector),
+                  .block_stats = block_stats.get()};
   std::vector<iter::EntryIteratorPtr> its;
   for (const auto& tenant : tenants) {
-    // Whoever runs the selector's stages (the pipeline here, or the metric engine) drops the
-    // lines without the required literals: sources may skip them early.
-    SelectParams sp{.tenant = tenant,
-                    .matchers = matchers,
-                    .from_ns = params.from_ns,
-                    .through_ns = params.through_ns,
-                    .direction = params.direction,
-                    .lines_needed = params.lines_needed,
-                    .required_literals = RequiredLiterals(*params.selector),
-                    .block_stats = block_stats.get()};
+    sp.tenant = tenant;
     for (LogSource* source : sources_) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got, source->SelectLogs(sp));
       for (auto& it : got) {

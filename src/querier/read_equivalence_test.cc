@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <random>
 
 #include "ingester/ingester.h"
+#include "ingester/test_util.h"
 #include "logql/syntax/parser.h"
 #include "metrics/metrics.h"
 #include "querier/querier.h"
@@ -20,14 +20,9 @@
 namespace sluice::querier {
 namespace {
 
-constexpr int64_t kSecond = 1'000'000'000;
-constexpr int64_t kT0 = 1'700'000'000 * kSecond;
-
-// Pushed entries borrow their lines, as from a request: keep them for the whole program.
-std::string_view KeepLine(std::string line) {
-  static std::deque<std::string> lines;
-  return lines.emplace_back(std::move(line));
-}
+using ingester::testing::kSecond;
+using ingester::testing::kT0;
+using ingester::testing::MakeStream;
 
 class ReadEquivalenceTest : public ::testing::Test {
  protected:
@@ -58,9 +53,7 @@ class ReadEquivalenceTest : public ::testing::Test {
                                    "timeout", "ok",    "GET",   "/api/users", "cache miss"};
     std::vector<distributor::ValidatedStream> batch;
     for (const char* app : {"api", "web", "db"}) {
-      distributor::ValidatedStream vs;
-      vs.labels = distributor::StreamLabels::Make(
-          *model::ParseLabels(std::string(R"({app=")") + app + R"("})"));
+      std::vector<std::pair<int64_t, std::string>> lines;
       for (int i = 0; i < n; ++i) {
         int64_t ts = kT0 + static_cast<int64_t>((*rng)() % 40) * kSecond / 4;
         std::string line;
@@ -75,9 +68,9 @@ class ReadEquivalenceTest : public ::testing::Test {
           line = eline;
         }
         earlier_.emplace_back(ts, line);
-        vs.entries.push_back(model::EntryView{ts, KeepLine(line), {}});
+        lines.emplace_back(ts, std::move(line));
       }
-      batch.push_back(std::move(vs));
+      batch.push_back(MakeStream(std::string(R"({app=")") + app + R"("})", std::move(lines)));
     }
     ASSERT_TRUE(ingester_->Push("t", batch).ok());
   }

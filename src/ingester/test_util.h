@@ -1,0 +1,39 @@
+#pragma once
+
+// Helpers shared by tests that push into an ingester (header-only, test code only).
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "distributor/pusher.h"
+#include "model/entry.h"
+#include "model/labels.h"
+
+namespace sluice::ingester::testing {
+
+inline constexpr int64_t kSecond = 1'000'000'000;
+inline constexpr int64_t kT0 = 1'700'000'000 * kSecond;
+
+// Pushed entries borrow their lines, as they would from a request; this keeps them alive for the
+// whole test program.
+inline std::string_view KeepLine(std::string line) {
+  static std::deque<std::string> lines;
+  return lines.emplace_back(std::move(line));
+}
+
+// A validated stream as the distributor hands it to the ingester.
+inline distributor::ValidatedStream MakeStream(const std::string& labels_text,
+                                               std::vector<std::pair<int64_t, std::string>> lines) {
+  distributor::ValidatedStream vs;
+  vs.labels = distributor::StreamLabels::Make(*model::ParseLabels(labels_text));
+  for (auto& [ts, line] : lines) {
+    vs.entries.push_back(model::EntryView{ts, KeepLine(std::move(line)), {}});
+  }
+  return vs;
+}
+
+}  // namespace sluice::ingester::testing
