@@ -47,7 +47,7 @@ struct Block {
 // size, recompressed at a stronger level and given blooms.
 struct RecompactOptions {
   Codec codec = Codec::kZstd;
-  int level = 6;  // see docs/formats/chunk.md for the measurements behind the defaults
+  int level = 1;  // as ingester.chunk_flush_compression_level (docs/formats/chunk.md)
   size_t target_block_raw_size = 1024 * 1024;
   bool bloom = true;
 };
