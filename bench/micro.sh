@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${SLUICE_BENCH_BUILD_DIR:-build-bench}"
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="${SLUICE_BUILD_TYPE:-RelWithDebInfo}" -DSLUICE_BENCH=ON -DSLUICE_WERROR=ON -DSLUICE_SUBSYSTEMS= >/dev/null
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="${SLUICE_BUILD_TYPE:-RelWithDebInfo}" -DSLUICE_BENCH=ON -DSLUICE_WERROR=ON >/dev/null
 ninja -j"${SLUICE_BENCH_JOBS:-1}" -C "$dir" sluice_bench
 exec "$dir/sluice_bench" "$@"

@@ -21,7 +21,7 @@ type="${SLUICE_BUILD_TYPE:-RelWithDebInfo}"
 for tool in zstd lz4 python3 cmake ninja; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install -y zstd lz4 cmake ninja-build python3)" >&2; exit 1; }
 done
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DSLUICE_BENCH=ON -DSLUICE_WERROR=ON -DSLUICE_SUBSYSTEMS= >/dev/null
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DSLUICE_BENCH=ON -DSLUICE_WERROR=ON >/dev/null
 ninja -j"${SLUICE_BENCH_JOBS:-1}" -C "$dir" sluice sluice-bench-corpus sluice-bench-load sluice-bench-query
 export SLUICE_BENCH_COMMAND="bench/run.sh${*:+ $*}"
 exec python3 bench/run.py --build-dir "$dir" --build-type "$type" "$@"

@@ -45,9 +45,9 @@ void BM_DecodePush_Json(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodePush_Json);
 
-class NullPusher final : public distributor::Pusher {
+class NullPusher final : public write::Pusher {
  public:
-  Status Push(std::string_view, std::vector<distributor::ValidatedStream>& streams) override {
+  Status Push(std::string_view, std::vector<write::ValidatedStream>& streams) override {
     benchmark::DoNotOptimize(streams.data());
     return Status::OK();
   }

@@ -119,8 +119,7 @@ BENCHMARK(BM_MergeIterator)
 struct QueryFixture {
   QueryFixture() : server(false) {
     status = server.start_status.ok() ? server.PushCorpus() : server.start_status;
-    querier = std::make_unique<querier::Querier>(std::vector<querier::LogSource*>{server.ing.get()},
-                                                 &server.overrides);
+    querier = std::make_unique<querier::Querier>(server.ing.get(), &server.overrides);
     for (const auto& b : Corpus().batches) {
       if (std::find(tenants.begin(), tenants.end(), b.tenant) == tenants.end()) tenants.push_back(b.tenant);
       for (const auto& s : b.streams) {
@@ -180,13 +179,8 @@ void BM_RangeAggregationBaseline(benchmark::State& state) {
   const int64_t step = int64_t{60} * 1'000'000'000;
   const size_t buckets = static_cast<size_t>((f.through - f.from) / step + 1);
   for (auto _ : state) {
-    querier::SelectLogsParams p;
-    p.tenants = f.tenants;
-    p.selector = &selector;
-    p.from_ns = f.from;
-    p.through_ns = f.through;
-    p.direction = model::Direction::kForward;
-    auto it = f.querier->SelectLogs(p, nullptr);
+    auto it = f.querier->SelectLogs(f.tenants, selector, f.from, f.through,
+                                    model::Direction::kForward);
     if (!it.ok()) {
       state.SkipWithError(it.status().message().c_str());
       return;

@@ -162,26 +162,6 @@ Status LoadBlock(const Block& block, std::string* heads_buf, std::string* lines_
                      lines, nullptr);
 }
 
-class BlockIterator final : public iter::EntryIterator {
- public:
-  BlockIterator(const Block* block, const model::LabelSet* labels, int64_t from_ns,
-                int64_t through_ns, model::Direction dir, const ReadOptions& options)
-      : labels_(labels) {
-    reader_.Reset(block, from_ns, through_ns, dir, options);
-  }
-
-  bool Next() override { return reader_.Next(); }
-  const model::Entry& At() const override { return reader_.entry(); }
-  const model::LabelSet& Labels() const override { return *labels_; }
-  Status Error() const override { return reader_.status(); }
-  bool LineLoaded() const override { return reader_.line_loaded(); }
-  Status LoadLine() override { return reader_.LoadLine(); }
-
- private:
-  const model::LabelSet* labels_;
-  BlockReader reader_;
-};
-
 }  // namespace
 
 void BlockStats::Add(const BlockStats& o) {
@@ -322,12 +302,6 @@ Status DecodeBlock(const Block& block, std::vector<model::Entry>* out) {
     }
   }
   return Status::OK();
-}
-
-iter::EntryIteratorPtr NewBlockIterator(const Block* block, const model::LabelSet* labels,
-                                        int64_t from_ns, int64_t through_ns, model::Direction dir,
-                                        const ReadOptions& options) {
-  return std::make_unique<BlockIterator>(block, labels, from_ns, through_ns, dir, options);
 }
 
 bool BlockMayContain(const Block& block, std::string_view literal) {

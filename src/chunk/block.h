@@ -144,16 +144,6 @@ struct ReadOptions {
   BlockStats* stats = nullptr;
 };
 
-// Iterator over one block's entries with from_ns <= ts < through_ns, in `dir` order (backward is
-// the exact reverse of append order). Labels() returns
-// *labels. Decompression (and the crc check) happens on the first Next(); a
-// corrupt block ends iteration with Error() Corruption. LineLoaded()/LoadLine() forward to the
-// BlockReader (see ReadOptions::lines_needed).
-// REQUIRES: *block and *labels outlive the iterator.
-iter::EntryIteratorPtr NewBlockIterator(const Block* block, const model::LabelSet* labels,
-                                        int64_t from_ns, int64_t through_ns, model::Direction dir,
-                                        const ReadOptions& options = {});
-
 // True unless the block's bloom proves `literal` occurs in none of its lines. Cheap: no
 // decompression, a few hash probes. Always true for blocks without a bloom and for literals shorter
 // than BloomGuaranteedLen of the block's bloom (their absence cannot be proven).

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "chunk/blocks_iterator.h"
 #include "chunk/bloom.h"
 #include "chunk/format.h"
 #include "common/check.h"
@@ -30,77 +31,6 @@ bool BlocksInTimeOrder(const std::vector<Block>& blocks) {
 Status ChunkCorruption(std::string_view what) {
   return Status::Corruption("chunk: " + std::string(what));
 }
-
-// Iterates a chunk's blocks in `dir` order, skipping those outside the range before they
-// are decompressed, through one BlockReader whose buffers are reused from block to block.
-class ChunkIterator final : public iter::EntryIterator {
- public:
-  ChunkIterator(const Chunk* chunk, int64_t from_ns, int64_t through_ns, model::Direction dir,
-                const ReadOptions& options)
-      : chunk_(chunk), from_(from_ns), through_(through_ns), dir_(dir), options_(options) {
-    const auto& blocks = chunk->blocks();
-    // Blocks are in time order, so the ones in range form one contiguous run.
-    auto first = std::find_if(blocks.begin(), blocks.end(),
-                              [&](const Block& b) { return b.max_ts >= from_ns; });
-    auto last =
-        std::find_if(first, blocks.end(), [&](const Block& b) { return b.min_ts >= through_ns; });
-    begin_ = static_cast<size_t>(first - blocks.begin());
-    end_ = static_cast<size_t>(last - blocks.begin());
-    if (from_ns >= through_ns) {
-      end_ = begin_;
-    }
-    next_ = dir == model::Direction::kForward ? begin_ : end_;
-  }
-
-  bool Next() override {
-    while (true) {
-      if (active_ && reader_.Next()) {
-        return true;
-      }
-      if (active_ && !reader_.status().ok()) {
-        return false;
-      }
-      if (!Advance()) {
-        return false;
-      }
-    }
-  }
-  const model::Entry& At() const override { return reader_.entry(); }
-  const model::LabelSet& Labels() const override { return chunk_->labels(); }
-  Status Error() const override { return active_ ? reader_.status() : Status::OK(); }
-  bool LineLoaded() const override { return reader_.line_loaded(); }
-  Status LoadLine() override { return reader_.LoadLine(); }
-
- private:
-  // Moves the reader to the next block in range; false when there is none.
-  bool Advance() {
-    const auto& blocks = chunk_->blocks();
-    size_t i;
-    if (dir_ == model::Direction::kForward) {
-      if (next_ >= end_) {
-        return false;
-      }
-      i = next_++;
-    } else {
-      if (next_ <= begin_) {
-        return false;
-      }
-      i = --next_;
-    }
-    reader_.Reset(&blocks[i], from_, through_, dir_, options_);
-    active_ = true;
-    return true;
-  }
-
-  const Chunk* chunk_;
-  int64_t from_, through_;
-  model::Direction dir_;
-  ReadOptions options_;
-  size_t begin_ = 0, end_ = 0;  // blocks[begin_, end_) may hold entries in range
-  size_t next_ = 0;
-  bool active_ = false;
-  BlockReader reader_;
-};
 
 }  // namespace
 
@@ -281,7 +211,10 @@ ChunkMeta Chunk::meta() const {
 
 iter::EntryIteratorPtr Chunk::Iterator(int64_t from_ns, int64_t through_ns, model::Direction dir,
                                        const ReadOptions& options) const {
-  return std::make_unique<ChunkIterator>(this, from_ns, through_ns, dir, options);
+  std::vector<const Block*> blocks;
+  blocks.reserve(blocks_.size());
+  for (const auto& b : blocks_) blocks.push_back(&b);
+  return NewBlocksIterator(nullptr, std::move(blocks), &labels_, from_ns, through_ns, dir, options);
 }
 
 }  // namespace sluice::chunk

@@ -4,10 +4,16 @@
 
 #include "common/duration.h"
 #include "common/utf8.h"
-#include "distributor/discard.h"
+#include "write/discard.h"
 #include "metrics/metrics.h"
 
 namespace sluice::distributor {
+
+namespace reason = write::reason;
+using write::ErrorCollector;
+using write::RecordDiscarded;
+using write::StreamLabels;
+using write::ValidatedStream;
 
 namespace {
 
@@ -45,42 +51,8 @@ ReceivedCounters& Counters() {
 
 }  // namespace
 
-std::shared_ptr<const StreamLabels> StreamLabels::Make(model::LabelSet labels) {
-  auto made = std::make_shared<StreamLabels>();
-  made->labels = std::move(labels);
-  made->text = made->labels.ToString();
-  made->fingerprint = made->labels.Fingerprint();
-  return made;
-}
 
-void ErrorCollector::Add(const Status& status) {
-  if (groups_.empty()) first_code_ = status.code();
-  for (auto& [msg, count] : groups_) {
-    if (msg == status.message()) {
-      ++count;
-      return;
-    }
-  }
-  groups_.emplace_back(status.message(), 1);
-}
-
-Status ErrorCollector::ToStatus() const {
-  if (groups_.empty()) return Status::OK();
-  std::string out;
-  bool prefix = groups_.size() > 1 || groups_[0].second > 1;
-  for (const auto& [msg, count] : groups_) {
-    if (!out.empty()) out += "; ";
-    if (prefix) out += fmt::format("{} errors like: ", count);
-    out += msg;
-  }
-  switch (first_code_) {
-    case StatusCode::kRateLimited: return Status::RateLimited(out);
-    case StatusCode::kInvalidArgument: return Status::InvalidArgument(out);
-    default: return Status::Internal(out);
-  }
-}
-
-Distributor::Distributor(config::Overrides* overrides, Pusher* pusher, Clock* clock)
+Distributor::Distributor(config::Overrides* overrides, write::Pusher* pusher, Clock* clock)
     : overrides_(overrides), pusher_(pusher), clock_(clock) {}
 
 Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,

@@ -11,17 +11,17 @@
 #include "common/string_hash.h"
 #include "common/token_bucket.h"
 #include "config/overrides.h"
-#include "distributor/pusher.h"
+#include "write/pusher.h"
 #include "model/entry.h"
 
 namespace sluice::distributor {
 
 // The write path's front: validates a decoded push against the tenant's limits, applies the
-// tenant's ingestion rate limit, and hands the valid streams to the Pusher. Stateless apart from
+// tenant's ingestion rate limit, and hands the valid streams to the write::Pusher. Stateless apart from
 // the per-tenant rate limiters and a cache of parsed label sets; thread-safe.
 class Distributor {
  public:
-  Distributor(config::Overrides* overrides, Pusher* pusher, Clock* clock);
+  Distributor(config::Overrides* overrides, write::Pusher* pusher, Clock* clock);
 
   // OK when every line was accepted. Otherwise an error naming the problems: 429 when the tenant
   // is over its rate (nothing stored), else the first failure's status, while every valid line of
@@ -31,39 +31,26 @@ class Distributor {
  private:
   // Validates one stream; on failure returns the error and counts its lines as discarded.
   Status ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,
-                        size_t lines, uint64_t bytes, ValidatedStream* out);
+                        size_t lines, uint64_t bytes, write::ValidatedStream* out);
   bool AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes);
 
   // Parsed labels by the raw text the client sent. Limits are still checked on every push
   // (they may change at runtime). Bounded: cleared when it reaches this many label texts (a churn of streams then only costs
   // the parse it would cost without the cache).
   static constexpr size_t kMaxCachedLabelTexts = 65536;
-  std::shared_ptr<const StreamLabels> CachedLabels(std::string_view raw);
-  void CacheLabels(std::string_view raw, std::shared_ptr<const StreamLabels> parsed);
+  std::shared_ptr<const write::StreamLabels> CachedLabels(std::string_view raw);
+  void CacheLabels(std::string_view raw, std::shared_ptr<const write::StreamLabels> parsed);
 
   config::Overrides* overrides_;
-  Pusher* pusher_;
+  write::Pusher* pusher_;
   Clock* clock_;
 
   std::mutex mu_;
   std::map<std::string, TokenBucket, std::less<>> rate_limiters_;  // GUARDED_BY(mu_)
 
   std::mutex labels_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const StreamLabels>, StringHash, std::equal_to<>>
+  std::unordered_map<std::string, std::shared_ptr<const write::StreamLabels>, StringHash, std::equal_to<>>
       label_cache_;  // GUARDED_BY(labels_mu_)
-};
-
-// Loki's grouping of several errors: identical messages counted, groups joined by "; ".
-class ErrorCollector {
- public:
-  void Add(const Status& status);
-  bool empty() const { return groups_.empty(); }
-  // The combined error; its code is the first error's code.
-  Status ToStatus() const;
-
- private:
-  std::vector<std::pair<std::string, int>> groups_;
-  StatusCode first_code_ = StatusCode::kOk;
 };
 
 }  // namespace sluice::distributor

@@ -35,14 +35,7 @@ template <typename Fn>
 Status ForEachEntry(querier::Querier* q, const std::vector<std::string>& tenants,
                     const logql::syntax::LogSelectorExpr& selector, int64_t from, int64_t through,
                     Fn fn) {
-  querier::SelectLogsParams params;
-  params.tenants = tenants;
-  params.selector = &selector;
-  params.from_ns = from;
-  params.through_ns = through;
-  params.direction = model::Direction::kForward;
-  querier::QueryStats stats;
-  auto it = q->SelectLogs(params, &stats);
+  auto it = q->SelectLogs(tenants, selector, from, through, model::Direction::kForward);
   if (!it.ok()) return it.status();
   while ((*it)->Next()) fn((*it)->Labels(), (*it)->At());
   return (*it)->Error();

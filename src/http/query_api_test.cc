@@ -52,7 +52,7 @@ TEST(JsonWriterTest, Numbers) {
 
 class QueryApiTest : public ::testing::Test {
  protected:
-  QueryApiTest() : overrides_(config::Limits{}, "", 0), querier_({&source_}, &overrides_, &clock_) {
+  QueryApiTest() : overrides_(config::Limits{}, "", 0), querier_(&source_, &overrides_, &clock_) {
     const int64_t base = clock_.now - 60 * kNanosPerSecond;
     source_.Add("fake", R"({app="api", env="prod"})",
                 {{base + 1, "line <1>", {}},

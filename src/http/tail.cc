@@ -134,14 +134,7 @@ Result<std::string> Tailer::Poll() {
   // in the window, oldest first, up to kMaxEntriesPerPoll.
   size_t max_entries = first_ ? request_.limit : kMaxEntriesPerPoll;
   model::Direction direction = first_ ? model::Direction::kBackward : model::Direction::kForward;
-  querier::SelectLogsParams params;
-  params.tenants = tenants_;
-  params.selector = &selector;
-  params.from_ns = from;
-  params.through_ns = through;
-  params.direction = direction;
-  querier::QueryStats stats;
-  auto it = querier_->SelectLogs(params, &stats);
+  auto it = querier_->SelectLogs(tenants_, selector, from, through, direction);
   if (!it.ok()) return it.status();
 
   std::vector<Pending> streams;

@@ -18,7 +18,7 @@ class ManualClock final : public Clock {
 
 class TailTest : public ::testing::Test {
  protected:
-  TailTest() : overrides_(config::Limits{}, "", 0), querier_({&source_}, &overrides_, &clock_) {}
+  TailTest() : overrides_(config::Limits{}, "", 0), querier_(&source_, &overrides_, &clock_) {}
 
   Tailer Make(std::string query, int64_t start_ns, uint32_t limit = 100, int64_t delay_ns = 0) {
     Tailer t(&querier_, {"fake"}, TailRequest{std::move(query), start_ns, limit, delay_ns}, &clock_);

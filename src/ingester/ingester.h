@@ -6,6 +6,9 @@
 // (when full, idle, too old, on /flush and on shutdown), checkpoints its memory so WAL replay
 // stays short, and replays the WAL on start.
 //
+// Files: ingester.cc (life cycle, push), read.cc (queries), flush.cc (closing and flushing
+// chunks), replay.cc (checkpoints and WAL replay).
+//
 // Threading: streams are sharded by fingerprint; each shard has its own mutex, so pushes to
 // different streams rarely contend and no lock is global on the hot path. The WAL writer
 // batches concurrent pushes into one write and fsync (group commit). A flush thread and a
@@ -25,16 +28,16 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "config/overrides.h"
-#include "distributor/pusher.h"
+#include "write/pusher.h"
 #include "ingester/stream.h"
 #include "ingester/wal/writer.h"
-#include "querier/source.h"
+#include "read/read.h"
 #include "storage/index/index_writer.h"
 #include "storage/object_store.h"
 
 namespace sluice::ingester {
 
-class Ingester final : public distributor::Pusher, public querier::LogSource {
+class Ingester final : public write::Pusher, public read::StreamSource {
  public:
   Ingester(const config::Config::Ingester& config, config::Overrides* overrides, storage::ObjectStore* store,
            storage::index::IndexWriter* index_writer, Clock* clock);
@@ -45,14 +48,15 @@ class Ingester final : public distributor::Pusher, public querier::LogSource {
   Status Start();
   bool ready() const { return ready_.load(); }
 
-  // distributor::Pusher
-  Status Push(std::string_view tenant, std::vector<distributor::ValidatedStream>& streams) override;
+  // write::Pusher
+  Status Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) override;
 
-  // querier::LogSource: the data still in memory (flushed chunks stay queryable until removed).
-  Result<std::vector<iter::EntryIteratorPtr>> SelectLogs(const querier::SelectParams& params) override;
-  Result<std::vector<model::LabelSet>> Series(const querier::SelectParams& params) override;
-  Result<std::vector<std::string>> LabelNames(const querier::SelectParams& params) override;
-  Result<std::vector<std::string>> LabelValues(const querier::SelectParams& params, std::string_view name) override;
+  // read::StreamSource: the data still in memory (flushed chunks stay queryable until
+  // removed). read.cc.
+  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
+                                                            std::string_view tenant) override;
+  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,
+                                                    std::string_view tenant) override;
 
   // Closes every open chunk and flushes everything to storage; returns when done.
   Status FlushAll();

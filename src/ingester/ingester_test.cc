@@ -39,13 +39,13 @@ class IngesterTest : public ::testing::Test {
   }
 
   std::vector<std::string> Lines(Ingester& ing, model::Direction dir = model::Direction::kForward) {
-    querier::SelectParams p;
-    p.tenant = "t";
+    read::SelectRequest p;
+    p.tenants = {"t"};
     p.matchers = {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")};
     p.from_ns = 0;
     p.through_ns = INT64_MAX;
     p.direction = dir;
-    auto its = ing.SelectLogs(p);
+    auto its = ing.SelectStreams(p, "t");
     EXPECT_TRUE(its.ok());
     std::vector<std::pair<int64_t, std::string>> all;
     for (auto& it : *its) {
@@ -67,10 +67,10 @@ class IngesterTest : public ::testing::Test {
 
 TEST_F(IngesterTest, PushDropsExactDuplicatesAndKeepsOrder) {
   auto ing = NewIngester();
-  std::vector<distributor::ValidatedStream> batch{
+  std::vector<write::ValidatedStream> batch{
       MakeStream(R"({app="a"})", {{kT0 + 1, "one"}, {kT0 + 2, "two"}, {kT0 + 2, "two"}, {kT0 + 2, "two-b"}})};
   ASSERT_TRUE(ing->Push("t", batch).ok());
-  std::vector<distributor::ValidatedStream> again{MakeStream(R"({app="a"})", {{kT0 + 2, "two"}})};
+  std::vector<write::ValidatedStream> again{MakeStream(R"({app="a"})", {{kT0 + 2, "two"}})};
   ASSERT_TRUE(ing->Push("t", again).ok());
   EXPECT_EQ(Lines(*ing), (std::vector<std::string>{"one", "two", "two-b"}));
 }
@@ -78,7 +78,7 @@ TEST_F(IngesterTest, PushDropsExactDuplicatesAndKeepsOrder) {
 TEST_F(IngesterTest, OutOfOrderWindow) {
   config_.max_chunk_age = 20 * kSecond;  // window: 10s
   auto ing = NewIngester();
-  std::vector<distributor::ValidatedStream> batch{
+  std::vector<write::ValidatedStream> batch{
       MakeStream(R"({app="a"})", {{kT0 + 100 * kSecond, "new"}, {kT0 + 95 * kSecond, "late"}, {kT0, "ancient"}})};
   Status st = ing->Push("t", batch);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
@@ -93,7 +93,7 @@ TEST_F(IngesterTest, StreamLimit) {
   config::Overrides overrides(limits, "", kSecond);
   Ingester ing(config_, &overrides, store_.get(), index_writer_.get(), &clock_);
   ASSERT_TRUE(ing.Start().ok());
-  std::vector<distributor::ValidatedStream> batch{MakeStream(R"({app="a"})", {{kT0, "x"}}),
+  std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", {{kT0, "x"}}),
                                                   MakeStream(R"({app="b"})", {{kT0, "y"}})};
   Status st = ing.Push("t", batch);
   EXPECT_EQ(st.code(), StatusCode::kRateLimited);
@@ -106,7 +106,7 @@ TEST_F(IngesterTest, FlushWritesChunksAndIndex) {
   auto ing = NewIngester();
   std::vector<std::pair<int64_t, std::string>> lines;
   for (int i = 0; i < 100; ++i) lines.emplace_back(kT0 + i, "line " + std::to_string(i));
-  std::vector<distributor::ValidatedStream> batch{MakeStream(R"({app="a"})", lines)};
+  std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", lines)};
   ASSERT_TRUE(ing->Push("t", batch).ok());
   ASSERT_TRUE(ing->FlushAll().ok());
   EXPECT_EQ(ing->memory_streams(), 0u);
@@ -136,7 +136,7 @@ TEST_F(IngesterTest, ReplayRestoresAcknowledgedWritesAcrossRepeatedCrashes) {
       lines.emplace_back(kT0 + round * 100 + i, line);
       expected.push_back(line);
     }
-    std::vector<distributor::ValidatedStream> batch{MakeStream(R"({app="a"})", lines)};
+    std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", lines)};
     ASSERT_TRUE(ing->Push("t", batch).ok());
     if (round == 1) {
       ASSERT_TRUE(ing->Checkpoint().ok());
@@ -154,7 +154,7 @@ TEST_F(IngesterTest, ReplayRestoresManyStreamsInOrder) {
   {
     auto ing = NewIngester();
     for (int i = 0; i < kLines; i += 10) {
-      std::vector<distributor::ValidatedStream> batch;
+      std::vector<write::ValidatedStream> batch;
       for (int s = 0; s < kStreams; ++s) {
         std::vector<std::pair<int64_t, std::string>> lines;
         for (int k = i; k < i + 10; ++k) lines.emplace_back(kT0 + k, fmt::format("s{}-{:03d}", s, k));
@@ -166,12 +166,12 @@ TEST_F(IngesterTest, ReplayRestoresManyStreamsInOrder) {
   auto ing = NewIngester();
   EXPECT_EQ(ing->memory_streams(), static_cast<uint64_t>(kStreams));
   for (int s = 0; s < kStreams; ++s) {
-    querier::SelectParams p;
-    p.tenant = "t";
+    read::SelectRequest p;
+    p.tenants = {"t"};
     p.matchers = {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "n", std::to_string(s))};
     p.from_ns = 0;
     p.through_ns = INT64_MAX;
-    auto its = ing->SelectLogs(p);
+    auto its = ing->SelectStreams(p, "t");
     ASSERT_TRUE(its.ok());
     std::vector<std::string> got;
     for (auto& it : *its) {
@@ -196,7 +196,7 @@ TEST_F(IngesterTest, HeadsStayNearTheMemoryBudget) {
   const std::string filler(1000, 'x');
   uint64_t pushed = 0;
   for (int p = 0; p < kPushes; ++p) {
-    std::vector<distributor::ValidatedStream> batch;
+    std::vector<write::ValidatedStream> batch;
     for (int s = 0; s < kStreams; ++s) {
       std::vector<std::pair<int64_t, std::string>> lines;
       for (int k = 0; k < kLinesPerPush; ++k) {
@@ -211,12 +211,12 @@ TEST_F(IngesterTest, HeadsStayNearTheMemoryBudget) {
   }
   ASSERT_GT(pushed, 20ull << 20);
   EXPECT_GT(ing->memory_head_bytes(), 0u);
-  querier::SelectParams q;
-  q.tenant = "t";
+  read::SelectRequest q;
+  q.tenants = {"t"};
   q.matchers = {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "n", "3")};
   q.from_ns = 0;
   q.through_ns = INT64_MAX;
-  auto its = ing->SelectLogs(q);
+  auto its = ing->SelectStreams(q, "t");
   ASSERT_TRUE(its.ok());
   size_t n = 0;
   for (auto& it : *its) {
@@ -247,7 +247,7 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
     return out;
   };
   for (int p = 0; p < kPushes; ++p) {
-    std::vector<distributor::ValidatedStream> batch;
+    std::vector<write::ValidatedStream> batch;
     for (int s = 0; s < kStreams; ++s) {
       std::vector<std::pair<int64_t, std::string>> lines;
       for (int k = 0; k < kLinesPerPush; ++k) lines.emplace_back(kT0 + p * kLinesPerPush + k, noise());
@@ -280,7 +280,7 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
 TEST_F(IngesterTest, OverlappingBlocksAreSortedBeforeFlush) {
   config_.chunk_block_size = 32;
   auto ing = NewIngester();
-  std::vector<distributor::ValidatedStream> batch{
+  std::vector<write::ValidatedStream> batch{
       MakeStream(R"({app="a"})", {{kT0 + 50, "c"}, {kT0 + 60, "d"}, {kT0 + 10, "a"}, {kT0 + 20, "b"}})};
   ASSERT_TRUE(ing->Push("t", batch).ok());
   ASSERT_TRUE(ing->FlushAll().ok());

@@ -148,4 +148,19 @@ Status Stream::CollectUnflushed(std::vector<model::Entry>* out) const {
   return Status::OK();
 }
 
+std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from_ns, int64_t through_ns) {
+  std::vector<const HeadEntry*> in_range;
+  for (const auto& e : c.head) {
+    if (e.timestamp_ns >= from_ns && e.timestamp_ns < through_ns) in_range.push_back(&e);
+  }
+  if (in_range.empty()) return nullptr;
+  if (!c.head_sorted) {
+    std::stable_sort(in_range.begin(), in_range.end(),
+                     [](const HeadEntry* a, const HeadEntry* b) { return a->timestamp_ns < b->timestamp_ns; });
+  }
+  chunk::BlockBuilder builder;
+  for (const HeadEntry* e : in_range) builder.Append(e->timestamp_ns, c.HeadLine(*e), c.HeadMetadata(*e));
+  return std::make_shared<const chunk::Block>(builder.Finish(chunk::Codec::kNone));
+}
+
 }  // namespace sluice::ingester

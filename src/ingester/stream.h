@@ -120,4 +120,10 @@ class Stream {
 // Sorts by timestamp, keeping arrival order among equal timestamps.
 void SortEntries(std::vector<model::Entry>* entries);
 
+// The head entries of `c` with from_ns <= ts < through_ns, as an uncompressed block (entries
+// in time order, equal timestamps in arrival order), so a query reads the head with the same
+// block iterator as every cut block. nullptr when none is in range. REQUIRES: the stream's lock
+// held (the copy is then the query's own).
+std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from_ns, int64_t through_ns);
+
 }  // namespace sluice::ingester

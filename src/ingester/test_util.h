@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "distributor/pusher.h"
+#include "write/pusher.h"
 #include "model/entry.h"
 #include "model/labels.h"
 
@@ -26,10 +26,10 @@ inline std::string_view KeepLine(std::string line) {
 }
 
 // A validated stream as the distributor hands it to the ingester.
-inline distributor::ValidatedStream MakeStream(const std::string& labels_text,
+inline write::ValidatedStream MakeStream(const std::string& labels_text,
                                                std::vector<std::pair<int64_t, std::string>> lines) {
-  distributor::ValidatedStream vs;
-  vs.labels = distributor::StreamLabels::Make(*model::ParseLabels(labels_text));
+  write::ValidatedStream vs;
+  vs.labels = write::StreamLabels::Make(*model::ParseLabels(labels_text));
   for (auto& [ts, line] : lines) {
     vs.entries.push_back(model::EntryView{ts, KeepLine(std::move(line)), {}});
   }

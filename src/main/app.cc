@@ -33,6 +33,7 @@ struct App::Impl {
   std::unique_ptr<ingester::Ingester> ingester;
   std::unique_ptr<distributor::Distributor> distributor;
   std::unique_ptr<querier::StoreSource> store_source;
+  std::unique_ptr<read::FanOut> fan_out;
   std::unique_ptr<querier::Querier> querier;
   std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
   http::Router router;
@@ -124,8 +125,9 @@ Status App::Start() {
   impl_->store_source = std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
   // The ingester is asked before the store: a chunk flushed and dropped from memory between the
   // two calls is then already in the index the store reads.
-  impl_->querier = std::make_unique<querier::Querier>(
-      std::vector<querier::LogSource*>{impl_->ingester.get(), impl_->store_source.get()}, impl_->overrides.get());
+  impl_->fan_out = std::make_unique<read::FanOut>(
+      std::vector<read::StreamSource*>{impl_->ingester.get(), impl_->store_source.get()});
+  impl_->querier = std::make_unique<querier::Querier>(impl_->fan_out.get(), impl_->overrides.get());
   // Query work runs on the frontend's own pool (querier.max_concurrent threads), apart from the
   // HTTP io threads that also serve pushes.
   querier::FrontendOptions frontend_options;

@@ -186,9 +186,8 @@ size_t QueryFrontend::queued(std::string_view queue) const {
 QueryFrontend::Plan QueryFrontend::MakePlan(const std::vector<std::string>& tenants,
                                             const QueryRequest& request) const {
   Plan plan;
-  if (request.instant) return plan;
-  auto expr = logql::syntax::Parse(request.query);
-  if (!expr.ok()) return plan;  // the querier reports the error
+  if (request.instant || request.plan == nullptr) return plan;  // the querier reports errors
+  const logql::syntax::Expr& expr = *request.plan;
 
   int64_t interval = 0, max_length = 0, lookback = 0;
   for (const auto& t : tenants) {
@@ -207,7 +206,7 @@ QueryFrontend::Plan QueryFrontend::MakePlan(const std::vector<std::string>& tena
   const int64_t span = request.end_ns - request.start_ns;
   if (span < 0 || span / interval > kMaxSubqueries) return plan;
 
-  if ((*expr)->IsSample()) {
+  if (expr.IsSample()) {
     if (request.step_ns <= 0) return plan;
     plan.kind = Kind::kMetric;
     plan.subqueries = SplitMetricSteps(request.start_ns, request.end_ns, request.step_ns, interval);
@@ -308,16 +307,22 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
     max_series = SmallestPositive(max_series, l->max_query_series);
   }
 
-  Plan plan = MakePlan(tenants, request);
+  // Parsed once here; every split carries the plan.
+  QueryRequest parsed = request;
+  if (parsed.plan == nullptr) {
+    auto expr = ParseQuery(request.query);
+    if (expr.ok()) parsed.plan = std::move(expr).value();
+  }
+  Plan plan = MakePlan(tenants, parsed);
   auto query = std::make_shared<Query>();
   query->tenants = tenants;
   query->queue = QueueKey(tenants);
   query->deadline.store(timeout > 0 ? started + timeout : kNoDeadline);
   if (plan.kind == Kind::kUnsplit) {
-    query->requests.push_back(request);
+    query->requests.push_back(parsed);
   } else {
     for (const SubQuery& sq : plan.subqueries) {
-      QueryRequest r = request;
+      QueryRequest r = parsed;
       r.start_ns = sq.start_ns;
       r.end_ns = sq.end_ns;
       query->requests.push_back(std::move(r));

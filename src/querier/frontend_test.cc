@@ -65,16 +65,17 @@ class CountingIterator final : public iter::EntryIterator {
 
 // A source that holds every SelectLogs call for `gated_tenant` until the test lets one through:
 // a slow tenant without sleeps. Records the tenant of every call, in order.
-class GatedSource final : public LogSource {
+class GatedSource final : public read::StreamSource {
  public:
-  GatedSource(LogSource* inner, std::string gated_tenant)
+  GatedSource(read::StreamSource* inner, std::string gated_tenant)
       : inner_(inner), gated_(std::move(gated_tenant)) {}
 
-  Result<std::vector<iter::EntryIteratorPtr>> SelectLogs(const SelectParams& p) override {
+  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& p,
+                                                            std::string_view tenant) override {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      order_.push_back(p.tenant);
-      if (p.tenant == gated_) {
+      order_.push_back(std::string(tenant));
+      if (tenant == gated_) {
         ++waiting_;
         cv_.notify_all();
         cv_.wait(lock, [this] { return open_ || permits_ > 0; });
@@ -83,20 +84,14 @@ class GatedSource final : public LogSource {
         cv_.notify_all();
       }
     }
-    auto got = inner_->SelectLogs(p);
+    auto got = inner_->SelectStreams(p, tenant);
     if (!got.ok()) return got;
     for (auto& it : *got) it = std::make_unique<CountingIterator>(std::move(it), &reads_);
     return got;
   }
-  Result<std::vector<model::LabelSet>> Series(const SelectParams& p) override {
-    return inner_->Series(p);
-  }
-  Result<std::vector<std::string>> LabelNames(const SelectParams& p) override {
-    return inner_->LabelNames(p);
-  }
-  Result<std::vector<std::string>> LabelValues(const SelectParams& p,
-                                               std::string_view name) override {
-    return inner_->LabelValues(p, name);
+  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& p,
+                                                    std::string_view tenant) override {
+    return inner_->StreamLabels(p, tenant);
   }
 
   // Lets one held call go on.
@@ -127,7 +122,7 @@ class GatedSource final : public LogSource {
   int reads() const { return reads_.load(); }
 
  private:
-  LogSource* inner_;
+  read::StreamSource* inner_;
   std::string gated_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -148,7 +143,7 @@ config::Limits TestLimits() {
 class FrontendTest : public ::testing::Test {
  protected:
   explicit FrontendTest(config::Limits limits = TestLimits())
-      : overrides_(limits, "", 0), querier_({&source_}, &overrides_, &clock_) {
+      : overrides_(limits, "", 0), querier_(&source_, &overrides_, &clock_) {
     // Ten minutes of three streams, with ties across streams at the same timestamps.
     for (int i = 0; i < 600; i += 3) {
       source_.Add("a", R"({app="api", env="prod"})", i * kSec, "api " + std::to_string(i));
@@ -369,7 +364,7 @@ TEST_F(FrontendLimitsTest, LimitsApplyToTheWholeQuery) {
 
 TEST_F(FrontendTest, TenantsAreServedRoundRobin) {
   GatedSource gated(&source_, "a");
-  Querier querier({&gated}, &overrides_, &clock_);
+  Querier querier(&gated, &overrides_, &clock_);
   QueryFrontend frontend(&querier, &overrides_, FrontendOptions{1, 2048}, &clock_);
 
   // Tenant a: ten splits, all needed (forward, no limit reached), behind a slow source.
@@ -416,7 +411,7 @@ TEST_F(FrontendTest, TenantsAreServedRoundRobin) {
 
 TEST_F(FrontendTest, FullQueueIsRefusedWith429) {
   GatedSource gated(&source_, "a");
-  Querier querier({&gated}, &overrides_, &clock_);
+  Querier querier(&gated, &overrides_, &clock_);
   QueryFrontend frontend(&querier, &overrides_, FrontendOptions{1, 3}, &clock_);
 
   auto got = frontend.Exec({"a"}, LogRequest(R"({app="api"})", 0, 600 * kSec, 5000,
@@ -455,7 +450,7 @@ class FrontendCancelTest : public FrontendTest {
   void ExpectAbandoned(const std::function<void()>& give_up, const std::atomic<bool>* cancelled,
                        StatusCode want_code, const std::string& want_message) {
     GatedSource gated(&source_, "c");
-    Querier querier({&gated}, &overrides_, &clock_);
+    Querier querier(&gated, &overrides_, &clock_);
     {
       QueryFrontend frontend(&querier, &overrides_, FrontendOptions{1, 2048}, &clock_);
       Result<QueryResult> result = Status::Internal("not run");

@@ -1,18 +1,11 @@
 #pragma once
 
-// The read path's core: answers log queries and label/series questions by asking every
-// LogSource (the ingester's memory, the chunk store) for every tenant, merging the answers.
+// The read path's front: checks a query against the tenants' limits and hands it to the LogQL
+// engine, which evaluates it against the query interface (read::Querier: in the single binary
+// a read::FanOut over the ingester's memory and the chunk store).
 //
-//   Exec(query)  -> parse -> validate limits -> SelectLogs -> readStreams (limit, group) -> result
-//   SelectLogs   -> per tenant, per source: LogSource::SelectLogs -> pipeline -> [__tenant_id__]
-//                -> one heap merge (drops duplicates across sources) in the query's direction
-//
-// SelectLogs is the narrow interface a LogQL engine reads logs through (as Loki's
-// Querier.SelectLogs). Metric queries go to the engine (logql/engine/), which reads the raw
-// entries of each selector through the same path and runs the pipelines itself:
-//
-//   Exec(metric query) -> parse -> limits -> Engine::Exec -> SelectLogsWith(no pipeline) per
-//                         range aggregation -> matrix (range) / vector or scalar (instant)
+//   Exec(query) -> parse (once per query: the frontend's splits carry the plan) -> limits
+//               -> logql::engine::Engine::Exec -> streams (log query) / matrix, vector, scalar
 //
 // Thread safety: all methods may be called concurrently; each call owns its iterators.
 
@@ -32,18 +25,12 @@
 #include "logql/syntax/ast.h"
 #include "model/entry.h"
 #include "model/labels.h"
-#include "querier/source.h"
+#include "read/read.h"
 
 namespace sluice::querier {
 
-// The label a multi-tenant query ("a|b") adds to every stream, and whose matchers in a
-// selector choose among the tenants.
-inline constexpr std::string_view kTenantLabel = "__tenant_id__";
-
-// Loki's text for a query that ran out of time (dskit/server maps context.DeadlineExceeded to it).
-inline constexpr std::string_view kQueryTimeoutMessage =
-    "request timed out, decrease the duration of the request or add more label matchers (prefer "
-    "exact match over regex match) to reduce the amount of data processed";
+inline constexpr std::string_view kTenantLabel = read::kTenantLabel;
+inline constexpr std::string_view kQueryTimeoutMessage = read::kQueryTimeoutMessage;
 
 enum class ResultType : uint8_t { kStreams, kMatrix, kVector, kScalar };
 
@@ -62,6 +49,8 @@ struct QueryRequest {
   // all of them and lowered to cancel them. It must outlive the Exec call. nullptr: the deadline
   // is query_timeout after Exec starts.
   const std::atomic<int64_t>* shared_deadline_ns = nullptr;
+  // The parsed query, when the caller parsed it already (the frontend, once for all splits).
+  std::shared_ptr<const logql::syntax::Expr> plan;
 };
 
 // What Loki reports in data.stats; fields not tracked yet stay 0.
@@ -97,30 +86,13 @@ struct QueryResult {
   QueryStats stats;
 };
 
-struct SelectLogsParams {
-  std::vector<std::string> tenants;  // at least one; sorted, as http::TenantsForRead returns
-  const logql::syntax::LogSelectorExpr* selector = nullptr;  // must outlive the call
-  int64_t from_ns = 0;                                       // inclusive
-  int64_t through_ns = 0;                                    // exclusive
-  model::Direction direction = model::Direction::kBackward;
-  // Stream after stream (iter::StreamOrderedIterator) rather than in global time order: for
-  // consumers that evaluate each stream on its own, such as the metric engine.
-  bool stream_ordered = false;
-  // False: the consumer reads only timestamps (see SelectParams::lines_needed); the iterator
-  // may then return entries whose lines are not loaded. REQUIRES: the selector has no stages.
-  bool lines_needed = true;
-};
-
-// The literals every line a selector's pipeline keeps must contain: the plain `|= "text"`
-// filters (one value, not ip()) that apply to the line as read, that is, before any stage that
-// rewrites it (line_format, decolorize, unpack). Sources use them to skip blocks and lines;
-// the pipeline still applies every filter, so the answer does not depend on them.
-std::vector<std::string> RequiredLiterals(const logql::syntax::LogSelectorExpr& selector);
+// A query's text parsed, after Loki's size check (parse errors and the size limit are 400s).
+Result<std::shared_ptr<const logql::syntax::Expr>> ParseQuery(std::string_view query);
 
 class Querier {
  public:
-  // REQUIRES: every source, `overrides` and `clock` outlive the querier.
-  Querier(std::vector<LogSource*> sources, const config::Overrides* overrides,
+  // REQUIRES: *reader, *overrides and *clock outlive the querier.
+  Querier(read::Querier* reader, const config::Overrides* overrides,
           const Clock* clock = SystemClock::Default());
 
   // Runs a query end to end. InvalidArgument (400) for parse errors, limit violations
@@ -128,10 +100,13 @@ class Querier {
   // with 400 (pipeline errors, vector matching errors); DeadlineExceeded past query_timeout.
   Result<QueryResult> Exec(const std::vector<std::string>& tenants, const QueryRequest& request);
 
-  // The entries of the selector's streams across all sources and tenants with the selector's
-  // pipeline applied, merged in `direction` with duplicates dropped. The returned iterator owns
-  // its pipeline; `stats` (nullable) must outlive it and is filled as it is read.
-  Result<iter::EntryIteratorPtr> SelectLogs(const SelectLogsParams& params, QueryStats* stats);
+  // The entries of the selector's streams in [from, through) across all tenants, stages
+  // applied, merged in `direction` with duplicates dropped (tail, volume). REQUIRES: `selector`
+  // outlives the iterator.
+  Result<iter::EntryIteratorPtr> SelectLogs(const std::vector<std::string>& tenants,
+                                            const logql::syntax::LogSelectorExpr& selector,
+                                            int64_t from_ns, int64_t through_ns,
+                                            model::Direction direction);
 
   // Label names with data in [from, through), sorted and de-duplicated across sources/tenants.
   Result<std::vector<std::string>> Labels(const std::vector<std::string>& tenants, int64_t from_ns,
@@ -163,23 +138,9 @@ class Querier {
   Status ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int64_t* through_ns,
                          bool* empty) const;
 
-  // A metric query, through the LogQL engine.
-  Result<QueryResult> ExecMetric(const std::vector<std::string>& tenants,
-                                 const QueryRequest& request, const logql::syntax::Expr& expr,
-                                 int64_t started_ns);
-  // SelectLogs with a compiled pipeline, ending with DeadlineExceeded past `deadline_ns`.
-  Result<iter::EntryIteratorPtr> SelectLogsWith(const SelectLogsParams& params,
-                                                std::unique_ptr<logql::log::Pipeline> pipeline,
-                                                QueryStats* stats, int64_t deadline_ns,
-                                                const std::atomic<int64_t>* shared_deadline_ns =
-                                                    nullptr);
-
-  std::vector<LogSource*> sources_;
+  read::Querier* reader_;
   const config::Overrides* overrides_;
   const Clock* clock_;
 };
-
-// Go's time.Duration.String() ("1h0m0s", "1.5s", "300ms"), as Loki prints query lengths.
-std::string FormatGoDuration(int64_t nanos);
 
 }  // namespace sluice::querier

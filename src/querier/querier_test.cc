@@ -38,7 +38,7 @@ class QuerierTest : public ::testing::Test {
     memory_.Add("other", R"({app="api", env="dev"})", {{2, "other b", {}}, {7, "other g", {}}});
   }
 
-  Querier MakeQuerier() { return Querier({&memory_, &store_}, &overrides_, &clock_); }
+  Querier MakeQuerier() { return Querier(&fan_out_, &overrides_, &clock_); }
 
   Result<QueryResult> Run(std::string query, uint32_t limit = 100,
                           Direction dir = Direction::kBackward,
@@ -57,6 +57,7 @@ class QuerierTest : public ::testing::Test {
   config::Overrides overrides_;
   testing::MemorySource memory_;
   testing::MemorySource store_;
+  read::FanOut fan_out_{{&memory_, &store_}};
 };
 
 TEST_F(QuerierTest, MergesSourcesAndDropsDuplicatesForward) {
@@ -185,7 +186,7 @@ TEST_F(QuerierTest, QueryTimeoutStopsLongScans) {
   std::vector<model::Entry> entries;
   for (int i = 0; i < 5000; ++i) entries.push_back(model::Entry{i, "x", {}});
   big.Add("fake", R"({app="big"})", entries);
-  Querier q({&big}, &overrides_, &slow);
+  Querier q(&big, &overrides_, &slow);
   QueryRequest req;
   req.query = R"({app="big"} |= "never")";
   req.start_ns = 0;
@@ -222,17 +223,6 @@ TEST_F(QuerierTest, LabelsValuesSeries) {
 
   auto bad = q.Series({"fake"}, {"{app="}, 0, 100);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-}
-
-TEST(FormatGoDurationTest, MatchesGo) {
-  EXPECT_EQ(FormatGoDuration(0), "0s");
-  EXPECT_EQ(FormatGoDuration(1), "1ns");
-  EXPECT_EQ(FormatGoDuration(1500), "1.5µs");
-  EXPECT_EQ(FormatGoDuration(300 * kNanosPerMilli), "300ms");
-  EXPECT_EQ(FormatGoDuration(1500 * kNanosPerMilli), "1.5s");
-  EXPECT_EQ(FormatGoDuration(3600 * kNanosPerSecond), "1h0m0s");
-  EXPECT_EQ(FormatGoDuration(90 * kNanosPerSecond), "1m30s");
-  EXPECT_EQ(FormatGoDuration(-2 * kNanosPerSecond), "-2s");
 }
 
 // Metric queries go through the LogQL engine (logql/engine/, tested there); these check the
@@ -279,7 +269,7 @@ TEST_F(QuerierTest, MetricQueries) {
   config::Limits one_series;
   one_series.max_query_series = 1;
   config::Overrides limited(one_series, "", 0);
-  Querier lq({&memory_, &store_}, &limited, &clock_);
+  Querier lq(&fan_out_, &limited, &clock_);
   QueryRequest many = instant;
   many.query = R"(count_over_time({env="prod"}[1m]))";
   r = lq.Exec({"fake"}, many);
@@ -291,7 +281,7 @@ TEST(RequiredLiteralsTest, OnlyLiteralsEveryKeptLineContains) {
   auto literals = [](std::string_view query) {
     auto expr = logql::syntax::Parse(query);
     EXPECT_TRUE(expr.ok()) << query;
-    return RequiredLiterals((*expr)->Cast<logql::syntax::LogSelectorExpr>());
+    return read::RequiredLiterals((*expr)->Cast<logql::syntax::LogSelectorExpr>());
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(literals(R"({a="b"})"), V{});

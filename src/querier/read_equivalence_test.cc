@@ -40,8 +40,9 @@ class ReadEquivalenceTest : public ::testing::Test {
                                                      index_writer_.get(), &clock_);
     EXPECT_TRUE(ingester_->Start().ok());
     store_source_ = std::make_unique<StoreSource>(store_.get(), index_reader_.get());
-    querier_ = std::make_unique<Querier>(
-        std::vector<LogSource*>{ingester_.get(), store_source_.get()}, &overrides_, &clock_);
+    fan_out_ = std::make_unique<read::FanOut>(
+        std::vector<read::StreamSource*>{ingester_.get(), store_source_.get()});
+    querier_ = std::make_unique<Querier>(fan_out_.get(), &overrides_, &clock_);
   }
   ~ReadEquivalenceTest() override { EXPECT_TRUE(ingester_->Shutdown(false).ok()); }
 
@@ -51,7 +52,7 @@ class ReadEquivalenceTest : public ::testing::Test {
   void PushRandom(std::mt19937* rng, int n) {
     static const char* kWords[] = {"error",   "ERROR", "Error", "status=200", "status=500",
                                    "timeout", "ok",    "GET",   "/api/users", "cache miss"};
-    std::vector<distributor::ValidatedStream> batch;
+    std::vector<write::ValidatedStream> batch;
     for (const char* app : {"api", "web", "db"}) {
       std::vector<std::pair<int64_t, std::string>> lines;
       for (int i = 0; i < n; ++i) {
@@ -114,15 +115,12 @@ class ReadEquivalenceTest : public ::testing::Test {
   // (labels, ts, line) of every entry a raw read returns; with `load`, LoadLine() first.
   std::vector<std::string> ReadAll(const logql::syntax::LogSelectorExpr& selector,
                                    bool stream_ordered, bool lines_needed, bool load) {
-    SelectLogsParams p{.tenants = {"t"},
-                       .selector = &selector,
-                       .from_ns = kT0 - kSecond,
-                       .through_ns = kT0 + 20 * kSecond,
-                       .direction = model::Direction::kForward,
-                       .stream_ordered = stream_ordered,
-                       .lines_needed = lines_needed};
-    QueryStats stats;
-    auto it = querier_->SelectLogs(p, &stats);
+    read::SelectRequest p = read::MakeSelectRequest({"t"}, nullptr, selector, kT0 - kSecond,
+                                                    kT0 + 20 * kSecond);
+    p.direction = model::Direction::kForward;
+    p.order = stream_ordered ? read::Order::kStream : read::Order::kTime;
+    p.lines_needed = lines_needed;
+    auto it = fan_out_->SelectLogs(p);
     EXPECT_TRUE(it.ok());
     std::vector<std::string> out;
     while ((*it)->Next()) {
@@ -149,6 +147,7 @@ class ReadEquivalenceTest : public ::testing::Test {
   std::unique_ptr<storage::index::IndexReader> index_reader_;
   std::unique_ptr<ingester::Ingester> ingester_;
   std::unique_ptr<StoreSource> store_source_;
+  std::unique_ptr<read::FanOut> fan_out_;
   std::unique_ptr<Querier> querier_;
   std::vector<std::pair<int64_t, std::string>> earlier_;
 };

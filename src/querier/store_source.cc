@@ -9,7 +9,7 @@
 
 #include "chunk/chunk.h"
 #include "iter/merge.h"
-#include "querier/block_iterator.h"
+#include "chunk/blocks_iterator.h"
 
 namespace sluice::querier {
 
@@ -112,7 +112,7 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
       std::vector<const chunk::Block*> blocks;
       blocks.reserve(chunks_.back()->blocks().size());
       for (const auto& b : chunks_.back()->blocks()) blocks.push_back(&b);
-      its.push_back(NewBlocksIterator(nullptr, std::move(blocks), &labels_, from_, through_,
+      its.push_back(chunk::NewBlocksIterator(nullptr, std::move(blocks), &labels_, from_, through_,
                                       direction_, options_));
     }
     current_ =
@@ -137,56 +137,51 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
 StoreSource::StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index)
     : store_(store), index_(index) {}
 
-// SelectParams ranges are [from, through); the index's are inclusive.
-Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectLogs(const SelectParams& params) {
+// Requests' ranges are [from, through); the index's are inclusive.
+Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectStreams(const read::SelectRequest& req,
+                                                                       std::string_view tenant) {
   std::vector<iter::EntryIteratorPtr> out;
-  if (params.through_ns <= params.from_ns) return out;
-  SLUICE_ASSIGN_OR_RETURN(auto series, index_->Select(params.tenant, params.matchers,
-                                                      params.from_ns, params.through_ns - 1));
+  if (req.through_ns <= req.from_ns) return out;
+  SLUICE_ASSIGN_OR_RETURN(auto series, index_->Select(tenant, req.matchers,
+                                                      req.from_ns, req.through_ns - 1));
   out.reserve(series.size());
-  auto literals = std::make_shared<const std::vector<std::string>>(params.required_literals);
+  auto literals = std::make_shared<const std::vector<std::string>>(req.required_literals);
   chunk::ReadOptions options;
-  options.lines_needed = params.lines_needed;
-  options.stats = params.block_stats;
+  options.lines_needed = req.lines_needed;
+  options.stats = req.stats != nullptr ? &req.stats->blocks : nullptr;
   for (auto& s : series) {
     std::vector<storage::index::ChunkRef> refs;
     for (auto& ref : s.chunks) {
-      if (ref.Overlaps(params.from_ns, params.through_ns - 1)) refs.push_back(std::move(ref));
+      if (ref.Overlaps(req.from_ns, req.through_ns - 1)) refs.push_back(std::move(ref));
     }
     if (refs.empty()) continue;
     out.push_back(std::make_unique<SeriesIterator>(this, std::move(s.labels), std::move(refs),
-                                                   params.from_ns, params.through_ns,
-                                                   params.direction, literals, options));
+                                                   req.from_ns, req.through_ns, req.direction,
+                                                   literals, options));
   }
   return out;
 }
 
-Result<std::vector<model::LabelSet>> StoreSource::Series(const SelectParams& params) {
-  if (params.through_ns <= params.from_ns) return std::vector<model::LabelSet>{};
-  return index_->Series(params.tenant, params.matchers, params.from_ns, params.through_ns - 1);
+Result<std::vector<model::LabelSet>> StoreSource::StreamLabels(const read::SelectRequest& req,
+                                                               std::string_view tenant) {
+  if (req.through_ns <= req.from_ns) return std::vector<model::LabelSet>{};
+  return index_->Series(tenant, req.matchers, req.from_ns, req.through_ns - 1);
 }
 
-Result<std::vector<std::string>> StoreSource::LabelNames(const SelectParams& params) {
-  if (params.through_ns <= params.from_ns) return std::vector<std::string>{};
-  if (!params.matchers.empty()) {
-    // The index answers names for all series; with matchers, take them from the series.
-    SLUICE_ASSIGN_OR_RETURN(auto series, Series(params));
-    std::vector<std::string> names;
-    for (const auto& s : series) {
-      for (const auto& l : s.labels()) names.push_back(l.name);
-    }
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    return names;
-  }
-  return index_->LabelNames(params.tenant, params.from_ns, params.through_ns - 1);
+Result<std::vector<std::string>> StoreSource::TenantLabelNames(const read::SelectRequest& req,
+                                                               std::string_view tenant) {
+  if (req.through_ns <= req.from_ns) return std::vector<std::string>{};
+  // The index answers names for all series; with matchers, take them from the series.
+  if (!req.matchers.empty()) return StreamSource::TenantLabelNames(req, tenant);
+  return index_->LabelNames(tenant, req.from_ns, req.through_ns - 1);
 }
 
-Result<std::vector<std::string>> StoreSource::LabelValues(const SelectParams& params,
-                                                          std::string_view name) {
-  if (params.through_ns <= params.from_ns) return std::vector<std::string>{};
-  return index_->LabelValues(params.tenant, name, params.matchers, params.from_ns,
-                             params.through_ns - 1);
+Result<std::vector<std::string>> StoreSource::TenantLabelValues(const read::SelectRequest& req,
+                                                                std::string_view tenant,
+                                                                std::string_view name) {
+  if (req.through_ns <= req.from_ns) return std::vector<std::string>{};
+  return index_->LabelValues(tenant, name, req.matchers, req.from_ns,
+                             req.through_ns - 1);
 }
 
 }  // namespace sluice::querier

@@ -1,9 +1,9 @@
 #pragma once
 
-// The flushed half of the data: a LogSource over the index (labels -> series -> chunk refs)
+// The flushed half of the data: a read::StreamSource over the index (labels -> series -> chunk refs)
 // and the object store (chunk bytes).
 //
-// Memory is bounded by fetching lazily: SelectLogs only reads the index; each stream's iterator
+// Memory is bounded by fetching lazily: SelectStreams only reads the index; each stream's iterator
 // downloads and decodes its chunks one at a time, in the query's direction, when iteration
 // reaches them, and frees a chunk once it moves past it. Chunks of one stream whose time ranges
 // overlap (re-flushes, out-of-order writes) are opened together and merged, so entries still
@@ -17,22 +17,27 @@
 #include <string>
 #include <vector>
 
-#include "querier/source.h"
+#include "read/read.h"
 #include "storage/index/index_reader.h"
 #include "storage/object_store.h"
 
 namespace sluice::querier {
 
-class StoreSource final : public LogSource {
+class StoreSource final : public read::StreamSource {
  public:
   // REQUIRES: *store and *index outlive the source and every iterator it returns.
   StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index);
 
-  Result<std::vector<iter::EntryIteratorPtr>> SelectLogs(const SelectParams& params) override;
-  Result<std::vector<model::LabelSet>> Series(const SelectParams& params) override;
-  Result<std::vector<std::string>> LabelNames(const SelectParams& params) override;
-  Result<std::vector<std::string>> LabelValues(const SelectParams& params,
-                                               std::string_view name) override;
+  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
+                                                            std::string_view tenant) override;
+  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,
+                                                    std::string_view tenant) override;
+  // From the index, without reading the series.
+  Result<std::vector<std::string>> TenantLabelNames(const read::SelectRequest& req,
+                                                    std::string_view tenant) override;
+  Result<std::vector<std::string>> TenantLabelValues(const read::SelectRequest& req,
+                                                     std::string_view tenant,
+                                                     std::string_view name) override;
 
   // Totals since start, for tests and metrics.
   uint64_t chunks_downloaded() const { return chunks_downloaded_.load(std::memory_order_relaxed); }

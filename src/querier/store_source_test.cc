@@ -39,8 +39,8 @@ class StoreSourceTest : public ::testing::Test {
     ASSERT_TRUE(writer_.WriteBatch(tenant, {{ls, ref}}).ok());
   }
 
-  std::vector<std::string> Read(SelectParams p) {
-    auto its = source_.SelectLogs(p);
+  std::vector<std::string> Read(const read::SelectRequest& p) {
+    auto its = source_.SelectStreams(p, "fake");
     EXPECT_TRUE(its.ok()) << its.status().message();
     auto merged = iter::NewMergeIterator(std::move(its).value(), p.direction);
     std::vector<std::string> out;
@@ -52,10 +52,10 @@ class StoreSourceTest : public ::testing::Test {
     return out;
   }
 
-  SelectParams Params(std::string_view selector, Direction dir, int64_t from = 0,
-                      int64_t through = 1000) {
-    SelectParams p;
-    p.tenant = "fake";
+  read::SelectRequest Params(std::string_view selector, Direction dir, int64_t from = 0,
+                             int64_t through = 1000) {
+    read::SelectRequest p;
+    p.tenants = {"fake"};
     auto ls = model::ParseLabels(selector).value();
     for (const auto& l : ls.labels()) {
       p.matchers.push_back(
@@ -79,7 +79,7 @@ TEST_F(StoreSourceTest, ReadsChunksInOrderBothDirections) {
   AddChunk("fake", R"({app="b"})", "chunks/fake/3", {{15, "b15"}});
   AddChunk("other", R"({app="a"})", "chunks/other/1", {{12, "other"}});
 
-  SelectParams p = Params(R"({app="a"})", Direction::kForward);
+  read::SelectRequest p = Params(R"({app="a"})", Direction::kForward);
   EXPECT_EQ(Read(p), (std::vector<std::string>{R"({app="a"}10:a10)", R"({app="a"}20:a20)",
                                                R"({app="a"}30:a30)", R"({app="a"}40:a40)"}));
   p.direction = Direction::kBackward;
@@ -94,7 +94,7 @@ TEST_F(StoreSourceTest, FetchesLazily) {
   AddChunk("fake", R"({app="a"})", "chunks/fake/1", {{10, "a10"}});
   AddChunk("fake", R"({app="a"})", "chunks/fake/2", {{30, "a30"}});
   AddChunk("fake", R"({app="a"})", "chunks/fake/3", {{50, "a50"}});
-  auto its = source_.SelectLogs(Params(R"({app="a"})", Direction::kBackward));
+  auto its = source_.SelectStreams(Params(R"({app="a"})", Direction::kBackward), "fake");
   ASSERT_TRUE(its.ok());
   ASSERT_EQ(its->size(), 1u);
   EXPECT_EQ(source_.chunks_downloaded(), 0u);
@@ -120,7 +120,7 @@ TEST_F(StoreSourceTest, OverlappingChunksAreMergedAndDeduplicated) {
 TEST_F(StoreSourceTest, LabelsAndSeries) {
   AddChunk("fake", R"({app="a", env="prod"})", "chunks/fake/1", {{10, "x"}});
   AddChunk("fake", R"({app="b"})", "chunks/fake/2", {{500, "y"}});
-  SelectParams all = Params("{}", Direction::kForward);
+  read::SelectRequest all = Params("{}", Direction::kForward);
   auto names = source_.LabelNames(all);
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(*names, (std::vector<std::string>{"app", "env"}));
@@ -143,7 +143,7 @@ TEST_F(StoreSourceTest, MissingOrCorruptChunkIsAnError) {
   ASSERT_TRUE(store_->Delete("chunks/fake/1").ok());
   ASSERT_TRUE(store_->Put("chunks/fake/2", "garbage").ok());
   for (std::string_view sel : {R"({app="a"})", R"({app="b"})"}) {
-    auto its = source_.SelectLogs(Params(sel, Direction::kForward));
+    auto its = source_.SelectStreams(Params(sel, Direction::kForward), "fake");
     ASSERT_TRUE(its.ok());
     ASSERT_EQ(its->size(), 1u);
     EXPECT_FALSE((*its)[0]->Next());

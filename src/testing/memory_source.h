@@ -1,7 +1,7 @@
 #pragma once
 
-// An in-memory querier::LogSource for tests: streams per tenant, answered exactly as the
-// LogSource contract says (one iterator per matching stream with entries in [from, through)).
+// An in-memory read::StreamSource for tests: streams per tenant, answered exactly as the
+// StreamSource contract says (one iterator per matching stream with entries in [from, through)).
 // Optionally fails every call with a given status.
 
 #include <algorithm>
@@ -12,11 +12,11 @@
 
 #include "iter/merge.h"
 #include "model/labels.h"
-#include "querier/source.h"
+#include "read/read.h"
 
 namespace sluice::testing {
 
-class MemorySource final : public querier::LogSource {
+class MemorySource : public read::StreamSource {
  public:
   // Adds entries to a stream (created on first use); entries are kept sorted by timestamp.
   void Add(const std::string& tenant, std::string_view labels, std::vector<model::Entry> entries) {
@@ -34,11 +34,12 @@ class MemorySource final : public querier::LogSource {
   void FailWith(Status st) { fail_ = std::move(st); }
   int select_calls() const { return select_calls_; }
 
-  Result<std::vector<iter::EntryIteratorPtr>> SelectLogs(const querier::SelectParams& p) override {
+  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& p,
+                                                            std::string_view tenant) override {
     ++select_calls_;
     if (!fail_.ok()) return fail_;
     std::vector<iter::EntryIteratorPtr> out;
-    for (const auto* s : Matching(p)) {
+    for (const auto* s : Matching(p, tenant)) {
       std::vector<model::Entry> in_range;
       for (const auto& e : s->second) {
         if (e.timestamp_ns >= p.from_ns && e.timestamp_ns < p.through_ns) in_range.push_back(e);
@@ -49,49 +50,29 @@ class MemorySource final : public querier::LogSource {
     return out;
   }
 
-  Result<std::vector<model::LabelSet>> Series(const querier::SelectParams& p) override {
+  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& p,
+                                                    std::string_view tenant) override {
     if (!fail_.ok()) return fail_;
     std::vector<model::LabelSet> out;
-    for (const auto* s : Matching(p)) {
+    for (const auto* s : Matching(p, tenant)) {
       if (HasData(s->second, p)) out.push_back(s->first);
     }
     return out;
   }
 
-  Result<std::vector<std::string>> LabelNames(const querier::SelectParams& p) override {
-    if (!fail_.ok()) return fail_;
-    std::set<std::string> names;
-    for (const auto* s : Matching(p)) {
-      if (!HasData(s->second, p)) continue;
-      for (const auto& l : s->first.labels()) names.insert(l.name);
-    }
-    return std::vector<std::string>(names.begin(), names.end());
-  }
-
-  Result<std::vector<std::string>> LabelValues(const querier::SelectParams& p,
-                                               std::string_view name) override {
-    if (!fail_.ok()) return fail_;
-    std::set<std::string> values;
-    for (const auto* s : Matching(p)) {
-      if (!HasData(s->second, p)) continue;
-      if (const std::string* v = s->first.Get(name)) values.insert(*v);
-    }
-    return std::vector<std::string>(values.begin(), values.end());
-  }
-
- private:
   using Streams = std::map<model::LabelSet, std::vector<model::Entry>>;
 
-  std::vector<const Streams::value_type*> Matching(const querier::SelectParams& p) const {
+  std::vector<const Streams::value_type*> Matching(const read::SelectRequest& p,
+                                                   std::string_view tenant) const {
     std::vector<const Streams::value_type*> out;
-    auto t = tenants_.find(p.tenant);
+    auto t = tenants_.find(std::string(tenant));
     if (t == tenants_.end()) return out;
     for (const auto& kv : t->second) {
       if (model::MatchesAll(p.matchers, kv.first)) out.push_back(&kv);
     }
     return out;
   }
-  static bool HasData(const std::vector<model::Entry>& entries, const querier::SelectParams& p) {
+  static bool HasData(const std::vector<model::Entry>& entries, const read::SelectRequest& p) {
     return std::any_of(entries.begin(), entries.end(), [&](const model::Entry& e) {
       return e.timestamp_ns >= p.from_ns && e.timestamp_ns < p.through_ns;
     });

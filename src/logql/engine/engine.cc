@@ -46,14 +46,89 @@ std::string SeriesLimitMessage(uint64_t limit) {
       limit);
 }
 
-Engine::Engine(LogReader* reader, EngineParams params) : reader_(reader), params_(params) {
+Engine::Engine(read::Querier* querier, read::SelectRequest base, EngineParams params)
+    : querier_(querier), base_(std::move(base)), params_(params) {
   steps_.start_ns = params.start_ns;
   steps_.end_ns = params.instant ? params.start_ns : params.end_ns;
   steps_.step_ns = params.instant ? 0 : params.step_ns;
 }
 
+bool Engine::Request(const syntax::Expr& target, int64_t from_ns, int64_t through_ns,
+                     read::SelectRequest* out) {
+  from_ns = std::max(from_ns, params_.oldest_ns);
+  if (through_ns <= from_ns) return false;
+  read::SelectRequest req =
+      read::MakeSelectRequest(base_.tenants, base_.plan, target, from_ns, through_ns);
+  if (req.tenants.empty()) return false;
+  req.deadline = base_.deadline;
+  req.parser_hints = params_.parser_hints;
+  reads_.push_back(std::make_unique<read::ReadStats>());
+  req.stats = reads_.back().get();
+  *out = std::move(req);
+  return true;
+}
+
 Result<QueryValue> Engine::Exec(const syntax::Expr& expr) {
-  SLUICE_CHECK(expr.IsSample());
+  auto result = expr.IsSample() ? ExecSamples(expr)
+                                : ExecLogs(expr.Cast<syntax::LogSelectorExpr>());
+  // Every iterator is gone by now: each read has published its statistics.
+  for (const auto& r : reads_) stats_.Add(*r);
+  reads_.clear();
+  return result;
+}
+
+// Loki's readStreams: at most `limit` entries, at most one per `interval`, grouped by stream.
+Result<QueryValue> Engine::ExecLogs(const syntax::LogSelectorExpr& selector) {
+  QueryValue out;
+  out.type = ValueType::kStreams;
+  read::SelectRequest req;
+  if (Request(selector, params_.start_ns, params_.end_ns, &req)) {
+    req.direction = params_.direction;
+    req.limit = params_.limit;
+    SLUICE_ASSIGN_OR_RETURN(iter::EntryIteratorPtr it, querier_->SelectLogs(req));
+    const bool forward = params_.direction == model::Direction::kForward;
+    std::unordered_map<uint64_t, std::vector<size_t>> by_fingerprint;
+    uint32_t taken = 0;
+    bool first = true;
+    int64_t last = 0;
+    while (taken < params_.limit && it->Next()) {
+      const model::Entry& e = it->At();
+      if (params_.interval_ns > 0 && !first) {
+        bool later = forward ? e.timestamp_ns >= last + params_.interval_ns
+                             : e.timestamp_ns <= last - params_.interval_ns;
+        if (!later) continue;
+      }
+      const model::LabelSet& labels = it->Labels();
+      auto& slots = by_fingerprint[labels.Fingerprint()];
+      model::Stream* stream = nullptr;
+      for (size_t i : slots) {
+        if (out.streams[i].labels == labels) stream = &out.streams[i];
+      }
+      if (stream == nullptr) {
+        slots.push_back(out.streams.size());
+        out.streams.push_back(model::Stream{labels, {}});
+        stream = &out.streams.back();
+      }
+      stream->entries.push_back(e);
+      ++taken;
+      first = false;
+      last = e.timestamp_ns;
+    }
+    SLUICE_RETURN_IF_ERROR(it->Error());
+  }
+  std::vector<std::pair<std::string, size_t>> order;
+  order.reserve(out.streams.size());
+  for (size_t i = 0; i < out.streams.size(); ++i)
+    order.emplace_back(out.streams[i].labels.ToString(), i);
+  std::sort(order.begin(), order.end());
+  std::vector<model::Stream> sorted;
+  sorted.reserve(order.size());
+  for (auto& [key, i] : order) sorted.push_back(std::move(out.streams[i]));
+  out.streams = std::move(sorted);
+  return out;
+}
+
+Result<QueryValue> Engine::ExecSamples(const syntax::Expr& expr) {
   // A literal or vector() alone: Loki answers without stepping an evaluator.
   if (expr.kind() == ExprKind::kLiteral || expr.kind() == ExprKind::kVector) {
     double v = expr.kind() == ExprKind::kLiteral ? expr.Cast<syntax::LiteralExpr>().value
@@ -91,12 +166,13 @@ Result<StepEvaluatorPtr> Engine::Build(const syntax::Expr& expr) {
       // The windows reach back one range before the first step; the end is closed.
       int64_t from = steps_.start_ns - r.range.range_nanos - r.range.offset_nanos;
       int64_t through = steps_.end_ns - r.range.offset_nanos + 1;
-      SLUICE_ASSIGN_OR_RETURN(
-          iter::EntryIteratorPtr entries,
-          reader_->SelectLogs(*r.range.selector, from, through, ReadHintsFor(r)));
-      SLUICE_ASSIGN_OR_RETURN(
-          std::unique_ptr<SampleExtractor> samples,
-          SampleExtractor::Make(r, std::move(entries), &stats_, params_.parser_hints));
+      read::SelectRequest req;
+      log::SampleIteratorPtr samples;
+      if (Request(r, from, through, &req)) {
+        SLUICE_ASSIGN_OR_RETURN(samples, querier_->SelectSamples(req));
+      } else {
+        samples = log::NewEmptySampleIterator();
+      }
       return StepEvaluatorPtr(
           std::make_unique<RangeVectorEvaluator>(r, std::move(samples), steps_));
     }

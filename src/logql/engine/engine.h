@@ -1,12 +1,16 @@
 #pragma once
 
-// The metric query engine: evaluates a sample expression (range and vector aggregations,
-// binary operations, literals, vector(), label_replace) over a time range, as Loki's
+// The LogQL engine: evaluates a log query (a selector and its stages, up to `limit` entries) or
+// a sample expression (range and vector aggregations, binary operations, literals, vector(),
+// label_replace) over a time range, against the query interface (read::Querier), as Loki's
 // pkg/logql/engine.go does.
 //
-//   Engine::Exec(expr)
+//   Engine::Exec(log selector)
+//     -> read::Querier::SelectLogs (stages applied by the readers) -> `limit` entries, at most
+//        one per `interval`, grouped by stream
+//   Engine::Exec(sample expression)
 //     -> builds a StepEvaluator tree (evaluators.h, range_vector.h), each range aggregation
-//        reading its selector's entries through LogReader::SelectLogs
+//        reading its samples through read::Querier::SelectSamples
 //     -> pulls one vector per step: an instant query returns the vector (or a scalar for a
 //        literal), a range query joins the steps into a matrix, sorted by labels
 //     -> enforces max_query_series the way Loki does (per step and on the union of series)
@@ -14,38 +18,37 @@
 // Not thread-safe: one Engine per query, used by one thread.
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
 #include "common/status.h"
 #include "iter/iterator.h"
-#include "logql/engine/range_vector.h"  // ReadHints
+#include "logql/engine/range_vector.h"
 #include "logql/engine/step_evaluator.h"
 #include "logql/engine/value.h"
 #include "logql/log/pipeline.h"
 #include "logql/syntax/ast.h"
+#include "read/read.h"
 
 namespace sluice::logql::engine {
 
-// Where the engine reads logs: the raw entries of the streams matching a selector's matchers
-// (the engine applies the selector's pipeline itself), in [from, through), oldest first.
-class LogReader {
- public:
-  virtual ~LogReader() = default;
-  virtual Result<iter::EntryIteratorPtr> SelectLogs(const syntax::LogSelectorExpr& selector,
-                                                    int64_t from_ns, int64_t through_ns,
-                                                    const ReadHints& hints) = 0;
-};
-
 struct EngineParams {
   int64_t start_ns = 0;
-  int64_t end_ns = 0;       // inclusive; equal to start_ns for an instant query
+  // Metric queries: inclusive; equal to start_ns for an instant query. Log queries: exclusive.
+  int64_t end_ns = 0;
   int64_t step_ns = 0;      // 0 for an instant query
   bool instant = false;     // /query: a vector (or scalar) rather than a matrix
   uint64_t max_series = 0;  // 0: unlimited
   // Parsers extract only the labels a range aggregation reads (log/parser_hints.h). Results
   // are the same without; false is for comparing the two.
   bool parser_hints = true;
+  // Reads never reach before this (max_query_lookback).
+  int64_t oldest_ns = std::numeric_limits<int64_t>::min();
+  // Log queries: at most `limit` entries, at most one per `interval_ns` (0: every entry).
+  uint32_t limit = 100;
+  int64_t interval_ns = 0;
+  model::Direction direction = model::Direction::kBackward;
 };
 
 // Loki's text when a query returns more than max_query_series series.
@@ -53,24 +56,35 @@ std::string SeriesLimitMessage(uint64_t limit);
 
 class Engine {
  public:
-  // REQUIRES: *reader outlives the engine.
-  Engine(LogReader* reader, EngineParams params);
+  // Every read is `base` (tenants, plan, deadline) with the selector and range of the
+  // expression evaluated. REQUIRES: *querier outlives the engine; expressions passed to Exec
+  // live in *base.plan.
+  Engine(read::Querier* querier, read::SelectRequest base, EngineParams params);
 
   // InvalidArgument for what Loki answers 400 (pipeline errors, series limit, matching errors,
-  // unsupported stages); errors of the reader are passed on. REQUIRES: expr.IsSample().
+  // unsupported stages); errors of the reader are passed on.
   Result<QueryValue> Exec(const syntax::Expr& expr);
 
-  // Lines that passed the pipelines of the query's selectors.
-  const log::PipelineStats& stats() const { return stats_; }
+  // What the query's reads did, summed once each read has ended (Exec returns after that).
+  const read::ReadStats& stats() const { return stats_; }
 
  private:
+  Result<QueryValue> ExecLogs(const syntax::LogSelectorExpr& selector);
+  Result<QueryValue> ExecSamples(const syntax::Expr& expr);
   Result<StepEvaluatorPtr> Build(const syntax::Expr& expr);
   Result<QueryValue> Join(StepEvaluator* ev, bool sort_by_value);
+  // The base request for reading `target` over [from, through), clamped to oldest_ns; false
+  // when nothing of the range is left.
+  bool Request(const syntax::Expr& target, int64_t from_ns, int64_t through_ns,
+               read::SelectRequest* out);
 
-  LogReader* reader_;
+  read::Querier* querier_;
+  read::SelectRequest base_;
   EngineParams params_;
   StepParams steps_;
-  log::PipelineStats stats_;
+  // One per read, summed into stats_ once the reads are done.
+  std::vector<std::unique_ptr<read::ReadStats>> reads_;
+  read::ReadStats stats_;
 };
 
 }  // namespace sluice::logql::engine

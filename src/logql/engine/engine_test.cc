@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "iter/merge.h"
-#include "logql/engine/convert.h"
+#include "logql/log/convert.h"
 #include "logql/engine/range_vector.h"
 #include "logql/log/pipeline_test_util.h"
 #include "logql/syntax/parser.h"
@@ -13,54 +13,80 @@
 namespace sluice::logql::engine {
 namespace {
 
+using log::GoParseDurationSeconds;
+using log::GoParseFloat;
+using log::HumanizeParseBytes;
+
 // All timestamps are seconds after kBase, which keeps expectations readable.
 constexpr int64_t kBaseSec = 1'700'000'000;
 constexpr int64_t Sec(double s) { return kBaseSec * 1'000'000'000 + static_cast<int64_t>(s * 1e9); }
 
-// An in-memory LogReader: streams matched by the selector's matchers, merged forward. Records
-// each call's range and hints; with `unload_when_allowed`, a read without lines_needed returns
-// entries unloaded.
-class FakeReader final : public LogReader {
+// An in-memory StreamSource: streams matched by the request's matchers. Records each read's
+// range and whether it asked for lines; with `unload_when_allowed`, a read without
+// lines_needed returns entries unloaded.
+class FakeReader final : public read::StreamSource {
  public:
   void Add(std::string_view labels, std::vector<model::Entry> entries) {
     streams_.emplace_back(model::ParseLabels(labels).value(), std::move(entries));
   }
-  Result<iter::EntryIteratorPtr> SelectLogs(const syntax::LogSelectorExpr& selector,
-                                            int64_t from_ns, int64_t through_ns,
-                                            const ReadHints& read_hints) override {
-    calls.emplace_back(from_ns, through_ns);
-    hints.push_back(read_hints);
+  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
+                                                            std::string_view /*tenant*/) override {
+    calls.emplace_back(req.from_ns, req.through_ns);
+    lines_needed.push_back(req.lines_needed);
     std::vector<iter::EntryIteratorPtr> its;
     for (const auto& [labels, entries] : streams_) {
-      if (!model::MatchesAll(selector.matchers, labels)) continue;
+      if (!model::MatchesAll(req.matchers, labels)) continue;
       std::vector<model::Entry> in;
       for (const auto& e : entries) {
-        if (e.timestamp_ns >= from_ns && e.timestamp_ns < through_ns) in.push_back(e);
+        if (e.timestamp_ns >= req.from_ns && e.timestamp_ns < req.through_ns) in.push_back(e);
       }
-      its.push_back(iter::NewVectorIterator(labels, std::move(in), model::Direction::kForward));
+      iter::EntryIteratorPtr it = iter::NewVectorIterator(labels, std::move(in), req.direction);
+      if (unload_when_allowed && !req.lines_needed) {
+        it = std::make_unique<log::testing::UnloadedIterator>(std::move(it), &loads);
+      }
+      its.push_back(std::move(it));
     }
-    iter::EntryIteratorPtr out;
-    if (stream_ordered) {
-      out =
-          std::make_unique<iter::StreamOrderedIterator>(std::move(its), model::Direction::kForward);
-    } else {
-      out = iter::NewMergeIterator(std::move(its), model::Direction::kForward);
-    }
-    if (unload_when_allowed && !read_hints.lines_needed) {
-      out = std::make_unique<log::testing::UnloadedIterator>(std::move(out), &loads);
+    return its;
+  }
+  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,
+                                                    std::string_view /*tenant*/) override {
+    std::vector<model::LabelSet> out;
+    for (const auto& [labels, entries] : streams_) {
+      if (model::MatchesAll(req.matchers, labels)) out.push_back(labels);
     }
     return out;
   }
+  // Without stream_ordered, samples come from one global time-ordered merge instead.
+  Result<log::SampleIteratorPtr> SelectSamples(const read::SelectRequest& req) override {
+    if (stream_ordered) return StreamSource::SelectSamples(req);
+    read::SelectRequest raw = req;
+    raw.raw = true;
+    raw.order = read::Order::kTime;
+    raw.direction = model::Direction::kForward;
+    raw.stats = nullptr;
+    SLUICE_ASSIGN_OR_RETURN(iter::EntryIteratorPtr entries, SelectLogs(raw));
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<log::SampleExtractor> x,
+                            log::SampleExtractor::Make(*req.aggregation, std::move(entries),
+                                                       nullptr, req.parser_hints));
+    return log::SampleIteratorPtr(std::move(x));
+  }
   std::vector<std::pair<int64_t, int64_t>> calls;
-  std::vector<ReadHints> hints;
-  // Stream after stream (as the querier reads for the engine) instead of one global merge.
-  bool stream_ordered = false;
+  std::vector<bool> lines_needed;
+  // Stream after stream (as the fan-out reads for the engine) instead of one global merge.
+  bool stream_ordered = true;
   bool unload_when_allowed = false;
   int loads = 0;  // LoadLine() calls on unloaded entries
 
  private:
   std::vector<std::pair<model::LabelSet, std::vector<model::Entry>>> streams_;
 };
+
+// Every read of these tests is for one tenant.
+read::SelectRequest Base() {
+  read::SelectRequest base;
+  base.tenants = {"t"};
+  return base;
+}
 
 model::Entry E(double s, std::string line, std::vector<model::Label> md = {}) {
   return model::Entry{Sec(s), std::move(line), std::move(md)};
@@ -105,7 +131,7 @@ class EngineTest : public ::testing::Test {
   Result<QueryValue> Exec(std::string_view query, EngineParams params) {
     auto expr = syntax::Parse(query);
     if (!expr.ok()) return expr.status();
-    Engine engine(&reader_, params);
+    Engine engine(&reader_, Base(), params);
     return engine.Exec(**expr);
   }
 
@@ -201,16 +227,16 @@ TEST_F(EngineTest, ReadHintsSayWhatTheAggregationReads) {
       {R"(max_over_time({app="m"} | unwrap v [10s]) by ())", true},
   };
   for (const Case& c : cases) {
-    reader_.hints.clear();
+    reader_.lines_needed.clear();
     Instant(c.query, 20);
-    ASSERT_EQ(reader_.hints.size(), 1u) << c.query;
-    EXPECT_EQ(reader_.hints[0].lines_needed, c.lines_needed) << c.query;
+    ASSERT_EQ(reader_.lines_needed.size(), 1u) << c.query;
+    EXPECT_EQ(reader_.lines_needed[0], c.lines_needed) << c.query;
   }
   // Both sides of a binary operation are read with their own hints.
-  reader_.hints.clear();
+  reader_.lines_needed.clear();
   Instant(R"(count_over_time({app="api"}[10s]) / bytes_over_time({app="api"}[10s]))", 20);
-  ASSERT_EQ(reader_.hints.size(), 2u);
-  EXPECT_NE(reader_.hints[0].lines_needed, reader_.hints[1].lines_needed);
+  ASSERT_EQ(reader_.lines_needed.size(), 2u);
+  EXPECT_NE(reader_.lines_needed[0], reader_.lines_needed[1]);
 }
 
 // A source may serve a timestamps-only read unloaded: the engine loads an entry only when its
@@ -697,7 +723,7 @@ TEST_F(EngineTest, ParserHintsGiveTheSameResults) {
     auto expr = syntax::Parse(q);
     EXPECT_TRUE(expr.ok()) << q;
     if (!expr.ok()) return std::string();
-    Engine engine(&reader, params);
+    Engine engine(&reader, Base(), params);
     auto r = engine.Exec(**expr);
     return r.ok() ? Render(*r) : "error: " + r.status().message();
   };

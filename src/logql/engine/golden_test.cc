@@ -33,27 +33,40 @@ constexpr int64_t kBaseSec = 1'700'000'000;
 
 int64_t Sec(double s) { return kBaseSec * 1'000'000'000 + static_cast<int64_t>(s * 1e9); }
 
-class MemoryReader final : public LogReader {
+class MemoryReader final : public read::StreamSource {
  public:
   std::vector<std::pair<model::LabelSet, std::vector<model::Entry>>> streams;
-  Result<iter::EntryIteratorPtr> SelectLogs(const syntax::LogSelectorExpr& selector,
-                                            int64_t from_ns, int64_t through_ns,
-                                            const ReadHints& /*hints*/) override {
+  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
+                                                            std::string_view /*tenant*/) override {
     std::vector<iter::EntryIteratorPtr> its;
     for (const auto& [labels, entries] : streams) {
-      if (!model::MatchesAll(selector.matchers, labels)) continue;
+      if (!model::MatchesAll(req.matchers, labels)) continue;
       std::vector<model::Entry> in;
       for (const auto& e : entries) {
-        if (e.timestamp_ns >= from_ns && e.timestamp_ns < through_ns) in.push_back(e);
+        if (e.timestamp_ns >= req.from_ns && e.timestamp_ns < req.through_ns) in.push_back(e);
       }
       std::stable_sort(in.begin(), in.end(), [](const model::Entry& a, const model::Entry& b) {
         return a.timestamp_ns < b.timestamp_ns;
       });
-      its.push_back(iter::NewVectorIterator(labels, std::move(in), model::Direction::kForward));
+      its.push_back(iter::NewVectorIterator(labels, std::move(in), req.direction));
     }
-    return iter::NewMergeIterator(std::move(its), model::Direction::kForward);
+    return its;
+  }
+  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,
+                                                    std::string_view /*tenant*/) override {
+    std::vector<model::LabelSet> out;
+    for (const auto& [labels, entries] : streams) {
+      if (model::MatchesAll(req.matchers, labels)) out.push_back(labels);
+    }
+    return out;
   }
 };
+
+read::SelectRequest Base() {
+  read::SelectRequest base;
+  base.tenants = {"t"};
+  return base;
+}
 
 std::string RelTs(int64_t ms) {
   return FormatSampleValue(static_cast<double>(ms - kBaseSec * 1000) / 1000);
@@ -146,7 +159,7 @@ void RunFile(const std::filesystem::path& path) {
 
     auto expr = syntax::Parse(query);
     Result<QueryValue> got =
-        expr.ok() ? Engine(&reader, params).Exec(**expr) : Result<QueryValue>(expr.status());
+        expr.ok() ? Engine(&reader, Base(), params).Exec(**expr) : Result<QueryValue>(expr.status());
     if (want.size() == 1 && want[0].rfind("error: ", 0) == 0) {
       std::string prefix = want[0].substr(7);
       ASSERT_FALSE(got.ok()) << where << ": " << query << "\nwant error " << prefix << "\ngot\n"

@@ -11,12 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "model/entry.h"
 #include "model/labels.h"
 
 namespace sluice::logql::engine {
 
 // A series' labels, shared (immutable) between the samples of consecutive steps.
-using LabelsRef = std::shared_ptr<const model::LabelSet>;
+using LabelsRef = std::shared_ptr<const model::LabelSet>;  // as log::LabelsRef
 
 // One element of an instant vector inside the evaluator.
 struct Sample {
@@ -37,7 +38,7 @@ struct Series {
   std::vector<Point> points;
 };
 
-enum class ValueType : uint8_t { kMatrix, kVector, kScalar };
+enum class ValueType : uint8_t { kStreams, kMatrix, kVector, kScalar };
 
 struct QueryValue {
   ValueType type = ValueType::kMatrix;
@@ -45,6 +46,9 @@ struct QueryValue {
   // sorts by value (sort, sort_desc).
   std::vector<Series> series;
   Point scalar;  // kScalar
+  // kStreams (a log query): grouped by labels, sorted by the labels' string form; entries in
+  // the query's direction.
+  std::vector<model::Stream> streams;
 };
 
 // Go's strconv.FormatFloat(v, 'f', -1, 64) ("0.1", "1500", "+Inf", "-Inf", "NaN"): how Loki

@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "logql/syntax/ast.h"
 
-namespace sluice::logql::engine {
+namespace sluice::logql::log {
 
 // Go's strconv.ParseFloat(s, 64): decimal and hex floats, "inf"/"infinity"/"nan" in any case,
 // `_` between digits. Error: `strconv.ParseFloat: parsing "x": invalid syntax` (or
@@ -29,4 +29,4 @@ Result<double> HumanizeParseBytes(std::string_view s);
 // The conversion an unwrap names.
 Result<double> ConvertUnwrapped(syntax::UnwrapConversion conversion, std::string_view value);
 
-}  // namespace sluice::logql::engine
+}  // namespace sluice::logql::log

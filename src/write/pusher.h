@@ -1,9 +1,11 @@
 #pragma once
 
-// The seam between the distributor and the ingester: in the single binary the ingester
-// implements Pusher directly; a scaled-out distributor implements it with an RPC client.
+// The write path's interface: what the distributor hands the ingester. In the single binary the
+// ingester implements Pusher directly; a scaled-out distributor implements it with an RPC
+// client. Below both, so neither depends on the other.
 
 #include <memory>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,7 +14,7 @@
 #include "model/entry.h"
 #include "model/labels.h"
 
-namespace sluice::distributor {
+namespace sluice::write {
 
 // A stream's labels parsed once: agents send the same label text request after request, so
 // the distributor parses, sorts, prints and fingerprints each distinct text once and shares it.
@@ -42,4 +44,17 @@ class Pusher {
   virtual Status Push(std::string_view tenant, std::vector<ValidatedStream>& streams) = 0;
 };
 
-}  // namespace sluice::distributor
+// Loki's grouping of several errors: identical messages counted, groups joined by "; ".
+class ErrorCollector {
+ public:
+  void Add(const Status& status);
+  bool empty() const { return groups_.empty(); }
+  // The combined error; its code is the first error's code.
+  Status ToStatus() const;
+
+ private:
+  std::vector<std::pair<std::string, int>> groups_;
+  StatusCode first_code_ = StatusCode::kOk;
+};
+
+}  // namespace sluice::write

@@ -1,8 +1,8 @@
-#include "distributor/discard.h"
+#include "write/discard.h"
 
 #include "metrics/metrics.h"
 
-namespace sluice::distributor {
+namespace sluice::write {
 
 void RecordDiscarded(std::string_view reason, std::string_view tenant, uint64_t lines, uint64_t bytes) {
   static auto* samples = metrics::DefaultRegistry().NewCounter(
@@ -14,4 +14,4 @@ void RecordDiscarded(std::string_view reason, std::string_view tenant, uint64_t 
   byte_count->WithLabels(labels)->Inc(static_cast<double>(bytes));
 }
 
-}  // namespace sluice::distributor
+}  // namespace sluice::write

@@ -1,7 +1,7 @@
 #pragma once
 
 // Reading compressed blocks for queries: one stream's blocks, in time order, through
-// chunk::BlockReader with the query's read options (required literals, timestamps only,
+// BlockReader with the query's read options (required literals, timestamps only,
 // statistics). Shared by the chunk store (a chunk's blocks) and the ingester (a cut block).
 //
 // Timestamps-only reads (ReadOptions::lines_needed == false) keep iter::EntryIterator's promise
@@ -20,16 +20,16 @@
 #include "model/entry.h"
 #include "model/labels.h"
 
-namespace sluice::querier {
+namespace sluice::chunk {
 
 // The entries of `blocks` (time ordered: blocks[i].max_ts <= blocks[i+1].min_ts) with
 // from_ns <= ts < through_ns, in `dir` order. Blocks outside the range are never read.
 // REQUIRES: `owner` keeps every block and *labels alive; the pointers in `options` outlive the
 // iterator.
 iter::EntryIteratorPtr NewBlocksIterator(std::shared_ptr<const void> owner,
-                                         std::vector<const chunk::Block*> blocks,
+                                         std::vector<const Block*> blocks,
                                          const model::LabelSet* labels, int64_t from_ns,
                                          int64_t through_ns, model::Direction dir,
-                                         const chunk::ReadOptions& options);
+                                         const ReadOptions& options = {});
 
-}  // namespace sluice::querier
+}  // namespace sluice::chunk

@@ -1,10 +1,10 @@
-#include "logql/engine/convert.h"
+#include "logql/log/convert.h"
 
 #include <string>
 
 #include "logql/log/go_values.h"
 
-namespace sluice::logql::engine {
+namespace sluice::logql::log {
 
 // The Go conversions are shared with the label filters (log/go_values.h); here they only take the
 // shapes the engine's callers want.
@@ -44,4 +44,4 @@ Result<double> ConvertUnwrapped(syntax::UnwrapConversion conversion, std::string
   return GoParseFloat(value);
 }
 
-}  // namespace sluice::logql::engine
+}  // namespace sluice::logql::log

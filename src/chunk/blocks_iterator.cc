@@ -1,19 +1,19 @@
-#include "querier/block_iterator.h"
+#include "chunk/blocks_iterator.h"
 
 #include <algorithm>
 #include <limits>
 #include <string>
 #include <utility>
 
-namespace sluice::querier {
+namespace sluice::chunk {
 
 namespace {
 
 class BlocksIterator final : public iter::EntryIterator {
  public:
-  BlocksIterator(std::shared_ptr<const void> owner, std::vector<const chunk::Block*> blocks,
+  BlocksIterator(std::shared_ptr<const void> owner, std::vector<const Block*> blocks,
                  const model::LabelSet* labels, int64_t from_ns, int64_t through_ns,
-                 model::Direction dir, const chunk::ReadOptions& options)
+                 model::Direction dir, const ReadOptions& options)
       : owner_(std::move(owner)),
         labels_(labels),
         from_(from_ns),
@@ -21,7 +21,7 @@ class BlocksIterator final : public iter::EntryIterator {
         dir_(dir),
         options_(options) {
     for (size_t i = 0; i < blocks.size(); ++i) {
-      const chunk::Block* b = blocks[i];
+      const Block* b = blocks[i];
       if (b->max_ts < from_ns || b->min_ts >= through_ns) continue;
       // The timestamps the neighbours in time order end and start at: an entry there may have
       // a twin in the next block.
@@ -71,7 +71,7 @@ class BlocksIterator final : public iter::EntryIterator {
 
  private:
   struct Slot {
-    const chunk::Block* block;
+    const Block* block;
     int64_t before, after;
   };
 
@@ -134,13 +134,13 @@ class BlocksIterator final : public iter::EntryIterator {
   const model::LabelSet* labels_;
   int64_t from_, through_;
   model::Direction dir_;
-  chunk::ReadOptions options_;
-  chunk::ReadOptions loader_options_;
+  ReadOptions options_;
+  ReadOptions loader_options_;
   std::vector<Slot> blocks_;  // in iteration order
   size_t next_ = 0;
   bool open_ = false;
-  const chunk::Block* current_ = nullptr;
-  chunk::BlockReader reader_;
+  const Block* current_ = nullptr;
+  BlockReader reader_;
   Status status_;
 
   // Timestamps-only reads: the open block's timestamps in iteration order, and which entries
@@ -152,7 +152,7 @@ class BlocksIterator final : public iter::EntryIterator {
   size_t cur_ = 0;  // index of the current entry
   model::Entry entry_;
   bool loaded_ = false;
-  chunk::BlockReader loader_;
+  BlockReader loader_;
   bool loader_open_ = false;
   size_t loader_read_ = 0;  // entries the loader has moved past
 };
@@ -160,12 +160,12 @@ class BlocksIterator final : public iter::EntryIterator {
 }  // namespace
 
 iter::EntryIteratorPtr NewBlocksIterator(std::shared_ptr<const void> owner,
-                                         std::vector<const chunk::Block*> blocks,
+                                         std::vector<const Block*> blocks,
                                          const model::LabelSet* labels, int64_t from_ns,
                                          int64_t through_ns, model::Direction dir,
-                                         const chunk::ReadOptions& options) {
+                                         const ReadOptions& options) {
   return std::make_unique<BlocksIterator>(std::move(owner), std::move(blocks), labels, from_ns,
                                           through_ns, dir, options);
 }
 
-}  // namespace sluice::querier
+}  // namespace sluice::chunk

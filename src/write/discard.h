@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice::distributor {
+namespace sluice::write {
 
 // Why a line was not stored: the `reason` label of loki_discarded_samples_total, as in Loki.
 namespace reason {
@@ -29,4 +29,4 @@ inline constexpr std::string_view kStructuredMetadataTooMany = "structured_metad
 // Counts discarded lines and bytes by reason and tenant.
 void RecordDiscarded(std::string_view reason, std::string_view tenant, uint64_t lines, uint64_t bytes);
 
-}  // namespace sluice::distributor
+}  // namespace sluice::write
