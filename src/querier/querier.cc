@@ -1,6 +1,7 @@
 #include "querier/querier.h"
 
 #include "common/duration.h"
+#include "gocompat/duration.h"
 
 #include <fmt/format.h>
 
@@ -193,17 +194,6 @@ uint64_t SmallestPositive(uint64_t current, uint64_t v) {
   return current == 0 ? v : std::min(current, v);
 }
 
-std::string FormatFraction(uint64_t v, uint64_t unit, int digits) {
-  std::string out = std::to_string(v / unit);
-  uint64_t rem = v % unit;
-  if (rem != 0) {
-    std::string frac = fmt::format("{:0{}}", rem, digits);
-    while (!frac.empty() && frac.back() == '0') frac.pop_back();
-    out += "." + frac;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> RequiredLiterals(const logql::syntax::LogSelectorExpr& selector) {
@@ -241,23 +231,6 @@ std::vector<std::string> RequiredLiterals(const logql::syntax::LogSelectorExpr& 
   return out;
 }
 
-std::string FormatGoDuration(int64_t nanos) {
-  if (nanos == 0) return "0s";
-  std::string sign = nanos < 0 ? "-" : "";
-  uint64_t u =
-      nanos < 0 ? uint64_t{0} - static_cast<uint64_t>(nanos) : static_cast<uint64_t>(nanos);
-  if (u < 1000) return sign + std::to_string(u) + "ns";
-  if (u < 1'000'000) return sign + FormatFraction(u, 1000, 3) + "µs";
-  if (u < 1'000'000'000) return sign + FormatFraction(u, 1'000'000, 6) + "ms";
-  uint64_t secs = u / 1'000'000'000;
-  uint64_t h = secs / 3600, m = (secs / 60) % 60;
-  std::string out = sign;
-  if (h > 0) out += std::to_string(h) + "h";
-  if (h > 0 || m > 0) out += std::to_string(m) + "m";
-  out += FormatFraction(u % 60'000'000'000ULL, 1'000'000'000, 9) + "s";
-  return out;
-}
-
 Querier::Querier(std::vector<LogSource*> sources, const config::Overrides* overrides,
                  const Clock* clock)
     : sources_(std::move(sources)), overrides_(overrides), clock_(clock) {}
@@ -292,7 +265,7 @@ Status Querier::ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int
   if (limits.max_query_length > 0 && *through_ns - *from_ns > limits.max_query_length) {
     return Status::InvalidArgument(fmt::format(
         "the query time range exceeds the limit (query length: {}, limit: {})",
-        FormatGoDuration(*through_ns - *from_ns), FormatDuration(limits.max_query_length)));
+        gocompat::FormatDuration(*through_ns - *from_ns), FormatDuration(limits.max_query_length)));
   }
   return Status::OK();
 }

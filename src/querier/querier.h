@@ -179,7 +179,4 @@ class Querier {
   const Clock* clock_;
 };
 
-// Go's time.Duration.String() ("1h0m0s", "1.5s", "300ms"), as Loki prints query lengths.
-std::string FormatGoDuration(int64_t nanos);
-
 }  // namespace sluice::querier

@@ -224,17 +224,6 @@ TEST_F(QuerierTest, LabelsValuesSeries) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(FormatGoDurationTest, MatchesGo) {
-  EXPECT_EQ(FormatGoDuration(0), "0s");
-  EXPECT_EQ(FormatGoDuration(1), "1ns");
-  EXPECT_EQ(FormatGoDuration(1500), "1.5µs");
-  EXPECT_EQ(FormatGoDuration(300 * kNanosPerMilli), "300ms");
-  EXPECT_EQ(FormatGoDuration(1500 * kNanosPerMilli), "1.5s");
-  EXPECT_EQ(FormatGoDuration(3600 * kNanosPerSecond), "1h0m0s");
-  EXPECT_EQ(FormatGoDuration(90 * kNanosPerSecond), "1m30s");
-  EXPECT_EQ(FormatGoDuration(-2 * kNanosPerSecond), "-2s");
-}
-
 // Metric queries go through the LogQL engine (logql/engine/, tested there); these check the
 // wiring: reads merged and de-duplicated across sources, tenants, result types and statistics.
 TEST_F(QuerierTest, MetricQueries) {
