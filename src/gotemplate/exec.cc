@@ -1413,36 +1413,12 @@ class Exec {
   }
 
   static bool UnixToTime(std::string_view epoch, Value* out, std::string* err) {
-    // strconv.ParseInt(epoch, 10, 64).
-    std::string_view digits = epoch;
-    bool neg = false;
-    if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) {
-      neg = digits[0] == '-';
-      digits.remove_prefix(1);
-    }
-    std::string q;
-    gocompat::AppendQuoted(epoch, false, &q);
-    uint64_t u = 0;
-    bool syntax = digits.empty(), range = false;
-    for (char c : digits) {
-      if (c < '0' || c > '9') {
-        syntax = true;
-        break;
-      }
-      if (u > (UINT64_MAX - 9) / 10) range = true;
-      u = u * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (!syntax && (range || u > (neg ? (uint64_t{1} << 63) : (uint64_t{1} << 63) - 1))) {
-      *err = "unable to parse time '" + std::string(epoch) + "': strconv.ParseInt: parsing " + q +
-             ": value out of range";
+    int64_t i;
+    if (gocompat::NumError e = gocompat::ParseInt(epoch, 10, &i); e != gocompat::NumError::kNone) {
+      *err = "unable to parse time '" + std::string(epoch) +
+             "': " + gocompat::NumErrorText("ParseInt", epoch, e);
       return false;
     }
-    if (syntax) {
-      *err = "unable to parse time '" + std::string(epoch) + "': strconv.ParseInt: parsing " + q +
-             ": invalid syntax";
-      return false;
-    }
-    int64_t i = neg ? static_cast<int64_t>(0 - u) : static_cast<int64_t>(u);
     Time t;
     switch (epoch.size()) {
       case 5:
