@@ -10,13 +10,6 @@ constexpr char kLowerHex[] = "0123456789abcdef";
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = Lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // strconv.IsPrint, approximated by the ranges that matter in log lines.
 bool IsPrintRune(char32_t r) {
   if (r < 0x20 || r == 0x7F) return false;
@@ -31,6 +24,13 @@ bool IsPrintRune(char32_t r) {
 }
 
 }  // namespace
+
+int UnhexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = Lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
 
 void AppendEscapedRune(char32_t r, char quote, bool ascii_only, std::string* out) {
   if (r == static_cast<char32_t>(quote) || r == '\\') {
@@ -147,7 +147,7 @@ bool UnquoteChar(std::string_view* s, char quote, char32_t* r, bool* multibyte) 
       if (s->size() < n) return false;
       uint32_t v = 0;
       for (size_t j = 0; j < n; ++j) {
-        int d = HexVal((*s)[j]);
+        int d = UnhexDigit((*s)[j]);
         if (d < 0) return false;
         v = (v << 4) | static_cast<uint32_t>(d);
       }

@@ -14,6 +14,9 @@ void AppendQuoted(std::string_view s, bool ascii_only, std::string* out);
 // How strconv writes one rune inside `quote`: as is when printable, else escaped.
 void AppendEscapedRune(char32_t r, char quote, bool ascii_only, std::string* out);
 
+// strconv's unhex: the value of a hex digit in either case, or -1.
+int UnhexDigit(char c);
+
 // strconv.UnquoteChar: decodes one (possibly escaped) character at the front of *s.
 bool UnquoteChar(std::string_view* s, char quote, char32_t* r, bool* multibyte);
 // strconv.Unquote for "..." (escapes), `...` (raw, \r dropped) and '...'.

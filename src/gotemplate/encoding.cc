@@ -7,18 +7,6 @@
 
 namespace sluice::gotemplate::internal {
 
-namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-
-}  // namespace
-
 void QueryEscape(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (char ch : s) {
@@ -40,14 +28,14 @@ bool QueryUnescape(std::string_view s, std::string* out, std::string* error) {
   for (size_t i = 0; i < s.size();) {
     char c = s[i];
     if (c == '%') {
-      if (i + 2 >= s.size() || HexDigit(s[i + 1]) < 0 || HexDigit(s[i + 2]) < 0) {
+      if (i + 2 >= s.size() || gocompat::UnhexDigit(s[i + 1]) < 0 || gocompat::UnhexDigit(s[i + 2]) < 0) {
         std::string_view bad = s.substr(i, 3);
         std::string q;
         gocompat::AppendQuoted(bad, false, &q);
         *error = "invalid URL escape " + q;
         return false;
       }
-      out->push_back(static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2])));
+      out->push_back(static_cast<char>(gocompat::UnhexDigit(s[i + 1]) * 16 + gocompat::UnhexDigit(s[i + 2])));
       i += 3;
     } else if (c == '+') {
       out->push_back(' ');

@@ -1,31 +1,19 @@
 #include "gotemplate/exec.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <new>
 #include <span>
 
-#include "common/utf8.h"
-#include "gocompat/duration.h"
-#include "gocompat/number.h"
-#include "gocompat/quote.h"
-#include "gocompat/strings.h"
-#include "gocompat/time.h"
+#include "gotemplate/builtins.h"
 #include "gotemplate/cast.h"
-#include "gotemplate/decimal.h"
 #include "gotemplate/encoding.h"
 #include "gotemplate/gofmt.h"
-#include "gotemplate/json.h"
-#include "gotemplate/regex_replace.h"
 
 namespace sluice::gotemplate::internal {
 
 namespace {
-
-using gocompat::Zone;
 
 // {{template}} calls nested deeper than this fail (Go allows 100000; the stack here is smaller).
 constexpr int kMaxTemplateDepth = 100;
@@ -223,35 +211,6 @@ bool Lt(const Value& a, const Value& b, bool* out, std::string* err) {
       *err = "invalid type for comparison";
       return false;
   }
-}
-
-// A substring of a string value: a view when `base` borrows stable bytes, else a copy.
-Value SubValue(const Value& base, std::string_view part) {
-  if (base.owned()) return Value::Owned(std::string(part));
-  return Value::View(part);
-}
-
-int64_t WrapMul(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-}
-int64_t WrapAdd(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
-
-double GoMax(double x, double y) {
-  if (std::isinf(x) && x > 0) return x;
-  if (std::isinf(y) && y > 0) return y;
-  if (std::isnan(x) || std::isnan(y)) return std::nan("");
-  if (x == 0 && x == y) return std::signbit(x) ? y : x;
-  return x > y ? x : y;
-}
-
-double GoMin(double x, double y) {
-  if (std::isinf(x) && x < 0) return x;
-  if (std::isinf(y) && y < 0) return y;
-  if (std::isnan(x) || std::isnan(y)) return std::nan("");
-  if (x == 0 && x == y) return std::signbit(x) ? x : y;
-  return x < y ? x : y;
 }
 
 class Exec {
@@ -748,14 +707,6 @@ class Exec {
     return Status::OK();
   }
 
-  static bool TooLarge(uint64_t n, std::string* err) {
-    if (n > Template::kMaxOutputBytes) {
-      *err = "result exceeds " + std::to_string(Template::kMaxOutputBytes) + " bytes";
-      return true;
-    }
-    return false;
-  }
-
   static bool NoLabels(const Args& a, std::string* err) {
     for (const Value& v : a.span()) {
       if (v.kind() == Kind::kLabels) {
@@ -779,11 +730,6 @@ class Exec {
     }
     Sprint(printable.span(), s);
     return true;
-  }
-
-  Time Now() const {
-    const Clock* clock = ctx_.clock != nullptr ? ctx_.clock : SystemClock::Default();
-    return gocompat::TimeFromUnixNanos(clock->NowNanos());
   }
 
   static bool IndexArg(const Value& idx, size_t cap, int64_t* x, std::string* err) {
@@ -911,22 +857,11 @@ class Exec {
     return true;
   }
 
-  const re2::RE2* Regex(const Command* cmd, std::string_view pattern,
-                        std::unique_ptr<re2::RE2>* holder, std::string* err) const {
-    if (cmd != nullptr && cmd->regex) return cmd->regex.get();
-    re2::RE2::Options opts;
-    opts.set_log_errors(false);
-    *holder = std::make_unique<re2::RE2>(pattern, opts);
-    if (!(*holder)->ok()) {
-      *err = "error parsing regexp: " + (*holder)->error();
-      return nullptr;
-    }
-    return holder->get();
-  }
-
-  // Runs a function on checked arguments. False with the message in *err (Go: the error the
-  // function returned, or the panic it raised).
+  // Runs a function on checked arguments: text/template's builtins here, the functions Loki and
+  // sprig add in builtins_*.cc. False with the message in *err (Go: the error the function
+  // returned, or the panic it raised).
   bool Apply(Func id, const Args& a, const Command* cmd, Value* out, std::string* err) {
+    const CallEnv env{ctx_, cmd};
     auto str = [&](size_t k) { return a[k].str(); };
     auto owned = [&](std::string s) {
       *out = Value::Owned(std::move(s));
@@ -1026,381 +961,6 @@ class Exec {
         *out = Value::Bool(id == Func::kLe ? r : !r);
         return true;
       }
-      case Func::kLine:
-        *out = Value::View(ctx_.line);
-        return true;
-      case Func::kTimestamp:
-        *out = Value::FromTime(gocompat::TimeFromUnixNanos(ctx_.timestamp_ns));
-        return true;
-      case Func::kToLower:
-      case Func::kLower: {
-        std::string s;
-        gocompat::ToLower(str(0), &s);
-        return owned(std::move(s));
-      }
-      case Func::kToUpper:
-      case Func::kUpper: {
-        std::string s;
-        gocompat::ToUpper(str(0), &s);
-        return owned(std::move(s));
-      }
-      case Func::kTitle: {
-        std::string s;
-        gocompat::Title(str(0), &s);
-        return owned(std::move(s));
-      }
-      case Func::kGoReplace:
-      case Func::kReplace: {
-        // Go: Replace(s, old, new, n); sprig: replace(old, new, src).
-        bool go = id == Func::kGoReplace;
-        std::string_view s = go ? str(0) : str(2), o = go ? str(1) : str(0),
-                         nw = go ? str(2) : str(1);
-        int64_t n = go ? a[3].i() : -1;
-        uint64_t occurrences = o.empty() ? s.size() + 1 : s.size() / o.size();
-        if (TooLarge(s.size() + occurrences * nw.size(), err)) return false;
-        std::string r;
-        gocompat::Replace(s, o, nw, n, &r);
-        return owned(std::move(r));
-      }
-      case Func::kGoTrim:
-      case Func::kGoTrimLeft:
-      case Func::kGoTrimRight:
-        *out = SubValue(a[0],
-                        gocompat::Trim(str(0), str(1), id != Func::kGoTrimRight, id != Func::kGoTrimLeft));
-        return true;
-      case Func::kTrimAll:
-        *out = SubValue(a[1], gocompat::Trim(str(1), str(0), true, true));
-        return true;
-      case Func::kGoTrimPrefix:
-      case Func::kTrimPrefix: {
-        size_t s_idx = id == Func::kGoTrimPrefix ? 0 : 1;
-        std::string_view s = str(s_idx), p = str(1 - s_idx);
-        if (s.substr(0, p.size()) == p) s.remove_prefix(p.size());
-        *out = SubValue(a[s_idx], s);
-        return true;
-      }
-      case Func::kGoTrimSuffix:
-      case Func::kTrimSuffix: {
-        size_t s_idx = id == Func::kGoTrimSuffix ? 0 : 1;
-        std::string_view s = str(s_idx), p = str(1 - s_idx);
-        if (s.size() >= p.size() && s.substr(s.size() - p.size()) == p) s.remove_suffix(p.size());
-        *out = SubValue(a[s_idx], s);
-        return true;
-      }
-      case Func::kGoTrimSpace:
-      case Func::kTrim:
-        *out = SubValue(a[0], gocompat::TrimSpace(str(0)));
-        return true;
-      case Func::kRegexReplaceAll:
-      case Func::kRegexReplaceAllLiteral: {
-        std::unique_ptr<re2::RE2> holder;
-        const re2::RE2* re = Regex(cmd, str(0), &holder, err);
-        if (re == nullptr) return false;
-        std::string r;
-        if (!RegexReplaceAll(*re, str(1), str(2), id == Func::kRegexReplaceAll,
-                             Template::kMaxOutputBytes, &r)) {
-          return !TooLarge(UINT64_MAX, err);
-        }
-        return owned(std::move(r));
-      }
-      case Func::kCount: {
-        std::unique_ptr<re2::RE2> holder;
-        const re2::RE2* re = Regex(cmd, str(0), &holder, err);
-        if (re == nullptr) return false;
-        *out = Value::Int(RegexCount(*re, str(1)));
-        return true;
-      }
-      case Func::kUrldecode: {
-        std::string r;
-        if (!QueryUnescape(str(0), &r, err)) return false;
-        return owned(std::move(r));
-      }
-      case Func::kUrlencode: {
-        std::string r;
-        QueryEscape(str(0), &r);
-        return owned(std::move(r));
-      }
-      case Func::kBytes: {
-        uint64_t v;
-        if (!gocompat::ParseHumanizeBytes(str(0), &v, err)) return false;
-        *out = Value::Float(static_cast<double>(v));
-        return true;
-      }
-      case Func::kDuration: {
-        int64_t ns;
-        if (!gocompat::ParseDuration(str(0), &ns, err)) return false;
-        *out = Value::Float(static_cast<double>(ns / 1000000000) +
-                            static_cast<double>(ns % 1000000000) / 1e9);
-        return true;
-      }
-      case Func::kUnixEpoch:
-        return owned(std::to_string(a[0].time().sec));
-      case Func::kUnixEpochMillis: {
-        const Time& t = a[0].time();
-        return owned(std::to_string(WrapAdd(WrapMul(t.sec, 1000), t.nsec / 1000000)));
-      }
-      case Func::kUnixEpochNanos: {
-        const Time& t = a[0].time();
-        return owned(std::to_string(WrapAdd(WrapMul(t.sec, 1000000000), t.nsec)));
-      }
-      case Func::kToDateInZone: {
-        std::shared_ptr<const Zone> zone = Zone::Load(str(1));
-        Time t;
-        if (!gocompat::ParseTime(str(0), str(2), zone ? *zone : Zone::Utc(), &t)) t = Time();
-        *out = Value::FromTime(t);
-        return true;
-      }
-      case Func::kToDate: {
-        Time t;
-        if (!gocompat::ParseTime(str(0), str(1), Zone::Utc(), &t)) t = Time();
-        *out = Value::FromTime(t);
-        return true;
-      }
-      case Func::kUnixToTime:
-        return UnixToTime(str(0), out, err);
-      case Func::kAlignLeft:
-      case Func::kAlignRight: {
-        int64_t count = a[0].i();
-        std::string_view src = str(1);
-        size_t runes = RuneCount(src);
-        if (count < 0 || static_cast<uint64_t>(count) == runes) {
-          *out = a[1];
-          return true;
-        }
-        if (static_cast<uint64_t>(count) > runes) {
-          if (TooLarge(static_cast<uint64_t>(count), err)) return false;
-          std::string pad(static_cast<size_t>(count) - runes, ' ');
-          return owned(id == Func::kAlignLeft ? std::string(src) + pad : pad + std::string(src));
-        }
-        // Cut to `count` runes, keeping the left or the right end.
-        size_t keep_from = 0, keep_to = src.size();
-        size_t i = 0, w = 0;
-        size_t skip = id == Func::kAlignLeft ? static_cast<size_t>(count)
-                                             : runes - static_cast<size_t>(count);
-        for (size_t n = 0; n < skip; ++n, i += w) DecodeRune(src, i, &w);
-        if (id == Func::kAlignLeft) {
-          keep_to = i;
-        } else {
-          keep_from = i;
-        }
-        // Invalid bytes count as runes but are re-encoded as U+FFFD by Go's []rune conversion.
-        std::string r;
-        std::string_view part = src.substr(keep_from, keep_to - keep_from);
-        for (size_t k = 0; k < part.size(); k += w) AppendUtf8(&r, DecodeRune(part, k, &w));
-        return owned(std::move(r));
-      }
-      case Func::kB64enc: {
-        std::string r;
-        Base64Encode(str(0), &r);
-        return owned(std::move(r));
-      }
-      case Func::kB64dec: {
-        std::string r, e;
-        if (!Base64Decode(str(0), &r, &e)) return owned(std::move(e));
-        return owned(std::move(r));
-      }
-      case Func::kTrunc: {
-        int64_t c = a[0].i();
-        std::string_view s = str(1);
-        auto len = static_cast<int64_t>(s.size());
-        if (c < 0 && len + c > 0) {
-          *out = SubValue(a[1], s.substr(static_cast<size_t>(len + c)));
-        } else if (c >= 0 && len > c) {
-          *out = SubValue(a[1], s.substr(0, static_cast<size_t>(c)));
-        } else {
-          *out = a[1];
-        }
-        return true;
-      }
-      case Func::kSubstr: {
-        int64_t start = a[0].i(), end = a[1].i();
-        std::string_view s = str(2);
-        auto len = static_cast<int64_t>(s.size());
-        auto bounds = [&](const std::string& what) {
-          *err = "runtime error: slice bounds out of range " + what;
-          return false;
-        };
-        if (start < 0) {
-          if (end < 0) return bounds("[:" + std::to_string(end) + "]");
-          if (end > len) {
-            return bounds("[:" + std::to_string(end) + "] with length " + std::to_string(len));
-          }
-          *out = SubValue(a[2], s.substr(0, static_cast<size_t>(end)));
-          return true;
-        }
-        if (end < 0 || end > len) {
-          if (start > len)
-            return bounds("[" + std::to_string(start) + ":" + std::to_string(len) + "]");
-          *out = SubValue(a[2], s.substr(static_cast<size_t>(start)));
-          return true;
-        }
-        if (start > end) {
-          return bounds("[" + std::to_string(start) + ":" + std::to_string(end) + "]");
-        }
-        *out =
-            SubValue(a[2], s.substr(static_cast<size_t>(start), static_cast<size_t>(end - start)));
-        return true;
-      }
-      case Func::kContains:
-        *out = Value::Bool(str(1).find(str(0)) != std::string_view::npos);
-        return true;
-      case Func::kHasPrefix:
-        *out = Value::Bool(str(1).substr(0, str(0).size()) == str(0));
-        return true;
-      case Func::kHasSuffix:
-        *out = Value::Bool(str(1).size() >= str(0).size() &&
-                           str(1).substr(str(1).size() - str(0).size()) == str(0));
-        return true;
-      case Func::kIndent:
-      case Func::kNindent: {
-        int64_t spaces = a[0].i();
-        if (spaces < 0) {
-          *err = "strings: negative Repeat count";
-          return false;
-        }
-        std::string_view v = str(1);
-        uint64_t lines = 1 + static_cast<uint64_t>(std::count(v.begin(), v.end(), '\n'));
-        if (TooLarge(v.size() + lines * static_cast<uint64_t>(spaces), err)) return false;
-        std::string pad(static_cast<size_t>(spaces), ' ');
-        std::string r = id == Func::kNindent ? "\n" + pad : pad;
-        gocompat::Replace(v, "\n", "\n" + pad, -1, &r);
-        return owned(std::move(r));
-      }
-      case Func::kRepeat: {
-        int64_t count = a[0].i();
-        if (count < 0) {
-          *err = "strings: negative Repeat count";
-          return false;
-        }
-        std::string_view s = str(1);
-        if (!s.empty() && TooLarge(static_cast<uint64_t>(count) > Template::kMaxOutputBytes
-                                       ? UINT64_MAX
-                                       : static_cast<uint64_t>(count) * s.size(),
-                                   err)) {
-          return false;
-        }
-        std::string r;
-        if (!s.empty()) {
-          r.reserve(static_cast<size_t>(count) * s.size());
-          for (int64_t k = 0; k < count; ++k) r.append(s);
-        }
-        return owned(std::move(r));
-      }
-      case Func::kInt:
-        *out = Value::Int(CastToInt64(a[0]));
-        return true;
-      case Func::kFloat64:
-        *out = Value::Float(CastToFloat64(a[0]));
-        return true;
-      case Func::kAdd: {
-        int64_t s = 0;
-        for (const Value& v : a.span()) s = WrapAdd(s, CastToInt64(v));
-        *out = Value::Int64(s);
-        return true;
-      }
-      case Func::kSub:
-        *out = Value::Int64(WrapAdd(
-            CastToInt64(a[0]), static_cast<int64_t>(0 - static_cast<uint64_t>(CastToInt64(a[1])))));
-        return true;
-      case Func::kMul: {
-        int64_t p = CastToInt64(a[0]);
-        for (size_t k = 1; k < a.size(); ++k) p = WrapMul(p, CastToInt64(a[k]));
-        *out = Value::Int64(p);
-        return true;
-      }
-      case Func::kDiv:
-      case Func::kMod: {
-        int64_t x = CastToInt64(a[0]), y = CastToInt64(a[1]);
-        if (y == 0) {
-          *err = "runtime error: integer divide by zero";
-          return false;
-        }
-        if (y == -1) {
-          *out = Value::Int64(id == Func::kDiv ? WrapMul(x, -1) : 0);
-          return true;
-        }
-        *out = Value::Int64(id == Func::kDiv ? x / y : x % y);
-        return true;
-      }
-      case Func::kAddf:
-      case Func::kSubf:
-      case Func::kMulf:
-      case Func::kDivf: {
-        size_t first = id == Func::kAddf ? 0 : 1;
-        double acc = id == Func::kAddf ? 0 : CastToFloat64(a[0]);
-        DecOp op = id == Func::kAddf   ? DecOp::kAdd
-                   : id == Func::kSubf ? DecOp::kSub
-                   : id == Func::kMulf ? DecOp::kMul
-                                       : DecOp::kDiv;
-        for (size_t k = first; k < a.size(); ++k) {
-          if (!DecimalOp(acc, CastToFloat64(a[k]), op, &acc)) {
-            *err = "decimal division by 0";
-            return false;
-          }
-        }
-        *out = Value::Float(acc);
-        return true;
-      }
-      case Func::kMax:
-      case Func::kMin: {
-        int64_t r = CastToInt64(a[0]);
-        for (size_t k = 1; k < a.size(); ++k) {
-          int64_t v = CastToInt64(a[k]);
-          r = id == Func::kMax ? std::max(r, v) : std::min(r, v);
-        }
-        *out = Value::Int64(r);
-        return true;
-      }
-      case Func::kMaxf:
-      case Func::kMinf: {
-        double r = CastToFloat64(a[0]);
-        for (size_t k = 1; k < a.size(); ++k) {
-          double v = CastToFloat64(a[k]);
-          r = id == Func::kMaxf ? GoMax(r, v) : GoMin(r, v);
-        }
-        *out = Value::Float(r);
-        return true;
-      }
-      case Func::kCeil:
-        *out = Value::Float(std::ceil(CastToFloat64(a[0])));
-        return true;
-      case Func::kFloor:
-        *out = Value::Float(std::floor(CastToFloat64(a[0])));
-        return true;
-      case Func::kRound: {
-        double round_on = a.size() > 2 ? a[2].f() : 0.5;
-        double val = CastToFloat64(a[0]);
-        double pow = std::pow(10.0, static_cast<double>(a[1].i()));
-        double digit = pow * val;
-        double int_part;
-        double frac = std::modf(digit, &int_part);
-        double r = frac >= round_on ? std::ceil(digit) : std::floor(digit);
-        *out = Value::Float(r / pow);
-        return true;
-      }
-      case Func::kFromJson:
-        *out = ParseJson(str(0));
-        return true;
-      case Func::kDate: {
-        Time t;
-        switch (a[1].kind()) {
-          case Kind::kTime:
-            t = Zone::Utc().At(a[1].time().sec, a[1].time().nsec);
-            break;
-          case Kind::kInt:
-          case Kind::kInt64:
-            t = gocompat::TimeFromUnix(a[1].i(), 0);
-            break;
-          default:
-            t = Now();  // sprig: anything else formats the current time
-        }
-        std::string r;
-        gocompat::FormatTime(str(0), t, &r);
-        return owned(std::move(r));
-      }
-      case Func::kNow:
-        *out = Value::FromTime(Now());
-        return true;
       case Func::kDefault:
         if (a.size() < 2 || IsEmpty(a[1])) {
           *out = a[0];
@@ -1408,39 +968,76 @@ class Exec {
           *out = a[1];
         }
         return true;
+      case Func::kLine:
+      case Func::kToLower:
+      case Func::kLower:
+      case Func::kToUpper:
+      case Func::kUpper:
+      case Func::kTitle:
+      case Func::kGoReplace:
+      case Func::kReplace:
+      case Func::kGoTrim:
+      case Func::kGoTrimLeft:
+      case Func::kGoTrimRight:
+      case Func::kTrimAll:
+      case Func::kGoTrimPrefix:
+      case Func::kTrimPrefix:
+      case Func::kGoTrimSuffix:
+      case Func::kTrimSuffix:
+      case Func::kGoTrimSpace:
+      case Func::kTrim:
+      case Func::kRegexReplaceAll:
+      case Func::kRegexReplaceAllLiteral:
+      case Func::kCount:
+      case Func::kAlignLeft:
+      case Func::kAlignRight:
+      case Func::kTrunc:
+      case Func::kSubstr:
+      case Func::kContains:
+      case Func::kHasPrefix:
+      case Func::kHasSuffix:
+      case Func::kIndent:
+      case Func::kNindent:
+      case Func::kRepeat:
+        return ApplyStringFunc(id, a.span(), env, out, err);
+      case Func::kUrldecode:
+      case Func::kUrlencode:
+      case Func::kB64enc:
+      case Func::kB64dec:
+      case Func::kFromJson:
+        return ApplyEncodingFunc(id, a.span(), env, out, err);
+      case Func::kBytes:
+      case Func::kInt:
+      case Func::kFloat64:
+      case Func::kAdd:
+      case Func::kSub:
+      case Func::kMul:
+      case Func::kDiv:
+      case Func::kMod:
+      case Func::kAddf:
+      case Func::kSubf:
+      case Func::kMulf:
+      case Func::kDivf:
+      case Func::kMax:
+      case Func::kMin:
+      case Func::kMaxf:
+      case Func::kMinf:
+      case Func::kCeil:
+      case Func::kFloor:
+      case Func::kRound:
+        return ApplyMathFunc(id, a.span(), env, out, err);
+      case Func::kTimestamp:
+      case Func::kDuration:
+      case Func::kUnixEpoch:
+      case Func::kUnixEpochMillis:
+      case Func::kUnixEpochNanos:
+      case Func::kToDateInZone:
+      case Func::kToDate:
+      case Func::kUnixToTime:
+      case Func::kDate:
+      case Func::kNow:
+        return ApplyTimeFunc(id, a.span(), env, out, err);
     }
-    return true;
-  }
-
-  static bool UnixToTime(std::string_view epoch, Value* out, std::string* err) {
-    int64_t i;
-    if (gocompat::NumError e = gocompat::ParseInt(epoch, 10, &i); e != gocompat::NumError::kNone) {
-      *err = "unable to parse time '" + std::string(epoch) +
-             "': " + gocompat::NumErrorText("ParseInt", epoch, e);
-      return false;
-    }
-    Time t;
-    switch (epoch.size()) {
-      case 5:
-        t = gocompat::TimeFromUnix(WrapMul(i, 86400), 0);
-        break;
-      case 10:
-        t = gocompat::TimeFromUnix(i, 0);
-        break;
-      case 13:
-        t = gocompat::TimeFromUnix(0, WrapMul(i, 1000000));
-        break;
-      case 16:
-        t = gocompat::TimeFromUnix(0, WrapMul(i, 1000));
-        break;
-      case 19:
-        t = gocompat::TimeFromUnix(0, i);
-        break;
-      default:
-        *err = "unable to parse time '" + std::string(epoch) + "': %!w(<nil>)";
-        return false;
-    }
-    *out = Value::FromTime(t);
     return true;
   }
 

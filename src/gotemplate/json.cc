@@ -6,17 +6,11 @@
 
 #include "common/utf8.h"
 #include "gocompat/number.h"
+#include "gocompat/quote.h"
 
 namespace sluice::gotemplate::internal {
 
 namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 
 // A strict reader with encoding/json's semantics, which the server's other JSON readers do not
@@ -170,7 +164,7 @@ class JsonParser {
     if (i_ + 4 > s_.size()) return false;
     *v = 0;
     for (int k = 0; k < 4; ++k) {
-      int d = HexDigit(s_[i_ + static_cast<size_t>(k)]);
+      int d = gocompat::UnhexDigit(s_[i_ + static_cast<size_t>(k)]);
       if (d < 0) return false;
       *v = (*v << 4) | static_cast<uint32_t>(d);
     }
