@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 
+#include "common/civil.h"
 #include "common/clock.h"
 
 namespace sluice {
@@ -24,28 +25,6 @@ constexpr Unit kUnits[] = {
     {"d", 24 * 3600 * kNanosPerSecond},       {"h", 3600 * kNanosPerSecond},
     {"m", 60 * kNanosPerSecond},              {"s", kNanosPerSecond},
 };
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
 
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
@@ -274,7 +253,7 @@ std::string FormatRfc3339Nano(int64_t nanos) {
     --days;
   }
   int64_t y;
-  unsigned m, d;
+  int m, d;
   CivilFromDays(days, &y, &m, &d);
   std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600,
                                 (rem / 60) % 60, rem % 60);

@@ -7,38 +7,63 @@
 
 namespace sluice {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when none starts there. Valid means
-// what Go's utf8.DecodeRuneInString accepts: no overlong forms, no surrogates, nothing above
-// U+10FFFF. REQUIRES: i < s.size().
+// UTF-8 as Go's unicode/utf8 reads and writes it. The one implementation for the whole server:
+// label values, JSON and logfmt, and Go's string functions in templates (gocompat, gotemplate).
+
+inline constexpr char32_t kRuneError = 0xFFFD;
+
+// utf8.DecodeRuneInString at s[i]: the rune and, in *width, its length in bytes. What is not a
+// valid encoding (an overlong form, a surrogate, anything above U+10FFFF, a truncated sequence)
+// decodes as kRuneError with width 1, so every loop over a string advances.
+// REQUIRES: i < s.size().
+inline char32_t DecodeRune(std::string_view s, size_t i, size_t* width) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  *width = 1;
+  if (c < 0x80) return c;
+  size_t n = s.size() - i;
+  auto cont = [&](size_t k) { return k < n && (b(k) & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF && cont(1)) {
+    *width = 2;
+    return static_cast<char32_t>(((c & 0x1F) << 6) | (b(1) & 0x3F));
+  }
+  if (c >= 0xE0 && c <= 0xEF && cont(1) && cont(2)) {
+    char32_t r = static_cast<char32_t>(((c & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F));
+    if (r < 0x800 || (r >= 0xD800 && r <= 0xDFFF)) return kRuneError;
+    *width = 3;
+    return r;
+  }
+  if (c >= 0xF0 && c <= 0xF4 && cont(1) && cont(2) && cont(3)) {
+    char32_t r = static_cast<char32_t>(((c & 0x07) << 18) | ((b(1) & 0x3F) << 12) |
+                                       ((b(2) & 0x3F) << 6) | (b(3) & 0x3F));
+    if (r < 0x10000 || r > 0x10FFFF) return kRuneError;
+    *width = 4;
+    return r;
+  }
+  return kRuneError;
+}
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when none starts there (where
+// DecodeRune falls back to kRuneError with width 1). REQUIRES: i < s.size().
 inline size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto at = [&](size_t k) -> unsigned { return static_cast<unsigned char>(s[k]); };
-  unsigned b0 = at(i);
-  if (b0 < 0x80) return 1;
-  size_t left = s.size() - i;
-  auto cont = [&](size_t k) { return k < s.size() && (at(k) & 0xC0) == 0x80; };
-  if (b0 >= 0xC2 && b0 <= 0xDF) return left >= 2 && cont(i + 1) ? 2 : 0;
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (left < 3 || !cont(i + 1) || !cont(i + 2)) return 0;
-    unsigned b1 = at(i + 1);
-    if (b0 == 0xE0 && b1 < 0xA0) return 0;  // overlong
-    if (b0 == 0xED && b1 > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-    unsigned b1 = at(i + 1);
-    if (b0 == 0xF0 && b1 < 0x90) return 0;  // overlong
-    if (b0 == 0xF4 && b1 > 0x8F) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
+  size_t width;
+  char32_t r = DecodeRune(s, i, &width);
+  return r == kRuneError && width == 1 ? 0 : width;
+}
+
+// utf8.RuneCountInString: invalid bytes count one each.
+inline size_t RuneCount(std::string_view s) {
+  size_t n = 0;
+  for (size_t i = 0, w = 0; i < s.size(); i += w, ++n) DecodeRune(s, i, &w);
+  return n;
 }
 
 // Whole-string validation; SIMD (simdjson's validator) because it runs over label values and
 // query strings on request paths.
 bool IsValidUtf8(std::string_view s);
 
-// Appends the UTF-8 encoding of a code point. REQUIRES: cp <= 0x10FFFF.
+// utf8.AppendRune: the UTF-8 encoding of a code point; surrogates and values above U+10FFFF,
+// which have none, are written as kRuneError.
 void AppendUtf8(std::string* out, uint32_t cp);
 
 }  // namespace sluice

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "common/duration.h"
+#include "gocompat/number.h"
 #include "http/index_api.h"
 #include "http/json_writer.h"
 #include "http/tail.h"
@@ -33,36 +34,10 @@ constexpr std::string_view kErrStepTooSmall =
 constexpr std::string_view kErrNegativeInterval = "interval must be >= 0";
 constexpr std::string_view kErrLegacyMetric = "legacy endpoints only support streams result type";
 
-// Go's strconv error texts, which Loki passes through for unparsable numbers.
-Status GoNumError(std::string_view func, std::string_view value, bool range) {
-  return Status::InvalidArgument(fmt::format("strconv.{}: parsing {}: {}", func,
-                                             model::QuoteString(value),
-                                             range ? "value out of range" : "invalid syntax"));
-}
-
-bool ParseInt64(std::string_view s, int64_t* out, bool* range_error) {
-  *range_error = false;
-  std::string_view digits = s;
-  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
-  if (digits.empty()) return false;
-  auto r = std::from_chars(digits.data(), digits.data() + digits.size(), *out);
-  if (r.ec == std::errc::result_out_of_range && r.ptr == digits.data() + digits.size()) {
-    *range_error = true;
-    return false;
-  }
-  return r.ec == std::errc() && r.ptr == digits.data() + digits.size();
-}
-
-// Go's strconv.ParseFloat accepts what strtod does, minus hex floats and surrounding space.
-bool ParseFloat(const std::string& s, double* out) {
-  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0])) ||
-      s.find_first_of("xX") != std::string::npos) {
-    return false;
-  }
-  char* end = nullptr;
-  errno = 0;
-  *out = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size();
+// Go's strconv.ParseFloat, except that an overflow reads as ±Inf (which callers reject with
+// their own message) rather than failing.
+bool ParseFloat(std::string_view s, double* out) {
+  return gocompat::ParseFloat(s, out) != gocompat::NumError::kSyntax;
 }
 
 // loghttp.parseTimestamp (Loki 3): RFC3339Nano, else a float (seconds, or nanoseconds above
@@ -80,7 +55,7 @@ Result<int64_t> ParseLokiTimestamp(const std::string& value, int64_t fallback) {
     if (!ParseFloat(value, &t)) {
       auto ts = ParseTimestamp(value);
       if (ts.ok()) return ts;
-      return GoNumError("ParseFloat", value, false);
+      return gocompat::NumErrorStatus("ParseFloat", value, gocompat::NumError::kSyntax);
     }
     if (std::isnan(t) || std::isinf(t))
       return Status::InvalidArgument("floating point timestamp is NaN or Inf");
@@ -94,16 +69,15 @@ Result<int64_t> ParseLokiTimestamp(const std::string& value, int64_t fallback) {
     return static_cast<int64_t>(high);
   }
   int64_t v = 0;
-  bool range = false;
-  if (!ParseInt64(value, &v, &range)) {
+  if (gocompat::NumError e = gocompat::ParseInt(value, 10, &v); e != gocompat::NumError::kNone) {
     auto ts = ParseTimestamp(value);
     if (ts.ok()) return ts;
-    return GoNumError("ParseInt", value, range);
+    return gocompat::NumErrorStatus("ParseInt", value, e);
   }
   if (v <= 10'000'000'000LL) {
     if (v > std::numeric_limits<int64_t>::max() / kNanosPerSecond ||
         v < std::numeric_limits<int64_t>::min() / kNanosPerSecond) {
-      return GoNumError("ParseInt", value, true);
+      return gocompat::NumErrorStatus("ParseInt", value, gocompat::NumError::kRange);
     }
     return v * kNanosPerSecond;
   }
@@ -114,8 +88,9 @@ Result<uint32_t> ParseLimit(const Request& request) {
   std::string v = request.Param("limit");
   if (v.empty()) return kDefaultQueryLimit;
   int64_t l = 0;
-  bool range = false;
-  if (!ParseInt64(v, &l, &range)) return GoNumError("Atoi", v, range);
+  if (gocompat::NumError e = gocompat::ParseInt(v, 10, &l); e != gocompat::NumError::kNone) {
+    return gocompat::NumErrorStatus("Atoi", v, e);
+  }
   if (l <= 0) return Status::InvalidArgument("limit must be a positive value");
   return static_cast<uint32_t>(std::min<int64_t>(l, std::numeric_limits<uint32_t>::max()));
 }

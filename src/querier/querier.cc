@@ -11,7 +11,7 @@
 #include "common/duration.h"
 #include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
-#include "logql/syntax/printer.h"
+#include "gocompat/duration.h"
 
 namespace sluice::querier {
 
@@ -96,7 +96,7 @@ Status Querier::ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int
   if (limits.max_query_length > 0 && *through_ns - *from_ns > limits.max_query_length) {
     return Status::InvalidArgument(fmt::format(
         fmt::runtime(kQueryLengthMessage),
-        logql::syntax::FormatGoDuration(*through_ns - *from_ns),
+        gocompat::FormatDuration(*through_ns - *from_ns),
         FormatDuration(limits.max_query_length)));
   }
   return Status::OK();

@@ -2,24 +2,25 @@
 
 #include <string>
 
-#include "logql/log/go_values.h"
+#include "gocompat/duration.h"
+#include "gocompat/number.h"
 
 namespace sluice::logql::log {
 
-// The Go conversions are shared with the label filters (log/go_values.h); here they only take the
-// shapes the engine's callers want.
+// The Go conversions are gocompat's, shared with the label filters and templates; here they only
+// take the shapes the engine's callers want.
 
 Result<double> GoParseFloat(std::string_view s) {
   double v;
-  std::string err;
-  if (!log::ParseGoFloat(s, &v, &err)) return Status::InvalidArgument(std::move(err));
+  const gocompat::NumError e = gocompat::ParseFloat(s, &v);
+  if (e != gocompat::NumError::kNone) return gocompat::NumErrorStatus("ParseFloat", s, e);
   return v;
 }
 
 Result<double> GoParseDurationSeconds(std::string_view s) {
   int64_t nanos;
   std::string err;
-  if (!log::ParseGoDuration(s, &nanos, &err)) return Status::InvalidArgument(std::move(err));
+  if (!gocompat::ParseDuration(s, &nanos, &err)) return Status::InvalidArgument(std::move(err));
   // As Go's Duration.Seconds(): whole seconds plus the fraction, so large values keep precision.
   return static_cast<double>(nanos / 1'000'000'000) + static_cast<double>(nanos % 1'000'000'000) / 1e9;
 }
@@ -27,7 +28,7 @@ Result<double> GoParseDurationSeconds(std::string_view s) {
 Result<double> HumanizeParseBytes(std::string_view s) {
   uint64_t bytes;
   std::string err;
-  if (!log::ParseHumanizeBytes(s, &bytes, &err)) return Status::InvalidArgument(std::move(err));
+  if (!gocompat::ParseHumanizeBytes(s, &bytes, &err)) return Status::InvalidArgument(std::move(err));
   return static_cast<double>(bytes);
 }
 

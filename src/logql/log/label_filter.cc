@@ -2,7 +2,8 @@
 
 #include <string>
 
-#include "logql/log/go_values.h"
+#include "gocompat/duration.h"
+#include "gocompat/number.h"
 #include "logql/log/ip.h"
 
 namespace sluice::logql::log {
@@ -117,13 +118,10 @@ class LabelFilterStage final : public Stage {
 };
 
 bool ParseFloat(std::string_view s, double* out, std::string* err) {
-  return ParseGoFloat(s, out, err);
-}
-bool ParseDuration(std::string_view s, int64_t* out, std::string* err) {
-  return ParseGoDuration(s, out, err);
-}
-bool ParseBytes(std::string_view s, uint64_t* out, std::string* err) {
-  return ParseHumanizeBytes(s, out, err);
+  const gocompat::NumError e = gocompat::ParseFloat(s, out);
+  if (e == gocompat::NumError::kNone) return true;
+  *err = gocompat::NumErrorText("ParseFloat", s, e);
+  return false;
 }
 
 }  // namespace
@@ -141,12 +139,12 @@ Result<LabelFilterNodePtr> CompileLabelFilter(const syntax::LabelFilter& f) {
     case syntax::LabelFilterKind::kDuration: {
       const auto& d = f.Cast<syntax::DurationLabelFilter>();
       return LabelFilterNodePtr(
-          std::make_unique<ConvertingFilter<int64_t, ParseDuration>>(d.name, d.op, d.nanos));
+          std::make_unique<ConvertingFilter<int64_t, gocompat::ParseDuration>>(d.name, d.op, d.nanos));
     }
     case syntax::LabelFilterKind::kBytes: {
       const auto& b = f.Cast<syntax::BytesLabelFilter>();
       return LabelFilterNodePtr(
-          std::make_unique<ConvertingFilter<uint64_t, ParseBytes>>(b.name, b.op, b.bytes));
+          std::make_unique<ConvertingFilter<uint64_t, gocompat::ParseHumanizeBytes>>(b.name, b.op, b.bytes));
     }
     case syntax::LabelFilterKind::kIp: {
       const auto& ip = f.Cast<syntax::IpLabelFilter>();

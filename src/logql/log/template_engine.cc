@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "logql/log/template/template.h"
+#include "gotemplate/template.h"
 
 namespace sluice::logql::log {
 
@@ -34,12 +34,12 @@ std::string SimpleFieldOf(std::string_view text) {
 
 class EngineTemplate final : public CompiledTemplate {
  public:
-  EngineTemplate(tmpl::Template t, std::string simple)
+  EngineTemplate(gotemplate::Template t, std::string simple)
       : t_(std::move(t)), simple_(std::move(simple)) {}
 
   Status Execute(const TemplateLabels& labels, std::string_view line, int64_t ts_nanos,
                  std::string* out) override {
-    tmpl::Context ctx;
+    gotemplate::Context ctx;
     ctx.label = [&labels](std::string_view name) -> std::optional<std::string_view> {
       const std::string* v = labels.Get(name);
       if (v == nullptr) return std::nullopt;
@@ -52,7 +52,7 @@ class EngineTemplate final : public CompiledTemplate {
   std::string_view SimpleField() const override { return simple_; }
 
  private:
-  tmpl::Template t_;
+  gotemplate::Template t_;
   std::string simple_;
 };
 
@@ -61,7 +61,7 @@ class EngineTemplate final : public CompiledTemplate {
 bool TemplateEngineAvailable() { return true; }
 
 Result<CompiledTemplatePtr> CompileTemplate(std::string_view text, std::string_view name) {
-  SLUICE_ASSIGN_OR_RETURN(tmpl::Template t, tmpl::Template::Compile(text, name));
+  SLUICE_ASSIGN_OR_RETURN(gotemplate::Template t, gotemplate::Template::Compile(text, name));
   return CompiledTemplatePtr(std::make_unique<EngineTemplate>(std::move(t), SimpleFieldOf(text)));
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // The seam between the formatting stages and the Go text/template engine (template/): the
-// stages only see this interface, and template_engine.cc adapts tmpl::Template to it.
+// stages only see this interface, and template_engine.cc adapts gotemplate::Template to it.
 
 #include <cstdint>
 #include <memory>

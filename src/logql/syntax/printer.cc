@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/duration.h"
+#include "gocompat/duration.h"
 #include "model/labels.h"
 
 namespace sluice::logql::syntax {
@@ -21,20 +22,6 @@ std::string FormatFloatFixed(double v) {
   char buf[512];
   auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
   return std::string(buf, r.ptr);
-}
-
-// Digits of v / 10^prec after the point, without trailing zeros ("" when none); *v becomes
-// the integer part. As Go's time.fmtFrac.
-std::string Fraction(uint64_t* v, int prec) {
-  std::string digits;
-  bool print = false;
-  for (int i = 0; i < prec; ++i) {
-    uint64_t digit = *v % 10;
-    print = print || digit != 0;
-    if (print) digits.insert(digits.begin(), static_cast<char>('0' + digit));
-    *v /= 10;
-  }
-  return print ? "." + digits : "";
 }
 
 std::string FormatBytesExact(uint64_t b) {
@@ -89,7 +76,7 @@ void AppendLabelFilter(std::string* out, const LabelFilter& f) {
     }
     case LabelFilterKind::kDuration: {
       const auto& d = f.Cast<DurationLabelFilter>();
-      *out += d.name + CompareOpName(d.op) + FormatGoDuration(d.nanos);
+      *out += d.name + CompareOpName(d.op) + gocompat::FormatDuration(d.nanos);
       return;
     }
     case LabelFilterKind::kBytes: {
@@ -232,7 +219,9 @@ void AppendExpr(std::string* out, const Expr& e) {
         }
       }
       *out += "[" + FormatDuration(r.range.range_nanos) + "]";
-      if (r.range.offset_nanos != 0) *out += " offset " + FormatGoDuration(r.range.offset_nanos);
+      if (r.range.offset_nanos != 0) {
+        *out += " offset " + gocompat::FormatDuration(r.range.offset_nanos);
+      }
       *out += ')';
       if (r.grouping) AppendGrouping(out, *r.grouping);
       return;
@@ -289,28 +278,6 @@ void AppendExpr(std::string* out, const Expr& e) {
 }
 
 }  // namespace
-
-std::string FormatGoDuration(int64_t nanos) {
-  if (nanos == 0) return "0s";
-  std::string sign = nanos < 0 ? "-" : "";
-  uint64_t u = nanos < 0 ? static_cast<uint64_t>(0) - static_cast<uint64_t>(nanos)
-                         : static_cast<uint64_t>(nanos);
-  if (u < 1'000'000'000) {
-    if (u < 1'000) return fmt::format("{}{}ns", sign, u);
-    bool micros = u < 1'000'000;
-    std::string frac = Fraction(&u, micros ? 3 : 6);
-    return fmt::format("{}{}{}{}", sign, u, frac, micros ? "\xc2\xb5s" : "ms");
-  }
-  std::string frac = Fraction(&u, 9);
-  std::string out = fmt::format("{}{}s", u % 60, frac);
-  u /= 60;
-  if (u > 0) {
-    out = fmt::format("{}m", u % 60) + out;
-    u /= 60;
-    if (u > 0) out = fmt::format("{}h", u) + out;
-  }
-  return sign + out;
-}
 
 std::string FormatGoFloat(double v) {
   if (std::isnan(v)) return "NaN";

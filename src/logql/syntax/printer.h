@@ -26,8 +26,6 @@ std::string Print(const Expr& e);
 std::string PrintStage(const Stage& s);
 std::string PrintLabelFilter(const LabelFilter& f);
 
-// Go's time.Duration.String(): "1h0m0s", "1.5s", "250ms".
-std::string FormatGoDuration(int64_t nanos);
 // Go's fmt.Sprint(float64): shortest round-trip digits, exponent form outside [1e-4, 1e6).
 std::string FormatGoFloat(double v);
 

@@ -24,17 +24,5 @@ TEST(PrinterTest, GoFloat) {
   EXPECT_EQ(FormatGoFloat(-INFINITY), "-Inf");
 }
 
-TEST(PrinterTest, GoDuration) {
-  EXPECT_EQ(FormatGoDuration(0), "0s");
-  EXPECT_EQ(FormatGoDuration(1), "1ns");
-  EXPECT_EQ(FormatGoDuration(1'500), "1.5\xc2\xb5s");
-  EXPECT_EQ(FormatGoDuration(250'000'000), "250ms");
-  EXPECT_EQ(FormatGoDuration(1'500'000'000), "1.5s");
-  EXPECT_EQ(FormatGoDuration(300'000'000'000), "5m0s");
-  EXPECT_EQ(FormatGoDuration(5'400'000'000'000), "1h30m0s");
-  EXPECT_EQ(FormatGoDuration(-300'000'000'000), "-5m0s");
-  EXPECT_EQ(FormatGoDuration(90'000'000'001), "1m30.000000001s");
-}
-
 }  // namespace
 }  // namespace sluice::logql::syntax
