@@ -4,23 +4,16 @@
 
 #include <vector>
 
+#include "testing/fake_clock.h"
+
 namespace sluice::agent {
 namespace {
-
-class FakeClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now_; }
-  void Advance(int64_t ns) { now_ += ns; }
-
- private:
-  int64_t now_ = 1'000'000'000;
-};
 
 constexpr int64_t kS = 1'000'000'000;
 
 class BreakerTest : public ::testing::Test {
  protected:
-  FakeClock clock_;
+  sluice::testing::FakeClock clock_{1'000'000'000};
   std::vector<BreakerState> transitions_;
   CircuitBreaker breaker_{{3, 10 * kS}, &clock_, [this](BreakerState s) { transitions_.push_back(s); }};
 };

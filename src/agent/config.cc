@@ -2,227 +2,136 @@
 
 #include <fmt/format.h>
 #include <re2/re2.h>
-#include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "common/duration.h"
+#include "config/loader.h"
 
 namespace sluice::agent {
 
 namespace {
 
-// Reads one YAML mapping, remembering each key asked for so that the others can be reported as
-// unknown. The first error wins and is kept in *status; later calls do nothing.
-class MapReader {
- public:
-  MapReader(YAML::Node node, std::string path, Status* status)
-      : node_(std::move(node)), path_(std::move(path)), status_(status) {
-    if (status_->ok() && node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) {
-      *status_ = Status::InvalidArgument(fmt::format("{}: expected a mapping", Where()));
-    }
-  }
+using config::BytesField;
+using config::DurationField;
 
-  void String(const char* key, std::string* out) {
-    auto n = Scalar(key);
-    if (n.IsDefined() && !n.IsNull()) *out = n.Scalar();
-  }
-  void Bool(const char* key, bool* out) {
-    auto n = Scalar(key);
-    if (n.IsNull()) return;
-    const std::string& s = n.Scalar();
-    if (s == "true") {
-      *out = true;
-    } else if (s == "false") {
-      *out = false;
-    } else {
-      Fail(key, fmt::format("cannot parse \"{}\" as a boolean", s));
-    }
-  }
-  void Int(const char* key, int* out) {
-    auto n = Scalar(key);
-    if (n.IsNull()) return;
-    try {
-      size_t used = 0;
-      long v = std::stol(n.Scalar(), &used);
-      if (used != n.Scalar().size()) throw std::invalid_argument("trailing");
-      *out = static_cast<int>(v);
-    } catch (const std::exception&) {
-      Fail(key, fmt::format("cannot parse \"{}\" as an integer", n.Scalar()));
-    }
-  }
-  void Double(const char* key, double* out) {
-    auto n = Scalar(key);
-    if (n.IsNull()) return;
-    try {
-      size_t used = 0;
-      *out = std::stod(n.Scalar(), &used);
-      if (used != n.Scalar().size()) throw std::invalid_argument("trailing");
-    } catch (const std::exception&) {
-      Fail(key, fmt::format("cannot parse \"{}\" as a number", n.Scalar()));
-    }
-  }
-  void Duration(const char* key, int64_t* out) {
-    auto n = Scalar(key);
-    if (n.IsNull()) return;
-    auto d = ParseDuration(n.Scalar());
-    if (!d.ok()) return Fail(key, d.status().message());
-    *out = *d;
-  }
-  void Bytes(const char* key, uint64_t* out) {
-    auto n = Scalar(key);
-    if (n.IsNull()) return;
-    auto b = ParseByteSize(n.Scalar());
-    if (!b.ok()) return Fail(key, b.status().message());
-    *out = *b;
-  }
-  void StringMap(const char* key, std::map<std::string, std::string>* out) {
-    YAML::Node n = Node(key);
-    if (n.IsNull()) return;
-    if (!n.IsMap()) return Fail(key, "expected a mapping of names to values");
-    for (const auto& kv : n) {
-      if (!kv.second.IsScalar()) return Fail(key, "label values must be strings");
-      (*out)[kv.first.as<std::string>()] = kv.second.Scalar();
-    }
-  }
-  void StringList(const char* key, std::vector<std::string>* out) {
-    YAML::Node n = Node(key);
-    if (n.IsNull()) return;
-    if (n.IsScalar()) {
-      out->push_back(n.Scalar());
-      return;
-    }
-    if (!n.IsSequence()) return Fail(key, "expected a list of strings");
-    for (const auto& item : n) {
-      if (!item.IsScalar()) return Fail(key, "expected a list of strings");
-      out->push_back(item.Scalar());
-    }
-  }
-  // A nested mapping or list; the caller reads it with its own MapReader.
-  YAML::Node Node(const char* key) {
-    known_.insert(key);
-    if (!status_->ok() || !node_.IsDefined() || !node_.IsMap()) return YAML::Node();
-    const YAML::Node& map = node_;  // const lookup: a missing key must not be inserted
-    YAML::Node n = map[key];
-    return n.IsDefined() ? n : YAML::Node();
-  }
-  // Whether the key is present, also with an empty value (`journal:` alone turns the journal on).
-  bool Has(const char* key) const {
-    if (!node_.IsDefined() || !node_.IsMap()) return false;
-    const YAML::Node& map = node_;
-    return map[key].IsDefined();
-  }
-  std::string Child(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
-
-  void Finish() {
-    if (!status_->ok() || !node_.IsDefined() || !node_.IsMap()) return;
-    for (const auto& kv : node_) {
-      auto key = kv.first.as<std::string>();
-      if (!known_.contains(key)) {
-        *status_ = Status::InvalidArgument(
-            fmt::format("unknown configuration key \"{}\" in {}", key, Where()));
-        return;
-      }
-    }
-  }
-
- private:
-  YAML::Node Scalar(const char* key) {
-    YAML::Node n = Node(key);
-    if (n.IsNull()) return YAML::Node();
-    if (!n.IsScalar()) {
-      Fail(key, "expected a single value");
-      return YAML::Node();
-    }
-    return n;
-  }
-  void Fail(const char* key, std::string_view msg) {
-    if (status_->ok()) *status_ = Status::InvalidArgument(fmt::format("{}: {}", Child(key), msg));
-  }
-  std::string Where() const { return path_.empty() ? "the top level" : "section " + path_; }
-
-  YAML::Node node_;
-  std::string path_;
-  Status* status_;
-  std::set<std::string> known_;
-};
-
-// A YAML list whose items are read by `read_item(node, "path[i]")`.
-template <typename Fn>
-void ReadList(YAML::Node list, const std::string& path, Status* st, Fn read_item) {
-  if (!st->ok() || list.IsNull()) return;
-  if (!list.IsSequence()) {
-    *st = Status::InvalidArgument(fmt::format("{}: expected a list", path));
-    return;
-  }
-  for (size_t i = 0; i < list.size() && st->ok(); ++i) {
-    read_item(list[i], fmt::format("{}[{}]", path, i));
-  }
+template <typename V>
+void VisitRelabel(RelabelRule& rule, V& v) {
+  v.Field("source_labels", rule.source_labels);
+  v.Field("separator", rule.separator);
+  v.Field("target_label", rule.target_label);
+  v.Field("regex", rule.regex);
+  v.Field("replacement", rule.replacement);
+  v.Field("action", rule.action);
 }
 
-void ReadSource(YAML::Node node, const std::string& path, Status* st, SourceConfig* s) {
-  MapReader r(node, path, st);
-  r.String("job_name", &s->job_name);
-  r.StringList("files", &s->files);
-  r.StringList("exclude", &s->exclude);
-  r.Bool("stdin", &s->stdin_source);
-  r.StringMap("labels", &s->labels);
-  r.String("path_regex", &s->path_regex);
-  r.Bool("filename_label", &s->filename_label);
-  r.Bool("detect_level", &s->detect_level);
-  YAML::Node journal = r.Node("journal");
-  if (st->ok() && r.Has("journal")) {
-    JournalConfig j;
-    MapReader jr(journal, r.Child("journal"), st);
-    jr.String("path", &j.path);
-    jr.Duration("max_age", &j.max_age);
-    jr.Bool("json", &j.json);
-    jr.String("matches", &j.matches);
-    jr.StringMap("labels", &s->labels);  // where Promtail puts a journal's static labels
-    jr.Finish();
-    s->journal = std::move(j);
-  }
-  ReadList(r.Node("relabel_configs"), r.Child("relabel_configs"), st,
-           [&](YAML::Node n, const std::string& p) {
-             RelabelRule rule;
-             MapReader rr(n, p, st);
-             rr.StringList("source_labels", &rule.source_labels);
-             rr.String("separator", &rule.separator);
-             rr.String("target_label", &rule.target_label);
-             rr.String("regex", &rule.regex);
-             rr.String("replacement", &rule.replacement);
-             rr.String("action", &rule.action);
-             rr.Finish();
-             s->relabel_configs.push_back(std::move(rule));
-           });
-  ReadList(
-      r.Node("pipeline_stages"), r.Child("pipeline_stages"), st,
-      [&](YAML::Node n, const std::string& p) {
-        MapReader stage(n, p, st);
-        YAML::Node ml = stage.Node("multiline");
-        stage.Finish();  // any other stage is an unknown key, named in the error
-        if (!st->ok()) return;
-        if (!ml.IsDefined()) {
-          *st = Status::InvalidArgument(
-              fmt::format("{}: expected a stage such as multiline: {{...}}", p));
-          return;
-        }
-        if (s->multiline) {
-          *st = Status::InvalidArgument(fmt::format("{}: only one multiline stage per source", p));
-          return;
-        }
-        MultilineConfig m;
-        MapReader mr(ml, p + ".multiline", st);
-        mr.String("firstline", &m.firstline);
-        mr.Duration("max_wait_time", &m.max_wait_time);
-        mr.Int("max_lines", &m.max_lines);
-        mr.Finish();
-        s->multiline = std::move(m);
-      });
-  r.Finish();
+// One element of `pipeline_stages`; multiline is the only stage the agent runs.
+struct PipelineStage {
+  std::optional<MultilineConfig> multiline;
+};
+
+template <typename V>
+void VisitSource(SourceConfig& s, V& v) {
+  v.Field("job_name", s.job_name);
+  v.Field("files", s.files);
+  v.Field("exclude", s.exclude);
+  v.Field("stdin", s.stdin_source);
+  v.Field("labels", s.labels);
+  v.Field("path_regex", s.path_regex);
+  v.Field("filename_label", s.filename_label);
+  v.Field("detect_level", s.detect_level);
+  // `journal:` alone turns the journal on with every default.
+  v.OptionalSection("journal", s.journal, [&](JournalConfig& j) {
+    v.Field("path", j.path);
+    v.Field("max_age", DurationField{&j.max_age});
+    v.Field("json", j.json);
+    v.Field("matches", j.matches);
+    v.Field("labels", s.labels);  // where Promtail puts a journal's static labels
+  });
+  v.List("relabel_configs", s.relabel_configs, [&](RelabelRule& rule) { VisitRelabel(rule, v); });
+  std::vector<PipelineStage> stages;  // read into s.multiline, one stage at a time
+  v.List("pipeline_stages", stages, [&](PipelineStage& stage) {
+    v.OptionalSection("multiline", stage.multiline, [&](MultilineConfig& m) {
+      v.Field("firstline", m.firstline);
+      v.Field("max_wait_time", DurationField{&m.max_wait_time});
+      v.Field("max_lines", m.max_lines);
+    });
+    if (!stage.multiline) return Status::InvalidArgument("expected a stage such as multiline: {...}");
+    if (s.multiline) return Status::InvalidArgument("only one multiline stage per source");
+    s.multiline = stage.multiline;
+    return Status::OK();
+  });
+}
+
+// Every key of the agent's YAML, as config/loader.h walks it: the same rules as the server's.
+template <typename V>
+void VisitAgentConfig(AgentConfig& c, V& v) {
+  v.Section("server", [&] {
+    v.Field("http_listen_address", c.server.http_listen_address);
+    v.Field("http_listen_port", c.server.http_listen_port);
+    v.Field("log_level", c.server.log_level);
+    v.Field("log_format", c.server.log_format);
+  });
+  v.Section("client", [&] {
+    auto& cl = c.client;
+    v.Field("url", cl.url);
+    v.Field("tenant_id", cl.tenant_id);
+    v.Field("bearer_token", cl.bearer_token);
+    v.Field("bearer_token_file", cl.bearer_token_file);
+    v.Section("basic_auth", [&] {
+      v.Field("username", cl.basic_auth.username);
+      v.Field("password", cl.basic_auth.password);
+      v.Field("password_file", cl.basic_auth.password_file);
+    });
+    v.Section("tls_config", [&] {
+      v.Field("ca_file", cl.tls.ca_file);
+      v.Field("cert_file", cl.tls.cert_file);
+      v.Field("key_file", cl.tls.key_file);
+      v.Field("insecure_skip_verify", cl.tls.insecure_skip_verify);
+    });
+    v.Field("encoding", cl.encoding);
+    v.Field("compression", cl.compression);
+    v.Field("timeout", DurationField{&cl.timeout});
+    v.Field("max_inflight", cl.max_inflight);
+    v.Field("batch_size", BytesField{&cl.batch_size});
+    v.Field("batch_wait", DurationField{&cl.batch_wait});
+    v.Section("backoff_config", [&] {
+      v.Field("min_period", DurationField{&cl.backoff.min_period});
+      v.Field("max_period", DurationField{&cl.backoff.max_period});
+      v.Field("max_retries", cl.backoff.max_retries);
+      v.Field("max_retry_after", DurationField{&cl.backoff.max_retry_after});
+    });
+    v.Section("breaker", [&] {
+      v.Field("failure_threshold", cl.breaker.failure_threshold);
+      v.Field("open_duration", DurationField{&cl.breaker.open_duration});
+    });
+    v.Field("external_labels", cl.external_labels);
+  });
+  v.Section("positions", [&] {
+    v.Field("filename", c.positions.filename);
+    v.Field("sync_period", DurationField{&c.positions.sync_period});
+    v.Field("fsync", c.positions.fsync);
+  });
+  v.Section("limits", [&] {
+    v.Field("memory_limit", BytesField{&c.limits.memory_limit});
+    v.Field("max_line_size", BytesField{&c.limits.max_line_size});
+    v.Field("max_line_size_mode", c.limits.max_line_size_mode);
+  });
+  v.Section("reader", [&] {
+    v.Field("poll_interval", DurationField{&c.reader.poll_interval});
+    v.Field("scan_period", DurationField{&c.reader.scan_period});
+  });
+  v.Section("shedding", [&] {
+    v.Field("threshold", c.shedding.threshold);
+    v.List("rules", c.shedding.rules, [&](ShedRule& rule) {
+      v.Field("labels", rule.labels);
+      v.Field("line_contains", rule.line_contains);
+    });
+  });
+  v.Field("shutdown_timeout", DurationField{&c.shutdown_timeout});
+  v.List("scrape_configs", c.scrape_configs, [&](SourceConfig& s) { VisitSource(s, v); });
 }
 
 Status ValidateRelabel(const RelabelRule& rule, const std::string& where) {
@@ -307,117 +216,6 @@ Status ValidateSource(SourceConfig& s, size_t i) {
   }
   if (s.job_name.empty()) s.job_name = fmt::format("source{}", i);
   return Status::OK();
-}
-
-void ReadConfig(YAML::Node root, Status* st, AgentConfig* c) {
-  MapReader top(root, "", st);
-  {
-    MapReader r(top.Node("server"), "server", st);
-    r.String("http_listen_address", &c->server.http_listen_address);
-    r.Int("http_listen_port", &c->server.http_listen_port);
-    r.String("log_level", &c->server.log_level);
-    r.String("log_format", &c->server.log_format);
-    r.Finish();
-  }
-  {
-    auto& cl = c->client;
-    MapReader r(top.Node("client"), "client", st);
-    r.String("url", &cl.url);
-    r.String("tenant_id", &cl.tenant_id);
-    r.String("bearer_token", &cl.bearer_token);
-    r.String("bearer_token_file", &cl.bearer_token_file);
-    {
-      MapReader b(r.Node("basic_auth"), "client.basic_auth", st);
-      b.String("username", &cl.basic_auth.username);
-      b.String("password", &cl.basic_auth.password);
-      b.String("password_file", &cl.basic_auth.password_file);
-      b.Finish();
-    }
-    {
-      MapReader t(r.Node("tls_config"), "client.tls_config", st);
-      t.String("ca_file", &cl.tls.ca_file);
-      t.String("cert_file", &cl.tls.cert_file);
-      t.String("key_file", &cl.tls.key_file);
-      t.Bool("insecure_skip_verify", &cl.tls.insecure_skip_verify);
-      t.Finish();
-    }
-    r.String("encoding", &cl.encoding);
-    r.String("compression", &cl.compression);
-    r.Duration("timeout", &cl.timeout);
-    r.Int("max_inflight", &cl.max_inflight);
-    r.Bytes("batch_size", &cl.batch_size);
-    r.Duration("batch_wait", &cl.batch_wait);
-    {
-      MapReader b(r.Node("backoff_config"), "client.backoff_config", st);
-      b.Duration("min_period", &cl.backoff.min_period);
-      b.Duration("max_period", &cl.backoff.max_period);
-      b.Int("max_retries", &cl.backoff.max_retries);
-      b.Duration("max_retry_after", &cl.backoff.max_retry_after);
-      b.Finish();
-    }
-    {
-      MapReader b(r.Node("breaker"), "client.breaker", st);
-      b.Int("failure_threshold", &cl.breaker.failure_threshold);
-      b.Duration("open_duration", &cl.breaker.open_duration);
-      b.Finish();
-    }
-    r.StringMap("external_labels", &cl.external_labels);
-    r.Finish();
-  }
-  {
-    MapReader r(top.Node("positions"), "positions", st);
-    r.String("filename", &c->positions.filename);
-    r.Duration("sync_period", &c->positions.sync_period);
-    r.Bool("fsync", &c->positions.fsync);
-    r.Finish();
-  }
-  {
-    MapReader r(top.Node("limits"), "limits", st);
-    r.Bytes("memory_limit", &c->limits.memory_limit);
-    r.Bytes("max_line_size", &c->limits.max_line_size);
-    r.String("max_line_size_mode", &c->limits.max_line_size_mode);
-    r.Finish();
-  }
-  {
-    MapReader r(top.Node("reader"), "reader", st);
-    r.Duration("poll_interval", &c->reader.poll_interval);
-    r.Duration("scan_period", &c->reader.scan_period);
-    r.Finish();
-  }
-  {
-    MapReader r(top.Node("shedding"), "shedding", st);
-    r.Double("threshold", &c->shedding.threshold);
-    YAML::Node rules = r.Node("rules");
-    if (st->ok() && !rules.IsNull()) {
-      if (!rules.IsSequence()) {
-        *st = Status::InvalidArgument("shedding.rules: expected a list");
-      } else {
-        for (size_t i = 0; i < rules.size() && st->ok(); ++i) {
-          ShedRule rule;
-          MapReader rr(rules[i], fmt::format("shedding.rules[{}]", i), st);
-          rr.StringMap("labels", &rule.labels);
-          rr.String("line_contains", &rule.line_contains);
-          rr.Finish();
-          c->shedding.rules.push_back(std::move(rule));
-        }
-      }
-    }
-    r.Finish();
-  }
-  top.Duration("shutdown_timeout", &c->shutdown_timeout);
-  YAML::Node sources = top.Node("scrape_configs");
-  if (st->ok() && !sources.IsNull()) {
-    if (!sources.IsSequence()) {
-      *st = Status::InvalidArgument("scrape_configs: expected a list");
-    } else {
-      for (size_t i = 0; i < sources.size() && st->ok(); ++i) {
-        SourceConfig s;
-        ReadSource(sources[i], fmt::format("scrape_configs[{}]", i), st, &s);
-        c->scrape_configs.push_back(std::move(s));
-      }
-    }
-  }
-  top.Finish();
 }
 
 Result<std::string> ReadFile(const std::string& path) {
@@ -538,69 +336,25 @@ Status AgentConfig::Finalize() {
 }
 
 Result<AgentConfig> ParseAgentConfigYaml(std::string_view yaml) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(fmt::format("invalid YAML: {}", e.what()));
-  }
   AgentConfig config;
-  if (root.IsNull()) return config;
-  if (!root.IsMap()) return Status::InvalidArgument("configuration must be a YAML mapping");
-  Status st;
-  ReadConfig(root, &st, &config);
-  SLUICE_RETURN_IF_ERROR(st);
+  SLUICE_RETURN_IF_ERROR(config::LoadYamlInto(yaml, [&](auto& v) { VisitAgentConfig(config, v); }));
   return config;
 }
 
 Result<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args) {
-  std::string file;
-  std::vector<std::pair<std::string, std::string>> flags;
-  for (const auto& raw : args) {
-    std::string arg = raw;
-    if (arg.rfind("--", 0) == 0) arg = arg.substr(1);
-    if (arg.size() < 2 || arg[0] != '-') {
-      return Status::InvalidArgument(fmt::format("unexpected argument \"{}\"", raw));
-    }
-    size_t eq = arg.find('=');
-    if (eq == std::string::npos) {
-      return Status::InvalidArgument(fmt::format("flag {} needs a value (-name=value)", raw));
-    }
-    std::string name = arg.substr(1, eq - 1);
-    std::replace(name.begin(), name.end(), '-', '_');
-    std::string value = arg.substr(eq + 1);
-    if (name == "config.file") {
-      file = value;
-    } else {
-      flags.emplace_back(name, value);
-    }
-  }
+  SLUICE_ASSIGN_OR_RETURN(std::vector<config::Flag> flags, config::ParseFlags(args));
+  std::string file = config::TakeFlag(flags, "config.file");
   if (file.empty()) return Status::InvalidArgument("-config.file is required");
   SLUICE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
   auto parsed = ParseAgentConfigYaml(text);
   if (!parsed.ok()) return Status::InvalidArgument(fmt::format("{}: {}", file, parsed.status().message()));
   AgentConfig config = std::move(parsed).value();
-  for (const auto& [name, value] : flags) {
-    if (name == "log.level" || name == "server.log_level") {
-      config.server.log_level = value;
-    } else if (name == "log.format" || name == "server.log_format") {
-      config.server.log_format = value;
-    } else if (name == "client.url") {
-      config.client.url = value;
-    } else if (name == "client.tenant_id") {
-      config.client.tenant_id = value;
-    } else if (name == "positions.filename") {
-      config.positions.filename = value;
-    } else if (name == "server.http_listen_port") {
-      try {
-        config.server.http_listen_port = std::stoi(value);
-      } catch (const std::exception&) {
-        return Status::InvalidArgument(fmt::format("-{}: cannot parse \"{}\"", name, value));
-      }
-    } else {
-      return Status::InvalidArgument(fmt::format("unknown flag -{}", name));
-    }
-  }
+  static constexpr config::FlagAlias kAliases[] = {
+      {"log.level", "server.log_level"},
+      {"log.format", "server.log_format"},
+  };
+  SLUICE_RETURN_IF_ERROR(
+      config::ApplyFlags(flags, kAliases, [&](auto& v) { VisitAgentConfig(config, v); }));
   SLUICE_RETURN_IF_ERROR(config.Finalize());
   return config;
 }

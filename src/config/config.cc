@@ -4,27 +4,18 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
-#include <functional>
-#include <set>
 #include <sstream>
 #include <thread>
 
-#include "common/duration.h"
+#include "config/loader.h"
 
 namespace sluice::config {
 
 namespace {
 
-// Durations and sizes are distinct types in the visitors so they parse and print as "5m"/"256KB".
-struct DurationField {
-  int64_t* v;
-};
-struct BytesField {
-  uint64_t* v;
-};
-
-// One description of every key, walked by three visitors: YAML loading, YAML dumping and
-// flag setting. Adding a key here makes it loadable, printable and settable from the command line.
+// One description of every key, walked by the three visitors of config/loader.h: YAML loading,
+// YAML dumping and flag setting. Adding a key here makes it loadable, printable and settable from
+// the command line.
 template <typename V>
 void VisitLimits(Limits& l, V& v) {
   v.Field("ingestion_rate_strategy", l.ingestion_rate_strategy);
@@ -118,184 +109,6 @@ void VisitConfig(Config& c, V& v) {
   v.Section("limits_config", [&] { VisitLimits(c.limits_config, v); });
 }
 
-// Converts one scalar to a field, naming the key on failure.
-Status SetFromString(const std::string& key, const std::string& s, std::string& out) {
-  out = s;
-  return Status::OK();
-}
-Status SetFromString(const std::string& key, const std::string& s, bool& out) {
-  if (s == "true" || s == "1") {
-    out = true;
-  } else if (s == "false" || s == "0") {
-    out = false;
-  } else {
-    return Status::InvalidArgument(fmt::format("{}: cannot parse \"{}\" as a boolean", key, s));
-  }
-  return Status::OK();
-}
-template <typename Int>
-  requires std::is_integral_v<Int>
-Status SetFromString(const std::string& key, const std::string& s, Int& out) {
-  try {
-    size_t used = 0;
-    long long v = std::stoll(s, &used);
-    if (used != s.size() || (std::is_unsigned_v<Int> && v < 0)) throw std::invalid_argument(s);
-    out = static_cast<Int>(v);
-  } catch (const std::exception&) {
-    return Status::InvalidArgument(fmt::format("{}: cannot parse \"{}\" as an integer", key, s));
-  }
-  return Status::OK();
-}
-Status SetFromString(const std::string& key, const std::string& s, double& out) {
-  try {
-    size_t used = 0;
-    out = std::stod(s, &used);
-    if (used != s.size()) throw std::invalid_argument(s);
-  } catch (const std::exception&) {
-    return Status::InvalidArgument(fmt::format("{}: cannot parse \"{}\" as a number", key, s));
-  }
-  return Status::OK();
-}
-Status SetFromString(const std::string& key, const std::string& s, DurationField f) {
-  auto d = ParseDuration(s);
-  if (!d.ok()) return Status::InvalidArgument(fmt::format("{}: {}", key, d.status().message()));
-  *f.v = *d;
-  return Status::OK();
-}
-Status SetFromString(const std::string& key, const std::string& s, BytesField f) {
-  auto b = ParseByteSize(s);
-  if (!b.ok()) return Status::InvalidArgument(fmt::format("{}: {}", key, b.status().message()));
-  *f.v = *b;
-  return Status::OK();
-}
-
-std::string ToText(const std::string& v) { return v; }
-std::string ToText(bool v) { return v ? "true" : "false"; }
-template <typename Int>
-  requires std::is_integral_v<Int>
-std::string ToText(Int v) {
-  return std::to_string(v);
-}
-std::string ToText(double v) { return fmt::format("{}", v); }
-std::string ToText(DurationField f) { return FormatDuration(*f.v); }
-std::string ToText(BytesField f) { return FormatByteSize(*f.v); }
-
-// Reads a YAML mapping into fields; remembers every key it knew so the rest are errors.
-class YamlLoader {
- public:
-  explicit YamlLoader(YAML::Node root) { stack_.push_back({root, "", {}}); }
-
-  template <typename T>
-  void Field(const char* name, T&& field) {
-    auto& top = stack_.back();
-    top.known.insert(name);
-    if (!status_.ok() || !top.node.IsMap()) return;
-    YAML::Node n = top.node[name];
-    if (!n) return;
-    std::string key = top.path + name;
-    if (!n.IsScalar()) {
-      status_ = Status::InvalidArgument(fmt::format("{}: expected a single value", key));
-      return;
-    }
-    status_ = SetFromString(key, n.Scalar(), field);
-  }
-
-  void Section(const char* name, const std::function<void()>& body) {
-    auto& top = stack_.back();
-    top.known.insert(name);
-    if (!status_.ok()) return;
-    YAML::Node n = top.node.IsMap() ? top.node[name] : YAML::Node();
-    if (n && !n.IsNull() && !n.IsMap()) {
-      status_ = Status::InvalidArgument(fmt::format("{}{}: expected a mapping", top.path, name));
-      return;
-    }
-    stack_.push_back({n ? n : YAML::Node(YAML::NodeType::Map), top.path + name + ".", {}});
-    body();
-    CheckUnknown();
-    stack_.pop_back();
-  }
-
-  Status Finish() {
-    CheckUnknown();
-    return status_;
-  }
-
- private:
-  struct Level {
-    YAML::Node node;
-    std::string path;
-    std::set<std::string> known;
-  };
-
-  void CheckUnknown() {
-    auto& top = stack_.back();
-    if (!status_.ok() || !top.node.IsMap()) return;
-    for (const auto& kv : top.node) {
-      auto key = kv.first.as<std::string>();
-      if (!top.known.contains(key)) {
-        std::string section = top.path.empty() ? "the top level" : "section " + top.path.substr(0, top.path.size() - 1);
-        status_ = Status::InvalidArgument(fmt::format("unknown configuration key \"{}\" in {}", key, section));
-        return;
-      }
-    }
-  }
-
-  std::vector<Level> stack_;
-  Status status_;
-};
-
-class YamlDumper {
- public:
-  template <typename T>
-  void Field(const char* name, T&& field) {
-    out_ << YAML::Key << name << YAML::Value << ToText(field);
-  }
-  void Section(const char* name, const std::function<void()>& body) {
-    out_ << YAML::Key << name << YAML::Value << YAML::BeginMap;
-    body();
-    out_ << YAML::EndMap;
-  }
-  YAML::Emitter& out() { return out_; }
-
- private:
-  YAML::Emitter out_;
-};
-
-// Sets the one field whose dotted path equals `path`.
-class FlagSetter {
- public:
-  FlagSetter(std::string path, std::string value) : path_(std::move(path)), value_(std::move(value)) {}
-
-  template <typename T>
-  void Field(const char* name, T&& field) {
-    if (prefix_ + name == path_) {
-      found_ = true;
-      status_ = SetFromString("-" + path_, value_, field);
-    }
-  }
-  void Section(const char* name, const std::function<void()>& body) {
-    std::string saved = prefix_;
-    prefix_ += std::string(name) + ".";
-    body();
-    prefix_ = saved;
-  }
-  bool found() const { return found_; }
-  const Status& status() const { return status_; }
-
- private:
-  std::string path_, value_, prefix_;
-  bool found_ = false;
-  Status status_;
-};
-
-Result<YAML::Node> LoadYaml(std::string_view yaml) {
-  try {
-    return YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(fmt::format("invalid YAML: {}", e.what()));
-  }
-}
-
 }  // namespace
 
 Status Config::Finalize() {
@@ -334,45 +147,14 @@ Status Config::Finalize() {
 }
 
 Result<Config> ParseConfigYaml(std::string_view yaml) {
-  SLUICE_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml));
   Config config;
-  if (root.IsNull()) return config;
-  if (!root.IsMap()) return Status::InvalidArgument("configuration must be a YAML mapping");
-  YamlLoader loader(root);
-  VisitConfig(config, loader);
-  SLUICE_RETURN_IF_ERROR(loader.Finish());
+  SLUICE_RETURN_IF_ERROR(LoadYamlInto(yaml, [&](auto& v) { VisitConfig(config, v); }));
   return config;
 }
 
 Result<Config> LoadConfig(const std::vector<std::string>& args) {
-  std::string file;
-  std::vector<std::pair<std::string, std::string>> flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (arg.rfind("--", 0) == 0) arg = arg.substr(1);
-    if (arg.empty() || arg[0] != '-') {
-      return Status::InvalidArgument(fmt::format("unexpected argument \"{}\"", args[i]));
-    }
-    arg = arg.substr(1);
-    std::string name, value;
-    size_t eq = arg.find('=');
-    if (eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < args.size() && args[i + 1].rfind('-', 0) != 0) {
-      name = arg;
-      value = args[++i];
-    } else {
-      name = arg;
-      value = "true";  // a bare boolean flag
-    }
-    if (name == "config.file") {
-      file = value;
-    } else {
-      flags.emplace_back(name, value);
-    }
-  }
-
+  SLUICE_ASSIGN_OR_RETURN(std::vector<Flag> flags, ParseFlags(args));
+  std::string file = TakeFlag(flags, "config.file");
   Config config;
   if (!file.empty()) {
     std::ifstream in(file);
@@ -385,22 +167,13 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
     config = std::move(parsed).value();
   }
-  for (auto [name, value] : flags) {
-    static const std::pair<const char*, const char*> kAliases[] = {
-        {"log.level", "server.log_level"},
-        {"log.format", "server.log_format"},
-        {"auth.enabled", "auth_enabled"},
-        {"runtime-config.file", "runtime_config.file"},
-    };
-    for (const auto& [alias, path] : kAliases) {
-      if (name == alias) name = path;
-    }
-    std::replace(name.begin(), name.end(), '-', '_');
-    FlagSetter setter(name, value);
-    VisitConfig(config, setter);
-    if (!setter.found()) return Status::InvalidArgument(fmt::format("unknown flag -{}", name));
-    SLUICE_RETURN_IF_ERROR(setter.status());
-  }
+  static constexpr FlagAlias kAliases[] = {
+      {"log.level", "server.log_level"},
+      {"log.format", "server.log_format"},
+      {"auth.enabled", "auth_enabled"},
+      {"runtime-config.file", "runtime_config.file"},
+  };
+  SLUICE_RETURN_IF_ERROR(ApplyFlags(flags, kAliases, [&](auto& v) { VisitConfig(config, v); }));
   SLUICE_RETURN_IF_ERROR(config.Finalize());
   return config;
 }

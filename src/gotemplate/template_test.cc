@@ -5,17 +5,10 @@
 #include <map>
 #include <random>
 
+#include "testing/fake_clock.h"
+
 namespace sluice::gotemplate {
 namespace {
-
-class FixedClock final : public Clock {
- public:
-  explicit FixedClock(int64_t nanos) : nanos_(nanos) {}
-  int64_t NowNanos() const override { return nanos_; }
-
- private:
-  int64_t nanos_;
-};
 
 // 2021-11-02T10:20:30.5Z
 constexpr int64_t kNow = 1635848430'500000000;
@@ -30,7 +23,7 @@ struct Input {
 std::string Render(std::string_view text, const Input& in = {}) {
   auto t = Template::Compile(text);
   if (!t.ok()) return "ERR: " + t.status().message();
-  FixedClock clock(kNow);
+  sluice::testing::FakeClock clock(kNow);
   Context ctx;
   ctx.label = [&](std::string_view name) -> std::optional<std::string_view> {
     auto it = in.labels.find(std::string(name));

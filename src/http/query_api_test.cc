@@ -4,16 +4,11 @@
 #include <simdjson.h>
 
 #include "http/json_writer.h"
+#include "testing/fake_clock.h"
 #include "testing/memory_source.h"
 
 namespace sluice::http {
 namespace {
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now; }
-  int64_t now = 1'700'000'000LL * kNanosPerSecond;
-};
 
 std::string Json(std::string_view s) {
   std::string out;
@@ -53,7 +48,7 @@ TEST(JsonWriterTest, Numbers) {
 class QueryApiTest : public ::testing::Test {
  protected:
   QueryApiTest() : overrides_(config::Limits{}, "", 0), querier_(&source_, &overrides_, &clock_) {
-    const int64_t base = clock_.now - 60 * kNanosPerSecond;
+    const int64_t base = clock_.NowNanos() - 60 * kNanosPerSecond;
     source_.Add("fake", R"({app="api", env="prod"})",
                 {{base + 1, "line <1>", {}},
                  {base + 2, "line 2", {{"trace_id", "abc"}}},
@@ -75,7 +70,7 @@ class QueryApiTest : public ::testing::Test {
   }
 
   bool auth_ = false;
-  ManualClock clock_;
+  testing::FakeClock clock_{1'700'000'000LL * kNanosPerSecond};
   config::Overrides overrides_;
   testing::MemorySource source_;
   querier::Querier querier_;
@@ -86,7 +81,7 @@ TEST_F(QueryApiTest, QueryRangeShape) {
   Response r = Get("/loki/api/v1/query_range", {{"query", R"({app=~"api|web"})"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
-  const int64_t base = clock_.now - 60 * kNanosPerSecond;
+  const int64_t base = clock_.NowNanos() - 60 * kNanosPerSecond;
   std::string want_prefix = R"({"status":"success","data":{"resultType":"streams","result":[)"
                             R"({"stream":{"app":"api","env":"prod"},"values":[[")" +
                             std::to_string(base + 3) + R"(","line 3"],[")" +
@@ -256,21 +251,21 @@ TEST_F(QueryApiTest, TimestampFormats) {
   Request r;
   r.params = {{"start", "1700000000"}, {"end", "2023-11-14T22:14:21.5Z"}};
   int64_t start = 0, end = 0;
-  ASSERT_TRUE(ParseBounds(r, clock_.now, &start, &end).ok());
+  ASSERT_TRUE(ParseBounds(r, clock_.NowNanos(), &start, &end).ok());
   EXPECT_EQ(start, 1'700'000'000LL * kNanosPerSecond);
   EXPECT_EQ(end, 1'700'000'061LL * kNanosPerSecond + 500 * kNanosPerMilli);
   r.params = {{"start", "1700000000.25"}, {"end", "1700000001000000000"}};
-  ASSERT_TRUE(ParseBounds(r, clock_.now, &start, &end).ok());
+  ASSERT_TRUE(ParseBounds(r, clock_.NowNanos(), &start, &end).ok());
   EXPECT_EQ(start, 1'700'000'000LL * kNanosPerSecond + 250 * kNanosPerMilli);
   EXPECT_EQ(end, 1'700'000'001LL * kNanosPerSecond);
   // Defaults: end = now, start = end - 1h; `since` moves start.
   r.params = {};
-  ASSERT_TRUE(ParseBounds(r, clock_.now, &start, &end).ok());
-  EXPECT_EQ(end, clock_.now);
-  EXPECT_EQ(start, clock_.now - 3600 * kNanosPerSecond);
+  ASSERT_TRUE(ParseBounds(r, clock_.NowNanos(), &start, &end).ok());
+  EXPECT_EQ(end, clock_.NowNanos());
+  EXPECT_EQ(start, clock_.NowNanos() - 3600 * kNanosPerSecond);
   r.params = {{"since", "5m"}};
-  ASSERT_TRUE(ParseBounds(r, clock_.now, &start, &end).ok());
-  EXPECT_EQ(start, clock_.now - 300 * kNanosPerSecond);
+  ASSERT_TRUE(ParseBounds(r, clock_.NowNanos(), &start, &end).ok());
+  EXPECT_EQ(start, clock_.NowNanos() - 300 * kNanosPerSecond);
 }
 
 TEST_F(QueryApiTest, InstantQuery) {

@@ -3,18 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "http/index_api.h"
+#include "testing/fake_clock.h"
 #include "testing/memory_source.h"
 
 namespace sluice::http {
 namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now; }
-  int64_t now = 10'000 * kSec;
-};
 
 class TailTest : public ::testing::Test {
  protected:
@@ -31,14 +26,14 @@ class TailTest : public ::testing::Test {
     return frame.ok() ? *frame : "";
   }
 
-  ManualClock clock_;
+  testing::FakeClock clock_{10'000 * kSec};
   config::Overrides overrides_;
   testing::MemorySource source_;
   querier::Querier querier_;
 };
 
 TEST_F(TailTest, SendsHistoryThenOnlyNewEntries) {
-  int64_t now = clock_.now;
+  int64_t now = clock_.NowNanos();
   source_.Add("fake", R"({app="a"})", now - 3 * kSec, "one");
   source_.Add("fake", R"({app="a"})", now - 2 * kSec, "two");
   source_.Add("fake", R"({app="a"})", now - 1 * kSec, "three");
@@ -49,7 +44,7 @@ TEST_F(TailTest, SendsHistoryThenOnlyNewEntries) {
                          std::to_string(now - kSec) + "\",\"three\"]]}]}");
   EXPECT_EQ(Poll(t), "");
 
-  clock_.now += kSec;
+  clock_.Advance(kSec);
   source_.Add("fake", R"({app="a"})", now, "four");
   // Late by less than the window: still seen, once.
   source_.Add("fake", R"({app="a"})", now - 500'000'000, "late");
@@ -57,19 +52,19 @@ TEST_F(TailTest, SendsHistoryThenOnlyNewEntries) {
   EXPECT_NE(frame.find("\"late\"]"), std::string::npos) << frame;
   EXPECT_NE(frame.find("\"four\"]"), std::string::npos) << frame;
   EXPECT_EQ(frame.find("three"), std::string::npos) << frame;
-  clock_.now += kSec;
+  clock_.Advance(kSec);
   EXPECT_EQ(Poll(t), "");
 }
 
 TEST_F(TailTest, AppliesPipelineAndDelay) {
-  int64_t now = clock_.now;
+  int64_t now = clock_.NowNanos();
   Tailer t = Make(R"({app="a"} |= "keep")", now - kSec, 100, /*delay_ns=*/2 * kSec);
   EXPECT_EQ(Poll(t), "");
   source_.Add("fake", R"({app="a"})", now, "keep me");
   source_.Add("fake", R"({app="a"})", now + 1, "drop me");
-  clock_.now += kSec;
+  clock_.Advance(kSec);
   EXPECT_EQ(Poll(t), "");  // still inside delay_for
-  clock_.now += 2 * kSec;
+  clock_.Advance(2 * kSec);
   std::string frame = Poll(t);
   EXPECT_NE(frame.find("keep me"), std::string::npos) << frame;
   EXPECT_EQ(frame.find("drop me"), std::string::npos) << frame;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "logql/engine/engine.h"
+#include "testing/fake_clock.h"
 #include "testing/memory_source.h"
 
 namespace sluice::querier {
@@ -22,12 +23,6 @@ namespace {
 using model::Direction;
 
 constexpr int64_t kSec = kNanosPerSecond;
-
-class AtomicClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now.load(); }
-  std::atomic<int64_t> now{1'000'000 * kSec};
-};
 
 std::string Render(const QueryResult& r) {
   std::string out;
@@ -176,7 +171,7 @@ class FrontendTest : public ::testing::Test {
     return r;
   }
 
-  AtomicClock clock_;
+  testing::FakeClock clock_{1'000'000 * kSec};
   config::Overrides overrides_;
   testing::MemorySource source_;
   Querier querier_;
@@ -476,7 +471,7 @@ class FrontendCancelTest : public FrontendTest {
 };
 
 TEST_F(FrontendCancelTest, TimeoutDropsQueuedAndStopsRunningSubqueries) {
-  ExpectAbandoned([this] { clock_.now += 11 * kSec; }, nullptr, StatusCode::kDeadlineExceeded,
+  ExpectAbandoned([this] { clock_.Advance(11 * kSec); }, nullptr, StatusCode::kDeadlineExceeded,
                   std::string(kQueryTimeoutMessage));
 }
 

@@ -3,18 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "logql/syntax/parser.h"
+#include "testing/fake_clock.h"
 #include "testing/memory_source.h"
 
 namespace sluice::querier {
 namespace {
 
 using model::Direction;
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowNanos() const override { return now; }
-  int64_t now = 10'000 * kNanosPerSecond;
-};
 
 // "labels ts:line ts:line | labels ..." for compact expectations.
 std::string Render(const QueryResult& r) {
@@ -53,7 +48,7 @@ class QuerierTest : public ::testing::Test {
     return q.Exec(tenants, req);
   }
 
-  ManualClock clock_;
+  testing::FakeClock clock_{10'000 * kNanosPerSecond};
   config::Overrides overrides_;
   testing::MemorySource memory_;
   testing::MemorySource store_;
@@ -177,11 +172,7 @@ TEST_F(QuerierTest, Errors) {
 }
 
 TEST_F(QuerierTest, QueryTimeoutStopsLongScans) {
-  class SlowClock final : public Clock {
-   public:
-    int64_t NowNanos() const override { return now += 30 * kNanosPerSecond; }
-    mutable int64_t now = 0;
-  } slow;
+  testing::FakeClock slow(0, 30 * kNanosPerSecond);  // every read: 30s later
   testing::MemorySource big;
   std::vector<model::Entry> entries;
   for (int i = 0; i < 5000; ++i) entries.push_back(model::Entry{i, "x", {}});

@@ -33,12 +33,12 @@ class TempFilesystemStore final : public ObjectStore {
 
 INSTANTIATE_TEST_SUITE_P(
     Filesystem, ObjectStoreConformanceTest,
-    testing::Values(ObjectStoreFactory{
+    ::testing::Values(ObjectStoreFactory{
         "Filesystem", [] { return ObjectStorePtr(std::make_unique<TempFilesystemStore>()); }}),
     ObjectStoreFactoryName);
 
 INSTANTIATE_TEST_SUITE_P(Memory, ObjectStoreConformanceTest,
-                         testing::Values(ObjectStoreFactory{"Memory",
+                         ::testing::Values(ObjectStoreFactory{"Memory",
                                                             [] { return NewMemoryStore(); }}),
                          ObjectStoreFactoryName);
 

@@ -4,12 +4,11 @@
 
 #include <stdlib.h>
 
-#include <atomic>
 #include <filesystem>
 #include <string>
 
 #include "common/check.h"
-#include "common/clock.h"
+#include "testing/fake_clock.h"
 
 namespace sluice::storage {
 
@@ -33,15 +32,7 @@ class TempDir {
   std::string path_;
 };
 
-// Time that moves only when a test says so.
-class ManualClock final : public Clock {
- public:
-  explicit ManualClock(int64_t now_ns) : now_ns_(now_ns) {}
-  int64_t NowNanos() const override { return now_ns_.load(); }
-  void Advance(int64_t ns) { now_ns_ += ns; }
-
- private:
-  std::atomic<int64_t> now_ns_;
-};
+// Time that moves only when a test says so; the name storage, querier and ingester tests use.
+using ManualClock = sluice::testing::FakeClock;
 
 }  // namespace sluice::storage

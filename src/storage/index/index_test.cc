@@ -59,7 +59,7 @@ Strings ChunkKeys(const SeriesChunks& s) {
   return out;
 }
 
-class IndexTest : public testing::Test {
+class IndexTest : public ::testing::Test {
  protected:
   IndexTest()
       : store_(NewMemoryStore()),
