@@ -17,6 +17,34 @@ using write::ValidatedStream;
 
 namespace {
 
+// Loki's texts for each refusal (pkg/validation), one per discard reason.
+constexpr std::string_view kInvalidLabelsMessage = "Error parsing labels '{}' with error: {}";
+constexpr std::string_view kMissingLabelsMessage = "error at least one label pair is required per stream";
+constexpr std::string_view kMaxLabelNamesMessage = "entry for stream '{}' has {} label names; limit {}";
+constexpr std::string_view kLabelNameTooLongMessage = "stream '{}' has label name too long: '{}'";
+constexpr std::string_view kLabelValueTooLongMessage = "stream '{}' has label value too long: '{}'";
+constexpr std::string_view kDuplicateLabelNameMessage = "stream '{}' has duplicate label name: '{}'";
+constexpr std::string_view kInvalidUtf8LabelMessage = "Error parsing labels '{}' with error: invalid UTF-8 in value of label {}";
+constexpr std::string_view kTooOldMessage = "entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}";
+constexpr std::string_view kTooNewMessage = "entry for stream '{}' has timestamp too new: {}";
+constexpr std::string_view kLineTooLongMessage =
+    "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes";
+constexpr std::string_view kDisallowedMetadataMessage =
+    "stream '{}' includes structured metadata, but this feature is disallowed. Please see "
+    "`limits_config.allow_structured_metadata` or contact your Loki administrator to enable it.";
+constexpr std::string_view kMetadataTooLargeMessage =
+    "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
+    "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it.";
+constexpr std::string_view kMetadataTooManyMessage =
+    "stream '{}' has too many structured metadata labels: '{}', limit: '{}'. Please see "
+    "`limits_config.max_structured_metadata_entries_count` or contact your Loki administrator to "
+    "increase it.";
+constexpr std::string_view kRateLimitedMessage =
+    "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest '{}' lines "
+    "totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be "
+    "increased";
+
+
 constexpr double kMiB = 1024.0 * 1024.0;
 
 // Go's time.RFC3339 (whole seconds), as Loki prints timestamps in validation errors.
@@ -66,32 +94,32 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     auto parsed = model::ParseLabels(raw);
     if (!parsed.ok()) {
       return fail(reason::kInvalidLabels,
-                  fmt::format("Error parsing labels '{}' with error: {}", raw, parsed.status().message()));
+                  fmt::format(fmt::runtime(kInvalidLabelsMessage), raw, parsed.status().message()));
     }
     cached = StreamLabels::Make(std::move(parsed).value());
     CacheLabels(raw, cached);
   }
   const model::LabelSet& labels = cached->labels;
-  if (labels.empty()) return fail(reason::kMissingLabels, "error at least one label pair is required per stream");
+  if (labels.empty()) return fail(reason::kMissingLabels, std::string(kMissingLabelsMessage));
   if (labels.size() > limits.max_label_names_per_series) {
     return fail(reason::kMaxLabelNamesPerSeries,
-                fmt::format("entry for stream '{}' has {} label names; limit {}", raw, labels.size(),
+                fmt::format(fmt::runtime(kMaxLabelNamesMessage), raw, labels.size(),
                             limits.max_label_names_per_series));
   }
   const std::string* previous = nullptr;
   for (const auto& l : labels.labels()) {
     if (l.name.size() > limits.max_label_name_length) {
-      return fail(reason::kLabelNameTooLong, fmt::format("stream '{}' has label name too long: '{}'", raw, l.name));
+      return fail(reason::kLabelNameTooLong, fmt::format(fmt::runtime(kLabelNameTooLongMessage), raw, l.name));
     }
     if (l.value.size() > limits.max_label_value_length) {
-      return fail(reason::kLabelValueTooLong, fmt::format("stream '{}' has label value too long: '{}'", raw, l.value));
+      return fail(reason::kLabelValueTooLong, fmt::format(fmt::runtime(kLabelValueTooLongMessage), raw, l.value));
     }
     if (previous != nullptr && *previous == l.name) {
-      return fail(reason::kDuplicateLabelNames, fmt::format("stream '{}' has duplicate label name: '{}'", raw, l.name));
+      return fail(reason::kDuplicateLabelNames, fmt::format(fmt::runtime(kDuplicateLabelNameMessage), raw, l.name));
     }
     if (!IsValidUtf8(l.value)) {
       return fail(reason::kInvalidLabels,
-                  fmt::format("Error parsing labels '{}' with error: invalid UTF-8 in value of label {}", raw, l.name));
+                  fmt::format(fmt::runtime(kInvalidUtf8LabelMessage), raw, l.name));
     }
     previous = &l.name;
   }
@@ -174,40 +202,32 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
       std::string msg;
       if (limits.reject_old_samples && e.timestamp_ns < now - limits.reject_old_samples_max_age) {
         why = reason::kGreaterThanMaxSampleAge;
-        msg = fmt::format("entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}",
+        msg = fmt::format(fmt::runtime(kTooOldMessage),
                           vs.labels_text(), Rfc3339Seconds(e.timestamp_ns),
                           Rfc3339Seconds(now - limits.reject_old_samples_max_age));
       } else if (e.timestamp_ns > now + limits.creation_grace_period) {
         why = reason::kTooFarInFuture;
-        msg = fmt::format("entry for stream '{}' has timestamp too new: {}", vs.labels_text(),
+        msg = fmt::format(fmt::runtime(kTooNewMessage), vs.labels_text(),
                           Rfc3339Seconds(e.timestamp_ns));
       } else if (limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
         why = reason::kLineTooLong;
-        msg = fmt::format(
-            "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes",
+        msg = fmt::format(fmt::runtime(kLineTooLongMessage),
             limits.max_line_size, vs.labels_text(), e.line.size());
       } else if (!e.metadata.empty()) {
         uint64_t md_bytes = 0;
         for (const auto& m : e.metadata) md_bytes += m.name.size() + m.value.size();
         if (!limits.allow_structured_metadata) {
           why = reason::kDisallowedStructuredMetadata;
-          msg = fmt::format(
-              "stream '{}' includes structured metadata, but this feature is disallowed. Please see "
-              "`limits_config.allow_structured_metadata` or contact your Loki administrator to enable it.",
+          msg = fmt::format(fmt::runtime(kDisallowedMetadataMessage),
               vs.labels_text());
         } else if (limits.max_structured_metadata_size > 0 && md_bytes > limits.max_structured_metadata_size) {
           why = reason::kStructuredMetadataTooLarge;
-          msg = fmt::format(
-              "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
-              "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it.",
+          msg = fmt::format(fmt::runtime(kMetadataTooLargeMessage),
               vs.labels_text(), md_bytes, limits.max_structured_metadata_size);
         } else if (limits.max_structured_metadata_entries_count > 0 &&
                    e.metadata.size() > limits.max_structured_metadata_entries_count) {
           why = reason::kStructuredMetadataTooMany;
-          msg = fmt::format(
-              "stream '{}' has too many structured metadata labels: '{}', limit: '{}'. Please see "
-              "`limits_config.max_structured_metadata_entries_count` or contact your Loki administrator to "
-              "increase it.",
+          msg = fmt::format(fmt::runtime(kMetadataTooManyMessage),
               vs.labels_text(), e.metadata.size(), limits.max_structured_metadata_entries_count);
         }
       }
@@ -236,10 +256,7 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
 
   if (!AllowRate(tenant, limits, valid_bytes)) {
     RecordDiscarded(reason::kRateLimited, tenant, valid_lines, valid_bytes);
-    return Status::RateLimited(fmt::format(
-        "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest '{}' lines "
-        "totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be "
-        "increased",
+    return Status::RateLimited(fmt::format(fmt::runtime(kRateLimitedMessage),
         tenant, static_cast<int64_t>(limits.ingestion_rate_mb * kMiB), valid_lines, valid_bytes));
   }
 

@@ -18,6 +18,21 @@ namespace sluice::ingester {
 
 namespace {
 
+// Loki's texts for entries the ingester refuses (pkg/validation, pkg/ingester).
+constexpr std::string_view kStreamLimitMessage =
+    "Maximum active stream limit exceeded when trying to create stream {}, reduce the number of active "
+    "streams (reduce labels or reduce label values), or contact your Loki administrator to see if the "
+    "limit can be increased, user: '{}'";
+constexpr std::string_view kPerStreamRateLimitMessage =
+    "Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest for stream '{}' totaling {}, "
+    "consider splitting a stream via additional labels or contact your Loki administrator to see if the "
+    "limit can be increased";
+constexpr std::string_view kOutOfOrderMessage = "entry out of order";
+constexpr std::string_view kTooFarBehindMessage =
+    "entry too far behind, entry timestamp is: {}, oldest acceptable timestamp is: {}";
+constexpr std::string_view kIgnoredEntryMessage = "entry with timestamp {} ignored, reason: '{}',\n";
+constexpr std::string_view kIgnoredTotalMessage = "user '{}', total ignored: {} out of {} for stream: {}";
+
 // Go's time.Time.String() in UTC, as Loki prints an ignored entry's timestamp.
 std::string GoTimeString(int64_t ns) {
   std::string s = FormatRfc3339Nano(ns);  // 2006-01-02T15:04:05.999999999Z
@@ -168,11 +183,8 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
           uint64_t bytes = 0;
           for (const auto& e : vs.entries) bytes += e.line.size();
           write::RecordDiscarded(write::reason::kStreamLimit, tenant_id, total, bytes);
-          errors.Add(Status::RateLimited(fmt::format(
-              "Maximum active stream limit exceeded when trying to create stream {}, reduce the number of active "
-              "streams (reduce labels or reduce label values), or contact your Loki administrator to see if the "
-              "limit can be increased, user: '{}'",
-              vs.labels_text(), tenant_id)));
+          errors.Add(Status::RateLimited(
+              fmt::format(fmt::runtime(kStreamLimitMessage), vs.labels_text(), tenant_id)));
           vs.entries.clear();
           continue;
         }
@@ -201,10 +213,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
             !stream->rate_limiter()->TryTake(static_cast<double>(e.line.size()), now)) {
           write::RecordDiscarded(write::reason::kPerStreamRateLimit, tenant_id, 1, e.line.size());
           failures.push_back({e.timestamp_ns,
-                              fmt::format("Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest "
-                                          "for stream '{}' totaling {}, consider splitting a stream via additional "
-                                          "labels or contact your Loki administrator to see if the limit can be "
-                                          "increased",
+                              fmt::format(fmt::runtime(kPerStreamRateLimitMessage),
                                           FormatByteSize(limits->per_stream_rate_limit), vs.labels_text(),
                                           FormatByteSize(e.line.size())),
                               true});
@@ -220,14 +229,13 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
             break;  // Already stored: a retry or a replay. Not an error, as in Loki.
           case AppendOutcome::kOutOfOrder:
             write::RecordDiscarded(write::reason::kOutOfOrder, tenant_id, 1, e.line.size());
-            failures.push_back({e.timestamp_ns, "entry out of order", false});
+            failures.push_back({e.timestamp_ns, std::string(kOutOfOrderMessage), false});
             break;
           case AppendOutcome::kTooFarBehind: {
             write::RecordDiscarded(write::reason::kTooFarBehind, tenant_id, 1, e.line.size());
             auto secs = [](int64_t ns) { return FormatRfc3339Nano(ns - ((ns % kNanosPerSecond) + kNanosPerSecond) % kNanosPerSecond); };
             failures.push_back({e.timestamp_ns,
-                                fmt::format("entry too far behind, entry timestamp is: {}, oldest acceptable "
-                                            "timestamp is: {}",
+                                fmt::format(fmt::runtime(kTooFarBehindMessage),
                                             secs(e.timestamp_ns), secs(highest - window)),
                                 false});
             break;
@@ -242,10 +250,10 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
       size_t shown = 0;
       for (const auto& f : failures) {
         if (config_.max_returned_stream_errors > 0 && shown >= config_.max_returned_stream_errors) break;
-        msg += fmt::format("entry with timestamp {} ignored, reason: '{}',\n", GoTimeString(f.ts), f.reason);
+        msg += fmt::format(fmt::runtime(kIgnoredEntryMessage), GoTimeString(f.ts), f.reason);
         ++shown;
       }
-      msg += fmt::format("user '{}', total ignored: {} out of {} for stream: {}", tenant_id, failures.size(), total,
+      msg += fmt::format(fmt::runtime(kIgnoredTotalMessage), tenant_id, failures.size(), total,
                          vs.labels_text());
       errors.Add(failures.back().rate_limited ? Status::RateLimited(msg) : Status::InvalidArgument(msg));
     }
