@@ -7,7 +7,7 @@
 #include <functional>
 
 #include "http/json_writer.h"
-#include "http/query_api.h"
+#include "http/query_params.h"
 #include "http/tenant.h"
 #include "logql/syntax/parser.h"
 
