@@ -94,7 +94,7 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     auto parsed = model::ParseLabels(raw);
     if (!parsed.ok()) {
       return fail(reason::kInvalidLabels,
-                  fmt::format(fmt::runtime(kInvalidLabelsMessage), raw, parsed.status().message()));
+                  fmt::format(kInvalidLabelsMessage, raw, parsed.status().message()));
     }
     cached = StreamLabels::Make(std::move(parsed).value());
     CacheLabels(raw, cached);
@@ -103,19 +103,19 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
   if (labels.empty()) return fail(reason::kMissingLabels, std::string(kMissingLabelsMessage));
   if (labels.size() > limits.max_label_names_per_series) {
     return fail(reason::kMaxLabelNamesPerSeries,
-                fmt::format(fmt::runtime(kMaxLabelNamesMessage), raw, labels.size(),
+                fmt::format(kMaxLabelNamesMessage, raw, labels.size(),
                             limits.max_label_names_per_series));
   }
   const std::string* previous = nullptr;
   for (const auto& l : labels.labels()) {
     if (l.name.size() > limits.max_label_name_length) {
-      return fail(reason::kLabelNameTooLong, fmt::format(fmt::runtime(kLabelNameTooLongMessage), raw, l.name));
+      return fail(reason::kLabelNameTooLong, fmt::format(kLabelNameTooLongMessage, raw, l.name));
     }
     if (l.value.size() > limits.max_label_value_length) {
-      return fail(reason::kLabelValueTooLong, fmt::format(fmt::runtime(kLabelValueTooLongMessage), raw, l.value));
+      return fail(reason::kLabelValueTooLong, fmt::format(kLabelValueTooLongMessage, raw, l.value));
     }
     if (previous != nullptr && *previous == l.name) {
-      return fail(reason::kDuplicateLabelNames, fmt::format(fmt::runtime(kDuplicateLabelNameMessage), raw, l.name));
+      return fail(reason::kDuplicateLabelNames, fmt::format(kDuplicateLabelNameMessage, raw, l.name));
     }
     if (!IsValidUtf8(l.value)) {
       return fail(reason::kInvalidLabels,
@@ -202,32 +202,32 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
       std::string msg;
       if (limits.reject_old_samples && e.timestamp_ns < now - limits.reject_old_samples_max_age) {
         why = reason::kGreaterThanMaxSampleAge;
-        msg = fmt::format(fmt::runtime(kTooOldMessage),
+        msg = fmt::format(kTooOldMessage,
                           vs.labels_text(), Rfc3339Seconds(e.timestamp_ns),
                           Rfc3339Seconds(now - limits.reject_old_samples_max_age));
       } else if (e.timestamp_ns > now + limits.creation_grace_period) {
         why = reason::kTooFarInFuture;
-        msg = fmt::format(fmt::runtime(kTooNewMessage), vs.labels_text(),
+        msg = fmt::format(kTooNewMessage, vs.labels_text(),
                           Rfc3339Seconds(e.timestamp_ns));
       } else if (limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
         why = reason::kLineTooLong;
-        msg = fmt::format(fmt::runtime(kLineTooLongMessage),
+        msg = fmt::format(kLineTooLongMessage,
             limits.max_line_size, vs.labels_text(), e.line.size());
       } else if (!e.metadata.empty()) {
         uint64_t md_bytes = 0;
         for (const auto& m : e.metadata) md_bytes += m.name.size() + m.value.size();
         if (!limits.allow_structured_metadata) {
           why = reason::kDisallowedStructuredMetadata;
-          msg = fmt::format(fmt::runtime(kDisallowedMetadataMessage),
+          msg = fmt::format(kDisallowedMetadataMessage,
               vs.labels_text());
         } else if (limits.max_structured_metadata_size > 0 && md_bytes > limits.max_structured_metadata_size) {
           why = reason::kStructuredMetadataTooLarge;
-          msg = fmt::format(fmt::runtime(kMetadataTooLargeMessage),
+          msg = fmt::format(kMetadataTooLargeMessage,
               vs.labels_text(), md_bytes, limits.max_structured_metadata_size);
         } else if (limits.max_structured_metadata_entries_count > 0 &&
                    e.metadata.size() > limits.max_structured_metadata_entries_count) {
           why = reason::kStructuredMetadataTooMany;
-          msg = fmt::format(fmt::runtime(kMetadataTooManyMessage),
+          msg = fmt::format(kMetadataTooManyMessage,
               vs.labels_text(), e.metadata.size(), limits.max_structured_metadata_entries_count);
         }
       }
@@ -256,7 +256,7 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
 
   if (!AllowRate(tenant, limits, valid_bytes)) {
     RecordDiscarded(reason::kRateLimited, tenant, valid_lines, valid_bytes);
-    return Status::RateLimited(fmt::format(fmt::runtime(kRateLimitedMessage),
+    return Status::RateLimited(fmt::format(kRateLimitedMessage,
         tenant, static_cast<int64_t>(limits.ingestion_rate_mb * kMiB), valid_lines, valid_bytes));
   }
 

@@ -1,12 +1,15 @@
 #include "http/index_api.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "http/json_writer.h"
-#include "http/query_api.h"
+#include "http/query_params.h"
 #include "http/tenant.h"
 #include "logql/syntax/parser.h"
 
@@ -16,6 +19,8 @@ namespace {
 
 constexpr uint32_t kDefaultVolumeLimit = 100;
 
+constexpr std::string_view kNotSelectorFormat = "only log selectors are supported: {}";
+
 // The matchers of `query`, which must be a log query; its pipeline is ignored, as Loki's
 // index answers from the stream labels alone.
 Result<logql::syntax::LogSelectorPtr> ParseSelector(const Request& request) {
@@ -23,7 +28,7 @@ Result<logql::syntax::LogSelectorPtr> ParseSelector(const Request& request) {
   auto expr = logql::syntax::Parse(query);
   if (!expr.ok()) return expr.status();
   if (!logql::syntax::IsLogQuery(**expr)) {
-    return Status::InvalidArgument("only log selectors are supported: " + query);
+    return Status::InvalidArgument(fmt::format(kNotSelectorFormat, query));
   }
   auto selector = std::make_unique<logql::syntax::LogSelectorExpr>();
   selector->matchers = (*expr)->Cast<logql::syntax::LogSelectorExpr>().matchers;
@@ -54,6 +59,8 @@ std::vector<std::string> SplitComma(const std::string& s) {
   return out;
 }
 
+constexpr std::string_view kInvalidAggregateByFormat = "invalid aggregateBy: {}";
+
 Response Volume(querier::Querier* q, bool auth_enabled, const Clock* clock, Request& request,
                 bool range) {
   auto tenants = TenantsForRead(request, auth_enabled);
@@ -66,7 +73,8 @@ Response Volume(querier::Querier* q, bool auth_enabled, const Clock* clock, Requ
   uint32_t limit = request.HasParam("limit") ? parsed->limit : kDefaultVolumeLimit;
   std::string aggregate_by = request.Param("aggregateBy", "series");
   if (aggregate_by != "series" && aggregate_by != "labels") {
-    return Response::Error(Status::InvalidArgument("invalid aggregateBy: " + aggregate_by));
+    return Response::Error(
+        Status::InvalidArgument(fmt::format(kInvalidAggregateByFormat, aggregate_by)));
   }
   std::vector<std::string> targets = SplitComma(request.Param("targetLabels"));
   if (targets.empty()) {

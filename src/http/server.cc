@@ -4,16 +4,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
-#include <set>
 
+#include "http/websocket_connection.h"
 #include "metrics/metrics.h"
 
 namespace sluice::http {
@@ -21,7 +19,6 @@ namespace sluice::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
 std::string Request::Param(std::string_view name, std::string_view fallback) const {
@@ -149,23 +146,25 @@ const WebSocketHandler* Router::MatchWebSocket(Request& request, std::string* ro
   return &r->ws_handler;
 }
 
+// What gorilla/websocket answers a plain request to an upgrade-only route, and what Loki's
+// router answers a path or a method it does not serve.
+constexpr std::string_view kNotWebSocketMessage =
+    "Bad Request\nwebsocket: the client is not using the websocket protocol: 'upgrade' token not "
+    "found in 'Connection' header\n";
+constexpr std::string_view kMethodNotAllowedMessage = "method not allowed\n";
+constexpr std::string_view kNotFoundMessage = "404 page not found\n";
+
 Response Router::Dispatch(Request& request, std::string* route) const {
   bool path_matched = false;
   const Route* r = Match(request, &path_matched);
   if (r != nullptr) {
     *route = r->name;
-    if (r->ws_handler) {
-      // What gorilla/websocket answers a plain request to an upgrade-only route.
-      return Response::Text(
-          "Bad Request\nwebsocket: the client is not using the websocket protocol: 'upgrade' "
-          "token not found in 'Connection' header\n",
-          400);
-    }
+    if (r->ws_handler) return Response::Text(std::string(kNotWebSocketMessage), 400);
     return r->handler(request);
   }
   *route = path_matched ? "other" : "notfound";
-  if (path_matched) return Response::Text("method not allowed\n", 405);
-  return Response::Text("404 page not found\n", 404);
+  if (path_matched) return Response::Text(std::string(kMethodNotAllowedMessage), 405);
+  return Response::Text(std::string(kNotFoundMessage), 404);
 }
 
 const Router::Route* Router::Match(Request& request, bool* path_matched) const {
@@ -202,172 +201,16 @@ metrics::Family<metrics::Histogram>* RequestDuration() {
   return family;
 }
 
-// The websocket connections being served, so that Stop() can close them and wait for their
-// handler threads. Shared with the connections, which may outlive a stopping server's Impl
-// only until their handler returns.
-class WsConnection;
-struct WsRegistry {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::set<std::shared_ptr<WsConnection>> active;  // GUARDED_BY(mu)
-  bool stopping = false;                           // GUARDED_BY(mu)
-};
-
-// One upgraded connection. Socket work runs on the connection's strand (the executor of its
-// stream); the handler thread only touches state under mu_ and posts to the strand.
-class WsConnection final : public WebSocketSession,
-                           public std::enable_shared_from_this<WsConnection> {
- public:
-  // Frames queued but not yet written past this mean the client does not keep up: SendText
-  // fails and the handler stops.
-  static constexpr size_t kMaxQueuedBytes = 16 << 20;
-
-  WsConnection(beast::tcp_stream stream, std::shared_ptr<WsRegistry> registry)
-      : ws_(std::move(stream)), registry_(std::move(registry)) {}
-
-  void Start(bhttp::request<bhttp::string_body> upgrade, WebSocketRun run, std::string method,
-             std::string route) {
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(upgrade));
-    ws_.async_accept(*req, [self = shared_from_this(), req, run = std::move(run),
-                            method = std::move(method), route = std::move(route)](
-                               beast::error_code ec) mutable {
-      if (ec) return self->MarkClosed();
-      self->ReadLoop();
-      self->StartHandler(std::move(run), std::move(method), std::move(route));
-    });
-  }
-
-  bool SendText(std::string text) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || close_requested_) return false;
-    if (queued_bytes_ + text.size() > kMaxQueuedBytes) return false;
-    queued_bytes_ += text.size();
-    queue_.push_back(std::move(text));
-    if (!writing_) {
-      writing_ = true;
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->WriteNext(); });
-    }
-    return true;
-  }
-
-  bool WaitClosed(int64_t timeout_ns) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [this] { return closed_; });
-  }
-
-  void Close(uint16_t code, std::string reason) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || close_requested_) return;
-    close_requested_ = true;
-    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
-    if (!writing_) {
-      writing_ = true;
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->WriteNext(); });
-    }
-  }
-
-  // Server::Stop(): ends the connection without a handshake; the handler sees it closed.
-  void Abort() {
-    MarkClosed();
-    asio::post(ws_.get_executor(), [self = shared_from_this()] {
-      beast::error_code ec;
-      beast::get_lowest_layer(self->ws_).socket().close(ec);
-    });
-  }
-
- private:
-  void ReadLoop() {
-    // Client frames are read and dropped; the read fails when the client closes.
-    ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->MarkClosed();
-      self->read_buffer_.consume(self->read_buffer_.size());
-      self->ReadLoop();
-    });
-  }
-
-  // On the strand: writes the next queued frame, or the close frame once the queue is empty.
-  void WriteNext() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (closed_) {
-      writing_ = false;
-      return;
-    }
-    if (queue_.empty()) {
-      if (!close_requested_) {
-        writing_ = false;
-        return;
-      }
-      websocket::close_reason reason = close_reason_;
-      lock.unlock();
-      ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->MarkClosed(); });
-      return;
-    }
-    auto frame = std::make_shared<std::string>(std::move(queue_.front()));
-    queue_.pop_front();
-    lock.unlock();
-    ws_.text(true);
-    ws_.async_write(asio::buffer(*frame), [self = shared_from_this(), frame](beast::error_code ec,
-                                                                             size_t) {
-      {
-        std::lock_guard<std::mutex> lock(self->mu_);
-        self->queued_bytes_ -= frame->size();
-      }
-      if (ec) return self->MarkClosed();
-      self->WriteNext();
-    });
-  }
-
-  void MarkClosed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-    cv_.notify_all();
-  }
-
-  void StartHandler(WebSocketRun run, std::string method, std::string route) {
-    {
-      std::lock_guard<std::mutex> lock(registry_->mu);
-      if (registry_->stopping) return Abort();
-      registry_->active.insert(shared_from_this());
-    }
-    std::thread([self = shared_from_this(), run = std::move(run), method = std::move(method),
-                 route = std::move(route)] {
-      auto start = std::chrono::steady_clock::now();
-      try {
-        run(*self);
-      } catch (const std::exception& e) {
-        spdlog::error("msg=\"websocket handler threw\" route={} err=\"{}\"", route, e.what());
-      }
-      self->Close(1000, "");
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      // The upgrade answered 101, but Loki's (dskit's) instrumentation never sees it written and
-      // records 200 for websocket requests.
-      RequestDuration()->WithLabels({method, route, "200", "true"})->Observe(secs);
-      std::lock_guard<std::mutex> lock(self->registry_->mu);
-      self->registry_->active.erase(self);
-      self->registry_->cv.notify_all();
-    }).detach();
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer read_buffer_;  // strand only
-  std::shared_ptr<WsRegistry> registry_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;  // GUARDED_BY(mu_)
-  size_t queued_bytes_ = 0;        // GUARDED_BY(mu_)
-  bool writing_ = false;           // GUARDED_BY(mu_): a WriteNext chain is running
-  bool close_requested_ = false;   // GUARDED_BY(mu_)
-  websocket::close_reason close_reason_;  // GUARDED_BY(mu_)
-  bool closed_ = false;            // GUARDED_BY(mu_)
-};
+// What a connection answers a request it cannot read, or one whose handler threw.
+constexpr std::string_view kBodyTooLargeFormat = "request body too large: limit {} bytes\n";
+constexpr std::string_view kHeadersTooLargeMessage = "request headers too large\n";
+constexpr std::string_view kMalformedRequestFormat = "malformed HTTP request: {}\n";
+constexpr std::string_view kInternalErrorMessage = "internal error\n";
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Router* router, const ServerOptions* options,
-          std::shared_ptr<WsRegistry> ws_registry)
+          std::shared_ptr<WebSocketRegistry> ws_registry)
       : stream_(std::move(socket)),
         read_deadline_(stream_.get_executor()),
         router_(router),
@@ -408,10 +251,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     if (ec == bhttp::error::body_limit) {
-      return WriteError(413, "request body too large: limit " + std::to_string(options_->max_body_bytes) + " bytes\n");
+      return WriteError(413, fmt::format(kBodyTooLargeFormat, options_->max_body_bytes));
     }
-    if (ec == bhttp::error::header_limit) return WriteError(431, "request headers too large\n");
-    if (ec) return WriteError(400, "malformed HTTP request: " + ec.message() + "\n");
+    if (ec == bhttp::error::header_limit) {
+      return WriteError(431, std::string(kHeadersTooLargeMessage));
+    }
+    if (ec) return WriteError(400, fmt::format(kMalformedRequestFormat, ec.message()));
 
     auto start = std::chrono::steady_clock::now();
     auto& msg = parser_->get();
@@ -435,20 +280,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
     std::string route = "other";
     Response resp;
-    if (websocket::is_upgrade(msg)) {
+    if (beast::websocket::is_upgrade(msg)) {
       if (const WebSocketHandler* ws = router_->MatchWebSocket(req, &route)) {
-        Result<WebSocketRun> run = Status::Internal("websocket handler threw");
-        try {
-          run = (*ws)(req);
-        } catch (const std::exception& e) {
-          spdlog::error("msg=\"handler threw\" route={} err=\"{}\"", route, e.what());
-        }
-        if (run.ok()) {
-          std::make_shared<WsConnection>(std::move(stream_), ws_registry_)
-              ->Start(parser_->release(), std::move(*run), req.method, route);
-          return;
-        }
-        resp = Response::Error(run.status());
+        auto on_done = [method = req.method, route](double secs) {
+          // The upgrade answered 101, but Loki's (dskit's) instrumentation never sees it written
+          // and records 200 for websocket requests.
+          RequestDuration()->WithLabels({method, route, "200", "true"})->Observe(secs);
+        };
+        std::optional<Response> refused =
+            UpgradeToWebSocket(*ws, req, route, stream_, *parser_, ws_registry_, on_done);
+        if (!refused) return;
+        resp = std::move(*refused);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         RequestDuration()->WithLabels({req.method, route, std::to_string(resp.status), "true"})->Observe(secs);
         keep_alive_ = false;
@@ -461,7 +303,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // Handlers return Status for expected errors; an exception here is a bug, but one
       // request's bug must not take the server down.
       spdlog::error("msg=\"handler threw\" route={} err=\"{}\"", route, e.what());
-      resp = Response::Text("internal error\n", 500);
+      resp = Response::Text(std::string(kInternalErrorMessage), 500);
     }
     if (req.body.capacity() <= kMaxSpareBodyBytes) spare_body_ = std::move(req.body);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -506,7 +348,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string spare_body_;
   const Router* router_;
   const ServerOptions* options_;
-  std::shared_ptr<WsRegistry> ws_registry_;
+  std::shared_ptr<WebSocketRegistry> ws_registry_;
   bool keep_alive_ = false;
 };
 
@@ -518,7 +360,7 @@ struct Server::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
-  std::shared_ptr<WsRegistry> ws_registry = std::make_shared<WsRegistry>();
+  std::shared_ptr<WebSocketRegistry> ws_registry = std::make_shared<WebSocketRegistry>();
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
@@ -566,15 +408,9 @@ void Server::Stop() {
     beast::error_code ec;
     impl_->acceptor.close(ec);
   });
-  {
-    // Websocket handlers run on their own threads: end their connections and wait for them
-    // while the io threads still run.
-    WsRegistry& reg = *impl_->ws_registry;
-    std::unique_lock<std::mutex> lock(reg.mu);
-    reg.stopping = true;
-    for (const auto& c : reg.active) c->Abort();
-    reg.cv.wait(lock, [&reg] { return reg.active.empty(); });
-  }
+  // Websocket handlers run on their own threads: end their connections and wait for them
+  // while the io threads still run.
+  impl_->ws_registry->AbortAllAndWait();
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();

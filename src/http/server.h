@@ -4,7 +4,8 @@
 // Request to Response, registered on a Router by method and path; the server reads bodies up to
 // a cap (413 past it), times each request into loki_request_duration_seconds and serves
 // keep-alive connections. Websocket routes (HandleWebSocket) upgrade the connection and hand it
-// to a handler running on a thread of its own.
+// to a handler running on a thread of its own (websocket.h; the connection itself is
+// websocket_connection.h).
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/websocket.h"
 
 namespace sluice::http {
 
@@ -50,26 +52,6 @@ struct Response {
 };
 
 using Handler = std::function<Response(Request&)>;
-
-// A websocket connection after the upgrade, as its handler sees it. Thread-safe: the handler runs
-// on a thread of its own while the server's io threads do the socket work.
-class WebSocketSession {
- public:
-  virtual ~WebSocketSession() = default;
-  // Queues one text frame. False once the connection is closed (by the client, by Close() or by
-  // Server::Stop()) or when the client is too slow to read what is queued.
-  virtual bool SendText(std::string text) = 0;
-  // Waits up to `timeout_ns` for the connection to close; true when it is closed. Handlers use
-  // it as their sleep so that they notice a close at once.
-  virtual bool WaitClosed(int64_t timeout_ns) = 0;
-  // Sends a close frame (after the queued frames) with `code` (1000 normal, 1011 error) and
-  // `reason`, and ends the connection.
-  virtual void Close(uint16_t code, std::string reason) = 0;
-};
-// Serves an upgraded connection until it returns (the server then closes the connection).
-using WebSocketRun = std::function<void(WebSocketSession&)>;
-// Checks an upgrade request: an error is answered as a plain HTTP error instead of upgrading.
-using WebSocketHandler = std::function<Result<WebSocketRun>(Request&)>;
 
 class Router {
  public:

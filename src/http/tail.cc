@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <functional>
+#include <string_view>
 
+#include "gocompat/number.h"
 #include "http/json_writer.h"
-#include "http/query_api.h"
+#include "http/query_params.h"
 #include "http/tenant.h"
 #include "logql/syntax/parser.h"
 
@@ -56,6 +58,8 @@ std::string MarshalTailFrame(const std::vector<Pending>& streams) {
   return out;
 }
 
+constexpr std::string_view kDelayTooLongFormat = "delay_for can't be greater than {}";
+
 }  // namespace
 
 Result<TailRequest> ParseTailQuery(const Request& request, int64_t now_ns) {
@@ -74,19 +78,20 @@ Result<TailRequest> ParseTailQuery(const Request& request, int64_t now_ns) {
   std::string delay = request.Param("delay_for");
   if (!delay.empty()) {
     int64_t secs = 0;
-    auto r = std::from_chars(delay.data(), delay.data() + delay.size(), secs);
-    if (r.ec != std::errc() || r.ptr != delay.data() + delay.size()) {
-      return Status::InvalidArgument(
-          fmt::format("strconv.Atoi: parsing {}: invalid syntax", model::QuoteString(delay)));
+    // Go's strconv.Atoi, whose error Loki passes through for a delay_for that is not a number.
+    if (gocompat::NumError e = gocompat::ParseInt(delay, 10, &secs); e != gocompat::NumError::kNone) {
+      return gocompat::NumErrorStatus("Atoi", delay, e);
     }
     if (secs > kMaxDelayForSeconds) {
-      return Status::InvalidArgument(
-          fmt::format("delay_for can't be greater than {}", kMaxDelayForSeconds));
+      return Status::InvalidArgument(fmt::format(kDelayTooLongFormat, kMaxDelayForSeconds));
     }
     out.delay_ns = std::max<int64_t>(secs, 0) * 1'000'000'000;
   }
   return out;
 }
+
+constexpr std::string_view kTooManyTailsFormat =
+    "max concurrent tail requests limit exceeded, count > limit ({} > {})";
 
 Status TailLimiter::Acquire(const std::vector<std::string>& tenants,
                             const config::Overrides* overrides) {
@@ -95,8 +100,7 @@ Status TailLimiter::Acquire(const std::vector<std::string>& tenants,
     uint64_t limit = overrides->ForTenant(t)->max_concurrent_tail_requests;
     uint64_t open = open_[t];
     if (limit > 0 && open >= limit) {
-      return Status::InvalidArgument(fmt::format(
-          "max concurrent tail requests limit exceeded, count > limit ({} > {})", open + 1, limit));
+      return Status::InvalidArgument(fmt::format(kTooManyTailsFormat, open + 1, limit));
     }
   }
   for (const auto& t : tenants) ++open_[t];
@@ -114,11 +118,13 @@ Tailer::Tailer(querier::Querier* q, std::vector<std::string> tenants, TailReques
                const Clock* clock)
     : querier_(q), tenants_(std::move(tenants)), request_(std::move(request)), clock_(clock) {}
 
+constexpr std::string_view kMetricTailMessage = "tail requires a log query, not a metric query";
+
 Status Tailer::Init() {
   auto expr = logql::syntax::Parse(request_.query);
   if (!expr.ok()) return expr.status();
   if (!logql::syntax::IsLogQuery(**expr)) {
-    return Status::InvalidArgument("tail requires a log query, not a metric query");
+    return Status::InvalidArgument(std::string(kMetricTailMessage));
   }
   expr_ = std::move(*expr);
   return Status::OK();

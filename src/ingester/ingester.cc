@@ -184,7 +184,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
           for (const auto& e : vs.entries) bytes += e.line.size();
           write::RecordDiscarded(write::reason::kStreamLimit, tenant_id, total, bytes);
           errors.Add(Status::RateLimited(
-              fmt::format(fmt::runtime(kStreamLimitMessage), vs.labels_text(), tenant_id)));
+              fmt::format(kStreamLimitMessage, vs.labels_text(), tenant_id)));
           vs.entries.clear();
           continue;
         }
@@ -213,7 +213,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
             !stream->rate_limiter()->TryTake(static_cast<double>(e.line.size()), now)) {
           write::RecordDiscarded(write::reason::kPerStreamRateLimit, tenant_id, 1, e.line.size());
           failures.push_back({e.timestamp_ns,
-                              fmt::format(fmt::runtime(kPerStreamRateLimitMessage),
+                              fmt::format(kPerStreamRateLimitMessage,
                                           FormatByteSize(limits->per_stream_rate_limit), vs.labels_text(),
                                           FormatByteSize(e.line.size())),
                               true});
@@ -235,7 +235,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
             write::RecordDiscarded(write::reason::kTooFarBehind, tenant_id, 1, e.line.size());
             auto secs = [](int64_t ns) { return FormatRfc3339Nano(ns - ((ns % kNanosPerSecond) + kNanosPerSecond) % kNanosPerSecond); };
             failures.push_back({e.timestamp_ns,
-                                fmt::format(fmt::runtime(kTooFarBehindMessage),
+                                fmt::format(kTooFarBehindMessage,
                                             secs(e.timestamp_ns), secs(highest - window)),
                                 false});
             break;
@@ -250,10 +250,10 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
       size_t shown = 0;
       for (const auto& f : failures) {
         if (config_.max_returned_stream_errors > 0 && shown >= config_.max_returned_stream_errors) break;
-        msg += fmt::format(fmt::runtime(kIgnoredEntryMessage), GoTimeString(f.ts), f.reason);
+        msg += fmt::format(kIgnoredEntryMessage, GoTimeString(f.ts), f.reason);
         ++shown;
       }
-      msg += fmt::format(fmt::runtime(kIgnoredTotalMessage), tenant_id, failures.size(), total,
+      msg += fmt::format(kIgnoredTotalMessage, tenant_id, failures.size(), total,
                          vs.labels_text());
       errors.Add(failures.back().rate_limited ? Status::RateLimited(msg) : Status::InvalidArgument(msg));
     }

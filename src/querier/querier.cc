@@ -28,7 +28,7 @@ constexpr std::string_view kQueryLengthMessage =
 Status CheckQuerySize(std::string_view query) {
   if (query.size() >= kMaxQuerySize) {
     return Status::InvalidArgument(
-        fmt::format(fmt::runtime(kQueryTooLongMessage), query.size(), kMaxQuerySize));
+        fmt::format(kQueryTooLongMessage, query.size(), kMaxQuerySize));
   }
   return Status::OK();
 }
@@ -95,7 +95,7 @@ Status Querier::ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int
   }
   if (limits.max_query_length > 0 && *through_ns - *from_ns > limits.max_query_length) {
     return Status::InvalidArgument(fmt::format(
-        fmt::runtime(kQueryLengthMessage),
+        kQueryLengthMessage,
         gocompat::FormatDuration(*through_ns - *from_ns),
         FormatDuration(limits.max_query_length)));
   }
@@ -132,7 +132,7 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
         logql::log::Pipeline::Compile(expr.Cast<logql::syntax::LogSelectorExpr>()).status());
     if (limits.max_entries != 0 && request.limit > limits.max_entries) {
       return Status::InvalidArgument(
-          fmt::format(fmt::runtime(kMaxEntriesMessage), request.limit, limits.max_entries));
+          fmt::format(kMaxEntriesMessage, request.limit, limits.max_entries));
     }
     params.start_ns = request.start_ns;
     params.end_ns = request.end_ns;

@@ -46,9 +46,11 @@ uint64_t DeflateOutputBound(size_t in_size) { return static_cast<uint64_t>(in_si
 // Snappy's densest element is a 3-byte copy of 64 bytes (21.3:1); 32:1 leaves margin.
 uint64_t SnappyOutputBound(size_t in_size) { return static_cast<uint64_t>(in_size) * 32 + 64; }
 
+constexpr std::string_view kDecompressedTooLargeFormat =
+    "{} body decompresses to more than the limit of {} bytes";
+
 Status TooLargeDecompressed(const char* format, uint64_t max_out) {
-  return Status::TooLarge(
-      fmt::format("{} body decompresses to more than the limit of {} bytes", format, max_out));
+  return Status::TooLarge(fmt::format(kDecompressedTooLargeFormat, format, max_out));
 }
 
 class ZStream {
@@ -77,6 +79,19 @@ bool IsGzipMagic(std::string_view in) {
          static_cast<uint8_t>(in[1]) == 0x8b;
 }
 
+// The errors of a zlib stream; the first {} is the format ("gzip", "deflate").
+constexpr std::string_view kInflateInitFailedMessage = "inflateInit2 failed";
+constexpr std::string_view kInflateResetFailedMessage = "inflateReset failed";
+constexpr std::string_view kCorruptInputFormat = "invalid {} body: corrupt input";
+constexpr std::string_view kTrailingGarbageFormat =
+    "invalid {} body: {} bytes of trailing garbage after the stream";
+constexpr std::string_view kUnexpectedEndFormat = "invalid {} body: unexpected end of input";
+constexpr std::string_view kNeedsDictionaryFormat =
+    "invalid {} body: stream needs a preset dictionary";
+constexpr std::string_view kOutOfMemoryFormat = "{}: out of memory";
+// The second {} is zlib's own message.
+constexpr std::string_view kZlibErrorFormat = "invalid {} body: {}";
+
 // Streams `in` through zlib into *out, growing it geometrically up to max_out. `format` names the
 // format in error messages. With multi_member, input left after the end of a stream must be
 // another gzip member (Go's gzip.Reader rejects anything else); otherwise trailing input is
@@ -85,7 +100,7 @@ Status InflateStream(std::string_view in, int window_bits, bool multi_member, co
                      uint64_t max_out, ByteBuffer* out) {
   ZStream stream;
   if (!stream.Init(window_bits)) {
-    return Status::Internal("inflateInit2 failed");
+    return Status::Internal(std::string(kInflateInitFailedMessage));
   }
   z_stream* zs = stream.get();
   const uint64_t limit = std::min<uint64_t>(max_out, DeflateOutputBound(in.size()));
@@ -129,9 +144,8 @@ Status InflateStream(std::string_view in, int window_bits, bool multi_member, co
     const size_t wrote = out_before - zs->avail_out;
     if (probing && wrote > 0) {
       // Past DeflateOutputBound no bit stream can go, so hitting it below max_out means garbage.
-      return limit == max_out
-                 ? TooLargeDecompressed(format, max_out)
-                 : Status::InvalidArgument(fmt::format("invalid {} body: corrupt input", format));
+      return limit == max_out ? TooLargeDecompressed(format, max_out)
+                              : Status::InvalidArgument(fmt::format(kCorruptInputFormat, format));
     }
     produced += wrote;
 
@@ -145,12 +159,10 @@ Status InflateStream(std::string_view in, int window_bits, bool multi_member, co
           return Status::OK();
         }
         if (!IsGzipMagic(rest)) {
-          return Status::InvalidArgument(
-              fmt::format("invalid {} body: {} bytes of trailing garbage after the stream", format,
-                          rest.size()));
+          return Status::InvalidArgument(fmt::format(kTrailingGarbageFormat, format, rest.size()));
         }
         if (inflateReset(zs) != Z_OK) {
-          return Status::Internal("inflateReset failed");
+          return Status::Internal(std::string(kInflateResetFailedMessage));
         }
         break;
       }
@@ -160,21 +172,18 @@ Status InflateStream(std::string_view in, int window_bits, bool multi_member, co
         if (zs->avail_out == 0) {
           break;
         }
-        return Status::InvalidArgument(
-            fmt::format("invalid {} body: unexpected end of input", format));
+        return Status::InvalidArgument(fmt::format(kUnexpectedEndFormat, format));
       case Z_NEED_DICT:
-        return Status::InvalidArgument(
-            fmt::format("invalid {} body: stream needs a preset dictionary", format));
+        return Status::InvalidArgument(fmt::format(kNeedsDictionaryFormat, format));
       case Z_MEM_ERROR:
-        return Status::Internal(fmt::format("{}: out of memory", format));
+        return Status::Internal(fmt::format(kOutOfMemoryFormat, format));
       default:
-        return Status::InvalidArgument(fmt::format("invalid {} body: {}", format,
-                                                   zs->msg != nullptr ? zs->msg : "corrupt input"));
+        return Status::InvalidArgument(
+            fmt::format(kZlibErrorFormat, format, zs->msg != nullptr ? zs->msg : "corrupt input"));
     }
     if (rc == Z_OK && in_pos == in.size() && zs->avail_out > 0) {
       // zlib consumed everything and still has room: the stream is cut short.
-      return Status::InvalidArgument(
-          fmt::format("invalid {} body: unexpected end of input", format));
+      return Status::InvalidArgument(fmt::format(kUnexpectedEndFormat, format));
     }
   }
 }
@@ -234,26 +243,30 @@ Status InflateDeflate(std::string_view in, uint64_t max_out, ByteBuffer* out) {
   return InflateStream(in, -15, /*multi_member=*/false, "deflate", max_out, out);
 }
 
+constexpr std::string_view kSnappyBadLengthMessage = "invalid snappy body: corrupt length header";
+constexpr std::string_view kSnappyTooLargeFormat =
+    "snappy body decompresses to {} bytes, over the limit of {} bytes";
+constexpr std::string_view kSnappyImpossibleLengthFormat =
+    "invalid snappy body: header claims {} bytes, impossible from {} compressed bytes";
+constexpr std::string_view kSnappyCorruptMessage = "invalid snappy body: corrupt input";
+
 Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out) {
   size_t length = 0;
   if (!snappy::GetUncompressedLength(in.data(), in.size(), &length)) {
-    return Status::InvalidArgument("invalid snappy body: corrupt length header");
+    return Status::InvalidArgument(std::string(kSnappyBadLengthMessage));
   }
   if (length > max_out) {
-    return Status::TooLarge(fmt::format(
-        "snappy body decompresses to {} bytes, over the limit of {} bytes", length, max_out));
+    return Status::TooLarge(fmt::format(kSnappyTooLargeFormat, length, max_out));
   }
   if (length > SnappyOutputBound(in.size())) {
-    return Status::InvalidArgument(fmt::format(
-        "invalid snappy body: header claims {} bytes, impossible from {} compressed bytes", length,
-        in.size()));
+    return Status::InvalidArgument(fmt::format(kSnappyImpossibleLengthFormat, length, in.size()));
   }
   out->set_size(0);
   // With some slack (within the cap): the buffer is kept for the thread's next request, and one
   // a little larger should not cost a fresh allocation whose pages all fault in again.
   out->Reserve(std::min<uint64_t>(max_out, length + length / 4));
   if (!snappy::RawUncompress(in.data(), in.size(), out->data())) {
-    return Status::InvalidArgument("invalid snappy body: corrupt input");
+    return Status::InvalidArgument(std::string(kSnappyCorruptMessage));
   }
   out->set_size(length);
   return Status::OK();

@@ -84,6 +84,9 @@ std::string_view MediaType(std::string_view content_type) {
   return Trim(content_type.substr(0, content_type.find(';')));
 }
 
+constexpr std::string_view kUnsupportedEncodingFormat =
+    "Content-Encoding {} not supported (supported: gzip, deflate, snappy)";
+
 Result<Encoding> ParseEncoding(std::string_view header) {
   std::string_view e = Trim(header);
   if (e.empty() || EqualsIgnoreCase(e, "identity") || EqualsIgnoreCase(e, "snappy")) {
@@ -98,9 +101,11 @@ Result<Encoding> ParseEncoding(std::string_view header) {
     return Encoding::kDeflate;
   }
   return Status::InvalidArgument(
-      fmt::format("Content-Encoding {} not supported (supported: gzip, deflate, snappy)",
-                  model::QuoteString(header)));
+      fmt::format(kUnsupportedEncodingFormat, model::QuoteString(header)));
 }
+
+constexpr std::string_view kProtobufNoteFormat =
+    "{} (Content-Type {} is decoded as snappy-compressed protobuf; use application/json for JSON)";
 
 // Appends to an error about the protobuf path a note on why a body was read as protobuf, when the
 // client said something else.
@@ -110,19 +115,22 @@ Status ExplainProtobuf(Status st, std::string_view media_type) {
     return st;
   }
   return Status::InvalidArgument(
-      fmt::format("{} (Content-Type {} is decoded as snappy-compressed protobuf; use "
-                  "application/json for JSON)",
-                  st.message(), model::QuoteString(media_type)));
+      fmt::format(kProtobufNoteFormat, st.message(), model::QuoteString(media_type)));
 }
 
 }  // namespace
+
+constexpr std::string_view kBodyTooLargeFormat =
+    "push body of {} bytes exceeds the limit of {} bytes";
+constexpr std::string_view kDecompressedTooLargeFormat =
+    "push body of {} bytes exceeds the decompressed limit of {} bytes";
 
 Result<model::PushRequest> DecodePush(std::string_view body, std::string_view content_type,
                                       std::string_view content_encoding,
                                       const PushDecodeOptions& opts) {
   if (body.size() > opts.max_compressed_bytes) {
-    return Status::TooLarge(fmt::format("push body of {} bytes exceeds the limit of {} bytes",
-                                        body.size(), opts.max_compressed_bytes));
+    return Status::TooLarge(
+        fmt::format(kBodyTooLargeFormat, body.size(), opts.max_compressed_bytes));
   }
   SLUICE_ASSIGN_OR_RETURN(Encoding encoding, ParseEncoding(content_encoding));
   const std::string_view media_type = MediaType(content_type);
@@ -143,8 +151,7 @@ Result<model::PushRequest> DecodePush(std::string_view body, std::string_view co
     case Encoding::kIdentity:
       if (json && body.size() > opts.max_decompressed_bytes) {
         return Status::TooLarge(
-            fmt::format("push body of {} bytes exceeds the decompressed limit of {} bytes",
-                        body.size(), opts.max_decompressed_bytes));
+            fmt::format(kDecompressedTooLargeFormat, body.size(), opts.max_decompressed_bytes));
       }
       break;
   }

@@ -1,0 +1,314 @@
+#include "http/query_responses.h"
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/duration.h"
+#include "http/json_writer.h"
+#include "logql/engine/value.h"
+
+namespace sluice::http {
+
+namespace {
+
+void AppendLabelsObject(std::string* out, const std::vector<model::Label>& labels) {
+  out->push_back('{');
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(out, labels[i].name);
+    out->push_back(':');
+    AppendJsonString(out, labels[i].value);
+  }
+  out->push_back('}');
+}
+
+void AppendNanosString(std::string* out, int64_t ns) {
+  out->push_back('"');
+  AppendJsonInt(out, ns);
+  out->push_back('"');
+}
+
+// One JSON object field "name":value with a uint value.
+void Field(std::string* out, bool* first, std::string_view name, uint64_t v) {
+  if (!*first) out->push_back(',');
+  *first = false;
+  AppendJsonString(out, name);
+  out->push_back(':');
+  AppendJsonUint(out, v);
+}
+void FieldF(std::string* out, bool* first, std::string_view name, double v) {
+  if (!*first) out->push_back(',');
+  *first = false;
+  AppendJsonString(out, name);
+  out->push_back(':');
+  AppendJsonFloat(out, v);
+}
+void FieldB(std::string* out, bool* first, std::string_view name, bool v) {
+  if (!*first) out->push_back(',');
+  *first = false;
+  AppendJsonString(out, name);
+  out->append(v ? ":true" : ":false");
+}
+void FieldKey(std::string* out, bool* first, std::string_view name) {
+  if (!*first) out->push_back(',');
+  *first = false;
+  AppendJsonString(out, name);
+  out->push_back(':');
+}
+
+void AppendStoreStats(std::string* out, uint64_t duplicates) {
+  out->push_back('{');
+  bool f = true;
+  Field(out, &f, "totalChunksRef", 0);
+  Field(out, &f, "totalChunksDownloaded", 0);
+  Field(out, &f, "chunksDownloadTime", 0);
+  FieldB(out, &f, "queryReferencedStructuredMetadata", false);
+  FieldKey(out, &f, "chunk");
+  out->push_back('{');
+  bool c = true;
+  Field(out, &c, "headChunkBytes", 0);
+  Field(out, &c, "headChunkLines", 0);
+  Field(out, &c, "decompressedBytes", 0);
+  Field(out, &c, "decompressedLines", 0);
+  Field(out, &c, "compressedBytes", 0);
+  Field(out, &c, "totalDuplicates", duplicates);
+  Field(out, &c, "postFilterLines", 0);
+  Field(out, &c, "headChunkStructuredMetadataBytes", 0);
+  Field(out, &c, "decompressedStructuredMetadataBytes", 0);
+  out->push_back('}');
+  Field(out, &f, "chunkRefsFetchTime", 0);
+  Field(out, &f, "congestionControlLatency", 0);
+  Field(out, &f, "pipelineWrapperFilteredLines", 0);
+  out->push_back('}');
+}
+
+void AppendCacheStats(std::string* out) {
+  out->push_back('{');
+  bool f = true;
+  Field(out, &f, "entriesFound", 0);
+  Field(out, &f, "entriesRequested", 0);
+  Field(out, &f, "entriesStored", 0);
+  Field(out, &f, "bytesReceived", 0);
+  Field(out, &f, "bytesSent", 0);
+  Field(out, &f, "requests", 0);
+  Field(out, &f, "downloadTime", 0);
+  Field(out, &f, "queryLengthServed", 0);
+  out->push_back('}');
+}
+
+// [<seconds>,"<value>"], as Prometheus' model.SamplePair.
+void AppendSamplePair(std::string* out, const logql::engine::Point& p) {
+  out->push_back('[');
+  out->append(logql::engine::FormatTimestampMs(p.ts_ms));
+  out->push_back(',');
+  AppendJsonString(out, logql::engine::FormatSampleValue(p.value));
+  out->push_back(']');
+}
+
+}  // namespace
+
+void AppendStatsJson(std::string* out, const querier::QueryStats& s) {
+  double exec_secs = static_cast<double>(s.exec_time_ns) / 1e9;
+  uint64_t bytes_per_sec = 0, lines_per_sec = 0;
+  if (s.exec_time_ns > 0) {
+    bytes_per_sec = static_cast<uint64_t>(static_cast<double>(s.total_bytes_processed) / exec_secs);
+    lines_per_sec = static_cast<uint64_t>(static_cast<double>(s.total_lines_processed) / exec_secs);
+  }
+  out->push_back('{');
+  bool top = true;
+  FieldKey(out, &top, "summary");
+  out->push_back('{');
+  bool f = true;
+  Field(out, &f, "bytesProcessedPerSecond", bytes_per_sec);
+  Field(out, &f, "linesProcessedPerSecond", lines_per_sec);
+  Field(out, &f, "totalBytesProcessed", s.total_bytes_processed);
+  Field(out, &f, "totalLinesProcessed", s.total_lines_processed);
+  FieldF(out, &f, "execTime", exec_secs);
+  FieldF(out, &f, "queueTime", static_cast<double>(s.queue_time_ns) / 1e9);
+  Field(out, &f, "subqueries", s.subqueries);
+  Field(out, &f, "totalEntriesReturned", s.total_entries_returned);
+  Field(out, &f, "splits", s.splits);
+  Field(out, &f, "shards", s.shards);
+  Field(out, &f, "totalPostFilterLines", s.total_post_filter_lines);
+  Field(out, &f, "totalStructuredMetadataBytesProcessed",
+        s.total_structured_metadata_bytes_processed);
+  out->push_back('}');
+
+  FieldKey(out, &top, "querier");
+  out->append("{\"store\":");
+  AppendStoreStats(out, s.duplicates);
+  out->push_back('}');
+
+  FieldKey(out, &top, "ingester");
+  out->push_back('{');
+  bool g = true;
+  Field(out, &g, "totalReached", 0);
+  Field(out, &g, "totalChunksMatched", 0);
+  Field(out, &g, "totalBatches", 0);
+  Field(out, &g, "totalLinesSent", 0);
+  FieldKey(out, &g, "store");
+  AppendStoreStats(out, 0);
+  out->push_back('}');
+
+  FieldKey(out, &top, "cache");
+  out->push_back('{');
+  bool c = true;
+  for (const char* name : {"chunk", "index", "result", "statsResult", "volumeResult",
+                           "seriesResult", "labelResult", "instantMetricResult"}) {
+    FieldKey(out, &c, name);
+    AppendCacheStats(out);
+  }
+  out->push_back('}');
+
+  FieldKey(out, &top, "index");
+  out->push_back('{');
+  bool x = true;
+  Field(out, &x, "totalChunks", 0);
+  Field(out, &x, "postFilterChunks", 0);
+  Field(out, &x, "shardsDuration", 0);
+  FieldB(out, &x, "usedBloomFilters", false);
+  out->push_back('}');
+  out->push_back('}');
+}
+
+std::string MarshalStreamsResponse(const querier::QueryResult& result, bool categorize_labels) {
+  std::string out;
+  out.append("{\"status\":\"success\",\"data\":{");
+  if (categorize_labels) {
+    out.append("\"encodingFlags\":[");
+    AppendJsonString(&out, kCategorizeLabelsFlag);
+    out.append("],");
+  }
+  out.append("\"resultType\":\"streams\",\"result\":[");
+  for (size_t i = 0; i < result.streams.size(); ++i) {
+    const model::Stream& s = result.streams[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"stream\":");
+    AppendLabelsObject(&out, s.labels.labels());
+    out.append(",\"values\":[");
+    for (size_t j = 0; j < s.entries.size(); ++j) {
+      const model::Entry& e = s.entries[j];
+      if (j > 0) out.push_back(',');
+      out.push_back('[');
+      AppendNanosString(&out, e.timestamp_ns);
+      out.push_back(',');
+      AppendJsonString(&out, e.line);
+      if (categorize_labels) {
+        out.push_back(',');
+        if (e.metadata.empty()) {
+          out.append("{}");
+        } else {
+          out.append("{\"structuredMetadata\":");
+          AppendLabelsObject(&out, e.metadata);
+          out.push_back('}');
+        }
+      } else if (!e.metadata.empty()) {
+        out.push_back(',');
+        AppendLabelsObject(&out, e.metadata);
+      }
+      out.push_back(']');
+    }
+    out.append("]}");
+  }
+  out.append("],\"stats\":");
+  AppendStatsJson(&out, result.stats);
+  out.append("}}");
+  return out;
+}
+
+std::string MarshalMetricResponse(const querier::QueryResult& result, bool categorize_labels) {
+  std::string out;
+  out.append("{\"status\":\"success\",\"data\":{\"resultType\":");
+  switch (result.type) {
+    case querier::ResultType::kMatrix:
+      out.append("\"matrix\"");
+      break;
+    case querier::ResultType::kVector:
+      out.append("\"vector\"");
+      break;
+    default:
+      out.append("\"scalar\"");
+      break;
+  }
+  if (categorize_labels) {
+    out.append(",\"encodingFlags\":[");
+    AppendJsonString(&out, kCategorizeLabelsFlag);
+    out.push_back(']');
+  }
+  out.append(",\"result\":");
+  if (result.type == querier::ResultType::kScalar) {
+    AppendSamplePair(&out, result.scalar);
+  } else {
+    const bool matrix = result.type == querier::ResultType::kMatrix;
+    out.push_back('[');
+    for (size_t i = 0; i < result.series.size(); ++i) {
+      const logql::engine::Series& s = result.series[i];
+      if (i > 0) out.push_back(',');
+      out.append("{\"metric\":");
+      AppendLabelsObject(&out, s.labels.labels());
+      if (matrix) {
+        out.append(",\"values\":[");
+        for (size_t j = 0; j < s.points.size(); ++j) {
+          if (j > 0) out.push_back(',');
+          AppendSamplePair(&out, s.points[j]);
+        }
+        out.append("]}");
+      } else {
+        out.append(",\"value\":");
+        AppendSamplePair(&out, s.points.empty() ? logql::engine::Point{} : s.points.front());
+        out.push_back('}');
+      }
+    }
+    out.push_back(']');
+  }
+  out.append(",\"stats\":");
+  AppendStatsJson(&out, result.stats);
+  out.append("}}");
+  return out;
+}
+
+std::string MarshalLegacyStreamsResponse(const querier::QueryResult& result) {
+  std::string out = "{\"streams\":[";
+  for (size_t i = 0; i < result.streams.size(); ++i) {
+    const model::Stream& s = result.streams[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"labels\":");
+    AppendJsonString(&out, s.labels.ToString());
+    out.append(",\"entries\":[");
+    for (size_t j = 0; j < s.entries.size(); ++j) {
+      if (j > 0) out.push_back(',');
+      out.append("{\"ts\":");
+      AppendJsonString(&out, FormatRfc3339Nano(s.entries[j].timestamp_ns));
+      out.append(",\"line\":");
+      AppendJsonString(&out, s.entries[j].line);
+      out.push_back('}');
+    }
+    out.append("]}");
+  }
+  out.append("],\"stats\":");
+  AppendStatsJson(&out, result.stats);
+  out.push_back('}');
+  return out;
+}
+
+std::string MarshalStringsResponse(const std::vector<std::string>& values) {
+  std::string out = "{\"status\":\"success\",\"data\":[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(&out, values[i]);
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string MarshalSeriesResponse(const std::vector<model::LabelSet>& series) {
+  std::string out = "{\"status\":\"success\",\"data\":[";
+  for (size_t i = 0; i < series.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendLabelsObject(&out, series[i].labels());
+  }
+  out.append("]}");
+  return out;
+}
+
+}  // namespace sluice::http
