@@ -58,7 +58,9 @@ void VisitSource(SourceConfig& s, V& v) {
       v.Field("max_wait_time", DurationField{&m.max_wait_time});
       v.Field("max_lines", m.max_lines);
     });
-    if (!stage.multiline) return Status::InvalidArgument("expected a stage such as multiline: {...}");
+    if (!stage.multiline) {
+      return Status::InvalidArgument("expected a stage such as multiline: {...}");
+    }
     if (s.multiline) return Status::InvalidArgument("only one multiline stage per source");
     s.multiline = stage.multiline;
     return Status::OK();
@@ -347,7 +349,9 @@ Result<AgentConfig> LoadAgentConfig(const std::vector<std::string>& args) {
   if (file.empty()) return Status::InvalidArgument("-config.file is required");
   SLUICE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
   auto parsed = ParseAgentConfigYaml(text);
-  if (!parsed.ok()) return Status::InvalidArgument(fmt::format("{}: {}", file, parsed.status().message()));
+  if (!parsed.ok()) {
+    return Status::InvalidArgument(fmt::format("{}: {}", file, parsed.status().message()));
+  }
   AgentConfig config = std::move(parsed).value();
   static constexpr config::FlagAlias kAliases[] = {
       {"log.level", "server.log_level"},

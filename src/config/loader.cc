@@ -25,7 +25,8 @@ Status ParseScalar(std::string_view key, const std::string& text, bool& out) {
   return Status::OK();
 }
 
-Status ParseInteger(std::string_view key, const std::string& text, bool is_unsigned, long long& out) {
+Status ParseInteger(std::string_view key, const std::string& text, bool is_unsigned,
+                    long long& out) {
   try {
     size_t used = 0;
     long long v = std::stoll(text, &used);
@@ -132,7 +133,8 @@ void YamlLoader::CheckUnknown() {
     if (!top.known.contains(key)) {
       std::string section =
           top.path.empty() ? "the top level" : "section " + top.path.substr(0, top.path.size() - 1);
-      status_ = Status::InvalidArgument(fmt::format("unknown configuration key \"{}\" in {}", key, section));
+      status_ = Status::InvalidArgument(
+          fmt::format("unknown configuration key \"{}\" in {}", key, section));
       return;
     }
   }
@@ -162,7 +164,9 @@ Status YamlLoader::ReadCollection(const std::string& key, const YAML::Node& n,
                                   std::map<std::string, std::string>& out) {
   if (!n.IsMap()) return Status::InvalidArgument(key + ": expected a mapping of names to values");
   for (const auto& kv : n) {
-    if (!kv.second.IsScalar()) return Status::InvalidArgument(key + ": label values must be strings");
+    if (!kv.second.IsScalar()) {
+      return Status::InvalidArgument(key + ": label values must be strings");
+    }
     out[kv.first.as<std::string>()] = kv.second.Scalar();
   }
   return Status::OK();

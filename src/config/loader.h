@@ -47,7 +47,8 @@ Status ParseScalar(std::string_view key, const std::string& text, bool& out);
 Status ParseScalar(std::string_view key, const std::string& text, double& out);
 Status ParseScalar(std::string_view key, const std::string& text, DurationField out);
 Status ParseScalar(std::string_view key, const std::string& text, BytesField out);
-Status ParseInteger(std::string_view key, const std::string& text, bool is_unsigned, long long& out);
+Status ParseInteger(std::string_view key, const std::string& text, bool is_unsigned,
+                    long long& out);
 template <typename Int>
   requires std::is_integral_v<Int> && (!std::is_same_v<Int, bool>)
 Status ParseScalar(std::string_view key, const std::string& text, Int& out) {
@@ -182,7 +183,8 @@ class YamlDumper {
 // Sets the one scalar field whose dotted path ("server.http_listen_port") is `path`.
 class FlagSetter {
  public:
-  FlagSetter(std::string path, std::string value) : path_(std::move(path)), value_(std::move(value)) {}
+  FlagSetter(std::string path, std::string value)
+      : path_(std::move(path)), value_(std::move(value)) {}
 
   template <typename T>
   void Field(const char* name, T&& field) {
@@ -191,7 +193,8 @@ class FlagSetter {
     if constexpr (ScalarField<T>) {
       status_ = ParseScalar("-" + path_, value_, field);
     } else {
-      status_ = Status::InvalidArgument("-" + path_ + ": a list or mapping; set it in the config file");
+      status_ =
+          Status::InvalidArgument("-" + path_ + ": a list or mapping; set it in the config file");
     }
   }
   void Section(const char* name, const std::function<void()>& body);
@@ -235,7 +238,8 @@ std::string FlagPath(std::string_view name, std::span<const FlagAlias> aliases);
 
 // Applies `flags` in order to the configuration `visit(visitor)` describes.
 template <typename Visit>
-Status ApplyFlags(const std::vector<Flag>& flags, std::span<const FlagAlias> aliases, Visit&& visit) {
+Status ApplyFlags(const std::vector<Flag>& flags, std::span<const FlagAlias> aliases,
+                  Visit&& visit) {
   for (const auto& flag : flags) {
     std::string path = FlagPath(flag.name, aliases);
     FlagSetter setter(path, flag.value);

@@ -92,13 +92,17 @@ TEST(LoaderTest, ErrorsNameTheKey) {
             "unknown configuration key \"nmae\" in section items[1]");
   EXPECT_EQ(Load("nested: {cuont: 1}").status().message(),
             "unknown configuration key \"cuont\" in section nested");
-  EXPECT_EQ(Load("bogus: 1").status().message(), "unknown configuration key \"bogus\" in the top level");
+  EXPECT_EQ(Load("bogus: 1").status().message(),
+            "unknown configuration key \"bogus\" in the top level");
   EXPECT_EQ(Load("items: {name: a}").status().message(), "items: expected a list");
   EXPECT_EQ(Load("items: [a]").status().message(), "items[0]: expected a mapping");
   EXPECT_EQ(Load("items: [{tags: [x]}]").status().message(), "items[0]: name is required");
-  EXPECT_EQ(Load("items: [{tags: [[x]]}]").status().message(), "items[0].tags: expected a list of strings");
-  EXPECT_EQ(Load("nested: {count: [1]}").status().message(), "nested.count: expected a single value");
-  EXPECT_EQ(Load("nested: {count: x}").status().message(), "nested.count: cannot parse \"x\" as an integer");
+  EXPECT_EQ(Load("items: [{tags: [[x]]}]").status().message(),
+            "items[0].tags: expected a list of strings");
+  EXPECT_EQ(Load("nested: {count: [1]}").status().message(),
+            "nested.count: expected a single value");
+  EXPECT_EQ(Load("nested: {count: x}").status().message(),
+            "nested.count: cannot parse \"x\" as an integer");
   EXPECT_EQ(Load("labels: {a: [1]}").status().message(), "labels: label values must be strings");
   EXPECT_EQ(Load("sub: 5").status().message(), "sub: expected a mapping");
   // Unknown keys in an element are reported before the element's own check.
@@ -113,8 +117,8 @@ TEST(LoaderTest, NullLeavesTheDefault) {
 }
 
 TEST(LoaderTest, FlagsInBothForms) {
-  auto flags = ParseFlags({"-nested.count=3", "-nested.size", "1KB", "--enabled", "-config.file=a.yaml",
-                           "-log.level", "debug"});
+  auto flags = ParseFlags({"-nested.count=3", "-nested.size", "1KB", "--enabled",
+                           "-config.file=a.yaml", "-log.level", "debug"});
   ASSERT_TRUE(flags.ok()) << flags.status().ToString();
   ASSERT_EQ(flags->size(), 5u);
   EXPECT_EQ((*flags)[1].name, "nested.size");
@@ -140,7 +144,8 @@ TEST(LoaderTest, FlagsInBothForms) {
   EXPECT_FALSE(c.enabled);
   EXPECT_EQ(ApplyFlags({{"log.level", "x"}}, kAliases, visit).message(),
             "-nested.count: cannot parse \"x\" as an integer");
-  EXPECT_EQ(ApplyFlags({{"nested.bogus", "1"}}, kAliases, visit).message(), "unknown flag -nested.bogus");
+  EXPECT_EQ(ApplyFlags({{"nested.bogus", "1"}}, kAliases, visit).message(),
+            "unknown flag -nested.bogus");
   EXPECT_FALSE(ApplyFlags({{"labels", "a"}}, kAliases, visit).ok());  // maps are YAML only
   EXPECT_EQ(ParseFlags({"stray"}).status().message(), "unexpected argument \"stray\"");
 }

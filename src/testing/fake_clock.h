@@ -15,7 +15,8 @@ class FakeClock final : public Clock {
  public:
   // With `step_ns` > 0 every NowNanos() first advances the clock by that much, so the first read
   // returns start_ns + step_ns.
-  explicit FakeClock(int64_t start_ns, int64_t step_ns = 0) : now_ns_(start_ns), step_ns_(step_ns) {}
+  explicit FakeClock(int64_t start_ns, int64_t step_ns = 0)
+      : now_ns_(start_ns), step_ns_(step_ns) {}
 
   int64_t NowNanos() const override {
     return step_ns_ == 0 ? now_ns_.load() : now_ns_.fetch_add(step_ns_) + step_ns_;
