@@ -15,7 +15,7 @@
 // selector's matchers; aggregateBy=labels reports one series per label name ({"job":""}) instead.
 // Series are ordered by bytes, largest first, and cut at `limit` (default 100).
 //
-// Gap: "chunks" counts nothing yet (always 0): the LogSource interface does not expose chunk
+// Gap: "chunks" counts nothing yet (always 0): the query interface does not expose chunk
 // references.
 
 #include <cstdint>

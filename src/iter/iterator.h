@@ -27,7 +27,7 @@ class EntryIterator {
   virtual const model::LabelSet& Labels() const = 0;
   virtual Status Error() const { return Status::OK(); }
 
-  // Timestamps-only reads (querier::SelectParams::lines_needed == false) may return entries
+  // Timestamps-only reads (read::SelectRequest::lines_needed == false) may return entries
   // whose line is not loaded: LineLoaded() is false until LoadLine() fills At().line. Their
   // structured metadata is always there (it labels a metric sample; a source that stores it
   // with the line loads the line for the few entries that have metadata). Consumers that compare lines (a merge dropping duplicates at

@@ -208,7 +208,7 @@ TEST_F(EngineTest, StreamOrderedInputGivesTheSameResults) {
 }
 
 // Only the values of count_over_time, rate and absent_over_time without stages ignore lines.
-TEST_F(EngineTest, ReadHintsSayWhatTheAggregationReads) {
+TEST_F(EngineTest, RequestsSayWhetherTheAggregationReadsLines) {
   struct Case {
     const char* query;
     bool lines_needed;
