@@ -39,9 +39,13 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::
           if (b->min_ts >= req.through_ns || b->max_ts < req.from_ns) continue;
           blocks.push_back(b);
         }
-        // The head as an uncompressed block: read by the same iterator as every other block.
+        // The head as an uncompressed block, read by the same iterator as every other block;
+        // last, and not counted in the block statistics (they count compressed blocks).
+        const size_t cut_blocks = blocks.size();
         if (auto head = SnapshotHead(c, req.from_ns, req.through_ns)) blocks.push_back(std::move(head));
-        for (auto& b : blocks) {
+        for (size_t i = 0; i < blocks.size(); ++i) {
+          auto& b = blocks[i];
+          const bool is_head = i >= cut_blocks;
           // Cut blocks of an unordered head may overlap in time: one iterator each, merged.
           struct Owner {
             std::shared_ptr<const chunk::Block> block;
@@ -51,8 +55,10 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::
           auto owner = std::make_shared<Owner>(Owner{std::move(b), stream->labels(), literals});
           const chunk::Block* block = owner->block.get();
           const model::LabelSet* labels = owner->labels.get();
+          chunk::ReadOptions block_options = options;
+          if (is_head) block_options.stats = nullptr;
           out.push_back(chunk::NewBlocksIterator(std::move(owner), {block}, labels, req.from_ns,
-                                                 req.through_ns, req.direction, options));
+                                                 req.through_ns, req.direction, block_options));
         }
       }
     }
