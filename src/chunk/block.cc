@@ -239,12 +239,18 @@ Block BlockBuilder::Finish(Codec codec, const FinishOptions& options) {
   b.codec = codec;
   Status s = Compress(codec, encoded_heads_, &b.data, options.level);
   SLUICE_CHECK(s.ok());
-  s = Compress(codec, lines_, &scratch_, options.level);
-  SLUICE_CHECK(s.ok());
   b.heads_len = static_cast<uint32_t>(b.data.size());
   b.heads_crc32 = Crc32(b.data);
-  b.lines_crc32 = Crc32(scratch_);
-  b.data.append(scratch_);
+  if (codec == Codec::kNone) {
+    // Uncompressed (the ingester's head snapshots for queries): one copy of the lines, not two.
+    b.lines_crc32 = Crc32(lines_);
+    b.data.append(lines_);
+  } else {
+    s = Compress(codec, lines_, &scratch_, options.level);
+    SLUICE_CHECK(s.ok());
+    b.lines_crc32 = Crc32(scratch_);
+    b.data.append(scratch_);
+  }
   if (options.bloom) {
     thread_local BloomBuilder bloom;
     size_t offset = 0;

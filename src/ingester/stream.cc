@@ -158,7 +158,8 @@ std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from
     std::stable_sort(in_range.begin(), in_range.end(),
                      [](const HeadEntry* a, const HeadEntry* b) { return a->timestamp_ns < b->timestamp_ns; });
   }
-  chunk::BlockBuilder builder;
+  // One builder per thread: Finish keeps its buffers, so a query does not regrow them per head.
+  thread_local chunk::BlockBuilder builder;
   for (const HeadEntry* e : in_range) builder.Append(e->timestamp_ns, c.HeadLine(*e), c.HeadMetadata(*e));
   return std::make_shared<const chunk::Block>(builder.Finish(chunk::Codec::kNone));
 }
