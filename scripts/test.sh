@@ -10,6 +10,9 @@ scripts/build.sh build
 echo "== unit tests"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 
+echo "== clang build with thread-safety analysis"
+scripts/check-clang.sh
+
 if [[ -x build/sluice_bench ]]; then
   echo "== micro-benchmarks (brief)"
   ./build/sluice_bench --benchmark_min_time=0.01 >/dev/null

@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
 #include <thread>
 
 #include "agent/agent_metrics.h"
@@ -23,6 +21,8 @@
 #include "agent/sender.h"
 #include "agent/source.h"
 #include "common/logging.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "http/server.h"
 
 namespace sluice::agent {
@@ -54,7 +54,7 @@ struct Agent::Impl {
   void BatcherLoop();
   void CutAndSubmit(BatchBuilder& builder);
   void OnDone(Batch& batch, const char* drop_reason);
-  void SyncLoop();
+  void SyncLoop() EXCLUDES(sync_mu);
   void UpdateGauges();
 
   AgentConfig config;
@@ -77,9 +77,9 @@ struct Agent::Impl {
   std::atomic<bool> batcher_idle{false};
   bool has_files = false;
 
-  std::mutex sync_mu;
-  std::condition_variable sync_cv;
-  bool sync_stop = false;  // GUARDED_BY(sync_mu)
+  Mutex sync_mu;
+  CondVar sync_cv;
+  bool sync_stop GUARDED_BY(sync_mu) = false;
 
   http::Router router;
   std::unique_ptr<http::Server> server;
@@ -185,17 +185,18 @@ void Agent::Impl::UpdateGauges() {
 }
 
 void Agent::Impl::SyncLoop() {
-  std::unique_lock lock(sync_mu);
+  MutexLock lock(&sync_mu);
   while (!sync_stop) {
-    sync_cv.wait_for(lock, std::chrono::nanoseconds(config.positions.sync_period), [&] { return sync_stop; });
-    lock.unlock();
+    sync_cv.WaitFor(&sync_mu, std::chrono::nanoseconds(config.positions.sync_period),
+                    [this]() REQUIRES(sync_mu) { return sync_stop; });
+    lock.Unlock();
     Status st = positions.Save();
     if (!st.ok()) {
       metrics.positions_errors->Inc();
       spdlog::error("msg=\"cannot write positions file\" err=\"{}\"", st.message());
     }
     UpdateGauges();
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -308,10 +309,10 @@ int Agent::Stop() {
                  "batches={}", left);
   }
   {
-    std::lock_guard lock(d.sync_mu);
+    MutexLock lock(&d.sync_mu);
     d.sync_stop = true;
   }
-  d.sync_cv.notify_all();
+  d.sync_cv.SignalAll();
   if (d.sync_thread.joinable()) d.sync_thread.join();
   Status st = d.positions.Save();
   if (!st.ok()) spdlog::error("msg=\"cannot write positions file\" err=\"{}\"", st.message());

@@ -18,7 +18,7 @@ CircuitBreaker::CircuitBreaker(Options opts, const Clock* clock,
     : opts_(opts), clock_(clock), on_transition_(std::move(on_transition)) {}
 
 bool CircuitBreaker::Allow() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   switch (state_) {
     case BreakerState::kClosed:
       return true;
@@ -36,7 +36,7 @@ bool CircuitBreaker::Allow() {
 }
 
 void CircuitBreaker::OnSuccess() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   consecutive_failures_ = 0;
   if (state_ != BreakerState::kClosed) {
     probe_out_ = false;
@@ -45,7 +45,7 @@ void CircuitBreaker::OnSuccess() {
 }
 
 void CircuitBreaker::OnFailure() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   ++consecutive_failures_;
   if (state_ == BreakerState::kHalfOpen ||
       (state_ == BreakerState::kClosed && consecutive_failures_ >= opts_.failure_threshold)) {
@@ -57,12 +57,12 @@ void CircuitBreaker::OnFailure() {
 }
 
 BreakerState CircuitBreaker::state() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return state_;
 }
 
 int64_t CircuitBreaker::RetryAt() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return state_ == BreakerState::kOpen ? open_until_ : clock_->NowNanos();
 }
 

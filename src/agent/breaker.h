@@ -14,9 +14,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 
 #include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::agent {
 
@@ -35,25 +36,25 @@ class CircuitBreaker {
 
   // Whether the caller may send now. In half-open at most one caller holds the probe; it must
   // report the outcome with OnSuccess or OnFailure.
-  bool Allow();
-  void OnSuccess();
-  void OnFailure();
+  bool Allow() EXCLUDES(mu_);
+  void OnSuccess() EXCLUDES(mu_);
+  void OnFailure() EXCLUDES(mu_);
 
-  BreakerState state() const;
+  BreakerState state() const EXCLUDES(mu_);
   // When a caller refused by Allow should ask again (monotonic ns); now when closed.
-  int64_t RetryAt() const;
+  int64_t RetryAt() const EXCLUDES(mu_);
 
  private:
-  void SetState(BreakerState s);  // REQUIRES: mu_ held
+  void SetState(BreakerState s) REQUIRES(mu_);
 
   const Options opts_;
   const Clock* clock_;
   std::function<void(BreakerState)> on_transition_;
-  mutable std::mutex mu_;
-  BreakerState state_ = BreakerState::kClosed;   // GUARDED_BY(mu_)
-  int consecutive_failures_ = 0;                 // GUARDED_BY(mu_)
-  int64_t open_until_ = 0;                       // GUARDED_BY(mu_)
-  bool probe_out_ = false;                       // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  BreakerState state_ GUARDED_BY(mu_) = BreakerState::kClosed;
+  int consecutive_failures_ GUARDED_BY(mu_) = 0;
+  int64_t open_until_ GUARDED_BY(mu_) = 0;
+  bool probe_out_ GUARDED_BY(mu_) = false;
 };
 
 // steady_clock as a Clock: the breaker and retry waits must not jump with the wall clock.

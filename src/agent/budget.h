@@ -8,9 +8,10 @@
 // Thread-safe.
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::agent {
 
@@ -24,72 +25,72 @@ class MemoryBudget {
   // Blocks until `n` bytes fit under limit - reserve, or Close() is called (then returns false).
   // REQUIRES: n <= limit() - reserve.
   bool Acquire(uint64_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return closed_ || used_ + n + reserve_ <= limit_; });
+    MutexLock lock(&mu_);
+    cv_.Wait(&mu_, [this, n]() REQUIRES(mu_) { return closed_ || used_ + n + reserve_ <= limit_; });
     if (closed_) return false;
     Take(n);
     return true;
   }
   // Takes `n` bytes if they fit under the whole limit (reserve included).
   bool TryAcquire(uint64_t n) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (used_ + n > limit_) return false;
     Take(n);
     return true;
   }
   void Release(uint64_t n) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       used_ -= std::min(n, used_);
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   // Wakes blocked Acquire calls for shutdown.
   void Close() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       closed_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 
   // Takes `n` bytes even past the limit. Only for the shutdown path, where waiting could hang.
   void ForceAcquire(uint64_t n) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     Take(n);
   }
   bool closed() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return closed_;
   }
   uint64_t used() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return used_;
   }
   // The most ever held at once: tests assert it never passes limit().
   uint64_t high_water() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return high_water_;
   }
   uint64_t limit() const { return limit_; }
   double fraction_used() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return static_cast<double>(used_) / static_cast<double>(limit_);
   }
 
  private:
-  void Take(uint64_t n) {
+  void Take(uint64_t n) REQUIRES(mu_) {
     used_ += n;
     high_water_ = std::max(high_water_, used_);
   }
 
   const uint64_t limit_;
   const uint64_t reserve_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t used_ = 0;        // GUARDED_BY(mu_)
-  uint64_t high_water_ = 0;  // GUARDED_BY(mu_)
-  bool closed_ = false;      // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  uint64_t used_ GUARDED_BY(mu_) = 0;
+  uint64_t high_water_ GUARDED_BY(mu_) = 0;
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sluice::agent

@@ -5,14 +5,15 @@
 // file advances over once the line is delivered.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::agent {
 
@@ -65,17 +66,17 @@ class ItemQueue {
  public:
   void Push(Item item) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       bytes_ += item.charge;
       items_.push_back(std::move(item));
     }
-    cv_.notify_one();
+    cv_.Signal();
   }
   // Waits until an item is there, `deadline` (steady clock) passes, or Close(). False when none.
   template <typename TimePoint>
   bool PopUntil(TimePoint deadline, Item* out) {
-    std::unique_lock lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return closed_ || !items_.empty(); });
+    MutexLock lock(&mu_);
+    cv_.WaitUntil(&mu_, deadline, [this]() REQUIRES(mu_) { return closed_ || !items_.empty(); });
     if (items_.empty()) return false;
     *out = std::move(items_.front());
     items_.pop_front();
@@ -84,30 +85,30 @@ class ItemQueue {
   }
   void Close() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       closed_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   bool closed() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return closed_;
   }
   size_t size() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return items_.size();
   }
   uint64_t bytes() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return bytes_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> items_;  // GUARDED_BY(mu_)
-  uint64_t bytes_ = 0;      // GUARDED_BY(mu_)
-  bool closed_ = false;     // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<Item> items_ GUARDED_BY(mu_);
+  uint64_t bytes_ GUARDED_BY(mu_) = 0;
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sluice::agent

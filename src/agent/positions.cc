@@ -205,13 +205,13 @@ Status Positions::Load() {
                  filename_, decoded.status().message());
     return Status::OK();
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   loaded_ = std::move(decoded).value();
   return Status::OK();
 }
 
 std::optional<FileRecord> Positions::Find(uint64_t dev, uint64_t ino) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& r : loaded_) {
     if (r.dev == dev && r.ino == ino) return r;
   }
@@ -219,12 +219,12 @@ std::optional<FileRecord> Positions::Find(uint64_t dev, uint64_t ino) const {
 }
 
 void Positions::DropUnclaimed() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (std::erase_if(loaded_, [](const FileRecord& r) { return !r.journal; }) > 0) dirty_ = true;
 }
 
 std::string Positions::JournalCursor(const std::string& key) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& r : loaded_) {
     if (r.journal && r.path == key) return r.cursor;
   }
@@ -233,7 +233,7 @@ std::string Positions::JournalCursor(const std::string& key) const {
 
 void Positions::Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_ts,
                       std::string cursor) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::erase_if(loaded_, [&](const FileRecord& r) {
     return f.journal ? (r.journal && r.path == f.path)
                      : (!r.journal && r.dev == f.dev && r.ino == f.ino);
@@ -247,7 +247,7 @@ void Positions::Track(const TrackedFile& f, uint64_t acked_offset, int64_t last_
 
 void Positions::AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs,
                            int64_t last_ts, std::string cursor) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = files_.find(file_id);
   if (it == files_.end() || runs.empty()) return;
   it->second.segments.push_back(Segment{batch_id, std::move(runs), std::move(cursor), false});
@@ -257,7 +257,7 @@ void Positions::AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<Time
 }
 
 void Positions::Ack(uint64_t batch_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto bf = batch_files_.find(batch_id);
   if (bf == batch_files_.end()) return;
   for (uint64_t file_id : bf->second) {
@@ -280,19 +280,19 @@ void Positions::Ack(uint64_t batch_id) {
 }
 
 bool Positions::FullyAcked(uint64_t file_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = files_.find(file_id);
   return it == files_.end() || it->second.segments.empty();
 }
 
 uint64_t Positions::AckedOffset(uint64_t file_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = files_.find(file_id);
   return it == files_.end() ? 0 : it->second.record.acked_offset;
 }
 
 void Positions::Untrack(uint64_t file_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (files_.erase(file_id) > 0) dirty_ = true;
 }
 
@@ -313,17 +313,17 @@ std::vector<FileRecord> Positions::Snapshot() const {
 }
 
 Status Positions::Save() {
-  std::lock_guard save_lock(save_mu_);
+  MutexLock save_lock(&save_mu_);
   std::string data;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (!dirty_) return Status::OK();
     data = EncodePositions(Snapshot());
     dirty_ = false;
   }
   Status st = WriteFileAtomic(filename_, data, fsync_);
   if (!st.ok()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     dirty_ = true;
   }
   return st;

@@ -33,14 +33,15 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/item.h"
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::agent {
 
@@ -103,7 +104,7 @@ class Positions {
   void Untrack(uint64_t file_id);
 
   // Writes the file atomically when anything changed since the last write.
-  Status Save();
+  Status Save() EXCLUDES(save_mu_, mu_);
   const std::string& filename() const { return filename_; }
 
  private:
@@ -117,17 +118,17 @@ class Positions {
     FileRecord record;  // acked_offset and last_ts are current; runs are rebuilt on save
     std::deque<Segment> segments;
   };
-  std::vector<FileRecord> Snapshot() const;  // REQUIRES: mu_ held
+  std::vector<FileRecord> Snapshot() const REQUIRES(mu_);
 
   const std::string filename_;
   const bool fsync_;
   bool corrupted_ = false;
-  mutable std::mutex mu_;
-  std::map<uint64_t, State> files_;                        // GUARDED_BY(mu_), by file id
-  std::map<uint64_t, std::vector<uint64_t>> batch_files_;  // GUARDED_BY(mu_), batch -> file ids
-  std::vector<FileRecord> loaded_;                         // GUARDED_BY(mu_), unclaimed
-  bool dirty_ = false;                                     // GUARDED_BY(mu_)
-  std::mutex save_mu_;  // one writer of the file at a time
+  mutable Mutex mu_;
+  std::map<uint64_t, State> files_ GUARDED_BY(mu_);                        // by file id
+  std::map<uint64_t, std::vector<uint64_t>> batch_files_ GUARDED_BY(mu_);  // batch -> file ids
+  std::vector<FileRecord> loaded_ GUARDED_BY(mu_);                         // unclaimed
+  bool dirty_ GUARDED_BY(mu_) = false;
+  Mutex save_mu_;  // one writer of the file at a time
 };
 
 // Writes `data` to `path` atomically (temp file + rename), fsyncing file and directory when asked.

@@ -155,10 +155,10 @@ FileReader::~FileReader() = default;
 void FileReader::Stop() {
   stopping_ = true;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void FileReader::Open(size_t source_index, const std::string& path, uint64_t dev, uint64_t ino) {
@@ -204,7 +204,7 @@ void FileReader::Open(size_t source_index, const std::string& path, uint64_t dev
   w->tailer = std::move(tailer).value();
   ctx_.metrics->file_events->WithLabels({"opened"})->Inc();
   spdlog::info("msg=\"tailing file\" path=\"{}\" offset={}", path, offset);
-  std::lock_guard lock(watched_mu_);
+  MutexLock lock(&watched_mu_);
   watched_.push_back(std::move(w));
 }
 
@@ -228,7 +228,7 @@ void FileReader::Scan() {
           std::pair<uint64_t, uint64_t> id{st.st_dev, st.st_ino};
           seen.insert(id);
           bool known = false;
-          for (const auto& w : watched_) {
+          for (const auto& w : owned_watched()) {
             if (w->tailer->dev() == id.first && w->tailer->ino() == id.second) known = true;
           }
           if (known) continue;
@@ -248,7 +248,7 @@ void FileReader::Scan() {
     scanned_once_ = true;
     ctx_.positions->DropUnclaimed();
   }
-  ctx_.metrics->files_watched->Set(static_cast<double>(watched_.size()));
+  ctx_.metrics->files_watched->Set(static_cast<double>(owned_watched().size()));
 }
 
 bool FileReader::ReadOne(Watched& w) {
@@ -300,36 +300,36 @@ bool FileReader::ReadOne(Watched& w) {
 bool FileReader::RunOnce(bool scan) {
   if (scan) Scan();
   bool any = false;
-  for (auto& w : watched_) {
+  for (auto& w : owned_watched()) {
     if (stopping_) return any;
     any |= ReadOne(*w);
   }
   // Closed files leave once every batch holding their lines is acknowledged.
-  for (auto it = watched_.begin(); it != watched_.end();) {
+  for (auto it = owned_watched().begin(); it != owned_watched().end();) {
     Watched& w = **it;
     if (w.closed && ctx_.positions->FullyAcked(w.sink->file()->id)) {
       finished_[{w.tailer->dev(), w.tailer->ino()}] = w.tailer->offset();
       ctx_.positions->Untrack(w.sink->file()->id);
       bool path_reused = false;
-      for (const auto& other : watched_) {
+      for (const auto& other : owned_watched()) {
         if (other.get() != &w && other->sink->file()->path == w.sink->file()->path) path_reused = true;
       }
       if (!path_reused) {
         ctx_.metrics->file_read_lag->RemoveMatching(0, w.sink->file()->path);
         ctx_.metrics->file_ack_lag->RemoveMatching(0, w.sink->file()->path);
       }
-      std::lock_guard lock(watched_mu_);
+      MutexLock lock(&watched_mu_);
       it = watched_.erase(it);
     } else {
       ++it;
     }
   }
-  ctx_.metrics->files_watched->Set(static_cast<double>(watched_.size()));
+  ctx_.metrics->files_watched->Set(static_cast<double>(owned_watched().size()));
   return any;
 }
 
 void FileReader::PublishLag() const {
-  std::lock_guard lock(watched_mu_);
+  MutexLock lock(&watched_mu_);
   auto* m = ctx_.metrics;
   for (const auto& w : watched_) {
     const TrackedFile& f = *w->sink->file();
@@ -350,8 +350,9 @@ void FileReader::Run() {
     if (scan) next_scan_ = now + rc.scan_period;
     bool any = RunOnce(scan);
     if (!any) {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::nanoseconds(rc.poll_interval), [&] { return stop_; });
+      MutexLock lock(&mu_);
+      cv_.WaitFor(&mu_, std::chrono::nanoseconds(rc.poll_interval),
+                  [this]() REQUIRES(mu_) { return stop_; });
     }
   }
 }

@@ -30,12 +30,12 @@ Sender::Sender(Options opts, std::function<PushClientPtr()> make_client, Circuit
 
 Sender::~Sender() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     closing_ = aborting_ = true;
   }
-  work_cv_.notify_all();
-  space_cv_.notify_all();
-  abort_cv_.notify_all();
+  work_cv_.SignalAll();
+  space_cv_.SignalAll();
+  abort_cv_.SignalAll();
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -47,46 +47,49 @@ void Sender::Start() {
 
 void Sender::SetSubmitDeadline(std::chrono::steady_clock::time_point deadline) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     submit_deadline_ = deadline;
   }
-  space_cv_.notify_all();
+  space_cv_.SignalAll();
 }
 
 bool Sender::Submit(Batch batch) {
-  std::unique_lock lock(mu_);
-  auto has_room = [&] { return closing_ || queue_.size() < static_cast<size_t>(opts_.max_inflight); };
+  MutexLock lock(&mu_);
+  auto has_room = [this]() REQUIRES(mu_) {
+    return closing_ || queue_.size() < static_cast<size_t>(opts_.max_inflight);
+  };
   while (!has_room()) {
     if (submit_deadline_ == std::chrono::steady_clock::time_point::max()) {
-      space_cv_.wait(lock);
-    } else if (space_cv_.wait_until(lock, submit_deadline_) == std::cv_status::timeout && !has_room()) {
+      space_cv_.Wait(&mu_);
+    } else if (space_cv_.WaitUntil(&mu_, submit_deadline_) == std::cv_status::timeout &&
+               !has_room()) {
       return false;
     }
   }
   if (closing_) return false;
   queue_.push_back(std::move(batch));
-  work_cv_.notify_one();
+  work_cv_.Signal();
   return true;
 }
 
 size_t Sender::waiting() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 
 size_t Sender::Shutdown(int64_t timeout_ns) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   closing_ = true;
-  work_cv_.notify_all();
-  space_cv_.notify_all();
-  bool drained = work_cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns),
-                                   [&] { return queue_.empty() && busy_ == 0; });
+  work_cv_.SignalAll();
+  space_cv_.SignalAll();
+  bool drained = work_cv_.WaitFor(&mu_, std::chrono::nanoseconds(timeout_ns),
+                                  [this]() REQUIRES(mu_) { return queue_.empty() && busy_ == 0; });
   size_t left = queue_.size() + static_cast<size_t>(busy_);
   if (!drained) {
     aborting_ = true;
-    abort_cv_.notify_all();
+    abort_cv_.SignalAll();
   }
-  lock.unlock();
+  lock.Unlock();
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -94,8 +97,9 @@ size_t Sender::Shutdown(int64_t timeout_ns) {
 }
 
 bool Sender::WaitFor(int64_t ns) {
-  std::unique_lock lock(mu_);
-  return !abort_cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(ns, 0)), [&] { return aborting_; });
+  MutexLock lock(&mu_);
+  return !abort_cv_.WaitFor(&mu_, std::chrono::nanoseconds(std::max<int64_t>(ns, 0)),
+                            [this]() REQUIRES(mu_) { return aborting_; });
 }
 
 void Sender::Worker(int index) {
@@ -104,8 +108,9 @@ void Sender::Worker(int index) {
   while (true) {
     Batch batch;
     {
-      std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return aborting_ || closing_ || !queue_.empty(); });
+      MutexLock lock(&mu_);
+      work_cv_.Wait(&mu_,
+                    [this]() REQUIRES(mu_) { return aborting_ || closing_ || !queue_.empty(); });
       if (aborting_ || queue_.empty()) {
         if (closing_ || aborting_) return;
         continue;
@@ -114,13 +119,13 @@ void Sender::Worker(int index) {
       queue_.pop_front();
       ++busy_;
     }
-    space_cv_.notify_one();
+    space_cv_.Signal();
     Deliver(batch, *client, rng);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       --busy_;
     }
-    work_cv_.notify_all();  // Shutdown waits for queue_ empty and busy_ == 0
+    work_cv_.SignalAll();  // Shutdown waits for queue_ empty and busy_ == 0
   }
 }
 
@@ -138,7 +143,7 @@ void Sender::Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng) {
       if (!WaitFor(wait)) return;
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       if (aborting_) return;
     }
     metrics_->inflight->Add(1);

@@ -9,11 +9,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +21,8 @@
 #include "agent/batcher.h"
 #include "agent/breaker.h"
 #include "agent/client.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::agent {
 
@@ -44,20 +44,20 @@ class Sender {
   void Start();
   // Blocks while max_inflight batches are already waiting. False once shutdown began, or when
   // the submit deadline (SetSubmitDeadline) passes while waiting.
-  bool Submit(Batch batch);
+  bool Submit(Batch batch) EXCLUDES(mu_);
   // Bounds how long Submit may wait from now on (shutdown: a dead server must not hold the
   // batcher, and so the process, forever).
-  void SetSubmitDeadline(std::chrono::steady_clock::time_point deadline);
+  void SetSubmitDeadline(std::chrono::steady_clock::time_point deadline) EXCLUDES(mu_);
   // Takes no more batches, lets workers finish what is queued and in flight for up to
   // `timeout_ns`, then aborts the rest. Returns the number of batches left undelivered.
-  size_t Shutdown(int64_t timeout_ns);
-  size_t waiting() const;
+  size_t Shutdown(int64_t timeout_ns) EXCLUDES(mu_);
+  size_t waiting() const EXCLUDES(mu_);
 
  private:
-  void Worker(int index);
-  void Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng);
+  void Worker(int index) EXCLUDES(mu_);
+  void Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng) EXCLUDES(mu_);
   // Sleeps up to `ns`; false when aborted meanwhile.
-  bool WaitFor(int64_t ns);
+  bool WaitFor(int64_t ns) EXCLUDES(mu_);
 
   const Options opts_;
   std::function<PushClientPtr()> make_client_;
@@ -65,16 +65,16 @@ class Sender {
   AgentMetrics* metrics_;
   DoneFn done_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // a batch arrived, or closing
-  std::condition_variable space_cv_;  // a batch was taken
-  std::condition_variable abort_cv_;  // aborting_ set
-  std::deque<Batch> queue_;           // GUARDED_BY(mu_)
-  bool closing_ = false;              // GUARDED_BY(mu_)
-  bool aborting_ = false;             // GUARDED_BY(mu_)
-  int busy_ = 0;                      // GUARDED_BY(mu_): workers holding a batch
-  std::chrono::steady_clock::time_point submit_deadline_ =
-      std::chrono::steady_clock::time_point::max();  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar work_cv_;   // a batch arrived, or closing
+  CondVar space_cv_;  // a batch was taken
+  CondVar abort_cv_;  // aborting_ set
+  std::deque<Batch> queue_ GUARDED_BY(mu_);
+  bool closing_ GUARDED_BY(mu_) = false;
+  bool aborting_ GUARDED_BY(mu_) = false;
+  int busy_ GUARDED_BY(mu_) = 0;  // workers holding a batch
+  std::chrono::steady_clock::time_point submit_deadline_ GUARDED_BY(mu_) =
+      std::chrono::steady_clock::time_point::max();
   std::vector<std::thread> workers_;
 };
 

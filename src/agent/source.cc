@@ -97,9 +97,11 @@ int Shedder::Match(double fraction_used, const StreamLabels& labels, std::string
   for (size_t i = 0; i < rules_.size(); ++i) {
     const ShedRule& r = rules_[i];
     bool ok = true;
-    for (const auto& [k, v] : r.labels) {
-      auto it = std::find_if(labels.pairs.begin(), labels.pairs.end(), [&](const auto& p) { return p.first == k; });
-      if (it == labels.pairs.end() || it->second != v) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda.
+    for (const auto& want : r.labels) {
+      auto it = std::find_if(labels.pairs.begin(), labels.pairs.end(),
+                             [&](const auto& p) { return p.first == want.first; });
+      if (it == labels.pairs.end() || it->second != want.second) {
         ok = false;
         break;
       }

@@ -20,7 +20,7 @@ Overrides::~Overrides() { Stop(); }
 std::shared_ptr<const Limits> Overrides::ForTenant(std::string_view tenant) const {
   std::shared_ptr<const TenantMap> snapshot;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     snapshot = tenants_;
   }
   auto it = snapshot->find(tenant);
@@ -35,14 +35,14 @@ Status Overrides::Reload() {
   ss << in.rdbuf();
   std::string content = ss.str();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (content == last_content_) return Status::OK();
   }
   auto parsed = ParseOverridesYaml(content, *defaults_);
   if (!parsed.ok()) return parsed.status();
   auto map = std::make_shared<TenantMap>();
   for (auto& o : *parsed) map->emplace(o.tenant, std::make_shared<const Limits>(std::move(o.limits)));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   tenants_ = std::move(map);
   last_content_ = std::move(content);
   spdlog::info("msg=\"loaded runtime config\" file={} tenants={}", file_, tenants_->size());
@@ -52,24 +52,24 @@ Status Overrides::Reload() {
 void Overrides::Start() {
   if (file_.empty() || thread_.joinable()) return;
   thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
+    MutexLock lock(&mu_);
     while (!stopping_) {
-      cv_.wait_for(lock, std::chrono::nanoseconds(period_ns_));
+      cv_.WaitFor(&mu_, std::chrono::nanoseconds(period_ns_));
       if (stopping_) break;
-      lock.unlock();
+      lock.Unlock();
       Status st = Reload();
       if (!st.ok()) spdlog::warn("msg=\"runtime config reload failed; keeping previous overrides\" err=\"{}\"", st.message());
-      lock.lock();
+      lock.Lock();
     }
   });
 }
 
 void Overrides::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -1,13 +1,13 @@
 #pragma once
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "config/limits.h"
 
 namespace sluice::config {
@@ -22,14 +22,14 @@ class Overrides {
   ~Overrides();
 
   // The limits in force for `tenant` now; the snapshot stays valid while held.
-  std::shared_ptr<const Limits> ForTenant(std::string_view tenant) const;
+  std::shared_ptr<const Limits> ForTenant(std::string_view tenant) const EXCLUDES(mu_);
   const Limits& defaults() const { return *defaults_; }
 
   // Reads the file now (also done by the reload thread).
-  Status Reload();
+  Status Reload() EXCLUDES(mu_);
   // Starts the background reload thread (no-op without a file).
   void Start();
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
  private:
   using TenantMap = std::map<std::string, std::shared_ptr<const Limits>, std::less<>>;
@@ -38,11 +38,11 @@ class Overrides {
   std::string file_;
   int64_t period_ns_;
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const TenantMap> tenants_;  // GUARDED_BY(mu_)
-  std::string last_content_;                  // GUARDED_BY(mu_)
-  bool stopping_ = false;                     // GUARDED_BY(mu_)
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  std::shared_ptr<const TenantMap> tenants_ GUARDED_BY(mu_);
+  std::string last_content_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  CondVar cv_;
   std::thread thread_;
 };
 

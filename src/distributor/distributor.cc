@@ -128,13 +128,13 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
 }
 
 std::shared_ptr<const StreamLabels> Distributor::CachedLabels(std::string_view raw) {
-  std::lock_guard lock(labels_mu_);
+  MutexLock lock(&labels_mu_);
   auto it = label_cache_.find(raw);
   return it == label_cache_.end() ? nullptr : it->second;
 }
 
 void Distributor::CacheLabels(std::string_view raw, std::shared_ptr<const StreamLabels> parsed) {
-  std::lock_guard lock(labels_mu_);
+  MutexLock lock(&labels_mu_);
   if (label_cache_.size() >= kMaxCachedLabelTexts) label_cache_.clear();
   label_cache_.emplace(raw, std::move(parsed));
 }
@@ -143,7 +143,7 @@ bool Distributor::AllowRate(std::string_view tenant, const config::Limits& limit
   double rate = limits.ingestion_rate_mb * kMiB;
   double burst = limits.ingestion_burst_size_mb * kMiB;
   int64_t now = clock_->NowNanos();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = rate_limiters_.find(tenant);
   if (it == rate_limiters_.end()) {
     it = rate_limiters_.emplace(std::string(tenant), TokenBucket(rate, burst, now)).first;

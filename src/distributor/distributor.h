@@ -2,13 +2,14 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/string_hash.h"
+#include "common/thread_annotations.h"
 #include "common/token_bucket.h"
 #include "config/overrides.h"
 #include "write/pusher.h"
@@ -32,25 +33,28 @@ class Distributor {
   // Validates one stream; on failure returns the error and counts its lines as discarded.
   Status ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,
                         size_t lines, uint64_t bytes, write::ValidatedStream* out);
-  bool AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes);
+  bool AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes)
+      EXCLUDES(mu_);
 
   // Parsed labels by the raw text the client sent. Limits are still checked on every push
   // (they may change at runtime). Bounded: cleared when it reaches this many label texts (a churn of streams then only costs
   // the parse it would cost without the cache).
   static constexpr size_t kMaxCachedLabelTexts = 65536;
-  std::shared_ptr<const write::StreamLabels> CachedLabels(std::string_view raw);
-  void CacheLabels(std::string_view raw, std::shared_ptr<const write::StreamLabels> parsed);
+  std::shared_ptr<const write::StreamLabels> CachedLabels(std::string_view raw)
+      EXCLUDES(labels_mu_);
+  void CacheLabels(std::string_view raw, std::shared_ptr<const write::StreamLabels> parsed)
+      EXCLUDES(labels_mu_);
 
   config::Overrides* overrides_;
   write::Pusher* pusher_;
   Clock* clock_;
 
-  std::mutex mu_;
-  std::map<std::string, TokenBucket, std::less<>> rate_limiters_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, TokenBucket, std::less<>> rate_limiters_ GUARDED_BY(mu_);
 
-  std::mutex labels_mu_;
+  Mutex labels_mu_;
   std::unordered_map<std::string, std::shared_ptr<const write::StreamLabels>, StringHash, std::equal_to<>>
-      label_cache_;  // GUARDED_BY(labels_mu_)
+      label_cache_ GUARDED_BY(labels_mu_);
 };
 
 }  // namespace sluice::distributor

@@ -4,10 +4,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <sstream>
 
 #include "common/civil.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::gocompat {
 
@@ -448,6 +449,15 @@ std::shared_ptr<const Zone> Zone::FromTzif(std::string_view data) {
   return zone;
 }
 
+namespace {
+// Zones read from /usr/share/zoneinfo by Zone::Load, by name; nullptr remembers a name with no
+// zone. A struct rather than two function statics so the lock can be named in GUARDED_BY.
+struct ZoneCache {
+  Mutex mu;
+  std::map<std::string, std::shared_ptr<const Zone>, std::less<>> zones GUARDED_BY(mu);
+};
+}  // namespace
+
 std::shared_ptr<const Zone> Zone::Load(std::string_view name) {
   static const auto kUtc = std::shared_ptr<const Zone>(&Utc(), [](const Zone*) {});
   if (name.empty() || name == "UTC" || name == "Local") return kUtc;
@@ -455,10 +465,9 @@ std::shared_ptr<const Zone> Zone::Load(std::string_view name) {
       name.size() > 255 || name.find('\0') != std::string_view::npos) {
     return nullptr;
   }
-  static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<const Zone>, std::less<>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(name); it != cache.end()) return it->second;
+  static ZoneCache cache;
+  MutexLock lock(&cache.mu);
+  if (auto it = cache.zones.find(name); it != cache.zones.end()) return it->second;
   std::shared_ptr<const Zone> zone;
   std::ifstream in("/usr/share/zoneinfo/" + std::string(name), std::ios::binary);
   if (in) {
@@ -467,7 +476,7 @@ std::shared_ptr<const Zone> Zone::Load(std::string_view name) {
     zone = FromTzif(ss.str());
   }
   // Bound the cache: names come from queries.
-  if (cache.size() < 1024) cache.emplace(std::string(name), zone);
+  if (cache.zones.size() < 1024) cache.zones.emplace(std::string(name), zone);
   return zone;
 }
 

@@ -71,7 +71,7 @@ Ingester::StreamMap::iterator Ingester::DropRetired(Tenant* tenant, Shard& shard
 }
 
 Status Ingester::Sweep(bool force, bool memory) {
-  std::lock_guard flush_lock(flush_mu_);
+  MutexLock flush_lock(&flush_mu_);
   const int64_t now = clock_->NowNanos();
   auto& m = Metrics();
   // Under memory pressure, open chunks of at least `memory_cut` bytes are closed: the largest
@@ -84,7 +84,7 @@ Status Ingester::Sweep(bool force, bool memory) {
       std::vector<uint64_t> sizes;
       for (Tenant* tenant : AllTenants()) {
         for (auto& shard : tenant->shards) {
-          std::lock_guard lock(shard.mu);
+          MutexLock lock(&shard.mu);
           for (const auto& [fp, stream] : shard.streams) {
             const auto& chunks = stream->chunks();
             if (!chunks.empty() && !chunks.back().closed) {
@@ -105,7 +105,7 @@ Status Ingester::Sweep(bool force, bool memory) {
   std::vector<FlushItem> items;
   for (Tenant* tenant : AllTenants()) {
     for (auto& shard : tenant->shards) {
-      std::lock_guard lock(shard.mu);
+      MutexLock lock(&shard.mu);
       for (auto it = shard.streams.begin(); it != shard.streams.end();) {
         Stream& stream = *it->second;
         auto& chunks = stream.chunks();
@@ -147,7 +147,7 @@ Status Ingester::Sweep(bool force, bool memory) {
   for (const auto& item : items) {
     Tenant* tenant = FindTenant(item.tenant);
     Shard& shard = ShardFor(tenant, item.fingerprint);
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(&shard.mu);
     auto it = shard.streams.find(item.fingerprint);
     if (it == shard.streams.end()) continue;
     for (auto& c : it->second->chunks()) {
@@ -262,22 +262,24 @@ Status Ingester::FlushAll() { return Sweep(true); }
 
 void Ingester::RequestFlush() {
   {
-    std::lock_guard lock(loop_mu_);
+    MutexLock lock(&loop_mu_);
     flush_requested_ = true;
   }
-  loop_cv_.notify_all();
+  loop_cv_.SignalAll();
 }
 
 void Ingester::FlushLoop() {
-  std::unique_lock lock(loop_mu_);
+  MutexLock lock(&loop_mu_);
   while (!loops_stop_) {
-    loop_cv_.wait_for(lock, std::chrono::nanoseconds(config_.flush_check_period),
-                      [this] { return loops_stop_ || flush_requested_ || memory_flush_wanted_.load(); });
+    loop_cv_.WaitFor(&loop_mu_, std::chrono::nanoseconds(config_.flush_check_period),
+                     [this]() REQUIRES(loop_mu_) {
+                       return loops_stop_ || flush_requested_ || memory_flush_wanted_.load();
+                     });
     if (loops_stop_) break;
     bool force = flush_requested_;
     flush_requested_ = false;
     bool memory = memory_flush_wanted_.exchange(false);
-    lock.unlock();
+    lock.Unlock();
     Status st = Sweep(force, memory);
     if (!st.ok()) spdlog::warn("msg=\"flush sweep failed; will retry\" err=\"{}\"", st.message());
     if (memory && wal_) {
@@ -287,7 +289,7 @@ void Ingester::FlushLoop() {
       st = Checkpoint();
       if (!st.ok()) spdlog::warn("msg=\"checkpoint after a memory flush failed\" err=\"{}\"", st.message());
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -52,30 +52,30 @@ Ingester::Ingester(const config::Config::Ingester& config, config::Overrides* ov
 
 Ingester::~Ingester() {
   {
-    std::lock_guard lock(loop_mu_);
+    MutexLock lock(&loop_mu_);
     loops_stop_ = true;
   }
-  loop_cv_.notify_all();
+  loop_cv_.SignalAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
 }
 
 Ingester::Tenant* Ingester::FindTenant(std::string_view tenant) {
-  std::shared_lock lock(tenants_mu_);
+  ReaderMutexLock lock(&tenants_mu_);
   auto it = tenants_.find(tenant);
   return it == tenants_.end() ? nullptr : it->second.get();
 }
 
 Ingester::Tenant* Ingester::GetOrCreateTenant(std::string_view tenant) {
   if (Tenant* t = FindTenant(tenant)) return t;
-  std::unique_lock lock(tenants_mu_);
+  WriterMutexLock lock(&tenants_mu_);
   auto& slot = tenants_[std::string(tenant)];
   if (!slot) slot = std::make_unique<Tenant>(std::string(tenant), static_cast<size_t>(std::max(1, config_.concurrency)));
   return slot.get();
 }
 
 std::vector<Ingester::Tenant*> Ingester::AllTenants() {
-  std::shared_lock lock(tenants_mu_);
+  ReaderMutexLock lock(&tenants_mu_);
   std::vector<Tenant*> out;
   for (auto& [_, t] : tenants_) out.push_back(t.get());
   return out;
@@ -144,8 +144,8 @@ void Ingester::Settle(const MemoryDelta& delta) {
   const uint64_t budget = HeadBudget() + config_.chunk_memory_budget;
   if (heads + blocks > static_cast<int64_t>(budget) && !memory_flush_wanted_.load() &&
       !memory_flush_wanted_.exchange(true)) {
-    std::lock_guard lock(loop_mu_);
-    loop_cv_.notify_all();
+    MutexLock lock(&loop_mu_);
+    loop_cv_.SignalAll();
   }
 }
 
@@ -176,7 +176,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
     const size_t total = vs.entries.size();
     {
       Shard& shard = ShardFor(tenant, vs.fingerprint());
-      std::lock_guard lock(shard.mu);
+      MutexLock lock(&shard.mu);
       auto it = shard.streams.find(vs.fingerprint());
       if (it == shard.streams.end()) {
         if (stream_limit > 0 && tenant->num_streams.load() >= stream_limit) {
@@ -275,10 +275,10 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
 Status Ingester::Shutdown(bool flush) {
   if (stopping_.exchange(true)) return Status::OK();
   {
-    std::lock_guard lock(loop_mu_);
+    MutexLock lock(&loop_mu_);
     loops_stop_ = true;
   }
-  loop_cv_.notify_all();
+  loop_cv_.SignalAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   Status result;

@@ -15,17 +15,16 @@
 // checkpoint thread run in the background.
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "config/config.h"
 #include "config/overrides.h"
 #include "write/pusher.h"
@@ -61,13 +60,13 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   // Closes every open chunk and flushes everything to storage; returns when done.
   Status FlushAll();
   // Asks the flush thread to flush everything soon (POST /flush) and returns at once.
-  void RequestFlush();
+  void RequestFlush() EXCLUDES(loop_mu_);
   // Stops taking pushes (503), flushes if asked, writes a final checkpoint and closes the WAL.
-  Status Shutdown(bool flush);
+  Status Shutdown(bool flush) EXCLUDES(loop_mu_);
   bool stopping() const { return stopping_.load(); }
 
   // Writes a checkpoint now (also done every checkpoint_duration).
-  Status Checkpoint();
+  Status Checkpoint() EXCLUDES(checkpoint_mu_);
 
   uint64_t memory_streams() const { return total_streams_.load(); }
   // Bytes held by open heads (raw lines not yet cut into compressed blocks).
@@ -76,8 +75,8 @@ class Ingester final : public write::Pusher, public read::StreamSource {
  private:
   using StreamMap = std::unordered_map<uint64_t, std::unique_ptr<Stream>>;  // by fingerprint
   struct Shard {
-    std::mutex mu;
-    StreamMap streams;  // GUARDED_BY(mu)
+    Mutex mu;
+    StreamMap streams GUARDED_BY(mu);
   };
   struct Tenant {
     explicit Tenant(std::string id, size_t shards) : id(std::move(id)), shards(shards) {}
@@ -87,21 +86,22 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   };
   struct FlushItem;
 
-  Tenant* GetOrCreateTenant(std::string_view tenant);
-  std::vector<Tenant*> AllTenants();
-  Tenant* FindTenant(std::string_view tenant);
+  Tenant* GetOrCreateTenant(std::string_view tenant) EXCLUDES(tenants_mu_);
+  std::vector<Tenant*> AllTenants() EXCLUDES(tenants_mu_);
+  Tenant* FindTenant(std::string_view tenant) EXCLUDES(tenants_mu_);
   Shard& ShardFor(Tenant* t, uint64_t fingerprint) { return t->shards[fingerprint % t->shards.size()]; }
 
   // Closes chunks that are idle or too old (all, when `force`), flushes closed chunks and drops
   // flushed ones past the retain period.
   // `memory`: also close the largest open chunks, until what stays in memory is half the budget.
-  Status Sweep(bool force, bool memory = false);
+  Status Sweep(bool force, bool memory = false) EXCLUDES(flush_mu_);
   Status FlushItems(std::vector<FlushItem>& items);
   // Drops the stream's flushed chunks past the retain period, and the stream once it holds
-  // nothing. Returns the iterator after `it`. REQUIRES: shard.mu held.
-  StreamMap::iterator DropRetired(Tenant* tenant, Shard& shard, StreamMap::iterator it, int64_t now);
-  void FlushLoop();
-  void CheckpointLoop();
+  // nothing. Returns the iterator after `it`.
+  StreamMap::iterator DropRetired(Tenant* tenant, Shard& shard, StreamMap::iterator it, int64_t now)
+      REQUIRES(shard.mu);
+  void FlushLoop() EXCLUDES(loop_mu_);
+  void CheckpointLoop() EXCLUDES(loop_mu_);
   Status Replay();
   // What a stream holds in memory, taken before a change so that Charge() can account for it.
   struct StreamMemory {
@@ -129,23 +129,23 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   Clock* clock_;
   StreamOptions stream_options_;
 
-  std::shared_mutex tenants_mu_;
-  std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_;  // GUARDED_BY(tenants_mu_)
+  SharedMutex tenants_mu_;
+  std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_ GUARDED_BY(tenants_mu_);
   std::atomic<uint64_t> total_streams_{0};
   std::atomic<int64_t> head_bytes_{0};   // every open head's Stream::head_bytes()
   std::atomic<int64_t> block_bytes_{0};  // compressed blocks of the chunks not flushed yet
   std::atomic<bool> memory_flush_wanted_{false};  // Charge() found memory over budget
 
   std::unique_ptr<wal::Writer> wal_;
-  std::mutex flush_mu_;  // one sweep at a time
-  std::mutex checkpoint_mu_;
+  Mutex flush_mu_;  // one sweep at a time
+  Mutex checkpoint_mu_;  // one checkpoint at a time
 
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
-  std::mutex loop_mu_;
-  std::condition_variable loop_cv_;
-  bool loops_stop_ = false;        // GUARDED_BY(loop_mu_)
-  bool flush_requested_ = false;   // GUARDED_BY(loop_mu_)
+  Mutex loop_mu_;
+  CondVar loop_cv_;
+  bool loops_stop_ GUARDED_BY(loop_mu_) = false;
+  bool flush_requested_ GUARDED_BY(loop_mu_) = false;
   std::thread flush_thread_;
   std::thread checkpoint_thread_;
 };

@@ -29,7 +29,7 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::
   options.required_literals = literals->empty() ? nullptr : literals.get();
   options.stats = req.stats != nullptr ? &req.stats->blocks : nullptr;
   for (auto& shard : tenant->shards) {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(&shard.mu);
     for (auto& [fp, stream] : shard.streams) {
       if (!model::MatchesAll(req.matchers, *stream->labels())) continue;
       for (const auto& c : stream->chunks()) {
@@ -72,7 +72,7 @@ Result<std::vector<model::LabelSet>> Ingester::StreamLabels(const read::SelectRe
   Tenant* tenant = FindTenant(tenant_id);
   if (tenant == nullptr) return out;
   for (auto& shard : tenant->shards) {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(&shard.mu);
     for (auto& [fp, stream] : shard.streams) {
       if (!model::MatchesAll(req.matchers, *stream->labels())) continue;
       bool in_range = std::any_of(stream->chunks().begin(), stream->chunks().end(),

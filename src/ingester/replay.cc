@@ -15,22 +15,22 @@
 namespace sluice::ingester {
 
 void Ingester::CheckpointLoop() {
-  std::unique_lock lock(loop_mu_);
+  MutexLock lock(&loop_mu_);
   while (!loops_stop_) {
     // The condition variable is shared with the flush loop: wait for the deadline, not a wake-up.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(config_.wal.checkpoint_duration);
-    loop_cv_.wait_until(lock, deadline, [this] { return loops_stop_; });
+    loop_cv_.WaitUntil(&loop_mu_, deadline, [this]() REQUIRES(loop_mu_) { return loops_stop_; });
     if (loops_stop_) break;
-    lock.unlock();
+    lock.Unlock();
     Status st = Checkpoint();
     if (!st.ok()) spdlog::warn("msg=\"checkpoint failed\" err=\"{}\"", st.message());
-    lock.lock();
+    lock.Lock();
   }
 }
 
 Status Ingester::Checkpoint() {
   if (!wal_) return Status::OK();
-  std::lock_guard lock(checkpoint_mu_);
+  MutexLock lock(&checkpoint_mu_);
   auto& m = Metrics();
   m.checkpoints->WithLabels({})->Inc();
   auto fail = [&](Status st) {
@@ -55,7 +55,7 @@ Status Ingester::Checkpoint() {
     for (auto& shard : tenant->shards) {
       std::vector<Snapshot> snapshots;
       {
-        std::lock_guard shard_lock(shard.mu);
+        MutexLock shard_lock(&shard.mu);
         for (auto& [fp, stream] : shard.streams) {
           Snapshot s{fp, stream->labels_text(), {}, {}};
           for (const auto& c : stream->chunks()) {
@@ -151,9 +151,9 @@ Status Ingester::Replay() {
     ~Worker() { Stop(); }
 
     // Queues *batch and replaces it with an empty one; blocks while the queue is full.
-    void Submit(std::unique_ptr<Batch>* batch) {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return queue_.size() < kReplayQueuedBatches; });
+    void Submit(std::unique_ptr<Batch>* batch) EXCLUDES(mu_) {
+      MutexLock lock(&mu_);
+      cv_.Wait(&mu_, [this]() REQUIRES(mu_) { return queue_.size() < kReplayQueuedBatches; });
       queue_.push_back(std::move(*batch));
       if (free_.empty()) {
         *batch = std::make_unique<Batch>();
@@ -161,42 +161,45 @@ Status Ingester::Replay() {
         *batch = std::move(free_.back());
         free_.pop_back();
       }
-      cv_.notify_all();
+      cv_.SignalAll();
     }
     // Returns when every batch submitted so far is applied.
-    void Drain() {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    void Drain() EXCLUDES(mu_) {
+      MutexLock lock(&mu_);
+      cv_.Wait(&mu_, [this]() REQUIRES(mu_) { return queue_.empty() && !busy_; });
     }
-    void Stop() {
+    void Stop() EXCLUDES(mu_) {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         stop_ = true;
       }
-      cv_.notify_all();
+      cv_.SignalAll();
       if (thread_.joinable()) thread_.join();
     }
     // Entries appended (duplicates are not). Call after Stop().
-    uint64_t entries() const { return entries_; }
+    uint64_t entries() const EXCLUDES(mu_) {
+      MutexLock lock(&mu_);
+      return entries_;
+    }
 
    private:
-    void Run() {
-      std::unique_lock lock(mu_);
+    void Run() EXCLUDES(mu_) {
+      MutexLock lock(&mu_);
       while (true) {
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        cv_.Wait(&mu_, [this]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything is applied
         std::unique_ptr<Batch> batch = std::move(queue_.front());
         queue_.pop_front();
         busy_ = true;
-        cv_.notify_all();  // room in the queue
-        lock.unlock();
+        cv_.SignalAll();  // room in the queue
+        lock.Unlock();
         uint64_t appended = Apply(*batch);
         batch->Clear();
-        lock.lock();
+        lock.Lock();
         entries_ += appended;
         free_.push_back(std::move(batch));
         busy_ = false;
-        cv_.notify_all();
+        cv_.SignalAll();
       }
     }
 
@@ -207,7 +210,7 @@ Status Ingester::Replay() {
       for (const auto& g : batch.groups) {
         const int64_t now = ing_->clock_->NowNanos();
         Shard& shard = ing_->ShardFor(g.tenant, g.fingerprint);
-        std::lock_guard lock(shard.mu);
+        MutexLock lock(&shard.mu);
         auto s = shard.streams.find(g.fingerprint);
         if (s == shard.streams.end()) continue;
         const StreamMemory before = MemoryOf(*s->second);
@@ -225,13 +228,13 @@ Status Ingester::Replay() {
     }
 
     Ingester* ing_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<std::unique_ptr<Batch>> queue_;  // GUARDED_BY(mu_)
-    std::vector<std::unique_ptr<Batch>> free_;  // GUARDED_BY(mu_)
-    bool busy_ = false;                         // GUARDED_BY(mu_)
-    bool stop_ = false;                         // GUARDED_BY(mu_)
-    uint64_t entries_ = 0;                      // GUARDED_BY(mu_)
+    mutable Mutex mu_;
+    CondVar cv_;
+    std::deque<std::unique_ptr<Batch>> queue_ GUARDED_BY(mu_);
+    std::vector<std::unique_ptr<Batch>> free_ GUARDED_BY(mu_);
+    bool busy_ GUARDED_BY(mu_) = false;
+    bool stop_ GUARDED_BY(mu_) = false;
+    uint64_t entries_ GUARDED_BY(mu_) = 0;
     std::thread thread_;                        // last: starts once the rest is set up
   };
 
@@ -254,7 +257,7 @@ Status Ingester::Replay() {
       uint64_t fp = parsed->Fingerprint();
       Tenant* t = ing_->GetOrCreateTenant(tenant);
       Shard& shard = ing_->ShardFor(t, fp);
-      std::lock_guard lock(shard.mu);
+      MutexLock lock(&shard.mu);
       if (!shard.streams.contains(fp)) {
         std::string text = parsed->ToString();
         shard.streams.emplace(fp, std::make_unique<Stream>(std::make_shared<const model::LabelSet>(std::move(*parsed)),

@@ -43,7 +43,7 @@ std::vector<double> DefaultBuckets() { return {.005, .01, .025, .05, .1, .25, .5
 
 template <typename T>
 void Family<T>::RemoveMatching(size_t index, const std::string& value) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (auto it = children_.begin(); it != children_.end();) {
     it = (index < it->first.size() && it->first[index] == value) ? children_.erase(it) : std::next(it);
   }
@@ -70,7 +70,7 @@ struct Registry::Entry {
 Family<Counter>* Registry::NewCounter(std::string name, std::string help, std::vector<std::string> labels) {
   auto fam = std::make_unique<Family<Counter>>(std::move(labels), [] { return std::make_unique<Counter>(); });
   auto* raw = fam.get();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
   return raw;
 }
@@ -78,7 +78,7 @@ Family<Counter>* Registry::NewCounter(std::string name, std::string help, std::v
 Family<Gauge>* Registry::NewGauge(std::string name, std::string help, std::vector<std::string> labels) {
   auto fam = std::make_unique<Family<Gauge>>(std::move(labels), [] { return std::make_unique<Gauge>(); });
   auto* raw = fam.get();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
   return raw;
 }
@@ -88,18 +88,18 @@ Family<Histogram>* Registry::NewHistogram(std::string name, std::string help, st
   auto fam = std::make_unique<Family<Histogram>>(
       std::move(labels), [buckets] { return std::make_unique<Histogram>(buckets); });
   auto* raw = fam.get();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
   return raw;
 }
 
 void Registry::NewCallbackGauge(std::string name, std::string help, std::function<double()> fn) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), Callback{std::move(fn), "gauge"}}));
 }
 
 void Registry::NewCallbackCounter(std::string name, std::string help, std::function<double()> fn) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   entries_.push_back(
       std::make_unique<Entry>(Entry{std::move(name), std::move(help), Callback{std::move(fn), "counter"}}));
 }
@@ -148,7 +148,7 @@ std::string FormatValue(double v) {
 
 std::string Registry::Expose() const {
   std::string out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& e : entries_) {
     auto header = [&](const char* type) {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", e->name, e->help, e->name, type);

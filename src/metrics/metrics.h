@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::metrics {
 
@@ -62,27 +64,27 @@ class Family {
       : label_names_(std::move(label_names)), make_(std::move(make)) {}
 
   // REQUIRES: values.size() == label_names().size(). Thread-safe; the pointer stays valid.
-  T* WithLabels(const std::vector<std::string>& values) {
-    std::lock_guard lock(mu_);
+  T* WithLabels(const std::vector<std::string>& values) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     auto& slot = children_[values];
     if (!slot) slot = make_();
     return slot.get();
   }
   // Drops every child whose label `index` equals `value` (for example a deleted tenant's series).
-  void RemoveMatching(size_t index, const std::string& value);
+  void RemoveMatching(size_t index, const std::string& value) EXCLUDES(mu_);
 
   const std::vector<std::string>& label_names() const { return label_names_; }
   template <typename Fn>
-  void ForEach(Fn fn) const {
-    std::lock_guard lock(mu_);
+  void ForEach(Fn fn) const EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     for (const auto& [values, child] : children_) fn(values, *child);
   }
 
  private:
   std::vector<std::string> label_names_;
   std::function<std::unique_ptr<T>()> make_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
+  mutable Mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<T>> children_ GUARDED_BY(mu_);
 };
 
 class Registry {
@@ -101,8 +103,8 @@ class Registry {
 
  private:
   struct Entry;
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<Entry>> entries_ GUARDED_BY(mu_);
 };
 
 // The process-wide registry behind /metrics.

@@ -152,10 +152,11 @@ struct QueryFrontend::Query {
   // The deadline every sub-query checks; lowered to cancel them.
   std::atomic<int64_t> deadline{kNoDeadline};
 
-  // GUARDED_BY(QueryFrontend::mu_):
+  // Guarded by QueryFrontend::mu_ (not annotated: the analysis cannot name a lock of another
+  // object).
   std::vector<std::optional<Result<QueryResult>>> results;
   std::vector<int64_t> enqueued_ns;
-  std::condition_variable done_cv;  // a result arrived
+  CondVar done_cv;  // a result arrived
 };
 
 QueryFrontend::QueryFrontend(Querier* querier, const config::Overrides* overrides,
@@ -168,17 +169,17 @@ QueryFrontend::QueryFrontend(Querier* querier, const config::Overrides* override
 
 QueryFrontend::~QueryFrontend() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     queues_.clear();
     round_robin_.clear();
   }
-  work_cv_.notify_all();
+  work_cv_.SignalAll();
   for (auto& w : workers_) w.join();
 }
 
 size_t QueryFrontend::queued(std::string_view queue) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = queues_.find(std::string(queue));
   return it == queues_.end() ? 0 : it->second.size();
 }
@@ -224,7 +225,7 @@ QueryFrontend::Plan QueryFrontend::MakePlan(const std::vector<std::string>& tena
 }
 
 Status QueryFrontend::Enqueue(const std::shared_ptr<Query>& query, size_t index) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (stopping_) return Status::Unavailable("query frontend is stopping");
   auto it = queues_.find(query->queue);
   const size_t len = it == queues_.end() ? 0 : it->second.size();
@@ -237,12 +238,11 @@ Status QueryFrontend::Enqueue(const std::shared_ptr<Query>& query, size_t index)
   }
   query->enqueued_ns[index] = clock_->NowNanos();
   it->second.push_back(Job{query, index});
-  work_cv_.notify_one();
+  work_cv_.Signal();
   return Status::OK();
 }
 
 void QueryFrontend::Abandon(Query* query) {
-  // REQUIRES: mu_ held.
   query->deadline.store(std::numeric_limits<int64_t>::min());
   auto it = queues_.find(query->queue);
   if (it == queues_.end()) return;
@@ -258,9 +258,9 @@ void QueryFrontend::Abandon(Query* query) {
 }
 
 void QueryFrontend::WorkerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    work_cv_.wait(lock, [this] { return stopping_ || !round_robin_.empty(); });
+    work_cv_.Wait(&mu_, [this]() REQUIRES(mu_) { return stopping_ || !round_robin_.empty(); });
     if (stopping_) return;
     // Round-robin over tenants: take the next tenant's oldest sub-query, then send the tenant to
     // the back of the line.
@@ -278,7 +278,7 @@ void QueryFrontend::WorkerLoop() {
     Query* q = job.query.get();
     const int64_t now = clock_->NowNanos();
     const int64_t queue_time = now - q->enqueued_ns[job.index];
-    lock.unlock();
+    lock.Unlock();
 
     Result<QueryResult> result =
         now > q->deadline.load()
@@ -286,9 +286,9 @@ void QueryFrontend::WorkerLoop() {
             : querier_->Exec(q->tenants, q->requests[job.index]);
     if (result.ok()) result->stats.queue_time_ns += queue_time;
 
-    lock.lock();
+    lock.Lock();
     q->results[job.index] = std::move(result);
-    q->done_cv.notify_all();
+    q->done_cv.SignalAll();
   }
 }
 
@@ -343,12 +343,12 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
     for (; submitted < n && submitted - next < window; ++submitted) {
       Status st = Enqueue(query, submitted);
       if (!st.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         Abandon(query.get());
         return st;
       }
     }
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     while (!query->results[next].has_value()) {
       if (clock_->NowNanos() > query->deadline.load()) {
         Abandon(query.get());
@@ -358,7 +358,7 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
         Abandon(query.get());
         return Status::Unavailable("context canceled");
       }
-      query->done_cv.wait_for(lock, kPollEvery);
+      query->done_cv.WaitFor(&mu_, kPollEvery);
     }
     Result<QueryResult> got = std::move(*query->results[next]);
     if (!got.ok()) {

@@ -30,19 +30,19 @@
 // Thread safety: all methods may be called concurrently.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "common/status.h"
 #include "config/overrides.h"
 #include "querier/querier.h"
@@ -89,7 +89,7 @@ class QueryFrontend {
   // tenant's queue is full. `cancelled` (nullable, must outlive the call): once it reads true the
   // query is abandoned, as on a timeout; it is polled, so it takes effect within ~20ms.
   Result<QueryResult> Exec(const std::vector<std::string>& tenants, const QueryRequest& request,
-                           const std::atomic<bool>* cancelled = nullptr);
+                           const std::atomic<bool>* cancelled = nullptr) EXCLUDES(mu_);
 
   // Pass-through to the querier.
   Result<std::vector<std::string>> Labels(const std::vector<std::string>& tenants, int64_t from_ns,
@@ -108,7 +108,7 @@ class QueryFrontend {
   }
 
   // Sub-queries waiting in `queue` (a tenant, or "a|b" for a multi-tenant query): for tests.
-  size_t queued(std::string_view queue) const;
+  size_t queued(std::string_view queue) const EXCLUDES(mu_);
 
  private:
   struct Query;
@@ -124,21 +124,21 @@ class QueryFrontend {
 
   Plan MakePlan(const std::vector<std::string>& tenants, const QueryRequest& request) const;
   // Queues sub-query `index` of `query`; RateLimited when its queue is full.
-  Status Enqueue(const std::shared_ptr<Query>& query, size_t index);
+  Status Enqueue(const std::shared_ptr<Query>& query, size_t index) EXCLUDES(mu_);
   // Drops the query's queued sub-queries and lowers its deadline so running ones stop.
-  void Abandon(Query* query);
-  void WorkerLoop();
+  void Abandon(Query* query) REQUIRES(mu_);
+  void WorkerLoop() EXCLUDES(mu_);
 
   Querier* querier_;
   const config::Overrides* overrides_;
   FrontendOptions options_;
   const Clock* clock_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;                 // a job was queued, or stopping
-  std::map<std::string, std::deque<Job>> queues_;   // GUARDED_BY(mu_); no empty queue is kept
-  std::deque<std::string> round_robin_;             // GUARDED_BY(mu_); the keys of queues_
-  bool stopping_ = false;                           // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar work_cv_;  // a job was queued, or stopping
+  std::map<std::string, std::deque<Job>> queues_ GUARDED_BY(mu_);  // no empty queue is kept
+  std::deque<std::string> round_robin_ GUARDED_BY(mu_);            // the keys of queues_
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };
 

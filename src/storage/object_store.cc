@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::storage {
 
@@ -51,7 +53,7 @@ class MemoryStore final : public ObjectStore {
  public:
   Status Put(std::string_view key, std::string_view data) override {
     SLUICE_RETURN_IF_ERROR(ValidateKey(key));
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     objects_.insert_or_assign(std::string(key), std::string(data));
     return Status::OK();
   }
@@ -60,7 +62,7 @@ class MemoryStore final : public ObjectStore {
 
   Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
     SLUICE_RETURN_IF_ERROR(ValidateKey(key));
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = objects_.find(key);
     if (it == objects_.end()) return Status::NotFound(fmt::format("object '{}' not found", key));
     const std::string& data = it->second;
@@ -70,7 +72,7 @@ class MemoryStore final : public ObjectStore {
 
   Result<std::vector<std::string>> List(std::string_view prefix) override {
     SLUICE_RETURN_IF_ERROR(ValidatePrefix(prefix));
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     std::vector<std::string> keys;
     for (auto it = objects_.lower_bound(prefix);
          it != objects_.end() && it->first.starts_with(prefix); ++it) {
@@ -81,15 +83,15 @@ class MemoryStore final : public ObjectStore {
 
   Status Delete(std::string_view key) override {
     SLUICE_RETURN_IF_ERROR(ValidateKey(key));
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = objects_.find(key);
     if (it != objects_.end()) objects_.erase(it);
     return Status::OK();
   }
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::string, std::less<>> objects_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, std::string, std::less<>> objects_ GUARDED_BY(mu_);
 };
 
 }  // namespace

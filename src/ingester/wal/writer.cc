@@ -39,8 +39,10 @@ struct Writer::Request {
   // Results, set by the writer thread.
   Status status;
   uint64_t segment = 0;  // kCut
-  bool done = false;     // GUARDED_BY(mu_)
-  std::condition_variable cv;
+  // Guarded by the Writer's mu_ (not annotated: the analysis cannot name a lock of another
+  // object); the caller waits on cv with mu_ held.
+  bool done = false;
+  CondVar cv;
 };
 
 struct Writer::State {
@@ -131,13 +133,13 @@ Result<uint64_t> Writer::CutSegment() {
 }
 
 Status Writer::Enqueue(Request* req) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   if (stopping_) {
     return Status::Unavailable("WAL is closed");
   }
   queue_.push_back(req);
-  work_cv_.notify_one();
-  req->cv.wait(lock, [req] { return req->done; });
+  work_cv_.Signal();
+  req->cv.Wait(&mu_, [req] { return req->done; });
   return Status::OK();
 }
 
@@ -158,59 +160,59 @@ Status Writer::TruncateBefore(uint64_t n) {
 }
 
 Status Writer::Close() {
-  std::lock_guard close_lock(close_mu_);  // a second caller waits for the first
+  MutexLock close_lock(&close_mu_);  // a second caller waits for the first
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) {
       return close_status_;
     }
     stopping_ = true;
-    work_cv_.notify_one();
+    work_cv_.Signal();
   }
   thread_.join();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   closed_ = true;
   return close_status_;
 }
 
 Writer::Stats Writer::stats() const {
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(&stats_mu_);
   return stats_;
 }
 
 void Writer::SetFsyncObserver(std::function<void(double seconds)> f) {
-  std::lock_guard lock(observer_mu_);
+  MutexLock lock(&observer_mu_);
   fsync_observer_ = std::move(f);
 }
 
 void Writer::SetWriteObserver(std::function<void(uint64_t records, uint64_t bytes)> f) {
-  std::lock_guard lock(observer_mu_);
+  MutexLock lock(&observer_mu_);
   write_observer_ = std::move(f);
 }
 
 uint64_t Writer::current_segment() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return current_segment_;
 }
 
 void Writer::Run() {
   State& s = *state_;
   std::vector<Request*> group;
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
     if (queue_.empty()) {
       if (stopping_) {
         break;
       }
       if (s.dirty && opts_.fsync == FsyncPolicy::kInterval) {
-        work_cv_.wait_until(lock, s.sync_deadline);
+        work_cv_.WaitUntil(&mu_, s.sync_deadline);
       } else {
-        work_cv_.wait(lock);
+        work_cv_.Wait(&mu_);
       }
     }
     group.assign(queue_.begin(), queue_.end());
     queue_.clear();
-    lock.unlock();
+    lock.Unlock();
 
     ProcessGroup(group);
     if (s.dirty && opts_.fsync == FsyncPolicy::kInterval && SteadyClock::now() >= s.sync_deadline) {
@@ -223,16 +225,16 @@ void Writer::Run() {
       }
     }
 
-    lock.lock();
+    lock.Lock();
     for (Request* req : group) {
       req->done = true;
-      req->cv.notify_one();  // under mu_: the waiter cannot destroy req before we are done
+      req->cv.Signal();  // under mu_: the waiter cannot destroy req before we are done
     }
     group.clear();
   }
-  lock.unlock();
+  lock.Unlock();
   Status st = CloseSegment(/*sync=*/true);
-  lock.lock();
+  lock.Lock();
   close_status_ = st;
 }
 
@@ -325,11 +327,11 @@ void Writer::WriteBatches(std::span<Request*> batches) {
     return;
   }
   {
-    std::lock_guard lock(stats_mu_);
+    MutexLock lock(&stats_mu_);
     stats_.records += records;
     stats_.bytes += bytes;
   }
-  std::lock_guard lock(observer_mu_);
+  MutexLock lock(&observer_mu_);
   if (write_observer_) write_observer_(records, bytes);
 }
 
@@ -367,7 +369,7 @@ Status Writer::OpenNextSegment() {
   s.segment_bytes = 0;
   s.seen.clear();
   s.dirty = false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   current_segment_ = n;
   return Status::OK();
 }
@@ -382,12 +384,12 @@ Status Writer::SyncSegment() {
   double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   s.dirty = false;
   {
-    std::lock_guard lock(stats_mu_);
+    MutexLock lock(&stats_mu_);
     ++stats_.fsyncs;
     stats_.fsync_seconds_total += seconds;
   }
   // Its own mutex, so an observer may call stats().
-  std::lock_guard lock(observer_mu_);
+  MutexLock lock(&observer_mu_);
   if (fsync_observer_) {
     fsync_observer_(seconds);
   }

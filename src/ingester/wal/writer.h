@@ -1,17 +1,17 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "ingester/wal/format.h"
 
 namespace sluice::wal {
@@ -61,42 +61,43 @@ class Writer {
   // The first time a stream appears in a segment, a series record for it is written ahead of
   // its entries. `tenant` and `streams` (and what they point to) are borrowed for the call.
   // Errors: TooLarge (an entry over kMaxRecordSize), IOError, Unavailable (closed).
-  Status Log(std::string_view tenant, std::span<const StreamEntries> streams);
+  Status Log(std::string_view tenant, std::span<const StreamEntries> streams) EXCLUDES(mu_);
 
   // Closes the current segment and starts a new one; returns the new segment's number. Every
   // record logged before this is called lands in a segment < that number, every record logged
   // after it returns in one >=. (If the current segment is still empty, it is kept and its
   // number returned.)
-  Result<uint64_t> CutSegment();
+  Result<uint64_t> CutSegment() EXCLUDES(mu_);
 
   // Deletes segments numbered < n (after a checkpoint covering them is committed). The
   // segment being written is never deleted.
-  Status TruncateBefore(uint64_t n);
+  Status TruncateBefore(uint64_t n) EXCLUDES(mu_);
 
   // Writes what is queued, fsyncs (under every policy), and stops the writer thread.
-  Status Close();
+  Status Close() EXCLUDES(close_mu_, mu_);
 
-  Stats stats() const;
+  Stats stats() const EXCLUDES(stats_mu_);
   // Called on the writer thread after each fsync, with its duration in seconds. Must be cheap.
-  void SetFsyncObserver(std::function<void(double seconds)> f);
+  void SetFsyncObserver(std::function<void(double seconds)> f) EXCLUDES(observer_mu_);
   // Called on the writer thread after each group is written, with its record and byte counts.
-  void SetWriteObserver(std::function<void(uint64_t records, uint64_t bytes)> f);
+  void SetWriteObserver(std::function<void(uint64_t records, uint64_t bytes)> f)
+      EXCLUDES(observer_mu_);
 
   // The segment being written (for tests and metrics).
-  uint64_t current_segment() const;
+  uint64_t current_segment() const EXCLUDES(mu_);
 
  private:
   struct Request;
 
   explicit Writer(WriterOptions opts);
 
-  Status Enqueue(Request* req);
-  void Run();
-  // Writer thread only, from here on.
-  void ProcessGroup(std::span<Request*> group);
-  void WriteBatches(std::span<Request*> batches);
-  void DoCut(Request* req);
-  Status OpenNextSegment();
+  Status Enqueue(Request* req) EXCLUDES(mu_);
+  void Run() EXCLUDES(mu_);
+  // Writer thread only, from here on; called without mu_ held.
+  void ProcessGroup(std::span<Request*> group) EXCLUDES(mu_);
+  void WriteBatches(std::span<Request*> batches) EXCLUDES(mu_);
+  void DoCut(Request* req) EXCLUDES(mu_);
+  Status OpenNextSegment() EXCLUDES(mu_);
   Status SyncSegment();
   // Forgets the current segment after an I/O error; the next write starts a new one.
   void AbandonSegment();
@@ -105,26 +106,26 @@ class Writer {
 
   const WriterOptions opts_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // the writer thread waits for work
-  std::deque<Request*> queue_;       // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
-  bool closed_ = false;              // GUARDED_BY(mu_)
-  Status close_status_;              // GUARDED_BY(mu_)
-  uint64_t current_segment_ = 0;     // GUARDED_BY(mu_); written by the writer thread
+  mutable Mutex mu_;
+  CondVar work_cv_;  // the writer thread waits for work
+  std::deque<Request*> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  Status close_status_ GUARDED_BY(mu_);
+  uint64_t current_segment_ GUARDED_BY(mu_) = 0;  // written by the writer thread
   std::thread thread_;
 
   // Owned by the writer thread (and by Open before the thread starts).
   struct State;
   std::unique_ptr<State> state_;
 
-  std::mutex close_mu_;  // serializes Close()
+  Mutex close_mu_;  // serializes Close()
 
-  mutable std::mutex stats_mu_;
-  Stats stats_;  // GUARDED_BY(stats_mu_)
-  std::mutex observer_mu_;
-  std::function<void(double)> fsync_observer_;  // GUARDED_BY(observer_mu_)
-  std::function<void(uint64_t, uint64_t)> write_observer_;  // GUARDED_BY(observer_mu_)
+  mutable Mutex stats_mu_;
+  Stats stats_ GUARDED_BY(stats_mu_);
+  Mutex observer_mu_;
+  std::function<void(double)> fsync_observer_ GUARDED_BY(observer_mu_);
+  std::function<void(uint64_t, uint64_t)> write_observer_ GUARDED_BY(observer_mu_);
 };
 
 using WriterPtr = std::unique_ptr<Writer>;

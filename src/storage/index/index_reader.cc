@@ -134,7 +134,7 @@ Status IndexReader::LoadPeriod(std::string_view tenant, int64_t period, LoadedIn
   std::string prefix = PeriodPrefix(tenant, period);
   int64_t now_ns = clock_->NowNanos();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     const PeriodState& state = periods_[prefix];
     bool fresh = state.listed && refresh_interval_ns_ > 0 &&
                  now_ns - state.listed_at_ns < refresh_interval_ns_;
@@ -161,7 +161,7 @@ Status IndexReader::RefreshPeriod(const std::string& prefix, std::string_view te
     std::erase_if(keys, [](const std::string& key) { return !IsIndexObject(key); });
     std::vector<std::string> missing;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       for (const auto& key : keys) {
         if (found.contains(key)) continue;
         if (auto it = objects_.find(key); it != objects_.end()) {
@@ -202,7 +202,7 @@ Status IndexReader::RefreshPeriod(const std::string& prefix, std::string_view te
     if (it != found.end() && it->second != nullptr) out->push_back(it->second);
   }
 
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   PeriodState& state = periods_[prefix];
   // A slower concurrent refresh must not replace a newer listing (nor cache what that dropped).
   if (state.listed && now_ns < state.listed_at_ns) return Status::OK();

@@ -1,14 +1,15 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "model/labels.h"
 #include "model/matcher.h"
 #include "storage/index/chunk_ref.h"
@@ -72,20 +73,20 @@ class IndexReader {
 
   // The loaded objects of every period the range touches.
   Result<LoadedIndexes> Load(std::string_view tenant, int64_t from_ns, int64_t through_ns);
-  Status LoadPeriod(std::string_view tenant, int64_t period, LoadedIndexes* out);
+  Status LoadPeriod(std::string_view tenant, int64_t period, LoadedIndexes* out) EXCLUDES(mu_);
   // Lists the period folder and loads objects not cached yet; appends the period's objects to *out.
   Status RefreshPeriod(const std::string& prefix, std::string_view tenant, int64_t period,
-                       int64_t now_ns, LoadedIndexes* out);
+                       int64_t now_ns, LoadedIndexes* out) EXCLUDES(mu_);
 
   ObjectStore* const store_;
   const int64_t refresh_interval_ns_;
   const Clock* const clock_;
 
-  std::mutex mu_;
-  std::unordered_map<std::string, PeriodState> periods_;  // GUARDED_BY(mu_), by PeriodPrefix.
-  // GUARDED_BY(mu_), by object key; nullptr marks an object skipped as corrupt. Shared with the
-  // calls that are using an object while a refresh drops it.
-  std::unordered_map<std::string, std::shared_ptr<const LoadedIndex>> objects_;
+  Mutex mu_;
+  std::unordered_map<std::string, PeriodState> periods_ GUARDED_BY(mu_);  // by PeriodPrefix
+  // By object key; nullptr marks an object skipped as corrupt. Shared with the calls that are
+  // using an object while a refresh drops it.
+  std::unordered_map<std::string, std::shared_ptr<const LoadedIndex>> objects_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::storage::index

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the layer libraries and the sluice binary with clang and its thread-safety analysis
+# (-Wthread-safety, errors under SLUICE_WERROR): a member read without the lock that guards it,
+# or a function called without the lock it REQUIRES, fails the build. The tests are not built
+# here (GCC builds and runs them); `sluice` depends on every layer.
+#   scripts/check-clang.sh [build-dir [ninja options]]   (default: build-clang)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="${1:-build-clang}"
+CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja \
+  -DCMAKE_BUILD_TYPE="${SLUICE_BUILD_TYPE:-RelWithDebInfo}" \
+  -DSLUICE_WERROR=ON -DSLUICE_THREAD_SAFETY=ON -DSLUICE_BENCH=OFF >/dev/null
+ninja -C "$dir" "${@:2}" sluice
