@@ -204,6 +204,9 @@ void RegisterIndexRoutes(Router* router, querier::Querier* q, bool auth_enabled,
                       });
     if (!st.ok()) return Response::Error(st);
     stats.streams = streams.size();
+    auto chunks = q->ChunkCount(*tenants, **selector, start, end);
+    if (!chunks.ok()) return Response::Error(chunks.status());
+    stats.chunks = *chunks;
     return Response::Json(MarshalIndexStats(stats));
   });
   router->Handle(kGetPost, "/loki/api/v1/index/volume",

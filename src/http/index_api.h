@@ -5,6 +5,9 @@
 //
 //   GET|POST /loki/api/v1/index/stats?query={sel}&start&end
 //        {"streams":N,"chunks":N,"entries":N,"bytes":N}       bytes = raw line bytes
+//        chunks: the chunks holding data of the streams in the range, each once: the store's
+//        chunk references and the ingester's chunks not yet flushed (Loki sums its ingesters'
+//        chunks, flushed ones they still hold included, with the store's)
 //   GET|POST /loki/api/v1/index/volume?query={sel}&start&end&limit&targetLabels&aggregateBy
 //        {"status":"success","data":{"resultType":"vector","result":[
 //            {"metric":{"job":"a"},"value":[<end seconds>,"<bytes>"]}, ...]}}
@@ -14,9 +17,6 @@
 // Volume groups by `targetLabels` (comma separated) or, without it, by the label names of the
 // selector's matchers; aggregateBy=labels reports one series per label name ({"job":""}) instead.
 // Series are ordered by bytes, largest first, and cut at `limit` (default 100).
-//
-// Gap: "chunks" counts nothing yet (always 0): the query interface does not expose chunk
-// references.
 
 #include <cstdint>
 #include <string>

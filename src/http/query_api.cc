@@ -5,29 +5,17 @@
 #include <utility>
 
 #include "http/index_api.h"
+#include "http/json_writer.h"
 #include "http/query_params.h"
 #include "http/query_responses.h"
 #include "http/tail.h"
 #include "http/tenant.h"
+#include "logql/syntax/parser.h"
+#include "logql/syntax/printer.h"
 
 namespace sluice::http {
 
 namespace {
-
-bool HasFlag(const Request& request, std::string_view flag) {
-  std::string v = request.Header(kEncodingFlagsHeader);
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t comma = v.find(',', start);
-    if (comma == std::string::npos) comma = v.size();
-    std::string_view item = std::string_view(v).substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == flag) return true;
-    start = comma + 1;
-  }
-  return false;
-}
 
 // Runs a query on the frontend when there is one, else on the querier.
 using ExecFn = std::function<Result<querier::QueryResult>(const std::vector<std::string>&,
@@ -36,13 +24,16 @@ using ExecFn = std::function<Result<querier::QueryResult>(const std::vector<std:
 Response QueryResponse(const ExecFn& exec, Request& request,
                        const std::vector<std::string>& tenants, const querier::QueryRequest& parsed,
                        bool legacy) {
-  auto result = exec(tenants, parsed);
+  const bool categorize = !legacy && HasEncodingFlag(request, kCategorizeLabelsFlag);
+  querier::QueryRequest req = parsed;
+  req.categorize_labels = categorize;
+  auto result = exec(tenants, req);
   if (!result.ok()) return Response::Error(result.status());
   if (legacy) return Response::Json(MarshalLegacyStreamsResponse(*result));
   if (result->type != querier::ResultType::kStreams) {
-    return Response::Json(MarshalMetricResponse(*result, HasFlag(request, kCategorizeLabelsFlag)));
+    return Response::Json(MarshalMetricResponse(*result, categorize));
   }
-  return Response::Json(MarshalStreamsResponse(*result, HasFlag(request, kCategorizeLabelsFlag)));
+  return Response::Json(MarshalStreamsResponse(*result, categorize));
 }
 
 // Loki refuses metric queries on the legacy query endpoint by result type.
@@ -151,6 +142,26 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     auto got = q->Series(*tenants, match, start, end);
     if (!got.ok()) return Response::Error(got.status());
     return Response::Json(MarshalSeriesResponse(*got));
+  });
+
+  // Loki's format_query (pkg/loki/format_query_handler.go): no tenant needed; the body is Go's
+  // json.Encoder output, newline included. A query that does not parse is a 400 with status
+  // "invalid-query" and the parser's message under "error". The text is the canonical printer's
+  // (logql/syntax/printer.h), which is what Loki's Prettify writes for any query whose printed
+  // form fits its 100-column line; longer queries Loki breaks over indented lines, sluice does not.
+  router->Handle(kGetPost, "/loki/api/v1/format_query", [](Request& request) {
+    auto expr = logql::syntax::Parse(request.Param("query"));
+    std::string out;
+    if (!expr.ok()) {
+      out = "{\"status\":\"invalid-query\",\"error\":";
+      AppendJsonString(&out, expr.status().message());
+      out.append("}\n");
+      return Response::Json(std::move(out), 400);
+    }
+    out = "{\"status\":\"success\",\"data\":";
+    AppendJsonString(&out, logql::syntax::Print(**expr));
+    out.append("}\n");
+    return Response::Json(std::move(out));
   });
 
   RegisterIndexRoutes(router, q, auth_enabled, clock);

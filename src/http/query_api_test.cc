@@ -46,10 +46,14 @@ TEST_F(QueryApiTest, QueryRangeShape) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
   const int64_t base = clock_.NowNanos() - 60 * kNanosPerSecond;
+  // Structured metadata is folded into the stream's labels (a stream of its own), as Loki does
+  // without encoding flags; streams sort by their labels' text.
   std::string want_prefix = R"({"status":"success","data":{"resultType":"streams","result":[)"
+                            R"({"stream":{"app":"api","env":"prod","trace_id":"abc"},)"
+                            R"("values":[[")" +
+                            std::to_string(base + 2) + R"(","line 2"]]},)"
                             R"({"stream":{"app":"api","env":"prod"},"values":[[")" +
                             std::to_string(base + 3) + R"(","line 3"],[")" +
-                            std::to_string(base + 2) + R"(","line 2",{"trace_id":"abc"}],[")" +
                             std::to_string(base + 1) +
                             R"(","line \u003c1\u003e"]]},)"
                             R"({"stream":{"app":"web"},"values":[[")" +
@@ -81,18 +85,25 @@ TEST_F(QueryApiTest, ForwardLimitAndPost) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_EQ(parser.parse(resp.body).get(doc), simdjson::SUCCESS);
-  simdjson::dom::array values = doc["data"]["result"].at(0)["values"];
-  ASSERT_EQ(values.size(), 2u);
-  EXPECT_EQ(std::string_view(values.at(0).at(1)), "line <1>");
-  EXPECT_EQ(std::string_view(values.at(1).at(1)), "line 2");
+  // "line 2" carries structured metadata: a stream of its own, sorted first.
+  simdjson::dom::array result = doc["data"]["result"];
+  ASSERT_EQ(result.size(), 2u) << resp.body;
+  simdjson::dom::array with_md = result.at(0)["values"];
+  simdjson::dom::array plain = result.at(1)["values"];
+  ASSERT_EQ(with_md.size(), 1u);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(std::string_view(plain.at(0).at(1)), "line <1>");
+  EXPECT_EQ(std::string_view(with_md.at(0).at(1)), "line 2");
 }
 
 TEST_F(QueryApiTest, CategorizeLabels) {
   Response r = Get("/loki/api/v1/query_range", {{"query", R"({app="api"})"}},
                    {{"x-loki-response-encoding-flags", "categorize-labels"}});
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_NE(r.body.find(R"("data":{"encodingFlags":["categorize-labels"],"resultType":"streams")"),
-            std::string::npos);
+  EXPECT_NE(r.body.find(R"("data":{"resultType":"streams","encodingFlags":["categorize-labels"],)"
+                       R"("result":[{"stream":{"app":"api","env":"prod"},)"),
+            std::string::npos)
+      << r.body;
   EXPECT_NE(r.body.find(R"(,"line 2",{"structuredMetadata":{"trace_id":"abc"}}])"),
             std::string::npos);
   EXPECT_NE(r.body.find(R"(,"line 3",{}])"), std::string::npos);
@@ -216,7 +227,8 @@ TEST_F(QueryApiTest, InstantQuery) {
   Response r = Get("/loki/api/v1/query", {{"query", R"({app="api"})"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find(R"("resultType":"streams")"), std::string::npos);
-  EXPECT_LT(r.body.find("line 3"), r.body.find("line 2"));
+  // (Newest first within a stream; "line 2" has metadata, so a stream of its own.)
+  EXPECT_LT(r.body.find("line 3"), r.body.find(R"(line \u003c1\u003e)"));
   Response narrow = Get("/loki/api/v1/query", {{"query", R"({app="api"})"}, {"since", "1ns"}});
   EXPECT_EQ(narrow.body.find("line 3"), std::string::npos);
   Response bad_since = Get("/loki/api/v1/query", {{"query", R"({app="api"})"}, {"since", "x"}});
@@ -296,6 +308,34 @@ TEST_F(QueryApiAuthTest, TenantsFromHeader) {
       << multi.body;
   EXPECT_NE(multi.body.find(R"({"stream":{"__tenant_id__":"team-b","app":"b"})"), std::string::npos)
       << multi.body;
+}
+
+TEST_F(QueryApiTest, FormatQuery) {
+  // No tenant needed; the query comes back in canonical form.
+  Response r = Get("/loki/api/v1/format_query",
+                   {{"query", R"(sum   by(job) (rate( {app="x"}|="err" | json [5m])))"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
+  EXPECT_EQ(r.body,
+            R"({"status":"success","data":"sum by (job)(rate({app=\"x\"} |= )"
+            R"j(\"err\" | json[5m]))"})j"
+            "\n");
+
+  Request post;
+  post.method = "POST";
+  post.path = "/loki/api/v1/format_query";
+  post.params = {{"query", R"({app="x"}  |  logfmt)"}};
+  std::string route;
+  Response p = router_.Dispatch(post, &route);
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(p.body, R"({"status":"success","data":"{app=\"x\"} | logfmt"})"
+                    "\n");
+
+  Response bad = Get("/loki/api/v1/format_query", {{"query", R"({app="x"} |)"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body.rfind(R"({"status":"invalid-query","error":"parse error)", 0), 0u) << bad.body;
+  Response empty = Get("/loki/api/v1/format_query", {});
+  EXPECT_EQ(empty.status, 400) << empty.body;
 }
 
 }  // namespace

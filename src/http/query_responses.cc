@@ -171,44 +171,66 @@ void AppendStatsJson(std::string* out, const querier::QueryStats& s) {
   out->push_back('}');
 }
 
+bool HasEncodingFlag(const Request& request, std::string_view flag) {
+  std::string v = request.Header(kEncodingFlagsHeader);
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    if (comma == std::string::npos) comma = v.size();
+    std::string_view item = std::string_view(v).substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == flag) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+void AppendStreamValues(std::string* out, const std::vector<model::Entry>& entries,
+                        bool categorize_labels) {
+  out->push_back('[');
+  for (size_t j = 0; j < entries.size(); ++j) {
+    const model::Entry& e = entries[j];
+    if (j > 0) out->push_back(',');
+    out->push_back('[');
+    AppendNanosString(out, e.timestamp_ns);
+    out->push_back(',');
+    AppendJsonString(out, e.line);
+    if (categorize_labels) {
+      out->append(",{");
+      if (!e.metadata.empty()) {
+        out->append("\"structuredMetadata\":");
+        AppendLabelsObject(out, e.metadata);
+      }
+      if (!e.parsed.empty()) {
+        if (!e.metadata.empty()) out->push_back(',');
+        out->append("\"parsed\":");
+        AppendLabelsObject(out, e.parsed);
+      }
+      out->push_back('}');
+    }
+    out->push_back(']');
+  }
+  out->push_back(']');
+}
+
 std::string MarshalStreamsResponse(const querier::QueryResult& result, bool categorize_labels) {
   std::string out;
-  out.append("{\"status\":\"success\",\"data\":{");
+  out.append("{\"status\":\"success\",\"data\":{\"resultType\":\"streams\",");
   if (categorize_labels) {
     out.append("\"encodingFlags\":[");
     AppendJsonString(&out, kCategorizeLabelsFlag);
     out.append("],");
   }
-  out.append("\"resultType\":\"streams\",\"result\":[");
+  out.append("\"result\":[");
   for (size_t i = 0; i < result.streams.size(); ++i) {
     const model::Stream& s = result.streams[i];
     if (i > 0) out.push_back(',');
     out.append("{\"stream\":");
     AppendLabelsObject(&out, s.labels.labels());
-    out.append(",\"values\":[");
-    for (size_t j = 0; j < s.entries.size(); ++j) {
-      const model::Entry& e = s.entries[j];
-      if (j > 0) out.push_back(',');
-      out.push_back('[');
-      AppendNanosString(&out, e.timestamp_ns);
-      out.push_back(',');
-      AppendJsonString(&out, e.line);
-      if (categorize_labels) {
-        out.push_back(',');
-        if (e.metadata.empty()) {
-          out.append("{}");
-        } else {
-          out.append("{\"structuredMetadata\":");
-          AppendLabelsObject(&out, e.metadata);
-          out.push_back('}');
-        }
-      } else if (!e.metadata.empty()) {
-        out.push_back(',');
-        AppendLabelsObject(&out, e.metadata);
-      }
-      out.push_back(']');
-    }
-    out.append("]}");
+    out.append(",\"values\":");
+    AppendStreamValues(&out, s.entries, categorize_labels);
+    out.push_back('}');
   }
   out.append("],\"stats\":");
   AppendStatsJson(&out, result.stats);

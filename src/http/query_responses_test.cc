@@ -24,16 +24,29 @@ querier::QueryResult OneStream() {
 }
 
 TEST(QueryResponsesTest, Streams) {
+  // Without flags values are [ts, line] pairs whatever the entries carry: Loki folds metadata
+  // and parsed labels into the stream labels instead (the engine groups the streams so).
   EXPECT_EQ(BeforeStats(MarshalStreamsResponse(OneStream(), false)),
             R"({"status":"success","data":{"resultType":"streams","result":[)"
             R"({"stream":{"app":"a"},"values":[["5","plain"],)"
-            R"(["7","with \u003cmd\u003e",{"trace_id":"x"}]]}],)");
-  // categorize-labels: every value gets a third element, metadata under "structuredMetadata".
+            R"(["7","with \u003cmd\u003e"]]}],)");
+  // categorize-labels: the flags after resultType, and every value gets a third element.
   EXPECT_EQ(BeforeStats(MarshalStreamsResponse(OneStream(), true)),
-            R"({"status":"success","data":{"encodingFlags":["categorize-labels"],)"
-            R"("resultType":"streams","result":[)"
+            R"({"status":"success","data":{"resultType":"streams",)"
+            R"("encodingFlags":["categorize-labels"],"result":[)"
             R"({"stream":{"app":"a"},"values":[["5","plain",{}],)"
             R"(["7","with \u003cmd\u003e",{"structuredMetadata":{"trace_id":"x"}}]]}],)");
+  // Parsed labels, alone and beside metadata.
+  querier::QueryResult parsed;
+  model::Entry only_parsed{1, "l", {}, {{"level", "info"}}};
+  model::Entry both{2, "m", {{"trace_id", "x"}}, {{"__error__", "JSONParserErr"}}};
+  parsed.streams.push_back(model::Stream{Labels({{"app", "a"}}), {only_parsed, both}});
+  EXPECT_EQ(BeforeStats(MarshalStreamsResponse(parsed, true)),
+            R"({"status":"success","data":{"resultType":"streams",)"
+            R"("encodingFlags":["categorize-labels"],"result":[)"
+            R"({"stream":{"app":"a"},"values":[["1","l",{"parsed":{"level":"info"}}],)"
+            R"(["2","m",{"structuredMetadata":{"trace_id":"x"},)"
+            R"("parsed":{"__error__":"JSONParserErr"}}]]}],)");
 }
 
 TEST(QueryResponsesTest, Metric) {

@@ -9,7 +9,9 @@
 #include "gocompat/number.h"
 #include "http/json_writer.h"
 #include "http/query_params.h"
+#include "http/query_responses.h"
 #include "http/tenant.h"
+#include "logql/log/labels_builder.h"
 #include "logql/syntax/parser.h"
 
 namespace sluice::http {
@@ -31,7 +33,9 @@ struct Pending {
   std::vector<model::Entry> entries;
 };
 
-std::string MarshalTailFrame(const std::vector<Pending>& streams) {
+// Loki's v1 tail frame: {"streams":[...]} (then "dropped_entries", which sluice never sends,
+// and "encodingFlags" when the request had any).
+std::string MarshalTailFrame(const std::vector<Pending>& streams, bool categorize_labels) {
   std::string out = "{\"streams\":[";
   for (size_t i = 0; i < streams.size(); ++i) {
     if (i > 0) out.push_back(',');
@@ -42,18 +46,17 @@ std::string MarshalTailFrame(const std::vector<Pending>& streams) {
       out.push_back(':');
       AppendJsonString(&out, streams[i].label_list[j].value);
     }
-    out += "},\"values\":[";
-    for (size_t k = 0; k < streams[i].entries.size(); ++k) {
-      if (k > 0) out.push_back(',');
-      out += "[\"";
-      AppendJsonInt(&out, streams[i].entries[k].timestamp_ns);
-      out += "\",";
-      AppendJsonString(&out, streams[i].entries[k].line);
-      out += "]";
-    }
-    out += "]}";
+    out += "},\"values\":";
+    AppendStreamValues(&out, streams[i].entries, categorize_labels);
+    out += "}";
   }
-  out += "]}";
+  out += "]";
+  if (categorize_labels) {
+    out += ",\"encodingFlags\":[";
+    AppendJsonString(&out, kCategorizeLabelsFlag);
+    out += "]";
+  }
+  out += "}";
   return out;
 }
 
@@ -73,6 +76,7 @@ Result<TailRequest> ParseTailQuery(const Request& request, int64_t now_ns) {
   auto parsed = ParseRangeQuery(probe, now_ns);
   if (!parsed.ok()) return parsed.status();
   out.limit = parsed->limit;
+  out.categorize_labels = HasEncodingFlag(request, kCategorizeLabelsFlag);
   out.start_ns = request.HasParam("start") ? parsed->start_ns : now_ns - kDefaultSince;
   std::string delay = request.Param("delay_for");
   if (!delay.empty()) {
@@ -147,13 +151,15 @@ Result<std::string> Tailer::Poll() {
   std::vector<std::pair<int64_t, uint64_t>> sent;
   int64_t last_ts = from;
   while (sent.size() < max_entries && (*it)->Next()) {
-    const model::Entry& e = (*it)->At();
-    std::string key = (*it)->Labels().ToString();
+    model::Entry e = (*it)->At();
+    model::LabelSet labels =
+        logql::log::ResultLabels((*it)->Labels(), &e, request_.categorize_labels);
+    std::string key = labels.ToString();
     std::pair<int64_t, uint64_t> id{e.timestamp_ns, EntryHash(key, e)};
     if (seen_.count(id) != 0) continue;
     auto [pos, inserted] = index.emplace(key, streams.size());
-    if (inserted) streams.push_back(Pending{key, (*it)->Labels().labels(), {}});
-    streams[pos->second].entries.push_back(e);
+    if (inserted) streams.push_back(Pending{key, labels.labels(), {}});
+    streams[pos->second].entries.push_back(std::move(e));
     sent.push_back(id);
     last_ts = std::max(last_ts, e.timestamp_ns);
   }
@@ -177,7 +183,7 @@ Result<std::string> Tailer::Poll() {
   while (seen_.size() > kMaxSeen) seen_.erase(seen_.begin());
 
   if (streams.empty()) return std::string();
-  return MarshalTailFrame(streams);
+  return MarshalTailFrame(streams, request_.categorize_labels);
 }
 
 void RegisterTailRoutes(Router* router, querier::Querier* q, const config::Overrides* overrides,

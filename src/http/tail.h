@@ -41,6 +41,8 @@ struct TailRequest {
   int64_t start_ns = 0;
   uint32_t limit = 100;
   int64_t delay_ns = 0;
+  // The `categorize-labels` encoding flag: frames as the query API's streams with that flag.
+  bool categorize_labels = false;
 };
 
 // loghttp.ParseTailQuery.

@@ -15,8 +15,10 @@ class TailTest : public ::testing::Test {
  protected:
   TailTest() : overrides_(config::Limits{}, "", 0), querier_(&source_, &overrides_, &clock_) {}
 
-  Tailer Make(std::string query, int64_t start_ns, uint32_t limit = 100, int64_t delay_ns = 0) {
-    Tailer t(&querier_, {"fake"}, TailRequest{std::move(query), start_ns, limit, delay_ns}, &clock_);
+  Tailer Make(std::string query, int64_t start_ns, uint32_t limit = 100, int64_t delay_ns = 0,
+              bool categorize = false) {
+    Tailer t(&querier_, {"fake"},
+             TailRequest{std::move(query), start_ns, limit, delay_ns, categorize}, &clock_);
     EXPECT_TRUE(t.Init().ok());
     return t;
   }
@@ -54,6 +56,29 @@ TEST_F(TailTest, SendsHistoryThenOnlyNewEntries) {
   EXPECT_EQ(frame.find("three"), std::string::npos) << frame;
   clock_.Advance(kSec);
   EXPECT_EQ(Poll(t), "");
+}
+
+// Frames follow the query API's rule: metadata folded into the labels by default; with
+// categorize-labels, stream labels only, a third value element and the flags at the end.
+TEST_F(TailTest, StructuredMetadataShapes) {
+  int64_t now = clock_.NowNanos();
+  source_.Add("fake", R"({app="a"})",
+              {{now - 2 * kSec, "one", {{"trace", "x"}}}, {now - kSec, "two", {}}});
+  const std::string one = "\"" + std::to_string(now - 2 * kSec) + "\",\"one\"";
+  const std::string two = "\"" + std::to_string(now - kSec) + "\",\"two\"";
+  Tailer plain = Make(R"({app="a"})", now - 10 * kSec);
+  std::string frame = Poll(plain);
+  EXPECT_NE(frame.find(R"({"stream":{"app":"a","trace":"x"},"values":[[)" + one + "]]}"),
+            std::string::npos)
+      << frame;
+  EXPECT_NE(frame.find(R"({"stream":{"app":"a"},"values":[[)" + two + "]]}"), std::string::npos)
+      << frame;
+  Tailer categorized = Make(R"({app="a"} | label_format b="{{.app}}")", now - 10 * kSec, 100, 0,
+                            true);
+  EXPECT_EQ(Poll(categorized),
+            R"({"streams":[{"stream":{"app":"a"},"values":[[)" + one +
+                R"(,{"structuredMetadata":{"trace":"x"},"parsed":{"b":"a"}}],[)" + two +
+                R"(,{"parsed":{"b":"a"}}]]}],"encodingFlags":["categorize-labels"]})");
 }
 
 TEST_F(TailTest, AppliesPipelineAndDelay) {

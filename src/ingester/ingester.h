@@ -54,6 +54,8 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   // removed). read.cc.
   Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
                                                             std::string_view tenant) override;
+  // Chunks in memory not yet flushed (a flushed one is counted by the store).
+  Result<uint64_t> CountChunks(const read::SelectRequest& req, std::string_view tenant) override;
   Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,
                                                     std::string_view tenant) override;
 

@@ -83,4 +83,21 @@ Result<std::vector<model::LabelSet>> Ingester::StreamLabels(const read::SelectRe
   return out;
 }
 
+Result<uint64_t> Ingester::CountChunks(const read::SelectRequest& req,
+                                       std::string_view tenant_id) {
+  uint64_t n = 0;
+  Tenant* tenant = FindTenant(tenant_id);
+  if (tenant == nullptr) return n;
+  for (auto& shard : tenant->shards) {
+    std::lock_guard lock(shard.mu);
+    for (auto& [fp, stream] : shard.streams) {
+      if (!model::MatchesAll(req.matchers, *stream->labels())) continue;
+      for (const auto& c : stream->chunks()) {
+        if (!c.flushed && Overlaps(c, req.from_ns, req.through_ns)) ++n;
+      }
+    }
+  }
+  return n;
+}
+
 }  // namespace sluice::ingester

@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "http/tenant.h"
 #include "ingester/ingester.h"
+#include "main/build_info.h"
 #include "metrics/metrics.h"
 #include "querier/frontend.h"
 #include "querier/querier.h"
@@ -95,7 +96,7 @@ void App::Impl::RegisterRoutes() {
     return http::Response::NoContent();
   });
   router.Handle({"GET"}, "/loki/api/v1/status/buildinfo", [](http::Request&) {
-    return http::Response::Json(R"({"version":"0.1.0","revision":"","branch":"main","buildUser":"","buildDate":"","goVersion":""})");
+    return http::Response::Json(BuildInfoJson());
   });
   http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
                             frontend.get());

@@ -18,6 +18,11 @@ struct Entry {
   int64_t timestamp_ns = 0;
   std::string line;
   std::vector<Label> metadata;
+  // Set by a log query's pipeline only, never stored: the labels its stages added (parsers,
+  // label_format) and the error labels, sorted by name; Loki's Entry.Parsed. After a pipeline
+  // with stages, `metadata` is likewise what is left of it (not dropped, not overridden).
+  // (Initialized here so brace lists may stop before it without -Wmissing-field-initializers.)
+  std::vector<Label> parsed = {};
 
   bool operator==(const Entry&) const = default;
 };

@@ -144,6 +144,16 @@ std::vector<SubQuery> SplitMetricSteps(int64_t start_ns, int64_t end_ns, int64_t
   return out;
 }
 
+void AlignToStep(int64_t step_ns, int64_t* start_ns, int64_t* end_ns) {
+  SLUICE_CHECK(step_ns > 0);
+  // Go's % truncates toward zero, as C++'s does: negative times round as Loki rounds them.
+  *start_ns -= *start_ns % step_ns;
+  if (int64_t mod = *end_ns % step_ns; mod != 0) {
+    int64_t up = 0;
+    *end_ns = __builtin_add_overflow(*end_ns, step_ns - mod, &up) ? *end_ns - mod : up;
+  }
+}
+
 // One query in flight: what its sub-queries need, and where the workers put their answers.
 struct QueryFrontend::Query {
   std::vector<std::string> tenants;
@@ -184,16 +194,24 @@ size_t QueryFrontend::queued(std::string_view queue) const {
   return it == queues_.end() ? 0 : it->second.size();
 }
 
+int64_t QueryFrontend::SplitInterval(const std::vector<std::string>& tenants) const {
+  int64_t interval = 0;
+  for (const auto& t : tenants) {
+    interval = SmallestPositive(interval, overrides_->ForTenant(t)->split_queries_by_interval);
+  }
+  return interval;
+}
+
 QueryFrontend::Plan QueryFrontend::MakePlan(const std::vector<std::string>& tenants,
                                             const QueryRequest& request) const {
   Plan plan;
   if (request.instant || request.plan == nullptr) return plan;  // the querier reports errors
   const logql::syntax::Expr& expr = *request.plan;
 
-  int64_t interval = 0, max_length = 0, lookback = 0;
+  const int64_t interval = SplitInterval(tenants);
+  int64_t max_length = 0, lookback = 0;
   for (const auto& t : tenants) {
     auto l = overrides_->ForTenant(t);
-    interval = SmallestPositive(interval, l->split_queries_by_interval);
     max_length = SmallestPositive(max_length, l->max_query_length);
     lookback = SmallestPositive(lookback, l->max_query_lookback);
   }
@@ -312,6 +330,10 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
   if (parsed.plan == nullptr) {
     auto expr = ParseQuery(request.query);
     if (expr.ok()) parsed.plan = std::move(expr).value();
+  }
+  if (!parsed.instant && parsed.plan != nullptr && parsed.plan->IsSample() &&
+      parsed.step_ns > 0 && SplitInterval(tenants) > 0) {
+    AlignToStep(parsed.step_ns, &parsed.start_ns, &parsed.end_ns);
   }
   Plan plan = MakePlan(tenants, parsed);
   auto query = std::make_shared<Query>();

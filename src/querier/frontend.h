@@ -4,7 +4,8 @@
 // of a Querier, so query work runs on its own bounded pool (not the HTTP io threads) and one
 // tenant's heavy query cannot starve another's.
 //
-//   Exec(range query) -> plan: sub-queries aligned to split_queries_by_interval
+//   Exec(range query) -> metric range queries: start and end aligned to the step (AlignToStep)
+//                     -> plan: sub-queries aligned to split_queries_by_interval
 //                     -> per-tenant FIFO queues, served round-robin by `workers` threads
 //                        (at most max_query_parallelism sub-queries of one query queued or
 //                        running at a time, submitted in the order they are merged)
@@ -73,6 +74,13 @@ std::vector<SubQuery> SplitLogRange(int64_t start_ns, int64_t end_ns, int64_t in
 std::vector<SubQuery> SplitMetricSteps(int64_t start_ns, int64_t end_ns, int64_t step_ns,
                                        int64_t interval_ns);
 
+// Loki's step alignment of a metric range query (pkg/querier/queryrange, the metric splitter's
+// alignStartEnd, in 2.9 and 3.x): start rounded down and end rounded up to a multiple of the
+// step, counted from the Unix epoch. Loki applies it whenever split_queries_by_interval is set,
+// whether or not the range is then cut into more than one piece, so Exec does the same.
+// REQUIRES: step_ns > 0.
+void AlignToStep(int64_t step_ns, int64_t* start_ns, int64_t* end_ns);
+
 class QueryFrontend {
  public:
   // Starts the workers. REQUIRES: *querier, *overrides and *clock outlive the frontend.
@@ -123,6 +131,8 @@ class QueryFrontend {
   };
 
   Plan MakePlan(const std::vector<std::string>& tenants, const QueryRequest& request) const;
+  // The smallest positive split_queries_by_interval among the tenants; 0 when none splits.
+  int64_t SplitInterval(const std::vector<std::string>& tenants) const;
   // Queues sub-query `index` of `query`; RateLimited when its queue is full.
   Status Enqueue(const std::shared_ptr<Query>& query, size_t index) EXCLUDES(mu_);
   // Drops the query's queued sub-queries and lowers its deadline so running ones stop.

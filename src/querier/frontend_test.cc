@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -275,7 +276,11 @@ TEST_F(FrontendTest, MetricRangeQueriesEqualUnsplit) {
         {59 * kSec, 61 * kSec, kSec}};
     for (auto [start, end, step] : ranges) {
       QueryRequest req = MetricRequest(q, start, end, step);
-      auto want = querier_.Exec({"a"}, req);
+      // The frontend aligns the range to the step first, as Loki's does; the querier alone
+      // evaluates what it is given.
+      QueryRequest aligned = req;
+      AlignToStep(step, &aligned.start_ns, &aligned.end_ns);
+      auto want = querier_.Exec({"a"}, aligned);
       auto got = frontend.Exec({"a"}, req);
       ASSERT_TRUE(want.ok()) << q << ": " << want.status().message();
       ASSERT_TRUE(got.ok()) << q << ": " << got.status().message();
@@ -283,8 +288,50 @@ TEST_F(FrontendTest, MetricRangeQueriesEqualUnsplit) {
       EXPECT_EQ(got->type, ResultType::kMatrix);
       EXPECT_EQ(Render(*got), Render(*want));
       EXPECT_EQ(got->stats.total_entries_returned, want->stats.total_entries_returned);
-      EXPECT_EQ(got->stats.splits, SplitMetricSteps(start, end, step, 60 * kSec).size());
+      EXPECT_EQ(got->stats.splits,
+                SplitMetricSteps(aligned.start_ns, aligned.end_ns, step, 60 * kSec).size());
     }
+  }
+}
+
+TEST(AlignToStepTest, StartRoundsDownEndRoundsUp) {
+  struct Case {
+    int64_t start, end, step, want_start, want_end;
+  };
+  for (const Case& c : std::vector<Case>{
+           {13 * kSec, 400 * kSec, 60 * kSec, 0, 420 * kSec},
+           {60 * kSec, 120 * kSec, 60 * kSec, 60 * kSec, 120 * kSec},  // already aligned
+           {60 * kSec + 1, 120 * kSec - 1, 60 * kSec, 60 * kSec, 120 * kSec},
+           {7 * kSec, 7 * kSec, 5 * kSec, 5 * kSec, 10 * kSec},
+       }) {
+    int64_t start = c.start, end = c.end;
+    AlignToStep(c.step, &start, &end);
+    EXPECT_EQ(start, c.want_start) << c.start;
+    EXPECT_EQ(end, c.want_end) << c.end;
+  }
+}
+
+// A dashboard's range rarely starts on a step: Loki evaluates at multiples of the step from the
+// epoch (covering the asked range), not at start + k*step, whether or not the range is split.
+TEST_F(FrontendTest, MetricRangeStepsAreAlignedToTheStep) {
+  QueryFrontend frontend(&querier_, &overrides_, FrontendOptions{2, 2048}, &clock_);
+  for (auto [start, end] : std::vector<std::pair<int64_t, int64_t>>{
+           {13 * kSec, 47 * kSec},     // inside one split interval
+           {13 * kSec, 400 * kSec}}) {  // cut into several
+    QueryRequest req = MetricRequest(R"(count_over_time({env=~".+"}[90s]))", start, end, 20 * kSec);
+    auto got = frontend.Exec({"a"}, req);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    ASSERT_FALSE(got->series.empty());
+    int64_t first = std::numeric_limits<int64_t>::max(), last = 0;
+    for (const auto& series : got->series) {
+      for (const auto& p : series.points) {
+        EXPECT_EQ(p.ts_ms % 20'000, 0) << p.ts_ms;
+        first = std::min(first, p.ts_ms);
+        last = std::max(last, p.ts_ms);
+      }
+    }
+    EXPECT_EQ(first, start / 1'000'000 / 20'000 * 20'000);  // 0s: rounded down
+    EXPECT_GE(last * 1'000'000, end);                         // rounded up
   }
 }
 

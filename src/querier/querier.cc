@@ -139,6 +139,7 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
     params.limit = request.limit;
     params.interval_ns = request.interval_ns;
     params.direction = request.direction;
+    params.categorize_labels = request.categorize_labels;
   }
   bool empty = false;
   SLUICE_RETURN_IF_ERROR(ApplyTimeLimits(limits, &from, &through, &empty));
@@ -201,6 +202,14 @@ Result<iter::EntryIteratorPtr> Querier::SelectLogs(const std::vector<std::string
       read::MakeSelectRequest(tenants, nullptr, selector, from_ns, through_ns);
   req.direction = direction;
   return reader_->SelectLogs(req);
+}
+
+Result<uint64_t> Querier::ChunkCount(const std::vector<std::string>& tenants,
+                                     const logql::syntax::LogSelectorExpr& selector,
+                                     int64_t from_ns, int64_t through_ns) {
+  read::SelectRequest req =
+      read::MakeSelectRequest(tenants, nullptr, selector, from_ns, through_ns);
+  return reader_->ChunkCount(req);
 }
 
 Result<std::vector<std::string>> Querier::Labels(const std::vector<std::string>& tenants,

@@ -49,6 +49,9 @@ struct QueryRequest {
   // all of them and lowered to cancel them. It must outlive the Exec call. nullptr: the deadline
   // is query_timeout after Exec starts.
   const std::atomic<int64_t>* shared_deadline_ns = nullptr;
+  // Loki 3's `categorize-labels` encoding flag (X-Loki-Response-Encoding-Flags): log query
+  // streams keep their stream labels only; entries carry metadata and parsed labels apart.
+  bool categorize_labels = false;
   // The parsed query, when the caller parsed it already (the frontend, once for all splits).
   std::shared_ptr<const logql::syntax::Expr> plan;
 };
@@ -107,6 +110,12 @@ class Querier {
                                             const logql::syntax::LogSelectorExpr& selector,
                                             int64_t from_ns, int64_t through_ns,
                                             model::Direction direction);
+
+  // The chunks (in memory and in the store, each once) holding data of the selector's streams
+  // in [from, through) across all tenants: index stats' "chunks".
+  Result<uint64_t> ChunkCount(const std::vector<std::string>& tenants,
+                              const logql::syntax::LogSelectorExpr& selector, int64_t from_ns,
+                              int64_t through_ns);
 
   // Label names with data in [from, through), sorted and de-duplicated across sources/tenants.
   Result<std::vector<std::string>> Labels(const std::vector<std::string>& tenants, int64_t from_ns,

@@ -292,5 +292,66 @@ TEST(RequiredLiteralsTest, OnlyLiteralsEveryKeptLineContains) {
   EXPECT_EQ(literals(R"({a="b"} |= "one" | logfmt |= "two")"), (V{"one", "two"}));
 }
 
+// An instant query at `time` sees (time - range, time]: the entry exactly one range back is out,
+// the one exactly at `time` is in (Loki 3.2+, pkg/logql/evaluator.go: the read's end gets a
+// "leap nanosecond"); a range query evaluated at the same instant counts the same.
+TEST_F(QuerierTest, InstantWindowEdges) {
+  const int64_t t = 1000 * kNanosPerSecond;
+  const int64_t range = 300 * kNanosPerSecond;
+  memory_.Add("edges", R"({app="edge"})",
+              {{t - range - 1, "before start", {}},
+               {t - range, "at start", {}},
+               {t - range + 1, "after start", {}},
+               {t, "at time", {}},
+               {t + 1, "after time", {}}});
+  Querier q = MakeQuerier();
+  QueryRequest instant;
+  instant.query = R"(count_over_time({app="edge"}[5m]))";
+  instant.instant = true;
+  instant.end_ns = t + 1;  // as ParseInstantQuery sets it for time=t
+  auto got = q.Exec({"edges"}, instant);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ(got->series.size(), 1u);
+  EXPECT_EQ(got->series[0].points, (std::vector<logql::engine::Point>{{t / 1'000'000, 2}}));
+
+  QueryRequest range_query = instant;
+  range_query.instant = false;
+  range_query.start_ns = t;
+  range_query.end_ns = t;
+  range_query.step_ns = 60 * kNanosPerSecond;
+  got = q.Exec({"edges"}, range_query);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ(got->series.size(), 1u);
+  EXPECT_EQ(got->series[0].points, (std::vector<logql::engine::Point>{{t / 1'000'000, 2}}));
+}
+
+// Log queries group by every label of an entry (structured metadata and parsed labels folded
+// in), or by the stream labels alone with categorize_labels.
+TEST_F(QuerierTest, LogStreamsFoldOrCategorizeLabels) {
+  memory_.Add("md", R"({app="m"})",
+              {{1, "level=info", {{"trace", "a"}}}, {2, "level=warn", {{"trace", "b"}}},
+               {3, "level=info", {}}});
+  Querier q = MakeQuerier();
+  QueryRequest req;
+  req.query = R"({app="m"} | logfmt)";
+  req.start_ns = 0;
+  req.end_ns = 100;
+  req.direction = Direction::kForward;
+  auto folded = q.Exec({"md"}, req);
+  ASSERT_TRUE(folded.ok()) << folded.status().message();
+  EXPECT_EQ(Render(*folded),
+            R"({app="m", level="info", trace="a"} 1:level=info | )"
+            R"({app="m", level="info"} 3:level=info | )"
+            R"({app="m", level="warn", trace="b"} 2:level=warn)");
+  req.categorize_labels = true;
+  auto categorized = q.Exec({"md"}, req);
+  ASSERT_TRUE(categorized.ok());
+  EXPECT_EQ(Render(*categorized), R"({app="m"} 1:level=info 2:level=warn 3:level=info)");
+  const auto& entries = categorized->streams[0].entries;
+  EXPECT_EQ(entries[0].metadata, (std::vector<model::Label>{{"trace", "a"}}));
+  EXPECT_EQ(entries[0].parsed, (std::vector<model::Label>{{"level", "info"}}));
+  EXPECT_TRUE(entries[2].metadata.empty());
+}
+
 }  // namespace
 }  // namespace sluice::querier

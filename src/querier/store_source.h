@@ -38,6 +38,8 @@ class StoreSource final : public read::StreamSource {
   Result<std::vector<std::string>> TenantLabelValues(const read::SelectRequest& req,
                                                      std::string_view tenant,
                                                      std::string_view name) override;
+  // The distinct chunk references (by object key) of the matching series overlapping the range.
+  Result<uint64_t> CountChunks(const read::SelectRequest& req, std::string_view tenant) override;
 
   // Totals since start, for tests and metrics.
   uint64_t chunks_downloaded() const { return chunks_downloaded_.load(std::memory_order_relaxed); }

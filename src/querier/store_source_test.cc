@@ -151,5 +151,25 @@ TEST_F(StoreSourceTest, MissingOrCorruptChunkIsAnError) {
   }
 }
 
+TEST_F(StoreSourceTest, CountsChunkReferencesInRange) {
+  AddChunk("fake", R"({app="a"})", "chunks/fake/1", {{10, "a10"}, {20, "a20"}});
+  AddChunk("fake", R"({app="a"})", "chunks/fake/2", {{30, "a30"}, {40, "a40"}});
+  AddChunk("fake", R"({app="b"})", "chunks/fake/3", {{15, "b15"}});
+  AddChunk("other", R"({app="a"})", "chunks/other/1", {{12, "other"}});
+  // Indexed twice (a flush repeated after a crash): one chunk.
+  AddChunk("fake", R"({app="a"})", "chunks/fake/2", {{30, "a30"}, {40, "a40"}});
+  auto count = [&](std::string_view selector, int64_t from, int64_t through) {
+    auto n = source_.CountChunks(Params(selector, Direction::kForward, from, through), "fake");
+    EXPECT_TRUE(n.ok()) << n.status().message();
+    return n.ok() ? *n : uint64_t{999};
+  };
+  EXPECT_EQ(count(R"({app="a"})", 0, 1000), 2u);
+  EXPECT_EQ(count("{}", 0, 1000), 3u);
+  EXPECT_EQ(count(R"({app="a"})", 21, 30), 0u);  // between the chunks: [21, 30) touches neither
+  EXPECT_EQ(count(R"({app="a"})", 20, 31), 2u);  // both ends inclusive in the index
+  EXPECT_EQ(count(R"({app="b"})", 16, 1000), 0u);
+  EXPECT_EQ(source_.ChunkCount(Params(R"({app="a"})", Direction::kForward)).value(), 2u);
+}
+
 }  // namespace
 }  // namespace sluice::querier

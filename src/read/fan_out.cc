@@ -277,4 +277,15 @@ Result<std::vector<std::string>> FanOut::LabelValues(const SelectRequest& req,
   return SortedUnique(std::move(values));
 }
 
+Result<uint64_t> FanOut::ChunkCount(const SelectRequest& req) {
+  uint64_t n = 0;
+  for (const auto& tenant : req.tenants) {
+    for (StreamSource* source : sources_) {
+      SLUICE_ASSIGN_OR_RETURN(uint64_t got, source->CountChunks(req, tenant));
+      n += got;
+    }
+  }
+  return n;
+}
+
 }  // namespace sluice::read

@@ -114,6 +114,14 @@ Result<std::vector<std::string>> StreamSource::TenantLabelValues(const SelectReq
   return std::vector<std::string>(values.begin(), values.end());
 }
 
+Result<uint64_t> StreamSource::CountChunks(const SelectRequest&, std::string_view) {
+  return uint64_t{0};
+}
+
+Result<uint64_t> StreamSource::ChunkCount(const SelectRequest& req) {
+  return FanOut({this}).ChunkCount(req);
+}
+
 Result<iter::EntryIteratorPtr> StreamSource::SelectLogs(const SelectRequest& req) {
   return FanOut({this}).SelectLogs(req);
 }

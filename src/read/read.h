@@ -149,6 +149,10 @@ class Querier {
   virtual Result<std::vector<std::string>> LabelNames(const SelectRequest& req) = 0;
   virtual Result<std::vector<std::string>> LabelValues(const SelectRequest& req,
                                                        std::string_view name) = 0;
+  // The chunks holding data of the streams matching req.matchers in [from, through), for
+  // Loki's index stats. A chunk counts once although memory and the store may both hold it
+  // (StreamSource::CountChunks).
+  virtual Result<uint64_t> ChunkCount(const SelectRequest& req) = 0;
 };
 
 // A source of streams: the ingester's memory, the chunk store, and (next) a remote ingester.
@@ -172,6 +176,11 @@ class StreamSource : public Querier {
   virtual Result<std::vector<std::string>> TenantLabelValues(const SelectRequest& req,
                                                              std::string_view tenant,
                                                              std::string_view name);
+  // This source's chunks with data of the matching streams in [from, through) for one tenant:
+  // the store's chunk references; the ingester's chunks not yet flushed (one it still holds
+  // after the flush is the store's to count). Sources that keep no chunks (test fakes) keep
+  // this default: 0.
+  virtual Result<uint64_t> CountChunks(const SelectRequest& req, std::string_view tenant);
 
   // The query interface over this source alone (FanOut with one source).
   Result<iter::EntryIteratorPtr> SelectLogs(const SelectRequest& req) override;
@@ -180,6 +189,7 @@ class StreamSource : public Querier {
   Result<std::vector<std::string>> LabelNames(const SelectRequest& req) override;
   Result<std::vector<std::string>> LabelValues(const SelectRequest& req,
                                                std::string_view name) override;
+  Result<uint64_t> ChunkCount(const SelectRequest& req) override;
 };
 
 // The query interface over several sources: every source's streams for every tenant, stages
@@ -196,6 +206,7 @@ class FanOut final : public Querier {
   Result<std::vector<std::string>> LabelNames(const SelectRequest& req) override;
   Result<std::vector<std::string>> LabelValues(const SelectRequest& req,
                                                std::string_view name) override;
+  Result<uint64_t> ChunkCount(const SelectRequest& req) override;
 
  private:
   std::vector<StreamSource*> sources_;

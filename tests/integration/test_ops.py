@@ -1,7 +1,9 @@
 """Operations: /metrics, /config, configuration errors, log formats, /ready."""
 
 import json
+import pathlib
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -221,10 +223,29 @@ def test_log_level_warn_hides_info(sluice_factory):
     assert not [l for l in server_log_lines(srv) if l.startswith("level=info")]
 
 
-def test_ready_and_buildinfo(sluice):
+def test_ready(sluice):
     r = sluice.get("/ready")
     assert r.status_code == 200
     assert r.text.strip() == "ready"
+
+
+def test_buildinfo_reports_the_build(sluice):
+    """Loki's fields in Loki's order; the version is the project's, the revision a commit of the
+    tree the binary was configured from (or "unknown" outside a git checkout)."""
     r = sluice.get("/loki/api/v1/status/buildinfo")
     assert r.status_code == 200
-    assert {"version", "revision", "branch", "goVersion"} <= set(r.json())
+    body = r.json()
+    assert list(body) == ["version", "revision", "branch", "buildUser", "buildDate", "goVersion"]
+    root = pathlib.Path(__file__).resolve().parents[2]
+    version = re.search(r"project\(sluice VERSION (\S+)", (root / "CMakeLists.txt").read_text())
+    assert body["version"] == version.group(1)
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root,
+                            capture_output=True, text=True, timeout=30)
+    if inside.returncode != 0:
+        assert body["revision"] == "unknown"
+        return
+    assert re.fullmatch(r"[0-9a-f]{7,40}", body["revision"]), body
+    known = subprocess.run(["git", "cat-file", "-e", body["revision"] + "^{commit}"], cwd=root,
+                           capture_output=True, timeout=30)
+    assert known.returncode == 0, f"revision {body['revision']} is not a commit of {root}"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["buildDate"]), body

@@ -19,13 +19,15 @@ S = 10**9
 
 
 class WsClient:
-    def __init__(self, port, path, params, timeout=10):
+    def __init__(self, port, path, params, timeout=10, headers=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         target = path + "?" + urllib.parse.urlencode(params)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self.sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           f"{extra}\r\n").encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(4096)
@@ -125,6 +127,7 @@ def test_index_stats(sluice):
     body = r.json()
     assert set(body) == {"streams", "chunks", "entries", "bytes"}
     assert (body["streams"], body["entries"], body["bytes"]) == (2, 3, 18)
+    assert body["chunks"] == 2, body  # one open chunk per stream, in memory
 
 
 def test_index_volume_shapes(sluice):

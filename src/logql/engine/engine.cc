@@ -98,18 +98,24 @@ Result<QueryValue> Engine::ExecLogs(const syntax::LogSelectorExpr& selector) {
                              : e.timestamp_ns <= last - params_.interval_ns;
         if (!later) continue;
       }
-      const model::LabelSet& labels = it->Labels();
-      auto& slots = by_fingerprint[labels.Fingerprint()];
+      model::Entry entry = e;
+      model::LabelSet folded;
+      const model::LabelSet* labels = &it->Labels();
+      if (!entry.metadata.empty() || !entry.parsed.empty()) {
+        folded = log::ResultLabels(*labels, &entry, params_.categorize_labels);
+        labels = &folded;
+      }
+      auto& slots = by_fingerprint[labels->Fingerprint()];
       model::Stream* stream = nullptr;
       for (size_t i : slots) {
-        if (out.streams[i].labels == labels) stream = &out.streams[i];
+        if (out.streams[i].labels == *labels) stream = &out.streams[i];
       }
       if (stream == nullptr) {
         slots.push_back(out.streams.size());
-        out.streams.push_back(model::Stream{labels, {}});
+        out.streams.push_back(model::Stream{*labels, {}});
         stream = &out.streams.back();
       }
-      stream->entries.push_back(e);
+      stream->entries.push_back(std::move(entry));
       ++taken;
       first = false;
       last = e.timestamp_ns;

@@ -49,6 +49,10 @@ struct EngineParams {
   uint32_t limit = 100;
   int64_t interval_ns = 0;
   model::Direction direction = model::Direction::kBackward;
+  // Log queries: group entries by their stream labels only, as Loki does for the
+  // `categorize-labels` encoding flag; otherwise by all their labels, structured metadata and
+  // parsed labels included (log::ResultLabels).
+  bool categorize_labels = false;
 };
 
 // Loki's text when a query returns more than max_query_series series.

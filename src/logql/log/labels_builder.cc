@@ -126,6 +126,62 @@ bool LabelsBuilder::LabelsEqual(const model::LabelSet& other) const {
   return true;
 }
 
+void LabelsBuilder::Categorize(std::vector<model::Label>* metadata,
+                               std::vector<model::Label>* parsed) const {
+  metadata->clear();
+  parsed->clear();
+  if (metadata_ != nullptr) {
+    for (const auto& l : *metadata_) {
+      if (!Added(l.name) && !Deleted(l.name)) metadata->push_back(l);
+    }
+  }
+  for (size_t i = 0; i < n_added_; ++i) {
+    if (added_[i].name == kErrorLabel && !err_.value.empty()) continue;
+    if (added_[i].name == kErrorDetailsLabel && !details_.value.empty()) continue;
+    parsed->push_back(added_[i]);
+  }
+  auto by_name = [](const model::Label& a, const model::Label& b) { return a.name < b.name; };
+  std::sort(metadata->begin(), metadata->end(), by_name);
+  std::sort(parsed->begin(), parsed->end(), by_name);
+  // Loki lists the error labels with the parsed ones, after them.
+  if (!err_.value.empty()) parsed->push_back(err_);
+  if (!details_.value.empty()) parsed->push_back(details_);
+}
+
+namespace {
+
+bool HasName(const std::vector<model::Label>& labels, std::string_view name) {
+  for (const auto& l : labels) {
+    if (l.name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+model::LabelSet ResultLabels(const model::LabelSet& labels, model::Entry* entry, bool categorize) {
+  if (entry->metadata.empty() && entry->parsed.empty()) return labels;
+  for (auto& m : entry->metadata) {
+    // A name in `labels` that no stage set is a stream label's.
+    if (labels.Get(m.name) != nullptr && !HasName(entry->parsed, m.name)) {
+      m.name.append(kDuplicateSuffix);
+    }
+  }
+  std::vector<model::Label> out;
+  out.reserve(labels.labels().size() + entry->metadata.size());
+  for (const auto& l : labels.labels()) {
+    if (categorize && HasName(entry->parsed, l.name)) continue;
+    out.push_back(l);
+  }
+  if (!categorize) {
+    for (const auto& m : entry->metadata) {
+      // A renamed name taken as well: the parsed (or stream) label wins.
+      if (labels.Get(m.name) == nullptr) out.push_back(m);
+    }
+  }
+  return model::LabelSet(std::move(out));
+}
+
 void AppendSanitizedLabelName(std::string_view key, bool prefix_digit, std::string* out) {
   // strings.TrimSpace: ASCII and Unicode white space; ASCII covers what log keys carry.
   auto is_space = [](char c) {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/entry.h"
 #include "model/labels.h"
 
 namespace sluice::logql::log {
@@ -73,6 +74,12 @@ class LabelsBuilder {
   // Labels() == other, without building a LabelSet (no allocation in steady state).
   bool LabelsEqual(const model::LabelSet& other) const;
 
+  // Loki's label categories after the stages ran (pkg/logql/log LabelsResult): into *metadata
+  // the structured metadata still visible (not dropped, not overridden by a set label), into
+  // *parsed the labels stages set followed by the error labels; each sorted by name. Labels()
+  // is the stream's labels and the parsed ones, without the metadata.
+  void Categorize(std::vector<model::Label>* metadata, std::vector<model::Label>* parsed) const;
+
   // Calls fn(name, value) for every visible label: stream labels, structured metadata and set
   // labels (each name once, with its current value), then the error labels when set. Order is
   // unspecified. This is the data `line_format`/`label_format` templates and `keep` see.
@@ -113,6 +120,17 @@ class LabelsBuilder {
   model::Label details_{std::string(kErrorDetailsLabel), {}};
   mutable std::vector<const model::Label*> scratch_;
 };
+
+// The labels a log query's result gives an entry, as Loki's (pkg/logql/engine.go readStreams,
+// pkg/iter NewCategorizeLabelsIterator). `labels` is what the pipeline iterator reported with
+// `*entry` (stream labels with the stages' changes and the error labels, never the metadata):
+//   - a metadata name that is also a stream label is renamed with kDuplicateSuffix in *entry,
+//     as Loki's LabelsBuilder.Add does when it folds structured metadata in;
+//   - categorize == false: the stream's labels, the structured metadata and the parsed labels
+//     together, which is what Loki 2.9 and 3.x group streams by without encoding flags;
+//   - categorize == true (`categorize-labels`): the stream's own labels only; the entry keeps
+//     its metadata and parsed labels for the response's third value element.
+model::LabelSet ResultLabels(const model::LabelSet& labels, model::Entry* entry, bool categorize);
 
 // Loki's sanitizeLabelKey(key, true): trims spaces, prefixes a leading digit with `_` and
 // replaces every rune outside [a-zA-Z0-9_] with one `_`. Appends to *out.

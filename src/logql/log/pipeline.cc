@@ -149,10 +149,18 @@ class PipelineIterator final : public iter::EntryIterator {
       builder_.Reset(&it_->Labels(), &e.metadata);
       std::string_view line = e.line;
       if (!pipeline_->Process(e.timestamp_ns, &line, &builder_)) continue;
-      if (line.data() != e.line.data() || line.size() != e.line.size()) {
+      const bool line_changed = line.data() != e.line.data() || line.size() != e.line.size();
+      if (line_changed || builder_.changed()) {
+        // The entry carries its labels' categories (what is left of its metadata, the labels
+        // stages set), which a log query's response needs; an unchanged entry is served as is.
         entry_.timestamp_ns = e.timestamp_ns;
         entry_.line.assign(line);
-        entry_.metadata = e.metadata;
+        if (builder_.changed()) {
+          builder_.Categorize(&entry_.metadata, &entry_.parsed);
+        } else {
+          entry_.metadata = e.metadata;
+          entry_.parsed.clear();
+        }
         own_entry_ = true;
       }
       if (builder_.changed()) {

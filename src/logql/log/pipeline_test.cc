@@ -130,6 +130,76 @@ TEST(PipelineIteratorTest, FiltersAndCounts) {
   EXPECT_EQ(stats.lines_passed, 2u);
 }
 
+// Loki's label categories: what stages set is "parsed" (errors after it), metadata a stage
+// dropped or overrode is gone; the reported labels stay the stream's and the parsed ones.
+TEST(PipelineIteratorTest, EntriesCarryTheirLabelCategories) {
+  auto expr = syntax::Parse(R"({a="b"} | logfmt | drop span | label_format pod="{{.a}}-x")");
+  ASSERT_TRUE(expr.ok());
+  auto p = Pipeline::Compile((*expr)->Cast<syntax::LogSelectorExpr>());
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::vector<model::Entry> entries = {
+      {1, "level=info trace=from-line", {{"trace", "md"}, {"span", "s"}, {"user", "u"}}},
+      {2, "plain", {}}};
+  auto it = NewPipelineIterator(iter::NewVectorIterator(model::ParseLabels(R"({a="b"})").value(),
+                                                        entries, model::Direction::kForward),
+                                &*p, nullptr);
+  auto got = iter::Collect(it.get());
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 2u);
+  const auto& first = (*got)[0];
+  EXPECT_EQ(first.labels.ToString(), R"({a="b", level="info", pod="b-x", trace="from-line"})");
+  EXPECT_EQ(first.entry.metadata, (std::vector<model::Label>{{"user", "u"}}));
+  EXPECT_EQ(first.entry.parsed, (std::vector<model::Label>{
+                                    {"level", "info"}, {"pod", "b-x"}, {"trace", "from-line"}}));
+  EXPECT_TRUE((*got)[1].entry.metadata.empty());
+
+  // Error labels come last among the parsed ones.
+  auto json = syntax::Parse(R"({a="b"} | json | label_format z="1")");
+  auto j = Pipeline::Compile((*json)->Cast<syntax::LogSelectorExpr>());
+  ASSERT_TRUE(j.ok());
+  auto it_json = NewPipelineIterator(
+      iter::NewVectorIterator(model::ParseLabels(R"({a="b"})").value(),
+                              {{1, "not json", {}}}, model::Direction::kForward),
+      &*j, nullptr);
+  auto failed = iter::Collect(it_json.get());
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->size(), 1u);
+  const auto& parsed = (*failed)[0].entry.parsed;
+  ASSERT_EQ(parsed.size(), 3u);
+  EXPECT_EQ(parsed[0], (model::Label{"z", "1"}));
+  EXPECT_EQ(parsed[1], (model::Label{"__error__", "JSONParserErr"}));
+  EXPECT_EQ(parsed[2].name, "__error_details__");
+
+  // Without labels changes, entries pass as read: metadata untouched, nothing parsed.
+  auto filter = syntax::Parse(R"({a="b"} |= "level")");
+  auto f = Pipeline::Compile((*filter)->Cast<syntax::LogSelectorExpr>());
+  auto it2 = NewPipelineIterator(iter::NewVectorIterator(model::ParseLabels(R"({a="b"})").value(),
+                                                         entries, model::Direction::kForward),
+                                 &*f, nullptr);
+  auto kept = iter::Collect(it2.get());
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].entry.metadata.size(), 3u);
+  EXPECT_TRUE((*kept)[0].entry.parsed.empty());
+}
+
+TEST(ResultLabelsTest, FoldedByDefaultStreamOnlyWhenCategorized) {
+  const model::LabelSet labels = model::ParseLabels(R"({app="a", env="e", level="info"})").value();
+  model::Entry e{1, "l", {{"trace_id", "t"}, {"env", "md-env"}}, {{"level", "info"}}};
+  model::Entry folded_entry = e;
+  // A metadata name that is a stream label's takes Loki's _extracted suffix.
+  EXPECT_EQ(ResultLabels(labels, &folded_entry, false).ToString(),
+            R"({app="a", env="e", env_extracted="md-env", level="info", trace_id="t"})");
+  EXPECT_EQ(folded_entry.metadata,
+            (std::vector<model::Label>{{"trace_id", "t"}, {"env_extracted", "md-env"}}));
+  model::Entry categorized = e;
+  EXPECT_EQ(ResultLabels(labels, &categorized, true).ToString(), R"({app="a", env="e"})");
+  EXPECT_EQ(categorized.metadata, folded_entry.metadata);
+  // Nothing to fold: the labels as they are.
+  model::Entry plain{1, "l", {}, {}};
+  EXPECT_EQ(ResultLabels(labels, &plain, false), labels);
+}
+
 // Entries served without their lines: stages need them loaded, a no-op pipeline does not.
 TEST(PipelineIteratorTest, LoadsUnloadedEntriesOnlyForStages) {
   const model::LabelSet labels = model::ParseLabels(R"({a="b"})").value();
