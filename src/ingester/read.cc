@@ -89,7 +89,7 @@ Result<uint64_t> Ingester::CountChunks(const read::SelectRequest& req,
   Tenant* tenant = FindTenant(tenant_id);
   if (tenant == nullptr) return n;
   for (auto& shard : tenant->shards) {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(&shard.mu);
     for (auto& [fp, stream] : shard.streams) {
       if (!model::MatchesAll(req.matchers, *stream->labels())) continue;
       for (const auto& c : stream->chunks()) {
