@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -11,7 +12,98 @@
 
 namespace sluice::config {
 
+const std::vector<std::string>& DefaultOtlpIndexLabelAttributes() {
+  static const std::vector<std::string> kList = {
+      "service.name",          "service.namespace",       "service.instance.id",
+      "deployment.environment", "deployment.environment.name", "cloud.region",
+      "cloud.availability_zone", "k8s.cluster.name",      "k8s.namespace.name",
+      "k8s.pod.name",          "k8s.container.name",      "container.name",
+      "k8s.replicaset.name",   "k8s.deployment.name",     "k8s.statefulset.name",
+      "k8s.daemonset.name",    "k8s.cronjob.name",        "k8s.job.name",
+  };
+  return kList;
+}
+
+const std::vector<std::string>& DefaultDiscoverServiceName() {
+  static const std::vector<std::string> kList = {
+      "service",   "app",       "application",        "app_name",  "name",
+      "app_kubernetes_io_name", "container", "container_name", "k8s_container_name",
+      "component", "workload",  "job",                "k8s_job_name",
+  };
+  return kList;
+}
+
 namespace {
+
+// Loki's texts for a bad otlp_config rule (otlplabels.AttributesConfig.UnmarshalYAML).
+constexpr std::string_view kUnsupportedActionMessage =
+    "unsupported action, it must be one of: drop, index_label, structured_metadata";
+constexpr std::string_view kAttributesAndRegexNotSetMessage = "attributes or regex must be set";
+constexpr std::string_view kAttributesAndRegexBothSetMessage =
+    "only one of attributes or regex must be set";
+
+std::string_view OtlpActionName(OtlpAction a) {
+  switch (a) {
+    case OtlpAction::kIndexLabel:
+      return "index_label";
+    case OtlpAction::kDrop:
+      return "drop";
+    case OtlpAction::kStructuredMetadata:
+      break;
+  }
+  return "structured_metadata";
+}
+
+// One attributes_config rule; `allow_index_label` is false for scope attributes (Loki's
+// OTLPConfig.Validate). The action is read as text so the dump prints Loki's names.
+template <typename V>
+auto VisitOtlpRule(V& v, bool allow_index_label) {
+  return [&v, allow_index_label](OtlpAttributesRule& r) -> Status {
+    std::string action(OtlpActionName(r.action));
+    v.Field("action", action);
+    v.Field("attributes", r.attributes);
+    v.Field("regex", r.regex);
+    if (action.empty() || action == "structured_metadata") {
+      r.action = OtlpAction::kStructuredMetadata;
+    } else if (action == "index_label") {
+      r.action = OtlpAction::kIndexLabel;
+    } else if (action == "drop") {
+      r.action = OtlpAction::kDrop;
+    } else {
+      return Status::InvalidArgument(std::string(kUnsupportedActionMessage));
+    }
+    if (r.attributes.empty() && r.regex.empty()) {
+      return Status::InvalidArgument(std::string(kAttributesAndRegexNotSetMessage));
+    }
+    if (!r.attributes.empty() && !r.regex.empty()) {
+      return Status::InvalidArgument(std::string(kAttributesAndRegexBothSetMessage));
+    }
+    if (!allow_index_label && r.action == OtlpAction::kIndexLabel) {
+      return Status::InvalidArgument("index_label action is only supported for resource_attributes");
+    }
+    if (!r.regex.empty() && r.matcher == nullptr) {
+      // Prometheus' relabel.Regexp: anchored at both ends.
+      auto re = std::make_shared<re2::RE2>("^(?:" + r.regex + ")$", re2::RE2::Quiet);
+      if (!re->ok()) {
+        return Status::InvalidArgument(
+            fmt::format("invalid regex \"{}\": {}", r.regex, re->error()));
+      }
+      r.matcher = std::move(re);
+    }
+    return Status::OK();
+  };
+}
+
+template <typename V>
+void VisitOtlpConfig(OtlpConfig& c, V& v) {
+  v.Section("resource_attributes", [&] {
+    v.Field("ignore_defaults", c.resource_ignore_defaults);
+    v.List("attributes_config", c.resource_attributes, VisitOtlpRule(v, true));
+  });
+  v.List("scope_attributes", c.scope_attributes, VisitOtlpRule(v, false));
+  v.List("log_attributes", c.log_attributes, VisitOtlpRule(v, true));
+  v.Field("severity_text_as_label", c.severity_text_as_label);
+}
 
 // One description of every key, walked by the three visitors of config/loader.h: YAML loading,
 // YAML dumping and flag setting. Adding a key here makes it loadable, printable and settable from
@@ -33,6 +125,8 @@ void VisitLimits(Limits& l, V& v) {
   v.Field("allow_structured_metadata", l.allow_structured_metadata);
   v.Field("max_structured_metadata_size", BytesField{&l.max_structured_metadata_size});
   v.Field("max_structured_metadata_entries_count", l.max_structured_metadata_entries_count);
+  v.Field("discover_service_name", l.discover_service_name);
+  v.Section("otlp_config", [&] { VisitOtlpConfig(l.otlp_config, v); });
   v.Field("max_streams_per_user", l.max_streams_per_user);
   v.Field("max_global_streams_per_user", l.max_global_streams_per_user);
   v.Field("unordered_writes", l.unordered_writes);

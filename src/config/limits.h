@@ -1,9 +1,43 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace sluice::config {
+
+// Loki's `otlp_config` (pkg/loghttp/push/otlplabels/config.go): what becomes of each OTLP
+// attribute. The first rule that names an attribute (in `attributes`) or whose regex matches its
+// whole name decides; an attribute no rule matches is structured metadata.
+enum class OtlpAction : uint8_t { kIndexLabel, kStructuredMetadata, kDrop };
+
+struct OtlpAttributesRule {
+  OtlpAction action = OtlpAction::kStructuredMetadata;
+  std::vector<std::string> attributes;
+  std::string regex;                        // as written; empty when `attributes` is used
+  std::shared_ptr<const re2::RE2> matcher;  // `regex` anchored at both ends, compiled at load
+};
+
+// Loki's default list of resource attributes stored as index labels (distributor.otlp_config
+// .default_resource_attributes_as_index_labels).
+const std::vector<std::string>& DefaultOtlpIndexLabelAttributes();
+
+struct OtlpConfig {
+  // When false, DefaultOtlpIndexLabelAttributes() come first as an index_label rule.
+  bool resource_ignore_defaults = false;
+  std::vector<OtlpAttributesRule> resource_attributes;
+  std::vector<OtlpAttributesRule> scope_attributes;  // index_label is refused for these
+  std::vector<OtlpAttributesRule> log_attributes;
+  bool severity_text_as_label = false;
+};
+
+// Loki's default `discover_service_name` list (pkg/validation/limits.go).
+const std::vector<std::string>& DefaultDiscoverServiceName();
 
 // Per-tenant limits, named as in Loki's `limits_config` so existing configs and runtime
 // override files carry over. Durations are nanoseconds, sizes bytes. Defaults follow Loki 3.x.
@@ -26,6 +60,10 @@ struct Limits {
   bool allow_structured_metadata = true;
   uint64_t max_structured_metadata_size = 64 * 1024;
   uint64_t max_structured_metadata_entries_count = 128;
+  // A stream without a service_name label gets one: the value of the first of these labels it
+  // has, else "unknown_service". Empty turns it off.
+  std::vector<std::string> discover_service_name = DefaultDiscoverServiceName();
+  OtlpConfig otlp_config;
 
   // Ingester: stream limits and ordering.
   uint64_t max_streams_per_user = 0;  // 0 = no local limit

@@ -13,10 +13,12 @@
 //
 // and walked by YamlLoader (load, unknown keys are errors naming the key), FlagSetter (flags are
 // the key's dotted path) and YamlDumper (print). Null YAML values (`key:` alone) leave the
-// default. Lists and label maps are YAML only: no flag addresses them.
+// default. A list of strings is also a comma-separated flag; lists of mappings and label maps are
+// YAML only.
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -124,6 +126,7 @@ class YamlLoader {
       return;
     }
     const YAML::Node& list = *n;
+    items.clear();  // a list in the file replaces the default (or the defaults an override copies)
     for (size_t i = 0; i < list.size() && status_.ok(); ++i) {
       std::string element = key + "[" + std::to_string(i) + "]";
       if (!Enter(list[i], element)) return;
@@ -171,9 +174,28 @@ class YamlDumper {
  public:
   template <typename T>
   void Field(const char* name, T&& field) {
-    out_ << YAML::Key << name << YAML::Value << FormatScalar(field);
+    if constexpr (ScalarField<T>) {
+      out_ << YAML::Key << name << YAML::Value << FormatScalar(field);
+    } else {
+      out_ << YAML::Key << name << YAML::Value << YAML::Flow << field;
+    }
   }
   void Section(const char* name, const std::function<void()>& body);
+  // Each element as a mapping of the fields `item` names.
+  template <typename T, typename Fn>
+  void List(const char* name, std::vector<T>& items, Fn&& item) {
+    out_ << YAML::Key << name << YAML::Value << YAML::BeginSeq;
+    for (T& value : items) {
+      out_ << YAML::BeginMap;
+      if constexpr (std::is_void_v<std::invoke_result_t<Fn, T&>>) {
+        item(value);
+      } else {
+        (void)item(value);  // the item's checks are for loading; a dump has nothing to refuse
+      }
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+  }
   YAML::Emitter& out() { return out_; }
 
  private:
@@ -192,6 +214,14 @@ class FlagSetter {
     found_ = true;
     if constexpr (ScalarField<T>) {
       status_ = ParseScalar("-" + path_, value_, field);
+    } else if constexpr (std::is_same_v<std::decay_t<T>, std::vector<std::string>>) {
+      // A list of strings as one comma-separated flag, as Loki's list flags take it ("" = empty).
+      field.clear();
+      for (size_t start = 0; start < value_.size();) {
+        size_t end = std::min(value_.find(',', start), value_.size());
+        if (end > start) field.push_back(value_.substr(start, end - start));
+        start = end + 1;
+      }
     } else {
       status_ =
           Status::InvalidArgument("-" + path_ + ": a list or mapping; set it in the config file");

@@ -47,6 +47,9 @@ constexpr std::string_view kRateLimitedMessage =
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
+constexpr std::string_view kServiceNameLabel = "service_name";
+constexpr std::string_view kUnknownService = "unknown_service";
+
 // Go's time.RFC3339 (whole seconds), as Loki prints timestamps in validation errors.
 std::string Rfc3339Seconds(int64_t ns) {
   int64_t rem = ns % kNanosPerSecond;
@@ -77,8 +80,29 @@ ReceivedCounters& Counters() {
   return counters;
 }
 
-}  // namespace
+// Loki 3's service name discovery (pkg/loghttp/push/push.go): a stream without service_name gets
+// the value of the first label of `discover_service_name` it has, else "unknown_service". Loki's
+// own internal streams (aggregated metrics, patterns) are left alone; so is a stream with no
+// labels at all, which validation refuses.
+model::LabelSet DiscoverServiceName(model::LabelSet labels, const config::Limits& limits) {
+  if (limits.discover_service_name.empty() || labels.empty() || labels.Get(kServiceNameLabel) ||
+      labels.Get("__aggregated_metric__") || labels.Get("__pattern__")) {
+    return labels;
+  }
+  std::string service(kUnknownService);
+  for (const std::string& name : limits.discover_service_name) {
+    const std::string* value = labels.Get(name);
+    if (value != nullptr && !value->empty()) {
+      service = *value;
+      break;
+    }
+  }
+  std::vector<model::Label> out = labels.labels();
+  out.push_back({std::string(kServiceNameLabel), std::move(service)});
+  return model::LabelSet(std::move(out));
+}
 
+}  // namespace
 
 Distributor::Distributor(config::Overrides* overrides, write::Pusher* pusher, Clock* clock)
     : overrides_(overrides), pusher_(pusher), clock_(clock) {}
@@ -89,15 +113,27 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
     RecordDiscarded(reason, tenant, lines, bytes);
     return Status::InvalidArgument(std::move(msg));
   };
-  std::shared_ptr<const StreamLabels> cached = CachedLabels(raw);
+  // With service name discovery on, the parsed labels depend on the tenant's list too, so the
+  // cache key is the text and the list.
+  std::string_view key = raw;
+  thread_local std::string discovery_key;
+  if (!limits.discover_service_name.empty()) {
+    discovery_key.assign(raw);
+    for (const std::string& name : limits.discover_service_name) {
+      discovery_key.push_back('\0');
+      discovery_key.append(name);
+    }
+    key = discovery_key;
+  }
+  std::shared_ptr<const StreamLabels> cached = CachedLabels(key);
   if (cached == nullptr) {
     auto parsed = model::ParseLabels(raw);
     if (!parsed.ok()) {
       return fail(reason::kInvalidLabels,
                   fmt::format(kInvalidLabelsMessage, raw, parsed.status().message()));
     }
-    cached = StreamLabels::Make(std::move(parsed).value());
-    CacheLabels(raw, cached);
+    cached = StreamLabels::Make(DiscoverServiceName(std::move(parsed).value(), limits));
+    CacheLabels(key, cached);
   }
   const model::LabelSet& labels = cached->labels;
   if (labels.empty()) return fail(reason::kMissingLabels, std::string(kMissingLabelsMessage));

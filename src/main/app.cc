@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "config/overrides.h"
 #include "distributor/distributor.h"
+#include "http/push/otlp.h"
 #include "http/push/push_decoder.h"
 #include "http/query_api.h"
 #include "http/server.h"
@@ -70,6 +71,28 @@ void App::Impl::RegisterRoutes() {
   };
   router.Handle({"POST"}, "/loki/api/v1/push", push);
   router.Handle({"POST"}, "/api/prom/push", push);
+
+  // OTLP/HTTP logs. Errors after the tenant is known are written as Loki's OTLP handler writes
+  // them: the status code, and a google.rpc.Status carrying the message (500 becomes 503, which
+  // OTLP clients retry).
+  auto otlp = [this, decode_options](http::Request& req) {
+    auto tenant = http::TenantForWrite(req, config.auth_enabled);
+    if (!tenant.ok()) return http::Response::Error(tenant.status());
+    auto otlp_error = [](const Status& st) {
+      int code = HttpStatusFor(st.code());
+      if (code == 500) code = 503;
+      return http::Response{code, "application/octet-stream", http::OtlpErrorBody(st.message()), {}};
+    };
+    if (!ingester->ready()) return otlp_error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
+    std::shared_ptr<const config::Limits> limits = overrides->ForTenant(*tenant);
+    auto decoded = http::DecodeOtlpLogs(req.body, req.Header("content-type"), req.Header("content-encoding"),
+                                        decode_options, *limits, SystemClock::Default()->NowNanos());
+    if (!decoded.ok()) return otlp_error(decoded.status());
+    Status st = distributor->Push(*tenant, *decoded);
+    if (!st.ok()) return otlp_error(st);
+    return http::Response::NoContent();
+  };
+  router.Handle({"POST"}, "/otlp/v1/logs", otlp);
 
   router.Handle({"GET"}, "/ready", [this](http::Request&) {
     if (shutting_down || ingester->stopping()) return http::Response::Text("Application is stopping\n", 503);

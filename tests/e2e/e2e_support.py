@@ -81,6 +81,9 @@ class E2eSluice:
             f"-server.http-listen-port={self.port}",
             f"-common.path-prefix={self.dir / 'data'}",
             f"-auth_enabled={'true' if auth_enabled else 'false'}",
+            # The clients' label sets are asserted exactly; Loki 3's service_name discovery
+            # (on by default) is tested on its own (test_otlp.py, integration/test_service_name.py).
+            "-limits_config.discover_service_name=",
             *extra_args,
         ]
         self.proc = None

@@ -33,6 +33,9 @@ BASE_FLAGS = (
     "-server.http-listen-address=127.0.0.1",
     "-ingester.wal.fsync=never",
     "-ingester.flush-check-period=1s",
+    # Loki 3 adds service_name to every stream by default; these tests assert exactly the labels
+    # they push, so discovery is off here (tests/integration/test_service_name.py turns it on).
+    "-limits_config.discover_service_name=",
 )
 
 

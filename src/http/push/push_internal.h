@@ -8,6 +8,7 @@
 #include <memory>
 #include <string_view>
 
+#include "common/coding.h"
 #include "common/status.h"
 #include "model/entry.h"
 
@@ -60,5 +61,26 @@ Result<model::PushRequest> ParseJsonPush(const ByteBuffer& body, uint64_t max_by
 // Decodes a serialized logproto.PushRequest (after snappy). The result's labels and lines are
 // views into `body`, which must outlive it (DecodePush makes the request own it).
 Result<model::PushRequest> ParseProtoPush(std::string_view body);
+
+// The protobuf wire format's framing, shared by the hand-written decoders (push_proto.cc,
+// otlp_proto.cc).
+enum class WireType : uint8_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5,
+};
+struct Tag {
+  uint32_t field;
+  WireType wire_type;
+};
+// Deeper group nesting than this in an unknown field is treated as an attack.
+constexpr int kMaxUnknownGroupDepth = 64;
+// False on a malformed tag (field 0, wire type 6 or 7, a bad varint).
+bool ReadTag(coding::Reader* r, Tag* tag);
+// Skips one field of any wire type (groups included, nested at most kMaxUnknownGroupDepth).
+bool SkipField(coding::Reader* r, const Tag& tag, int depth = 0);
 
 }  // namespace sluice::http::push_internal

@@ -21,27 +21,6 @@
 
 namespace sluice::http::push_internal {
 
-namespace {
-
-enum class WireType : uint8_t {
-  kVarint = 0,
-  kFixed64 = 1,
-  kLengthDelimited = 2,
-  kStartGroup = 3,
-  kEndGroup = 4,
-  kFixed32 = 5,
-};
-
-// Deeper group nesting than this in an unknown field is treated as an attack.
-constexpr int kMaxGroupDepth = 64;
-
-constexpr const char* kPrefix = "invalid protobuf push body: ";
-
-struct Tag {
-  uint32_t field;
-  WireType wire_type;
-};
-
 bool ReadTag(coding::Reader* r, Tag* tag) {
   uint32_t v;
   if (!r->GetVarint32(&v) || (v >> 3) == 0 || (v & 7) > 5) {
@@ -52,7 +31,7 @@ bool ReadTag(coding::Reader* r, Tag* tag) {
   return true;
 }
 
-bool SkipField(coding::Reader* r, const Tag& tag, int depth = 0) {
+bool SkipField(coding::Reader* r, const Tag& tag, int depth) {
   uint64_t u64;
   uint32_t u32;
   std::string_view bytes;
@@ -66,7 +45,7 @@ bool SkipField(coding::Reader* r, const Tag& tag, int depth = 0) {
     case WireType::kFixed32:
       return r->GetFixed32(&u32);
     case WireType::kStartGroup: {
-      if (depth >= kMaxGroupDepth) {
+      if (depth >= kMaxUnknownGroupDepth) {
         return false;
       }
       while (true) {
@@ -87,6 +66,10 @@ bool SkipField(coding::Reader* r, const Tag& tag, int depth = 0) {
   }
   return false;
 }
+
+namespace {
+
+constexpr const char* kPrefix = "invalid protobuf push body: ";
 
 // Reads a length-delimited field or, when the wire type is not that, skips it as unknown (as
 // protobuf does). *present says which happened.
