@@ -32,9 +32,13 @@ def window(t0_ns):
     return t0_ns - 60 * 10**9, time.time_ns() + 60 * 10**9
 
 
-def lines(sluice, query, t0, tenant):
+def lines(sluice, query, t0, tenant, categorize=True):
+    """Lines and streams of a query. Categorized (Loki 3's categorize-labels), streams keep their
+    index labels; by default Loki folds structured metadata into them, a stream per label set."""
     start, end = window(t0)
-    result = streams_of(sluice.query_range(query, start, end, 1000, tenant=tenant))
+    headers = {"X-Loki-Response-Encoding-Flags": "categorize-labels"} if categorize else None
+    result = streams_of(sluice.query_range(query, start, end, 1000, tenant=tenant,
+                                           extra_headers=headers))
     return sorted(v[1] for s in result for v in s["values"]), result
 
 
@@ -84,6 +88,12 @@ def test_otel_js_sdk_exporters(e2e_sluice_mt, e2e_node_modules, e2e_proxy_factor
     assert result[0]["stream"] == {
         "service_name": service, "service_namespace": "e2e", "k8s_pod_name": "pod-1",
         "deployment_environment": "test"}, result[0]["stream"]
+    # Without the flag, each line's metadata is part of its stream's labels (seq differs per line).
+    folded_lines, folded = lines(sluice, f'{{service_name="{service}"}}', t0, tenant,
+                                 categorize=False)
+    assert folded_lines == want
+    assert len(folded) == n
+    assert all(s["stream"]["service_name"] == service and "seq" in s["stream"] for s in folded)
 
     # Structured metadata: resource attributes outside the default list, record attributes,
     # severity, ids and the scope.

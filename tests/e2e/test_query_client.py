@@ -36,7 +36,9 @@ def test_myunisoft_loki_sdk_reads(e2e_sluice, e2e_node_modules):
     sluice = e2e_sluice
     # Whole seconds, two minutes ago: lines at base + i s + 0.5 s, so no line sits exactly on a
     # metric step or range boundary.
-    base_s = int(time.time()) - 120
+    # base + 5 s is a multiple of the 10 s step, so the frontend's step alignment (start down,
+    # end up to a multiple of step, as Loki's) leaves the metric range as asked.
+    base_s = (int(time.time()) - 120) // 10 * 10 + 5
     base = base_s * S
     half = S // 2
     info = [(base + i * S + half, f"GET /checkout/{i} 200") for i in range(0, 10, 2)]
