@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "http/push/otlp_internal.h"
+#include "testing/compress.h"
 
 namespace sluice::http {
 namespace {
@@ -73,20 +74,7 @@ class Pb {
 Pb StringValue(std::string_view s) { return Pb().Bytes(1, s); }
 Pb Kv(std::string_view key, const Pb& value) { return Pb().Bytes(1, key).Msg(2, value); }
 
-std::string Gzip(std::string_view in) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using sluice::testing::Gzip;
 
 // One resource (service.name=api, k8s.pod.name=pod-1, host.name=h1), one scope (lib 1.0 with
 // attribute scope.attr), one record with every field set.

@@ -12,6 +12,7 @@
 #include "http/push/push_internal.h"
 #include "model/labels.h"
 #include "push.pb.h"
+#include "testing/compress.h"
 
 namespace sluice::http {
 namespace {
@@ -21,23 +22,8 @@ using ::testing::HasSubstr;
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kProto = "application/x-protobuf";
 
-// Compresses with zlib: window_bits 15 = zlib format, 15+16 = gzip, -15 = raw deflate.
-std::string Deflate(std::string_view in, int window_bits, int level = Z_DEFAULT_COMPRESSION) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-std::string Gzip(std::string_view in, int level = Z_DEFAULT_COMPRESSION) {
-  return Deflate(in, 15 + 16, level);
-}
+using sluice::testing::Deflate;
+using sluice::testing::Gzip;
 std::string Zlib(std::string_view in) { return Deflate(in, 15); }
 std::string RawDeflate(std::string_view in) { return Deflate(in, -15); }
 
