@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
+
+echo "== formatting (.clang-format)"
+git ls-files -z '*.h' '*.cc' | xargs -0 clang-format --dry-run --Werror
+
 scripts/build.sh build
 
 echo "== unit tests"

@@ -26,14 +26,24 @@ constexpr uint64_t kMarkerEvery = 600;
 constexpr std::array<int, kNumLevels> kLevelWeights = {12, 70, 12, 6};
 
 constexpr std::array<std::string_view, 12> kPaths = {
-    "/api/v1/products",         "/api/v1/products/{id}",  "/api/v1/cart",
-    "/api/v1/cart/items",       "/api/v1/checkout",       "/api/v1/users/{id}/orders",
-    "/static/js/app.{hex}.js",  "/healthz",               "/api/v2/search?q=shoes&page={n}",
-    "/login",                   "/images/{id}.jpg",       "/api/v1/recommendations?user={id}",
+    "/api/v1/products",
+    "/api/v1/products/{id}",
+    "/api/v1/cart",
+    "/api/v1/cart/items",
+    "/api/v1/checkout",
+    "/api/v1/users/{id}/orders",
+    "/static/js/app.{hex}.js",
+    "/healthz",
+    "/api/v2/search?q=shoes&page={n}",
+    "/login",
+    "/images/{id}.jpg",
+    "/api/v1/recommendations?user={id}",
 };
 constexpr std::array<std::string_view, 6> kUserAgents = {
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+    "Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148",
     "curl/8.4.0",
     "Go-http-client/1.1",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
@@ -41,9 +51,8 @@ constexpr std::array<std::string_view, 6> kUserAgents = {
 };
 // Browsers dominate real access logs; probes and clients fill the rest.
 constexpr std::array<int, 6> kUserAgentWeights = {45, 25, 4, 4, 18, 4};
-constexpr std::array<std::string_view, 4> kReferers = {"-", "https://shop.example.com/",
-                                                       "https://shop.example.com/cart",
-                                                       "https://www.google.com/"};
+constexpr std::array<std::string_view, 4> kReferers = {
+    "-", "https://shop.example.com/", "https://shop.example.com/cart", "https://www.google.com/"};
 constexpr std::array<std::string_view, 4> kMethods = {"GET", "POST", "PUT", "DELETE"};
 constexpr std::array<int, 4> kMethodWeights = {70, 20, 5, 5};
 
@@ -53,7 +62,8 @@ struct Messages {
 constexpr Messages kJsonMessages = {{
     {"querying database", "cache lookup", "loaded feature flags", "serializing response"},
     {"request completed", "order created", "payment authorized", "session refreshed"},
-    {"slow query detected", "retrying upstream call", "rate limit close", "deprecated endpoint used"},
+    {"slow query detected", "retrying upstream call", "rate limit close",
+     "deprecated endpoint used"},
     {"upstream timeout", "failed to charge card", "database connection reset", "invalid token"},
 }};
 constexpr Messages kLogfmtMessages = {{
@@ -64,7 +74,8 @@ constexpr Messages kLogfmtMessages = {{
 }};
 constexpr std::array<std::string_view, 4> kLoggers = {"http.handler", "payment.client",
                                                       "orders.service", "auth.middleware"};
-constexpr std::array<std::string_view, 4> kQueues = {"emails", "invoices", "thumbnails", "webhooks"};
+constexpr std::array<std::string_view, 4> kQueues = {"emails", "invoices", "thumbnails",
+                                                     "webhooks"};
 constexpr std::array<std::string_view, 4> kCallers = {"worker/queue.go:142", "worker/lease.go:77",
                                                       "worker/run.go:310", "broker/conn.go:58"};
 
@@ -139,7 +150,8 @@ void AppendJsonEscaped(std::string_view s, std::string* out) {
 
 Job GuessJob(std::string_view line) {
   if (!line.empty() && line.front() == '{') return Job::kApi;
-  if (line.find("level=") != std::string_view::npos || line.find("msg=") != std::string_view::npos) {
+  if (line.find("level=") != std::string_view::npos ||
+      line.find("msg=") != std::string_view::npos) {
     return Job::kWorker;
   }
   return Job::kNginx;
@@ -160,10 +172,13 @@ std::string_view LevelName(Level level) { return kLevelNames[static_cast<size_t>
 std::string_view JobFormat(Job job) {
   switch (job) {
     case Job::kNginx:
-    case Job::kIngress: return "nginx";
+    case Job::kIngress:
+      return "nginx";
     case Job::kApi:
-    case Job::kCheckout: return "json";
-    case Job::kWorker: return "logfmt";
+    case Job::kCheckout:
+      return "json";
+    case Job::kWorker:
+      return "logfmt";
   }
   return "nginx";
 }
@@ -223,8 +238,8 @@ void CorpusGenerator::BuildStreams() {
         s.instance = i;
         s.job = static_cast<Job>(j);
         s.level = static_cast<Level>(l);
-        s.labels = fmt::format(R"({{env="{}", instance="host-{:04}", job="{}", level="{}"}})", env, i,
-                               JobName(s.job), LevelName(s.level));
+        s.labels = fmt::format(R"({{env="{}", instance="host-{:04}", job="{}", level="{}"}})", env,
+                               i, JobName(s.job), LevelName(s.level));
         streams_.push_back(std::move(s));
       }
     }
@@ -247,14 +262,16 @@ std::string_view CorpusGenerator::marker() const { return kMarker; }
 
 std::string CorpusGenerator::RandomHex(int digits) {
   std::string out;
-  while (static_cast<int>(out.size()) < digits) fmt::format_to(std::back_inserter(out), "{:016x}", rng_());
+  while (static_cast<int>(out.size()) < digits)
+    fmt::format_to(std::back_inserter(out), "{:016x}", rng_());
   out.resize(static_cast<size_t>(digits));
   return out;
 }
 
 std::string CorpusGenerator::TraceId() {
   // A request logs a few lines: two in three lines reuse one of the last few trace ids.
-  if (!recent_traces_.empty() && Uniform(rng_, 3) != 0) return recent_traces_[Uniform(rng_, recent_traces_.size())];
+  if (!recent_traces_.empty() && Uniform(rng_, 3) != 0)
+    return recent_traces_[Uniform(rng_, recent_traces_.size())];
   std::string id = RandomHex(32);
   if (recent_traces_.size() < kRecentTraces) {
     recent_traces_.push_back(id);
@@ -280,7 +297,8 @@ bool CorpusGenerator::Next(CorpusLine* out) {
     level = GuessLevel(line_);
     if (line_.find(kMarker) != std::string::npos) ++marker_lines_;
   } else {
-    bool needle = std::find(std::begin(needle_at_), std::end(needle_at_), i) != std::end(needle_at_);
+    bool needle =
+        std::find(std::begin(needle_at_), std::end(needle_at_), i) != std::end(needle_at_);
     job = needle ? Job::kApi : static_cast<Job>(Uniform(rng_, kNumJobs));
     level = static_cast<Level>(PickWeighted(rng_, kLevelWeights));
     // Draw until the line fits the size range; the templates almost always do at once.
@@ -305,18 +323,28 @@ bool CorpusGenerator::Next(CorpusLine* out) {
 bool CorpusGenerator::MakeLine(Job job, Level level, int64_t ts, bool needle) {
   line_.clear();
   switch (JobFormat(job).front()) {
-    case 'n': MakeNginx(level, ts); return false;
-    case 'j': return MakeJson(job, level, ts, needle);
-    default: return MakeLogfmt(level, ts);
+    case 'n':
+      MakeNginx(level, ts);
+      return false;
+    case 'j':
+      return MakeJson(job, level, ts, needle);
+    default:
+      return MakeLogfmt(level, ts);
   }
 }
 
 void CorpusGenerator::MakeNginx(Level level, int64_t ts) {
   int status;
   switch (level) {
-    case Level::kError: status = 500 + static_cast<int>(Uniform(rng_, 4)); break;
-    case Level::kWarn: status = std::array<int, 4>{400, 401, 403, 404}[Uniform(rng_, 4)]; break;
-    default: status = std::array<int, 6>{200, 200, 200, 201, 204, 304}[Uniform(rng_, 6)]; break;
+    case Level::kError:
+      status = 500 + static_cast<int>(Uniform(rng_, 4));
+      break;
+    case Level::kWarn:
+      status = std::array<int, 4>{400, 401, 403, 404}[Uniform(rng_, 4)];
+      break;
+    default:
+      status = std::array<int, 6>{200, 200, 200, 201, 204, 304}[Uniform(rng_, 6)];
+      break;
   }
   // Draws happen in a fixed order (function arguments are evaluated in an unspecified one).
   Civil c = ToCivil(ts);
@@ -324,19 +352,22 @@ void CorpusGenerator::MakeNginx(Level level, int64_t ts) {
   std::string_view method = kMethods[PickWeighted(rng_, kMethodWeights)];
   auto out = std::back_inserter(line_);
   fmt::format_to(out, "{} - - [{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000] \"{} ", ip, c.day,
-                 kMonths[static_cast<size_t>(c.month - 1)], c.year, c.hour, c.minute, c.second, method);
+                 kMonths[static_cast<size_t>(c.month - 1)], c.year, c.hour, c.minute, c.second,
+                 method);
   AppendPath(rng_, kPaths[Uniform(rng_, kPaths.size())], &line_);
   uint64_t bytes = 100 + Uniform(rng_, 20000);
   std::string_view referer = kReferers[Uniform(rng_, kReferers.size())];
   std::string_view agent = kUserAgents[PickWeighted(rng_, kUserAgentWeights)];
   uint64_t secs = Uniform(rng_, 2);
   uint64_t millis = Uniform(rng_, 1000);
-  fmt::format_to(out, " HTTP/1.1\" {} {} \"{}\" \"{}\" {}.{:03}", status, bytes, referer, agent, secs, millis);
+  fmt::format_to(out, " HTTP/1.1\" {} {} \"{}\" \"{}\" {}.{:03}", status, bytes, referer, agent,
+                 secs, millis);
 }
 
 bool CorpusGenerator::MakeJson(Job job, Level level, int64_t ts, bool needle) {
   bool marked = !needle && Uniform(rng_, kMarkerEvery) == 0;
-  std::string_view msg = marked ? kMarker : kJsonMessages.by_level[static_cast<size_t>(level)][Uniform(rng_, 4)];
+  std::string_view msg =
+      marked ? kMarker : kJsonMessages.by_level[static_cast<size_t>(level)][Uniform(rng_, 4)];
   std::string trace = needle ? needle_ : TraceId();
   int status = level == Level::kError ? 500 : level == Level::kWarn ? 429 : 200;
   std::string_view logger = kLoggers[Uniform(rng_, kLoggers.size())];
@@ -357,7 +388,8 @@ bool CorpusGenerator::MakeJson(Job job, Level level, int64_t ts, bool needle) {
 
 bool CorpusGenerator::MakeLogfmt(Level level, int64_t ts) {
   bool marked = Uniform(rng_, kMarkerEvery) == 0;
-  std::string_view msg = marked ? kMarker : kLogfmtMessages.by_level[static_cast<size_t>(level)][Uniform(rng_, 4)];
+  std::string_view msg =
+      marked ? kMarker : kLogfmtMessages.by_level[static_cast<size_t>(level)][Uniform(rng_, 4)];
   std::string_view caller = kCallers[Uniform(rng_, kCallers.size())];
   std::string_view queue = kQueues[Uniform(rng_, kQueues.size())];
   std::string job_id = RandomHex(12);
@@ -366,7 +398,8 @@ bool CorpusGenerator::MakeLogfmt(Level level, int64_t ts) {
   line_.append("ts=");
   AppendIsoTime(ts, 3, &line_);
   auto out = std::back_inserter(line_);
-  fmt::format_to(out, " level={} caller={} msg=\"{}\" queue={} job_id={} attempts={} duration_ms={}",
+  fmt::format_to(out,
+                 " level={} caller={} msg=\"{}\" queue={} job_id={} attempts={} duration_ms={}",
                  LevelName(level), caller, msg, queue, job_id, attempts, ms);
   if (Uniform(rng_, 2) == 0) fmt::format_to(out, " trace_id={}", TraceId());
   return marked;
@@ -375,7 +408,9 @@ bool CorpusGenerator::MakeLogfmt(Level level, int64_t ts) {
 // --- Batcher ------------------------------------------------------------------------------------
 
 Batcher::Batcher(CorpusGenerator* gen, uint32_t lines_per_request)
-    : gen_(gen), per_request_(std::max<uint32_t>(1, lines_per_request)), pending_(gen->num_instances()) {}
+    : gen_(gen),
+      per_request_(std::max<uint32_t>(1, lines_per_request)),
+      pending_(gen->num_instances()) {}
 
 void Batcher::Add(const CorpusLine& l) {
   PushBatch& b = pending_[l.instance];
@@ -427,10 +462,11 @@ std::string EncodeJson(const PushBatch& batch, const std::vector<StreamInfo>& st
     first_stream = false;
     const StreamInfo& info = streams[s.stream];
     // The labels as a JSON object, from the same values as the label string.
-    fmt::format_to(std::back_inserter(out),
-                   R"({{"stream":{{"env":"{}","instance":"host-{:04}","job":"{}","level":"{}"}},"values":[)",
-                   info.labels.find("\"prod\"") != std::string::npos ? "prod" : "staging", info.instance,
-                   JobName(info.job), LevelName(info.level));
+    fmt::format_to(
+        std::back_inserter(out),
+        R"({{"stream":{{"env":"{}","instance":"host-{:04}","job":"{}","level":"{}"}},"values":[)",
+        info.labels.find("\"prod\"") != std::string::npos ? "prod" : "staging", info.instance,
+        JobName(info.job), LevelName(info.level));
     bool first = true;
     for (const auto& [ts, line] : s.entries) {
       if (!first) out.push_back(',');

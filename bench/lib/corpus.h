@@ -203,6 +203,7 @@ struct SmallCorpus {
   std::vector<PushBatch> batches;
   std::string needle, marker;
 };
-SmallCorpus MakeSmallCorpus(uint64_t lines, uint32_t streams = 1000, uint32_t lines_per_request = 1000);
+SmallCorpus MakeSmallCorpus(uint64_t lines, uint32_t streams = 1000,
+                            uint32_t lines_per_request = 1000);
 
 }  // namespace sluice::bench

@@ -22,7 +22,8 @@ namespace {
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -31,7 +32,8 @@ bool IEquals(std::string_view a, std::string_view b) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -143,15 +145,16 @@ Result<HttpResponse> HttpConnection::DoOnce(std::string_view head, std::string_v
   HttpResponse resp;
   // "HTTP/1.1 204 No Content"
   size_t sp = headers.find(' ');
-  if (sp == std::string_view::npos || headers.size() < sp + 4) return Status::IOError("bad status line");
+  if (sp == std::string_view::npos || headers.size() < sp + 4)
+    return Status::IOError("bad status line");
   resp.status = std::atoi(std::string(headers.substr(sp + 1, 3)).c_str());
   int64_t content_length = -1;
   bool chunked = false, close = false;
   size_t pos = headers.find("\r\n");
   while (pos != std::string_view::npos && pos < headers.size()) {
     size_t next = headers.find("\r\n", pos + 2);
-    std::string_view line = headers.substr(pos + 2, next == std::string_view::npos ? std::string_view::npos
-                                                                                  : next - pos - 2);
+    std::string_view line = headers.substr(
+        pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
       std::string_view name = Trim(line.substr(0, colon));

@@ -31,8 +31,8 @@ class HttpConnection {
   // Sends one request and reads the whole response. Connects on first use; if a kept-alive
   // connection turns out closed before any response byte arrived, reconnects and retries once.
   // IOError for connection failures and timeouts.
-  Result<HttpResponse> Do(std::string_view method, std::string_view target, const HttpHeaders& headers,
-                          std::string_view body);
+  Result<HttpResponse> Do(std::string_view method, std::string_view target,
+                          const HttpHeaders& headers, std::string_view body);
 
  private:
   Status Connect();

@@ -10,7 +10,8 @@ namespace sluice::bench {
 Result<RequestFileWriter> RequestFileWriter::Open(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return Status::IOError("cannot create " + path);
-  if (std::fwrite(kRequestFileMagic.data(), 1, kRequestFileMagic.size(), f) != kRequestFileMagic.size()) {
+  if (std::fwrite(kRequestFileMagic.data(), 1, kRequestFileMagic.size(), f) !=
+      kRequestFileMagic.size()) {
     std::fclose(f);
     return Status::IOError("cannot write " + path);
   }
@@ -52,7 +53,8 @@ Result<RequestFile> ReadRequestFile(const std::string& path) {
   ss << in.rdbuf();
   file.data = std::move(ss).str();
   std::string_view rest = file.data;
-  if (!rest.starts_with(kRequestFileMagic)) return Status::Corruption(path + ": not a request file");
+  if (!rest.starts_with(kRequestFileMagic))
+    return Status::Corruption(path + ": not a request file");
   rest.remove_prefix(kRequestFileMagic.size());
   while (!rest.empty()) {
     constexpr size_t kHead = 4 + 4 + 8 + 1;

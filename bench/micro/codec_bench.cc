@@ -30,8 +30,9 @@ void BM_BlockCompress(benchmark::State& state) {
     if (!st.ok()) state.SkipWithError(st.message().c_str());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * raw.size()));
-  state.SetLabel(fmt::format("{} ratio {:.2f}", chunk::CodecName(codec),
-                             static_cast<double>(raw.size()) / static_cast<double>(std::max<size_t>(1, out.size()))));
+  state.SetLabel(fmt::format(
+      "{} ratio {:.2f}", chunk::CodecName(codec),
+      static_cast<double>(raw.size()) / static_cast<double>(std::max<size_t>(1, out.size()))));
 }
 
 void BM_BlockDecompress(benchmark::State& state) {
@@ -49,7 +50,8 @@ void BM_BlockDecompress(benchmark::State& state) {
 }
 
 void Codecs(benchmark::internal::Benchmark* b) {
-  for (auto c : {chunk::Codec::kZstd, chunk::Codec::kLz4, chunk::Codec::kSnappy, chunk::Codec::kGzip}) {
+  for (auto c :
+       {chunk::Codec::kZstd, chunk::Codec::kLz4, chunk::Codec::kSnappy, chunk::Codec::kGzip}) {
     b->Arg(static_cast<int>(c));
   }
 }

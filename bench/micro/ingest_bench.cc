@@ -26,7 +26,8 @@ void BM_BlockBuilderAppend(benchmark::State& state) {
     const auto& e = entries[i];
     b.Append(e.timestamp_ns, e.line, e.metadata);
     bytes += e.line.size();
-    if (b.raw_bytes() >= chunk::kTargetBlockRawSize) benchmark::DoNotOptimize(b.Finish(chunk::Codec::kNone));
+    if (b.raw_bytes() >= chunk::kTargetBlockRawSize)
+      benchmark::DoNotOptimize(b.Finish(chunk::Codec::kNone));
     if (++i == entries.size()) {
       i = 0;
       if (!b.empty()) benchmark::DoNotOptimize(b.Finish(chunk::Codec::kNone));
@@ -41,9 +42,11 @@ void BM_StreamAppend(benchmark::State& state) {
   const auto& entries = AllEntries();
   ingester::StreamOptions opts;
   opts.codec = static_cast<chunk::Codec>(state.range(0));
-  auto labels = std::make_shared<const model::LabelSet>(model::ParseLabels(Corpus().streams[0].labels).value());
+  auto labels = std::make_shared<const model::LabelSet>(
+      model::ParseLabels(Corpus().streams[0].labels).value());
   auto make = [&] {
-    return std::make_unique<ingester::Stream>(labels, labels->ToString(), labels->Fingerprint(), &opts);
+    return std::make_unique<ingester::Stream>(labels, labels->ToString(), labels->Fingerprint(),
+                                              &opts);
   };
   auto stream = make();
   const int64_t now = SystemClock::Default()->NowNanos();
@@ -65,7 +68,9 @@ void BM_StreamAppend(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.SetLabel(std::string(chunk::CodecName(opts.codec)));
 }
-BENCHMARK(BM_StreamAppend)->Arg(static_cast<int>(chunk::Codec::kNone))->Arg(static_cast<int>(chunk::Codec::kZstd));
+BENCHMARK(BM_StreamAppend)
+    ->Arg(static_cast<int>(chunk::Codec::kNone))
+    ->Arg(static_cast<int>(chunk::Codec::kZstd));
 
 void BM_InProcessPush(benchmark::State& state) {
   static const auto bodies = ProtoBodies(Corpus().batches.size());

@@ -37,8 +37,9 @@ const std::vector<model::Entry>& AllEntries() {
         for (const auto& [ts, line] : s.entries) out.push_back(model::Entry{ts, line, {}});
       }
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const model::Entry& a, const model::Entry& b) { return a.timestamp_ns < b.timestamp_ns; });
+    std::stable_sort(out.begin(), out.end(), [](const model::Entry& a, const model::Entry& b) {
+      return a.timestamp_ns < b.timestamp_ns;
+    });
     return out;
   }();
   return entries;
@@ -55,8 +56,9 @@ const std::vector<model::Entry>& EntriesOfFormat(std::string_view format) {
       }
     }
     for (auto& [k, v] : out) {
-      std::stable_sort(v.begin(), v.end(),
-                       [](const model::Entry& a, const model::Entry& b) { return a.timestamp_ns < b.timestamp_ns; });
+      std::stable_sort(v.begin(), v.end(), [](const model::Entry& a, const model::Entry& b) {
+        return a.timestamp_ns < b.timestamp_ns;
+      });
     }
     return out;
   }();
@@ -74,14 +76,16 @@ uint64_t RawBytes(const std::vector<model::Entry>& entries) {
 std::vector<std::string> ProtoBodies(size_t n) {
   const auto& c = Corpus();
   std::vector<std::string> out;
-  for (size_t i = 0; i < n && i < c.batches.size(); ++i) out.push_back(EncodeProtoSnappy(c.batches[i], c.streams));
+  for (size_t i = 0; i < n && i < c.batches.size(); ++i)
+    out.push_back(EncodeProtoSnappy(c.batches[i], c.streams));
   return out;
 }
 
 std::vector<std::string> JsonBodies(size_t n) {
   const auto& c = Corpus();
   std::vector<std::string> out;
-  for (size_t i = 0; i < n && i < c.batches.size(); ++i) out.push_back(EncodeJson(c.batches[i], c.streams));
+  for (size_t i = 0; i < n && i < c.batches.size(); ++i)
+    out.push_back(EncodeJson(c.batches[i], c.streams));
   return out;
 }
 
@@ -132,8 +136,8 @@ InProcessServer::InProcessServer(bool wal) : overrides(Limits(), "", 0) {
   if (!start_status.ok()) return;
   store = storage::NewFilesystemStore(c.storage.chunks_directory);
   index_writer = std::make_unique<storage::index::IndexWriter>(store.get(), "bench");
-  ing = std::make_unique<ingester::Ingester>(c.ingester, &overrides, store.get(), index_writer.get(),
-                                             SystemClock::Default());
+  ing = std::make_unique<ingester::Ingester>(c.ingester, &overrides, store.get(),
+                                             index_writer.get(), SystemClock::Default());
   start_status = ing->Start();
   dist = std::make_unique<distributor::Distributor>(&overrides, ing.get(), SystemClock::Default());
 }

@@ -13,10 +13,10 @@
 #include "config/overrides.h"
 #include "distributor/distributor.h"
 #include "ingester/ingester.h"
-#include "storage/index/index_writer.h"
-#include "storage/object_store.h"
 #include "lib/corpus.h"
 #include "model/entry.h"
+#include "storage/index/index_writer.h"
+#include "storage/object_store.h"
 
 namespace sluice::bench::micro {
 

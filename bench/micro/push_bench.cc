@@ -16,7 +16,8 @@ namespace {
 
 constexpr size_t kRequests = 20;  // 20,000 lines, ~4 MB raw
 
-void DecodeBodies(benchmark::State& state, const std::vector<std::string>& bodies, std::string_view content_type) {
+void DecodeBodies(benchmark::State& state, const std::vector<std::string>& bodies,
+                  std::string_view content_type) {
   http::PushDecodeOptions opts;
   size_t i = 0;
   for (auto _ : state) {
@@ -29,8 +30,10 @@ void DecodeBodies(benchmark::State& state, const std::vector<std::string>& bodie
     i = (i + 1) % bodies.size();
   }
   // Per iteration: one request of ~1,000 lines.
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * RawBytesOfBatches(kRequests) / kRequests));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * LinesOfBatches(kRequests) / kRequests));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * RawBytesOfBatches(kRequests) / kRequests));
+  state.SetItemsProcessed(
+      static_cast<int64_t>(state.iterations() * LinesOfBatches(kRequests) / kRequests));
 }
 
 void BM_DecodePush_ProtoSnappy(benchmark::State& state) {
@@ -78,8 +81,10 @@ void BM_DistributorPush(benchmark::State& state) {
     }
     i = (i + 1) % bodies.size();
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * RawBytesOfBatches(kRequests) / kRequests));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * LinesOfBatches(kRequests) / kRequests));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * RawBytesOfBatches(kRequests) / kRequests));
+  state.SetItemsProcessed(
+      static_cast<int64_t>(state.iterations() * LinesOfBatches(kRequests) / kRequests));
 }
 BENCHMARK(BM_DistributorPush);
 

@@ -142,8 +142,14 @@ void BM_WalLog(benchmark::State& state, wal::FsyncPolicy policy) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.SetLabel(std::string(wal::FsyncPolicyName(policy)));
 }
-BENCHMARK_CAPTURE(BM_WalLog, fsync_never, wal::FsyncPolicy::kNever)->Threads(1)->Threads(4)->UseRealTime();
-BENCHMARK_CAPTURE(BM_WalLog, fsync_batch, wal::FsyncPolicy::kBatch)->Threads(1)->Threads(4)->UseRealTime();
+BENCHMARK_CAPTURE(BM_WalLog, fsync_never, wal::FsyncPolicy::kNever)
+    ->Threads(1)
+    ->Threads(4)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_WalLog, fsync_batch, wal::FsyncPolicy::kBatch)
+    ->Threads(1)
+    ->Threads(4)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace sluice::bench::micro

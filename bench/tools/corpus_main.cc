@@ -49,14 +49,18 @@ std::string JsonString(std::string_view s) {
 
 int main(int argc, char** argv) {
   Flags flags(argc, argv, {"json", "help"});
-  const std::set<std::string> known = {"out",  "lines", "streams", "tenants", "seed", "end-ns", "span-s",
-                                       "lines-per-request", "json", "input", "help"};
+  const std::set<std::string> known = {"out",  "lines",  "streams", "tenants",
+                                       "seed", "end-ns", "span-s",  "lines-per-request",
+                                       "json", "input",  "help"};
   if (flags.GetBool("help") || !flags.Has("out")) {
-    std::cerr << "usage: sluice-bench-corpus --out DIR [--lines N] [--streams N] [--tenants N] [--seed N]\n"
-                 "       [--end-ns NS] [--span-s S] [--lines-per-request N] [--json] [--input FILE]...\n";
+    std::cerr
+        << "usage: sluice-bench-corpus --out DIR [--lines N] [--streams N] [--tenants N] [--seed "
+           "N]\n"
+           "       [--end-ns NS] [--span-s S] [--lines-per-request N] [--json] [--input FILE]...\n";
     return flags.GetBool("help") ? 0 : 2;
   }
-  if (auto unknown = flags.Unknown(known); !unknown.empty()) return Fail("unknown flag --" + unknown[0]);
+  if (auto unknown = flags.Unknown(known); !unknown.empty())
+    return Fail("unknown flag --" + unknown[0]);
 
   CorpusOptions opts;
   opts.lines = static_cast<uint64_t>(flags.GetInt("lines", 1'000'000));
@@ -110,7 +114,9 @@ int main(int argc, char** argv) {
     max_len = std::max(max_len, l.line.size());
     const StreamInfo& s = streams[l.stream];
     for (auto* m : {&by_format, &by_job, &by_level}) {
-      std::string key(m == &by_format ? JobFormat(s.job) : m == &by_job ? JobName(s.job) : LevelName(s.level));
+      std::string key(m == &by_format ? JobFormat(s.job)
+                      : m == &by_job  ? JobName(s.job)
+                                      : LevelName(s.level));
       (*m)[key].first++;
       (*m)[key].second += l.line.size();
     }
@@ -140,7 +146,8 @@ int main(int argc, char** argv) {
   }
 
   std::set<std::string> tenants;
-  for (uint32_t i = 0; i < gen->num_instances(); ++i) tenants.insert(std::string(gen->TenantOfInstance(i)));
+  for (uint32_t i = 0; i < gen->num_instances(); ++i)
+    tenants.insert(std::string(gen->TenantOfInstance(i)));
   auto breakdown = [](const std::map<std::string, std::pair<uint64_t, uint64_t>>& m) {
     std::string out = "{";
     for (const auto& [k, v] : m) {
@@ -164,11 +171,12 @@ int main(int argc, char** argv) {
       "  \"by_format\": {},\n  \"by_job\": {},\n  \"by_level\": {}\n}}\n",
       gen->synthetic(), opts.seed, nlines, raw_bytes, raw_bytes + nlines, min_len, max_len,
       nlines ? static_cast<double>(raw_bytes) / static_cast<double>(nlines) : 0.0, streams.size(),
-      used_streams.size(), gen->num_instances(), tenant_list, first_ts, last_ts, per_request, requests,
-      pb_bytes, json_bytes, JsonString(gen->needle()), gen->synthetic() ? std::to_string(gen->needle_lines()) : "null",
+      used_streams.size(), gen->num_instances(), tenant_list, first_ts, last_ts, per_request,
+      requests, pb_bytes, json_bytes, JsonString(gen->needle()),
+      gen->synthetic() ? std::to_string(gen->needle_lines()) : "null",
       JsonString(gen->absent_needle()), JsonString(gen->marker()),
-      gen->synthetic() ? std::to_string(gen->marker_lines()) : "null", breakdown(by_format), breakdown(by_job),
-      breakdown(by_level));
+      gen->synthetic() ? std::to_string(gen->marker_lines()) : "null", breakdown(by_format),
+      breakdown(by_job), breakdown(by_level));
   std::ofstream(dir / "corpus.json") << meta;
   std::cout << meta;
   return 0;

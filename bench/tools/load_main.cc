@@ -52,8 +52,10 @@ std::string LatencyJson(std::vector<int64_t> v) {
   for (int64_t x : v) sum += static_cast<double>(x);
   double mean = sum / static_cast<double>(v.size()) / 1e6;
   double mx = static_cast<double>(*std::max_element(v.begin(), v.end())) / 1e6;
-  return fmt::format(R"({{"p50": {:.3f}, "p90": {:.3f}, "p99": {:.3f}, "p999": {:.3f}, "max": {:.3f}, "mean": {:.3f}}})",
-                     Percentile(v, 0.50), Percentile(v, 0.90), Percentile(v, 0.99), Percentile(v, 0.999), mx, mean);
+  return fmt::format(
+      R"({{"p50": {:.3f}, "p90": {:.3f}, "p99": {:.3f}, "p999": {:.3f}, "max": {:.3f}, "mean": {:.3f}}})",
+      Percentile(v, 0.50), Percentile(v, 0.90), Percentile(v, 0.99), Percentile(v, 0.999), mx,
+      mean);
 }
 
 std::string Escape(std::string_view s) {
@@ -69,11 +71,13 @@ std::string Escape(std::string_view s) {
 
 int main(int argc, char** argv) {
   Flags flags(argc, argv, {"help"});
-  const std::set<std::string> known = {"file",  "host",  "port",        "connections", "content-type",
-                                       "rate",  "first", "count",       "max-seconds", "path", "help"};
+  const std::set<std::string> known = {"file",         "host", "port",  "connections",
+                                       "content-type", "rate", "first", "count",
+                                       "max-seconds",  "path", "help"};
   if (flags.GetBool("help") || !flags.Has("file") || !flags.Has("port")) {
     std::cerr << "usage: sluice-bench-load --file push.pb --port P [--host H] [--connections N]\n"
-                 "       [--content-type T] [--rate R] [--first I] [--count N] [--max-seconds S] [--path P]\n";
+                 "       [--content-type T] [--rate R] [--first I] [--count N] [--max-seconds S] "
+                 "[--path P]\n";
     return flags.GetBool("help") ? 0 : 2;
   }
   if (auto unknown = flags.Unknown(known); !unknown.empty()) {
@@ -93,7 +97,8 @@ int main(int argc, char** argv) {
   const double rate = flags.GetDouble("rate", 0);
   const size_t total = file->frames.size();
   const size_t first = std::min<size_t>(total, static_cast<size_t>(flags.GetInt("first", 0)));
-  const size_t count = std::min<size_t>(total - first, static_cast<size_t>(flags.GetInt("count", static_cast<int64_t>(total))));
+  const size_t count = std::min<size_t>(
+      total - first, static_cast<size_t>(flags.GetInt("count", static_cast<int64_t>(total))));
   const auto max_duration = std::chrono::duration<double>(flags.GetDouble("max-seconds", 600));
 
   std::atomic<size_t> next{0};
@@ -132,9 +137,11 @@ int main(int argc, char** argv) {
         if (resp->status / 100 == 2) {
           r.ok_lines += f.lines;
           r.ok_raw_bytes += f.raw_bytes;
-          r.latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(done - sent_at).count());
+          r.latency_ns.push_back(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(done - sent_at).count());
           if (rate > 0) {
-            r.from_schedule_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(done - due).count());
+            r.from_schedule_ns.push_back(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(done - due).count());
           }
         } else if (r.first_error.empty()) {
           r.first_error = fmt::format("{}: {}", resp->status, resp->body);
@@ -148,7 +155,8 @@ int main(int argc, char** argv) {
   ThreadResult all;
   for (auto& r : results) {
     all.latency_ns.insert(all.latency_ns.end(), r.latency_ns.begin(), r.latency_ns.end());
-    all.from_schedule_ns.insert(all.from_schedule_ns.end(), r.from_schedule_ns.begin(), r.from_schedule_ns.end());
+    all.from_schedule_ns.insert(all.from_schedule_ns.end(), r.from_schedule_ns.begin(),
+                                r.from_schedule_ns.end());
     for (const auto& [k, v] : r.statuses) all.statuses[k] += v;
     all.ok_lines += r.ok_lines;
     all.ok_raw_bytes += r.ok_raw_bytes;
@@ -157,16 +165,21 @@ int main(int argc, char** argv) {
     if (all.first_error.empty()) all.first_error = r.first_error;
   }
   std::string statuses;
-  for (const auto& [k, v] : all.statuses) statuses += fmt::format("{}\"{}\": {}", statuses.empty() ? "" : ", ", k, v);
+  for (const auto& [k, v] : all.statuses)
+    statuses += fmt::format("{}\"{}\": {}", statuses.empty() ? "" : ", ", k, v);
   uint64_t ok_requests = all.latency_ns.size();
   std::cout << fmt::format(
-      "{{\"requests_planned\": {}, \"requests_sent\": {}, \"requests_ok\": {}, \"statuses\": {{{}}},\n"
+      "{{\"requests_planned\": {}, \"requests_sent\": {}, \"requests_ok\": {}, \"statuses\": "
+      "{{{}}},\n"
       " \"lines_ok\": {}, \"raw_bytes_ok\": {}, \"body_bytes_sent\": {}, \"elapsed_s\": {:.3f},\n"
-      " \"requests_per_s\": {:.2f}, \"lines_per_s\": {:.0f}, \"raw_mb_per_s\": {:.2f}, \"connections\": {},\n"
-      " \"rate\": {}, \"latency_ms\": {},\n \"latency_from_schedule_ms\": {},\n \"first_error\": \"{}\"}}\n",
-      count, all.sent, ok_requests, statuses, all.ok_lines, all.ok_raw_bytes, all.body_bytes, elapsed,
-      static_cast<double>(ok_requests) / elapsed, static_cast<double>(all.ok_lines) / elapsed,
-      static_cast<double>(all.ok_raw_bytes) / elapsed / 1e6, connections, rate, LatencyJson(all.latency_ns),
-      LatencyJson(all.from_schedule_ns), Escape(all.first_error));
+      " \"requests_per_s\": {:.2f}, \"lines_per_s\": {:.0f}, \"raw_mb_per_s\": {:.2f}, "
+      "\"connections\": {},\n"
+      " \"rate\": {}, \"latency_ms\": {},\n \"latency_from_schedule_ms\": {},\n \"first_error\": "
+      "\"{}\"}}\n",
+      count, all.sent, ok_requests, statuses, all.ok_lines, all.ok_raw_bytes, all.body_bytes,
+      elapsed, static_cast<double>(ok_requests) / elapsed,
+      static_cast<double>(all.ok_lines) / elapsed,
+      static_cast<double>(all.ok_raw_bytes) / elapsed / 1e6, connections, rate,
+      LatencyJson(all.latency_ns), LatencyJson(all.from_schedule_ns), Escape(all.first_error));
   return 0;
 }

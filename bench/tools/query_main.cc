@@ -10,8 +10,8 @@
 // full-scan literal (a marker phrase present in every block), a plain selector, two label-only
 // metric queries and two that parse JSON / logfmt and unwrap. Around each run it also reads the
 // server's block counters from /metrics (sluice_query_blocks_*: blocks considered, skipped by
-// bloom, decompressed, skipped by scan), outside the CPU measurement. A server that answers 400 to a
-// query kind it does not implement yet is recorded as "supported": false, not as a failure.
+// bloom, decompressed, skipped by scan), outside the CPU measurement. A server that answers 400 to
+// a query kind it does not implement yet is recorded as "supported": false, not as a failure.
 
 #include <unistd.h>
 
@@ -43,7 +43,7 @@ struct QueryDef {
   bool metric = false;
   uint32_t limit = 100;
   int64_t step_s = 60;
-  int64_t expect = -1;  // entries (log queries) the answer must hold; -1: not checked
+  int64_t expect = -1;         // entries (log queries) the answer must hold; -1: not checked
   uint64_t scanned_bytes = 0;  // raw bytes of the streams the selector covers
   std::string note;
 };
@@ -70,7 +70,8 @@ bool Field(simdjson::dom::element e, std::string_view key, T* out) {
 Result<Corpus> LoadCorpus(const std::string& path) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.load(path).get(doc) != simdjson::SUCCESS) return Status::IOError("cannot parse " + path);
+  if (parser.load(path).get(doc) != simdjson::SUCCESS)
+    return Status::IOError("cannot parse " + path);
   Corpus c;
   std::string_view sv;
   bool ok = Field(doc, "start_ns", &c.start_ns) && Field(doc, "end_ns", &c.end_ns) &&
@@ -100,28 +101,35 @@ Result<Corpus> LoadCorpus(const std::string& path) {
 
 std::vector<QueryDef> DefaultQueries(const Corpus& c) {
   const std::string all = R"({env=~"prod|staging"})";
-  uint64_t json_bytes = c.job_bytes.count("api") ? c.job_bytes.at("api") + c.job_bytes.at("checkout") : 0;
+  uint64_t json_bytes =
+      c.job_bytes.count("api") ? c.job_bytes.at("api") + c.job_bytes.at("checkout") : 0;
   uint64_t logfmt_bytes = c.job_bytes.count("worker") ? c.job_bytes.at("worker") : 0;
-  auto expect_le = [](int64_t n, uint32_t limit) { return n < 0 ? -1 : std::min<int64_t>(n, limit); };
+  auto expect_le = [](int64_t n, uint32_t limit) {
+    return n < 0 ? -1 : std::min<int64_t>(n, limit);
+  };
   std::vector<QueryDef> q;
   q.push_back({"needle_rare", fmt::format(R"({} |= "{}")", all, c.needle), false, 100, 0,
                expect_le(c.needle_lines, 100), c.raw_bytes, "a trace id in 3 lines"});
-  q.push_back({"needle_absent", fmt::format(R"({} |= "{}")", all, c.absent_needle), false, 100, 0, 0,
-               c.raw_bytes, "a trace id in no line"});
+  q.push_back({"needle_absent", fmt::format(R"({} |= "{}")", all, c.absent_needle), false, 100, 0,
+               0, c.raw_bytes, "a trace id in no line"});
   q.push_back({"scan_literal", fmt::format(R"({} |= "{}")", all, c.marker), false, 10000, 0,
-               expect_le(c.marker_lines, 10000), c.raw_bytes, "a phrase in every block: no block can be skipped"});
+               expect_le(c.marker_lines, 10000), c.raw_bytes,
+               "a phrase in every block: no block can be skipped"});
   q.push_back({"selector_tail", R"({env="prod", job="api"})", false, 1000, 0, 1000, 0,
                "the newest 1,000 lines of a few streams"});
-  q.push_back({"metric_count_by_level", fmt::format("sum by (level) (count_over_time({}[1m]))", all), true, 0, 60,
-               -1, c.raw_bytes, "label-only"});
-  q.push_back({"metric_rate_by_job", fmt::format("sum by (job) (rate({}[5m]))", all), true, 0, 60, -1,
+  q.push_back({"metric_count_by_level",
+               fmt::format("sum by (level) (count_over_time({}[1m]))", all), true, 0, 60, -1,
                c.raw_bytes, "label-only"});
-  q.push_back({"metric_json_quantile",
-               R"(quantile_over_time(0.99, {job=~"api|checkout"} | json | unwrap duration_ms [5m]) by (job))", true,
-               0, 60, -1, json_bytes, "json parse + unwrap"});
-  q.push_back({"metric_logfmt_quantile",
-               R"(quantile_over_time(0.9, {job="worker"} | logfmt | unwrap duration_ms [5m]) by (queue))", true, 0,
-               60, -1, logfmt_bytes, "logfmt parse + unwrap"});
+  q.push_back({"metric_rate_by_job", fmt::format("sum by (job) (rate({}[5m]))", all), true, 0, 60,
+               -1, c.raw_bytes, "label-only"});
+  q.push_back(
+      {"metric_json_quantile",
+       R"(quantile_over_time(0.99, {job=~"api|checkout"} | json | unwrap duration_ms [5m]) by (job))",
+       true, 0, 60, -1, json_bytes, "json parse + unwrap"});
+  q.push_back(
+      {"metric_logfmt_quantile",
+       R"(quantile_over_time(0.9, {job="worker"} | logfmt | unwrap duration_ms [5m]) by (queue))",
+       true, 0, 60, -1, logfmt_bytes, "logfmt parse + unwrap"});
   return q;
 }
 
@@ -138,7 +146,8 @@ double ProcessCpuSeconds(int pid) {
   std::vector<std::string> v;
   while (v.size() < 13 && fields >> f) v.push_back(f);
   if (v.size() < 13) return -1;
-  return static_cast<double>(std::stoll(v[11]) + std::stoll(v[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return static_cast<double>(std::stoll(v[11]) + std::stoll(v[12])) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 struct Outcome {
@@ -177,8 +186,8 @@ Outcome Inspect(int status, const std::string& body) {
     }
   }
   uint64_t b = 0;
-  if (Field(doc, "data", &data) && Field(data, "stats", &stats) && Field(stats, "summary", &summary) &&
-      Field(summary, "totalBytesProcessed", &b)) {
+  if (Field(doc, "data", &data) && Field(data, "stats", &stats) &&
+      Field(stats, "summary", &summary) && Field(summary, "totalBytesProcessed", &b)) {
     o.bytes_processed = b;
   }
   return o;
@@ -214,9 +223,11 @@ std::string Escape(std::string_view s) {
 
 int main(int argc, char** argv) {
   Flags flags(argc, argv, {"list", "help"});
-  const std::set<std::string> known = {"corpus", "host", "port", "pid", "repeat", "only", "list", "help"};
+  const std::set<std::string> known = {"corpus", "host", "port", "pid",
+                                       "repeat", "only", "list", "help"};
   if (flags.GetBool("help") || !flags.Has("corpus")) {
-    std::cerr << "usage: sluice-bench-query --corpus corpus.json --port P [--host H] [--pid PID] [--repeat N]\n"
+    std::cerr << "usage: sluice-bench-query --corpus corpus.json --port P [--host H] [--pid PID] "
+                 "[--repeat N]\n"
                  "       [--only NAME]... [--list]\n";
     return flags.GetBool("help") ? 0 : 2;
   }
@@ -240,13 +251,14 @@ int main(int argc, char** argv) {
   std::string tenants;
   for (const auto& t : corpus->tenants) tenants += (tenants.empty() ? "" : "|") + t;
 
-  HttpConnection conn(flags.Get("host", "127.0.0.1"), static_cast<int>(flags.GetInt("port", 3100)), 600'000);
+  HttpConnection conn(flags.Get("host", "127.0.0.1"), static_cast<int>(flags.GetInt("port", 3100)),
+                      600'000);
   std::cout << "[\n";
   bool first_out = true;
   for (const auto& q : queries) {
     if (!only.empty() && std::find(only.begin(), only.end(), q.name) == only.end()) continue;
-    std::string target = fmt::format("/loki/api/v1/query_range?query={}&start={}&end={}", UrlEncode(q.query),
-                                     corpus->start_ns, corpus->end_ns + 1);
+    std::string target = fmt::format("/loki/api/v1/query_range?query={}&start={}&end={}",
+                                     UrlEncode(q.query), corpus->start_ns, corpus->end_ns + 1);
     if (q.metric) {
       target += fmt::format("&step={}", q.step_s);
     } else {
@@ -292,16 +304,18 @@ int main(int argc, char** argv) {
     for (const auto& [name, v] : blocks) {
       block_fields += fmt::format("{}\"{}\": {:.0f}", block_fields.empty() ? "" : ", ", name, v);
     }
-    std::cout << (first_out ? "" : ",\n")
-              << fmt::format(
-                     "  {{\"name\": \"{}\", \"query\": \"{}\", \"metric\": {}, \"note\": \"{}\", \"status\": {}, "
-                     "\"supported\": {}, \"error\": \"{}\", \"runs\": {}, \"wall_s_median\": {:.4f}, "
-                     "\"server_cpu_s_mean\": {:.4f}, \"entries\": {}, \"series\": {}, \"points\": {}, "
-                     "\"expected_entries\": {}, \"correct\": {}, \"scanned_bytes\": {}, "
-                     "\"stats_bytes_processed\": {}, \"blocks\": {{{}}}}}",
-                     q.name, Escape(q.query), q.metric, q.note, last.status, supported, Escape(last.error),
-                     walls.size(), median(walls), cpu_mean, last.entries, last.series, last.points, q.expect,
-                     correct, q.scanned_bytes, last.bytes_processed, block_fields);
+    std::cout
+        << (first_out ? "" : ",\n")
+        << fmt::format(
+               "  {{\"name\": \"{}\", \"query\": \"{}\", \"metric\": {}, \"note\": \"{}\", "
+               "\"status\": {}, "
+               "\"supported\": {}, \"error\": \"{}\", \"runs\": {}, \"wall_s_median\": {:.4f}, "
+               "\"server_cpu_s_mean\": {:.4f}, \"entries\": {}, \"series\": {}, \"points\": {}, "
+               "\"expected_entries\": {}, \"correct\": {}, \"scanned_bytes\": {}, "
+               "\"stats_bytes_processed\": {}, \"blocks\": {{{}}}}}",
+               q.name, Escape(q.query), q.metric, q.note, last.status, supported,
+               Escape(last.error), walls.size(), median(walls), cpu_mean, last.entries, last.series,
+               last.points, q.expect, correct, q.scanned_bytes, last.bytes_processed, block_fields);
     first_out = false;
     std::cout.flush();
   }

@@ -39,8 +39,8 @@ struct Agent::Impl {
         budget(config.limits.memory_limit, 2 * config.client.batch_size),
         positions(config.positions.filename, config.positions.fsync),
         shedder(config.shedding.threshold, config.shedding.rules),
-        breaker({config.client.breaker.failure_threshold, config.client.breaker.open_duration}, &mono,
-                [this](BreakerState s) {
+        breaker({config.client.breaker.failure_threshold, config.client.breaker.open_duration},
+                &mono, [this](BreakerState s) {
                   metrics.breaker_state->Set(static_cast<double>(s));
                   metrics.breaker_transitions->WithLabels({BreakerStateName(s)})->Inc();
                   if (s == BreakerState::kOpen) {
@@ -112,8 +112,10 @@ void Agent::Impl::CutAndSubmit(BatchBuilder& builder) {
   } else if (body > batch.charge) {
     uint64_t extra = body - batch.charge;
     if (!budget.TryAcquire(extra)) {
-      spdlog::warn("msg=\"encoded batch larger than the memory reserve allows; waiting for deliveries\" bytes={}",
-                   extra);
+      spdlog::warn(
+          "msg=\"encoded batch larger than the memory reserve allows; waiting for deliveries\" "
+          "bytes={}",
+          extra);
       while (!budget.TryAcquire(extra)) {
         if (budget.closed()) {  // shutting down: deliveries may never come
           budget.ForceAcquire(extra);
@@ -136,8 +138,9 @@ void Agent::Impl::CutAndSubmit(BatchBuilder& builder) {
     metrics.positions_writes->Inc();
     if (!st.ok()) {
       metrics.positions_errors->Inc();
-      spdlog::error("msg=\"cannot write positions journal; a crash now may duplicate lines\" err=\"{}\"",
-                    st.message());
+      spdlog::error(
+          "msg=\"cannot write positions journal; a crash now may duplicate lines\" err=\"{}\"",
+          st.message());
     }
   }
   batch.segments.clear();
@@ -170,7 +173,8 @@ void Agent::Impl::BatcherLoop() {
       if (!builder.empty()) CutAndSubmit(builder);
       return;
     }
-    if (!builder.empty() && std::chrono::steady_clock::now() >= first_add + wait) CutAndSubmit(builder);
+    if (!builder.empty() && std::chrono::steady_clock::now() >= first_add + wait)
+      CutAndSubmit(builder);
     if (builder.empty()) batcher_idle = true;
   }
 }
@@ -225,7 +229,8 @@ Status Agent::Start() {
   d.sender->Start();
   d.batcher_thread = std::thread([&d] { d.BatcherLoop(); });
 
-  ReaderContext ctx{&d.config, &d.positions, &d.budget, &d.queue, &d.shedder, &d.metrics, &d.next_file_id};
+  ReaderContext ctx{&d.config,  &d.positions, &d.budget,      &d.queue,
+                    &d.shedder, &d.metrics,   &d.next_file_id};
   for (const auto& s : d.config.scrape_configs) {
     if (s.stdin_source) {
       d.stdin_reader = std::make_unique<StdinReader>(ctx, &s);
@@ -259,7 +264,8 @@ Status Agent::Start() {
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       return r;
     });
-    d.router.Handle({"GET"}, "/ready", [](http::Request&) { return http::Response::Text("ready\n"); });
+    d.router.Handle({"GET"}, "/ready",
+                    [](http::Request&) { return http::Response::Text("ready\n"); });
     http::ServerOptions so;
     so.address = d.config.server.http_listen_address;
     so.port = d.config.server.http_listen_port;
@@ -274,8 +280,9 @@ Status Agent::Start() {
     d.metrics_port = d.server->port();
   }
 
-  spdlog::info("msg=\"agent started\" url=\"{}\" metrics_port={} sources={} memory_limit={}", d.config.client.url,
-               d.metrics_port, d.config.scrape_configs.size(), d.config.limits.memory_limit);
+  spdlog::info("msg=\"agent started\" url=\"{}\" metrics_port={} sources={} memory_limit={}",
+               d.config.client.url, d.metrics_port, d.config.scrape_configs.size(),
+               d.config.limits.memory_limit);
   return Status::OK();
 }
 
@@ -297,16 +304,20 @@ int Agent::Stop() {
   for (auto& t : d.journal_threads) t.join();
   // shutdown_timeout bounds everything from here: the batcher handing over what is queued and the
   // senders delivering it. What is not delivered by then is re-read on the next start.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(d.config.shutdown_timeout);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::nanoseconds(d.config.shutdown_timeout);
   d.sender->SetSubmitDeadline(deadline);
   d.queue.Close();
   if (d.batcher_thread.joinable()) d.batcher_thread.join();
-  auto remaining = std::max<int64_t>(
-      0, std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now()).count());
+  auto remaining = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            deadline - std::chrono::steady_clock::now())
+                                            .count());
   size_t left = d.sender->Shutdown(remaining);
   if (left > 0) {
-    spdlog::warn("msg=\"shutdown_timeout passed; undelivered batches will be re-sent on the next start\" "
-                 "batches={}", left);
+    spdlog::warn(
+        "msg=\"shutdown_timeout passed; undelivered batches will be re-sent on the next start\" "
+        "batches={}",
+        left);
   }
   {
     MutexLock lock(&d.sync_mu);
@@ -333,7 +344,8 @@ int RunAgent(const std::vector<std::string>& args) {
   }
   auto config = LoadAgentConfig(args);
   if (!config.ok()) {
-    std::fprintf(stderr, "sluice agent: invalid configuration: %s\n", config.status().message().c_str());
+    std::fprintf(stderr, "sluice agent: invalid configuration: %s\n",
+                 config.status().message().c_str());
     return 1;
   }
   Status st = SetupLogging(config->server.log_level, config->server.log_format);

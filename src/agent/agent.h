@@ -2,8 +2,8 @@
 
 // sluice agent: a bounded, failure-aware log shipper (`sluice agent -config.file=agent.yaml`).
 //
-//   readers ──Item──> ItemQueue ──> batcher ──Batch──> Sender (max_inflight workers) ──HTTP──> server
-//   (files, stdin,    charged to      cuts by size/wait,  retries, backoff, breaker
+//   readers ──Item──> ItemQueue ──> batcher ──Batch──> Sender (max_inflight workers) ──HTTP──>
+//   server (files, stdin,    charged to      cuts by size/wait,  retries, backoff, breaker
 //    journal;         MemoryBudget   journals positions  acks -> Positions, budget release
 //    multiline, shed, backpressure)
 //
@@ -40,7 +40,8 @@ class Agent {
   std::unique_ptr<Impl> impl_;
 };
 
-// The `sluice agent ...` entry point: `args` are the arguments after "agent". Returns the exit code.
+// The `sluice agent ...` entry point: `args` are the arguments after "agent". Returns the exit
+// code.
 int RunAgent(const std::vector<std::string>& args);
 
 }  // namespace sluice::agent

@@ -16,19 +16,25 @@ ErrorClass Classify(const PushResult& r) {
 
 const char* ErrorClassName(ErrorClass c) {
   switch (c) {
-    case ErrorClass::kNone: return "none";
-    case ErrorClass::kConnection: return "connection";
-    case ErrorClass::kTimeout: return "timeout";
-    case ErrorClass::kRateLimited: return "http_429";
-    case ErrorClass::kServer: return "http_5xx";
-    case ErrorClass::kClient: return "http_4xx";
+    case ErrorClass::kNone:
+      return "none";
+    case ErrorClass::kConnection:
+      return "connection";
+    case ErrorClass::kTimeout:
+      return "timeout";
+    case ErrorClass::kRateLimited:
+      return "http_429";
+    case ErrorClass::kServer:
+      return "http_5xx";
+    case ErrorClass::kClient:
+      return "http_4xx";
   }
   return "unknown";
 }
 
 bool IsRetryable(ErrorClass c) {
-  return c == ErrorClass::kConnection || c == ErrorClass::kTimeout || c == ErrorClass::kRateLimited ||
-         c == ErrorClass::kServer;
+  return c == ErrorClass::kConnection || c == ErrorClass::kTimeout ||
+         c == ErrorClass::kRateLimited || c == ErrorClass::kServer;
 }
 
 bool IsServerFailure(ErrorClass c) {
@@ -52,7 +58,8 @@ std::optional<int64_t> ParseRetryAfter(const std::string& value, int64_t now_uni
   while (start < v.size() && std::isspace(static_cast<unsigned char>(v[start]))) ++start;
   v = v.substr(start);
   if (v.empty()) return std::nullopt;
-  if (std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (std::all_of(v.begin(), v.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     if (v.size() > 9) return std::nullopt;
     return std::stoll(v) * 1'000'000'000LL;
   }

@@ -20,8 +20,8 @@ namespace sluice::agent {
 struct PushResult {
   int http_status = 0;
   bool timed_out = false;
-  std::string error;                       // transport error or a response body excerpt
-  std::optional<int64_t> retry_after_ns;   // parsed Retry-After, when present
+  std::string error;                      // transport error or a response body excerpt
+  std::optional<int64_t> retry_after_ns;  // parsed Retry-After, when present
 };
 
 enum class ErrorClass : uint8_t {

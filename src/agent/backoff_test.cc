@@ -54,7 +54,10 @@ TEST(Backoff, JitterIsSpreadNotConstant) {
   int64_t low = 0, high = 0;
   for (int i = 0; i < 1000; ++i) {
     int64_t d = BackoffDelay(opts, 4, std::nullopt, rng);  // cap 800ms
-    if (d < 400 * kMs) ++low; else ++high;
+    if (d < 400 * kMs)
+      ++low;
+    else
+      ++high;
   }
   EXPECT_GT(low, 400);
   EXPECT_GT(high, 400);
@@ -63,13 +66,15 @@ TEST(Backoff, JitterIsSpreadNotConstant) {
 TEST(Backoff, SameSeedSameDelays) {
   BackoffOptions opts{100 * kMs, 10'000 * kMs, 60'000 * kMs};
   std::mt19937_64 a(5), b(5);
-  for (int i = 1; i < 20; ++i) EXPECT_EQ(BackoffDelay(opts, i, std::nullopt, a), BackoffDelay(opts, i, std::nullopt, b));
+  for (int i = 1; i < 20; ++i)
+    EXPECT_EQ(BackoffDelay(opts, i, std::nullopt, a), BackoffDelay(opts, i, std::nullopt, b));
 }
 
 TEST(Backoff, RetryAfterIsHonouredAndCapped) {
   BackoffOptions opts{100 * kMs, 1000 * kMs, 5000 * kMs};
   std::mt19937_64 rng(1);
-  EXPECT_EQ(BackoffDelay(opts, 1, 3000 * kMs, rng), 3000 * kMs);  // longer than max_period: still honoured
+  EXPECT_EQ(BackoffDelay(opts, 1, 3000 * kMs, rng),
+            3000 * kMs);  // longer than max_period: still honoured
   EXPECT_EQ(BackoffDelay(opts, 1, 60'000 * kMs, rng), 5000 * kMs);
   EXPECT_EQ(BackoffDelay(opts, 1, 0, rng), 0);
 }

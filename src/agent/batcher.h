@@ -41,10 +41,10 @@ struct Batch {
   std::string body;
   std::string content_type;
   std::string content_encoding;  // "gzip" or empty
-  uint64_t lines = 0;       // entries in the body
-  uint64_t line_bytes = 0;  // their bytes
-  uint64_t shed_lines = 0;  // lines shed by the readers whose offsets this batch carries
-  uint64_t charge = 0;      // MemoryBudget bytes held until the batch is acknowledged or dropped
+  uint64_t lines = 0;            // entries in the body
+  uint64_t line_bytes = 0;       // their bytes
+  uint64_t shed_lines = 0;       // lines shed by the readers whose offsets this batch carries
+  uint64_t charge = 0;  // MemoryBudget bytes held until the batch is acknowledged or dropped
   std::vector<BatchSegment> segments;
 };
 
@@ -91,8 +91,10 @@ class BatchBuilder {
 
 // The encoders, exposed for tests and the benchmark.
 std::string EncodeProtobufSnappy(
-    const std::vector<std::pair<const StreamLabels*, std::vector<std::pair<int64_t, std::string>>*>>& streams);
+    const std::vector<
+        std::pair<const StreamLabels*, std::vector<std::pair<int64_t, std::string>>*>>& streams);
 std::string EncodeJson(
-    const std::vector<std::pair<const StreamLabels*, std::vector<std::pair<int64_t, std::string>>*>>& streams);
+    const std::vector<
+        std::pair<const StreamLabels*, std::vector<std::pair<int64_t, std::string>>*>>& streams);
 
 }  // namespace sluice::agent

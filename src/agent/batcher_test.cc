@@ -16,7 +16,8 @@ class BatcherTest : public ::testing::Test {
     b_->id = 2;
     b_->path = "/b";
   }
-  Item Line(const TrackedFilePtr& f, std::string text, uint64_t start, StreamLabelsPtr labels = nullptr) {
+  Item Line(const TrackedFilePtr& f, std::string text, uint64_t start,
+            StreamLabelsPtr labels = nullptr) {
     Item it;
     it.file = f;
     it.labels = labels ? labels : labels_;
@@ -39,7 +40,8 @@ class BatcherTest : public ::testing::Test {
 
 TEST_F(BatcherTest, CutsBySize) {
   BatchBuilder b(10, Encoding::kProtobuf);
-  EXPECT_FALSE(b.WouldOverflow(Line(a_, std::string(50, 'x'), 0)));  // an empty batch takes anything
+  EXPECT_FALSE(
+      b.WouldOverflow(Line(a_, std::string(50, 'x'), 0)));  // an empty batch takes anything
   b.Add(Line(a_, "12345", 0), 1000);
   EXPECT_FALSE(b.WouldOverflow(Line(a_, "12345", 6)));
   b.Add(Line(a_, "12345", 6), 1000);
@@ -94,9 +96,9 @@ TEST_F(BatcherTest, TimestampsNeverGoBackwardsWhenTheClockDoes) {
 
 TEST_F(BatcherTest, RunsFollowConsecutiveOffsetsAndTimestamps) {
   BatchBuilder b(1 << 20, Encoding::kProtobuf);
-  b.Add(Line(a_, "x", 0), 1000);   // ts 1000, [0,2)
-  b.Add(Line(a_, "y", 2), 1000);   // ts 1001, continues
-  b.Add(Line(a_, "z", 4), 5000);   // ts 5000: a new run
+  b.Add(Line(a_, "x", 0), 1000);  // ts 1000, [0,2)
+  b.Add(Line(a_, "y", 2), 1000);  // ts 1001, continues
+  b.Add(Line(a_, "z", 4), 5000);  // ts 5000: a new run
   Batch batch = b.Cut(1);
   ASSERT_EQ(batch.segments.size(), 1u);
   EXPECT_EQ(batch.segments[0].runs, (std::vector<TimestampRun>{{0, 4, 1000}, {4, 6, 5000}}));

@@ -32,7 +32,8 @@ class CircuitBreaker {
   };
   // `on_transition` (optional) is called with the new state, under the breaker's lock: keep it to
   // a metric update.
-  CircuitBreaker(Options opts, const Clock* clock, std::function<void(BreakerState)> on_transition = {});
+  CircuitBreaker(Options opts, const Clock* clock,
+                 std::function<void(BreakerState)> on_transition = {});
 
   // Whether the caller may send now. In half-open at most one caller holds the probe; it must
   // report the outcome with OnSuccess or OnFailure.

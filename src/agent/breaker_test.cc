@@ -15,7 +15,8 @@ class BreakerTest : public ::testing::Test {
  protected:
   sluice::testing::FakeClock clock_{1'000'000'000};
   std::vector<BreakerState> transitions_;
-  CircuitBreaker breaker_{{3, 10 * kS}, &clock_, [this](BreakerState s) { transitions_.push_back(s); }};
+  CircuitBreaker breaker_{
+      {3, 10 * kS}, &clock_, [this](BreakerState s) { transitions_.push_back(s); }};
 };
 
 TEST_F(BreakerTest, StaysClosedBelowThreshold) {

@@ -20,7 +20,8 @@ class MemoryBudget {
   // Readers may fill the budget up to limit - reserve; the reserve is kept for the batcher, whose
   // encoded body can be a little larger than the lines it was charged for (JSON escapes), so it
   // never waits on readers that wait on it.
-  MemoryBudget(uint64_t limit, uint64_t reserve) : limit_(limit), reserve_(std::min(reserve, limit)) {}
+  MemoryBudget(uint64_t limit, uint64_t reserve)
+      : limit_(limit), reserve_(std::min(reserve, limit)) {}
 
   // Blocks until `n` bytes fit under limit - reserve, or Close() is called (then returns false).
   // REQUIRES: n <= limit() - reserve.

@@ -28,7 +28,8 @@ class CurlPushClient final : public PushClient {
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_POST, 1L);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout / 1'000'000));
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(c.timeout, 10'000'000'000) / 1'000'000));
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min<int64_t>(c.timeout, 10'000'000'000) / 1'000'000));
     curl_easy_setopt(curl_, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "sluice-agent");
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CurlPushClient::OnBody);
@@ -87,7 +88,8 @@ class CurlPushClient final : public PushClient {
       h = curl_slist_append(h, ("Content-Encoding: " + content_encoding).c_str());
     }
     h = curl_slist_append(h, "Expect:");  // no 100-continue round trip
-    if (!config_.tenant_id.empty()) h = curl_slist_append(h, ("X-Scope-OrgID: " + config_.tenant_id).c_str());
+    if (!config_.tenant_id.empty())
+      h = curl_slist_append(h, ("X-Scope-OrgID: " + config_.tenant_id).c_str());
     if (!config_.bearer_token.empty()) {
       h = curl_slist_append(h, ("Authorization: Bearer " + config_.bearer_token).c_str());
     }

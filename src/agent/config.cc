@@ -261,7 +261,8 @@ Result<std::vector<std::string>> ParseJournalMatches(std::string_view matches) {
 
 Status AgentConfig::Finalize() {
   if (client.url.rfind("http://", 0) != 0 && client.url.rfind("https://", 0) != 0) {
-    return Status::InvalidArgument(fmt::format("client.url: \"{}\" is not an http(s) URL", client.url));
+    return Status::InvalidArgument(
+        fmt::format("client.url: \"{}\" is not an http(s) URL", client.url));
   }
   if (client.encoding != "protobuf" && client.encoding != "json") {
     return Status::InvalidArgument(
@@ -271,19 +272,24 @@ Status AgentConfig::Finalize() {
     return Status::InvalidArgument(
         fmt::format("client.compression: \"{}\" is not none or gzip", client.compression));
   }
-  if (client.max_inflight < 1) return Status::InvalidArgument("client.max_inflight must be at least 1");
+  if (client.max_inflight < 1)
+    return Status::InvalidArgument("client.max_inflight must be at least 1");
   if (client.timeout <= 0) return Status::InvalidArgument("client.timeout must be positive");
-  if (client.batch_size < 1024) return Status::InvalidArgument("client.batch_size must be at least 1KB");
+  if (client.batch_size < 1024)
+    return Status::InvalidArgument("client.batch_size must be at least 1KB");
   if (client.batch_wait <= 0) return Status::InvalidArgument("client.batch_wait must be positive");
   if (client.backoff.min_period <= 0 || client.backoff.max_period < client.backoff.min_period) {
     return Status::InvalidArgument("client.backoff_config: need 0 < min_period <= max_period");
   }
-  if (client.backoff.max_retries < 0) return Status::InvalidArgument("client.backoff_config.max_retries must be >= 0");
+  if (client.backoff.max_retries < 0)
+    return Status::InvalidArgument("client.backoff_config.max_retries must be >= 0");
   if (client.breaker.failure_threshold < 1) {
     return Status::InvalidArgument("client.breaker.failure_threshold must be at least 1");
   }
-  if (client.breaker.open_duration <= 0) return Status::InvalidArgument("client.breaker.open_duration must be positive");
-  if (limits.max_line_size < 16) return Status::InvalidArgument("limits.max_line_size must be at least 16B");
+  if (client.breaker.open_duration <= 0)
+    return Status::InvalidArgument("client.breaker.open_duration must be positive");
+  if (limits.max_line_size < 16)
+    return Status::InvalidArgument("limits.max_line_size must be at least 16B");
   if (limits.max_line_size_mode != "split" && limits.max_line_size_mode != "truncate") {
     return Status::InvalidArgument(fmt::format(
         "limits.max_line_size_mode: \"{}\" is not split or truncate", limits.max_line_size_mode));
@@ -301,15 +307,18 @@ Status AgentConfig::Finalize() {
   if (!(shedding.threshold > 0 && shedding.threshold <= 1)) {
     return Status::InvalidArgument("shedding.threshold must be in (0, 1]");
   }
-  if (positions.filename.empty()) return Status::InvalidArgument("positions.filename must not be empty");
-  if (positions.sync_period <= 0) return Status::InvalidArgument("positions.sync_period must be positive");
+  if (positions.filename.empty())
+    return Status::InvalidArgument("positions.filename must not be empty");
+  if (positions.sync_period <= 0)
+    return Status::InvalidArgument("positions.sync_period must be positive");
   if (reader.poll_interval <= 0 || reader.scan_period <= 0) {
     return Status::InvalidArgument("reader.poll_interval and reader.scan_period must be positive");
   }
   if (server.log_format != "logfmt" && server.log_format != "json") {
     return Status::InvalidArgument("server.log_format must be logfmt or json");
   }
-  if (scrape_configs.empty()) return Status::InvalidArgument("scrape_configs: no sources configured");
+  if (scrape_configs.empty())
+    return Status::InvalidArgument("scrape_configs: no sources configured");
   int stdin_sources = 0;
   std::set<std::string> journal_jobs;
   for (size_t i = 0; i < scrape_configs.size(); ++i) {

@@ -33,15 +33,15 @@ struct RelabelRule {
 struct JournalConfig {
   std::string path;  // a directory of journal files; empty = the local system journal
   int64_t max_age = 7 * 3600 * kSecond;  // with no saved cursor (or an older one): start here
-  bool json = false;  // line = every field as a JSON object instead of MESSAGE
+  bool json = false;                     // line = every field as a JSON object instead of MESSAGE
   std::string matches;  // "FIELD=value FIELD=value": only matching entries (sd_journal_add_match)
 };
 
 // Promtail's `multiline` stage: joins a first line and the lines after it into one entry.
 struct MultilineConfig {
-  std::string firstline;  // RE2; a line matching it starts a new block
+  std::string firstline;                // RE2; a line matching it starts a new block
   int64_t max_wait_time = 3 * kSecond;  // a block with no new line for this long is sent
-  int max_lines = 128;  // a block is sent once it has this many lines
+  int max_lines = 128;                  // a block is sent once it has this many lines
 };
 
 struct SourceConfig {

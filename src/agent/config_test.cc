@@ -59,7 +59,8 @@ TEST(AgentConfig, ParsesEveryKey) {
 TEST(AgentConfig, UnknownKeysAreNamed) {
   auto c = ParseAgentConfigYaml("client:\n  urll: x\n");
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("\"urll\" in section client"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("\"urll\" in section client"), std::string::npos)
+      << c.status().message();
   auto d = ParseAgentConfigYaml("scrape_configs:\n  - files: [a]\n    lables: {}\n");
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("lables"), std::string::npos);

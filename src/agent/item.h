@@ -38,7 +38,7 @@ using TrackedFilePtr = std::shared_ptr<TrackedFile>;
 
 // A stream's labels, built once per file (and level) and shared by its lines.
 struct StreamLabels {
-  std::string text;                                         // {a="b", c="d"}, sorted by name
+  std::string text;                                        // {a="b", c="d"}, sorted by name
   std::vector<std::pair<std::string, std::string>> pairs;  // the same, as pairs
 };
 using StreamLabelsPtr = std::shared_ptr<const StreamLabels>;
@@ -51,8 +51,9 @@ struct Item {
   uint64_t end_offset = 0;
   uint32_t line_count = 1;  // lines this item stands for (>1 only for a run of shed lines)
   bool shed = false;        // dropped by load shedding: carries offsets (and timestamps) only
-  int64_t preset_ts = 0;    // replayed from the positions journal or the source's own; 0 = assign at batch cut
-  uint64_t charge = 0;      // bytes taken from the MemoryBudget for this item
+  int64_t preset_ts =
+      0;  // replayed from the positions journal or the source's own; 0 = assign at batch cut
+  uint64_t charge = 0;  // bytes taken from the MemoryBudget for this item
   // Journal sources: where to resume once this item and all before it are acknowledged.
   std::string cursor;
 };

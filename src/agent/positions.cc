@@ -90,8 +90,10 @@ std::string EncodePositions(const std::vector<FileRecord>& records) {
       }
       continue;
     }
-    out += fmt::format("file {} {} {} {} {}\n", r.dev, r.ino, r.acked_offset, r.last_ts, EscapePath(r.path));
-    for (const auto& run : r.runs) out += fmt::format("run {} {} {}\n", run.start, run.end, run.base_ts);
+    out += fmt::format("file {} {} {} {} {}\n", r.dev, r.ino, r.acked_offset, r.last_ts,
+                       EscapePath(r.path));
+    for (const auto& run : r.runs)
+      out += fmt::format("run {} {} {}\n", run.start, run.end, run.base_ts);
   }
   out += fmt::format("end {:08x}\n", Crc32(out));
   return out;
@@ -121,7 +123,8 @@ Result<std::vector<FileRecord>> DecodePositions(std::string_view text) {
     if (f[0] == "file") {
       FileRecord r;
       if (f.size() != 6 || !ParseInt(f[1], &r.dev) || !ParseInt(f[2], &r.ino) ||
-          !ParseInt(f[3], &r.acked_offset) || !ParseInt(f[4], &r.last_ts) || !UnescapePath(f[5], &r.path)) {
+          !ParseInt(f[3], &r.acked_offset) || !ParseInt(f[4], &r.last_ts) ||
+          !UnescapePath(f[5], &r.path)) {
         return Corrupt(line_no, "bad file record");
       }
       out.push_back(std::move(r));
@@ -184,7 +187,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, bool fsyn
   return Status::OK();
 }
 
-Positions::Positions(std::string filename, bool fsync) : filename_(std::move(filename)), fsync_(fsync) {}
+Positions::Positions(std::string filename, bool fsync)
+    : filename_(std::move(filename)), fsync_(fsync) {}
 
 Status Positions::Load() {
   std::ifstream in(filename_, std::ios::binary);
@@ -200,9 +204,10 @@ Status Positions::Load() {
     std::string aside = filename_ + ".corrupt";
     std::error_code ec;
     std::filesystem::rename(filename_, aside, ec);
-    spdlog::warn("msg=\"positions file is corrupt; set aside, starting every file from its beginning\" "
-                 "file=\"{}\" err=\"{}\"",
-                 filename_, decoded.status().message());
+    spdlog::warn(
+        "msg=\"positions file is corrupt; set aside, starting every file from its beginning\" "
+        "file=\"{}\" err=\"{}\"",
+        filename_, decoded.status().message());
     return Status::OK();
   }
   MutexLock lock(&mu_);

@@ -18,10 +18,10 @@
 // cursor of the last entry whose delivery was acknowledged; the source resumes after it. Journal
 // entries keep their own timestamps, so they need no runs.
 //
-// <path>, <key> and <cursor> are percent-escaped (bytes <= 0x20, '%' and 0x7f). A run says: the lines starting in
-// [start, end) were cut into batches and got timestamps base_ts, base_ts+1, ... in order. Runs
-// cover the offsets from acked_offset on without gaps. <last_ts> is the largest timestamp ever
-// given to a line of the file, so lines read after a restart get later ones.
+// <path>, <key> and <cursor> are percent-escaped (bytes <= 0x20, '%' and 0x7f). A run says: the
+// lines starting in [start, end) were cut into batches and got timestamps base_ts, base_ts+1, ...
+// in order. Runs cover the offsets from acked_offset on without gaps. <last_ts> is the largest
+// timestamp ever given to a line of the file, so lines read after a restart get later ones.
 //
 // Written atomically: the whole file goes to "<filename>.tmp", is fsynced (when configured) and
 // renamed over <filename>, and the directory is fsynced. A reader sees the old or the new file,
@@ -92,8 +92,8 @@ class Positions {
   // Journals that batch `batch_id` holds the lines of `file_id` in `runs` (in offset order);
   // `cursor`, for a journal source, is where it resumes once this segment and all before it are
   // acknowledged (empty: no change). Segments of one file must be added in read order.
-  void AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs, int64_t last_ts,
-                  std::string cursor = "");
+  void AddSegment(uint64_t file_id, uint64_t batch_id, std::vector<TimestampRun> runs,
+                  int64_t last_ts, std::string cursor = "");
   // The batch was delivered or deliberately dropped: each file's acknowledged offset (a journal's
   // cursor) moves over the longest prefix of its segments that are all acknowledged.
   void Ack(uint64_t batch_id);

@@ -15,7 +15,8 @@ namespace sluice::agent {
 namespace {
 
 constexpr size_t kMaxLevelsPerFile = 16;
-constexpr size_t kReadPerPass = 1 << 20;  // per file per pass, so one busy file cannot starve others
+constexpr size_t kReadPerPass =
+    1 << 20;  // per file per pass, so one busy file cannot starve others
 
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -141,7 +142,7 @@ struct FileReader::Watched {
   size_t source_index = 0;
   bool finishing = false;  // rotated away or deleted: read to the end, then close
   int idle_after_finish = 0;
-  bool closed = false;     // read to the end; waiting for its batches to be acknowledged
+  bool closed = false;  // read to the end; waiting for its batches to be acknowledged
 };
 
 FileReader::FileReader(ReaderContext ctx) : ctx_(ctx) {
@@ -176,14 +177,18 @@ void FileReader::Open(size_t source_index, const std::string& path, uint64_t dev
   } else if (auto done = finished_.find({dev, ino}); done != finished_.end()) {
     offset = done->second;
   }
-  auto tailer = FileTailer::Open(path, offset, cfg.limits.max_line_size, cfg.limits.max_line_size_mode == "truncate");
+  auto tailer = FileTailer::Open(path, offset, cfg.limits.max_line_size,
+                                 cfg.limits.max_line_size_mode == "truncate");
   if (!tailer.ok()) {
-    spdlog::warn("msg=\"cannot open file\" path=\"{}\" err=\"{}\"", path, tailer.status().message());
+    spdlog::warn("msg=\"cannot open file\" path=\"{}\" err=\"{}\"", path,
+                 tailer.status().message());
     return;
   }
   if ((*tailer)->reset_on_open()) {
-    spdlog::warn("msg=\"file is shorter than its saved position; reading from the start\" path=\"{}\" "
-                 "position={}", path, offset);
+    spdlog::warn(
+        "msg=\"file is shorter than its saved position; reading from the start\" path=\"{}\" "
+        "position={}",
+        path, offset);
     offset = 0;
     runs.clear();
   }
@@ -199,8 +204,9 @@ void FileReader::Open(size_t source_index, const std::string& path, uint64_t dev
   finished_.erase({dev, ino});
   auto w = std::make_unique<Watched>();
   w->source_index = source_index;
-  w->sink = std::make_unique<LineSink>(ctx_, file, &cfg.scrape_configs[source_index],
-                                       labelers_[source_index]->ForPath(label_path), std::move(runs));
+  w->sink =
+      std::make_unique<LineSink>(ctx_, file, &cfg.scrape_configs[source_index],
+                                 labelers_[source_index]->ForPath(label_path), std::move(runs));
   w->tailer = std::move(tailer).value();
   ctx_.metrics->file_events->WithLabels({"opened"})->Inc();
   spdlog::info("msg=\"tailing file\" path=\"{}\" offset={}", path, offset);
@@ -233,7 +239,8 @@ void FileReader::Scan() {
           }
           if (known) continue;
           auto done = finished_.find(id);
-          if (done != finished_.end() && static_cast<uint64_t>(st.st_size) <= done->second) continue;
+          if (done != finished_.end() && static_cast<uint64_t>(st.st_size) <= done->second)
+            continue;
           Open(i, path, id.first, id.second);
         }
       }
@@ -258,7 +265,8 @@ bool FileReader::ReadOne(Watched& w) {
   auto n = w.tailer->Read(kReadPerPass, emit);
   sink.Tick();
   if (!n.ok()) {
-    spdlog::warn("msg=\"read failed\" path=\"{}\" err=\"{}\"", w.tailer->path(), n.status().message());
+    spdlog::warn("msg=\"read failed\" path=\"{}\" err=\"{}\"", w.tailer->path(),
+                 n.status().message());
     w.finishing = true;
     return false;
   }
@@ -281,7 +289,8 @@ bool FileReader::ReadOne(Watched& w) {
     case FileChange::kTruncated:
       sink.FlushPending();
       ctx_.metrics->file_events->WithLabels({"truncated"})->Inc();
-      spdlog::info("msg=\"file truncated (copytruncate); reading from the start\" path=\"{}\"", w.tailer->path());
+      spdlog::info("msg=\"file truncated (copytruncate); reading from the start\" path=\"{}\"",
+                   w.tailer->path());
       return true;
     case FileChange::kRotated:
       ctx_.metrics->file_events->WithLabels({"rotated"})->Inc();
@@ -312,7 +321,8 @@ bool FileReader::RunOnce(bool scan) {
       ctx_.positions->Untrack(w.sink->file()->id);
       bool path_reused = false;
       for (const auto& other : owned_watched()) {
-        if (other.get() != &w && other->sink->file()->path == w.sink->file()->path) path_reused = true;
+        if (other.get() != &w && other->sink->file()->path == w.sink->file()->path)
+          path_reused = true;
       }
       if (!path_reused) {
         ctx_.metrics->file_read_lag->RemoveMatching(0, w.sink->file()->path);
@@ -337,8 +347,10 @@ void FileReader::PublishLag() const {
     uint64_t size = ::fstat(w->tailer->fd(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
     uint64_t read = f.read_offset.load(std::memory_order_relaxed);
     uint64_t acked = ctx_.positions->AckedOffset(f.id);
-    m->file_read_lag->WithLabels({f.path})->Set(read <= size ? static_cast<double>(size - read) : 0.0);
-    m->file_ack_lag->WithLabels({f.path})->Set(acked <= size ? static_cast<double>(size - acked) : 0.0);
+    m->file_read_lag->WithLabels({f.path})->Set(read <= size ? static_cast<double>(size - read)
+                                                             : 0.0);
+    m->file_ack_lag->WithLabels({f.path})->Set(acked <= size ? static_cast<double>(size - acked)
+                                                             : 0.0);
   }
 }
 
@@ -369,7 +381,8 @@ void StdinReader::Run() {
   file->persistent = false;
   SourceLabeler labeler(*source_, ctx_.config->client.external_labels);
   LineSink sink(ctx_, file, source_, labeler.ForPath(""), {});
-  LineSplitter splitter(ctx_.config->limits.max_line_size, ctx_.config->limits.max_line_size_mode == "truncate", 0);
+  LineSplitter splitter(ctx_.config->limits.max_line_size,
+                        ctx_.config->limits.max_line_size_mode == "truncate", 0);
   LineFn emit = [&](const LineOut& l) { sink.Add(l); };
   std::vector<char> buf(64 << 10);
   while (!stop_) {

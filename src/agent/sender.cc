@@ -26,7 +26,11 @@ int64_t SteadyNanos() {
 
 Sender::Sender(Options opts, std::function<PushClientPtr()> make_client, CircuitBreaker* breaker,
                AgentMetrics* metrics, DoneFn done)
-    : opts_(opts), make_client_(std::move(make_client)), breaker_(breaker), metrics_(metrics), done_(std::move(done)) {}
+    : opts_(opts),
+      make_client_(std::move(make_client)),
+      breaker_(breaker),
+      metrics_(metrics),
+      done_(std::move(done)) {}
 
 Sender::~Sender() {
   {
@@ -139,7 +143,8 @@ void Sender::Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng) {
     while (!breaker_->Allow()) {
       // Open: sleep until the probe may go. Half-open: another worker holds the probe.
       MonotonicClock mono;
-      int64_t wait = std::clamp<int64_t>(breaker_->RetryAt() - mono.NowNanos(), 10'000'000, 1'000'000'000);
+      int64_t wait =
+          std::clamp<int64_t>(breaker_->RetryAt() - mono.NowNanos(), 10'000'000, 1'000'000'000);
       if (!WaitFor(wait)) return;
     }
     {
@@ -150,8 +155,8 @@ void Sender::Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng) {
     int64_t start = SteadyNanos();
     PushResult r = client.Push(batch.body, batch.content_type, batch.content_encoding);
     metrics_->inflight->Add(-1);
-    metrics_->request_duration->WithLabels({StatusLabel(r)})->Observe(
-        static_cast<double>(SteadyNanos() - start) / 1e9);
+    metrics_->request_duration->WithLabels({StatusLabel(r)})
+        ->Observe(static_cast<double>(SteadyNanos() - start) / 1e9);
     ErrorClass cls = Classify(r);
     if (cls == ErrorClass::kNone) {
       breaker_->OnSuccess();
@@ -166,22 +171,26 @@ void Sender::Deliver(Batch& batch, PushClient& client, std::mt19937_64& rng) {
     }
     if (!IsRetryable(cls)) {
       std::string reason = fmt::format("http_{}", r.http_status);
-      spdlog::error("msg=\"push rejected; dropping batch\" status={} lines={} bytes={} reason={} body=\"{}\"",
-                    r.http_status, batch.lines, batch.line_bytes, reason, r.error);
+      spdlog::error(
+          "msg=\"push rejected; dropping batch\" status={} lines={} bytes={} reason={} body=\"{}\"",
+          r.http_status, batch.lines, batch.line_bytes, reason, r.error);
       done_(batch, reason.c_str());
       return;
     }
     ++attempt;
     if (opts_.max_retries > 0 && attempt > opts_.max_retries) {
-      spdlog::error("msg=\"push failed after max_retries; dropping batch\" class={} lines={} err=\"{}\"",
-                    ErrorClassName(cls), batch.lines, r.http_status ? std::to_string(r.http_status) : r.error);
+      spdlog::error(
+          "msg=\"push failed after max_retries; dropping batch\" class={} lines={} err=\"{}\"",
+          ErrorClassName(cls), batch.lines,
+          r.http_status ? std::to_string(r.http_status) : r.error);
       done_(batch, "retries_exhausted");
       return;
     }
     metrics_->retries->WithLabels({ErrorClassName(cls)})->Inc();
     int64_t delay = BackoffDelay(opts_.backoff, attempt, r.retry_after_ns, rng);
-    spdlog::warn("msg=\"push failed; retrying\" class={} status={} attempt={} delay_ms={} err=\"{}\"",
-                 ErrorClassName(cls), r.http_status, attempt, delay / 1'000'000, r.error);
+    spdlog::warn(
+        "msg=\"push failed; retrying\" class={} status={} attempt={} delay_ms={} err=\"{}\"",
+        ErrorClassName(cls), r.http_status, attempt, delay / 1'000'000, r.error);
     if (!WaitFor(delay)) return;
   }
 }

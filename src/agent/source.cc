@@ -69,10 +69,12 @@ std::string DetectLevel(std::string_view line) {
   return "";
 }
 
-SourceLabeler::SourceLabeler(const SourceConfig& source, const std::map<std::string, std::string>& external)
+SourceLabeler::SourceLabeler(const SourceConfig& source,
+                             const std::map<std::string, std::string>& external)
     : source_(source), base_(external) {
   for (const auto& [k, v] : source.labels) base_[k] = v;
-  if (!source.path_regex.empty()) path_re_ = std::make_unique<re2::RE2>(source.path_regex, RE2::Quiet);
+  if (!source.path_regex.empty())
+    path_re_ = std::make_unique<re2::RE2>(source.path_regex, RE2::Quiet);
 }
 
 SourceLabeler::~SourceLabeler() = default;
@@ -106,7 +108,8 @@ int Shedder::Match(double fraction_used, const StreamLabels& labels, std::string
         break;
       }
     }
-    if (ok && !r.line_contains.empty() && line.find(r.line_contains) == std::string_view::npos) ok = false;
+    if (ok && !r.line_contains.empty() && line.find(r.line_contains) == std::string_view::npos)
+      ok = false;
     if (ok) return static_cast<int>(i);
   }
   return -1;

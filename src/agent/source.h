@@ -42,7 +42,8 @@ class SourceLabeler {
 // Drops low-value lines first once the buffered bytes pass shedding.threshold of the memory limit.
 class Shedder {
  public:
-  Shedder(double threshold, std::vector<ShedRule> rules) : threshold_(threshold), rules_(std::move(rules)) {}
+  Shedder(double threshold, std::vector<ShedRule> rules)
+      : threshold_(threshold), rules_(std::move(rules)) {}
   // Which rule (its index) drops the line at this fill level, or -1 to keep it.
   int Match(double fraction_used, const StreamLabels& labels, std::string_view line) const;
   bool enabled() const { return !rules_.empty(); }

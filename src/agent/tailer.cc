@@ -48,7 +48,13 @@ void LineSplitter::Append(std::string_view piece, const LineFn& emit) {
   pending_.append(piece);
   while (pending_.size() > max_) {
     size_t cut = Utf8Cut(pending_, max_);
-    emit(LineOut{std::string_view(pending_).substr(0, cut), pending_start_, pending_start_ + cut, false, true, 0, {}});
+    emit(LineOut{std::string_view(pending_).substr(0, cut),
+                 pending_start_,
+                 pending_start_ + cut,
+                 false,
+                 true,
+                 0,
+                 {}});
     pending_.erase(0, cut);
     pending_start_ += cut;
   }
@@ -89,7 +95,11 @@ int64_t ReplayTimestamps::For(uint64_t start_offset) {
 
 FileTailer::FileTailer(std::string path, int fd, uint64_t dev, uint64_t ino, uint64_t offset,
                        uint64_t max_line_size, bool truncate)
-    : path_(std::move(path)), fd_(fd), dev_(dev), ino_(ino), splitter_(max_line_size, truncate, offset) {}
+    : path_(std::move(path)),
+      fd_(fd),
+      dev_(dev),
+      ino_(ino),
+      splitter_(max_line_size, truncate, offset) {}
 
 FileTailer::~FileTailer() { ::close(fd_); }
 
@@ -108,7 +118,8 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Open(const std::string& path, ui
     offset = 0;
     reset = true;
   }
-  std::unique_ptr<FileTailer> t(new FileTailer(path, fd, st.st_dev, st.st_ino, offset, max_line_size, truncate));
+  std::unique_ptr<FileTailer> t(
+      new FileTailer(path, fd, st.st_dev, st.st_ino, offset, max_line_size, truncate));
   t->size_ = st.st_size;
   t->reset_on_open_ = reset;
   return t;

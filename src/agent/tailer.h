@@ -20,11 +20,11 @@ namespace sluice::agent {
 // only.
 struct LineOut {
   std::string_view line;
-  uint64_t start = 0;  // offset of its first byte
-  uint64_t end = 0;    // offset after it (after its '\n' for a whole line)
-  bool truncated = false;  // bytes past max_line_size were dropped
-  bool split = false;      // a piece of a line longer than max_line_size
-  int64_t timestamp = 0;   // the source's own (journal); 0 = given when the batch is cut
+  uint64_t start = 0;       // offset of its first byte
+  uint64_t end = 0;         // offset after it (after its '\n' for a whole line)
+  bool truncated = false;   // bytes past max_line_size were dropped
+  bool split = false;       // a piece of a line longer than max_line_size
+  int64_t timestamp = 0;    // the source's own (journal); 0 = given when the batch is cut
   std::string_view cursor;  // journal: where to resume once this line is delivered
 };
 using LineFn = std::function<void(const LineOut&)>;
@@ -105,8 +105,8 @@ class FileTailer {
   bool reset_on_open() const { return reset_on_open_; }
 
  private:
-  FileTailer(std::string path, int fd, uint64_t dev, uint64_t ino, uint64_t offset, uint64_t max_line_size,
-             bool truncate);
+  FileTailer(std::string path, int fd, uint64_t dev, uint64_t ino, uint64_t offset,
+             uint64_t max_line_size, bool truncate);
 
   std::string path_;
   int fd_;

@@ -21,7 +21,9 @@ struct Got {
 class Collector {
  public:
   LineFn fn() {
-    return [this](const LineOut& l) { lines.push_back({std::string(l.line), l.start, l.end, l.truncated, l.split}); };
+    return [this](const LineOut& l) {
+      lines.push_back({std::string(l.line), l.start, l.end, l.truncated, l.split});
+    };
   }
   std::vector<std::string> Texts() const {
     std::vector<std::string> out;
@@ -149,11 +151,11 @@ TEST_F(TailerTest, DetectsRotationByRenameAndFinishesTheOldFile) {
   auto t = FileTailer::Open(path_, 0, 1024, false);
   Collector c;
   ASSERT_TRUE((*t)->Read(1 << 20, c.fn()).ok());
-  Append("b\n");                          // written just before the rotation
+  Append("b\n");  // written just before the rotation
   fs::rename(path_, path_ + ".1");
-  Append("new\n");                        // the new file at the same path
+  Append("new\n");  // the new file at the same path
   EXPECT_EQ((*t)->Check(c.fn()), FileChange::kRotated);
-  ASSERT_TRUE((*t)->Read(1 << 20, c.fn()).ok());            // the old file's tail is still read
+  ASSERT_TRUE((*t)->Read(1 << 20, c.fn()).ok());  // the old file's tail is still read
   EXPECT_EQ(c.Texts(), (std::vector<std::string>{"a", "b"}));
   auto fresh = FileTailer::Open(path_, 0, 1024, false);
   EXPECT_NE((*fresh)->ino(), (*t)->ino());

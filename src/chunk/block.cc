@@ -193,8 +193,8 @@ void BlockBuilder::Append(int64_t ts, std::string_view line,
 void BlockBuilder::AddHead(uint64_t delta, size_t line_len, size_t meta_len) {
   heads_.push_back({delta, static_cast<uint32_t>(line_len), static_cast<uint32_t>(meta_len)});
   ts_unit_ = std::gcd(ts_unit_, delta);
-  heads_bytes_ += coding::VarintLength(delta) + coding::VarintLength(line_len) +
-                  coding::VarintLength(meta_len);
+  heads_bytes_ +=
+      coding::VarintLength(delta) + coding::VarintLength(line_len) + coding::VarintLength(meta_len);
 }
 
 void BlockBuilder::AppendEncoded(int64_t ts, std::string_view line,

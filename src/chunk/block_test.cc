@@ -113,7 +113,8 @@ TEST(BlockBuilderTest, NegativeAndExtremeTimestamps) {
   ASSERT_TRUE(DecodeBlock(b, &got).ok());
   EXPECT_EQ(got, entries);
   model::LabelSet labels;
-  auto c = Collect(NewBlocksIterator(nullptr, {&b}, &labels, kMin, kMax, Direction::kBackward).get());
+  auto c =
+      Collect(NewBlocksIterator(nullptr, {&b}, &labels, kMin, kMax, Direction::kBackward).get());
   ASSERT_TRUE(c.status.ok());
   EXPECT_EQ(c.entries, Expected(entries, kMin, kMax, Direction::kBackward));
 }
@@ -462,7 +463,7 @@ TEST(BlockReaderTest, TimestampsOnlyNeverTouchesTheLinesSection) {
   b.data.back() ^= 0x5a;  // the lines section now fails its crc
   BlockStats stats;
   auto it = NewBlocksIterator(nullptr, {&b}, nullptr, kMin, kMax, Direction::kForward,
-                             {.lines_needed = false, .stats = &stats});
+                              {.lines_needed = false, .stats = &stats});
   size_t n = 0;
   while (it->Next()) {
     EXPECT_EQ(it->At().timestamp_ns, entries[n].timestamp_ns);
@@ -477,7 +478,8 @@ TEST(BlockReaderTest, TimestampsOnlyNeverTouchesTheLinesSection) {
             b.raw_len);  // heads are a small share
 
   // Loading a line reads the lines section and finds the damage.
-  it = NewBlocksIterator(nullptr, {&b}, nullptr, kMin, kMax, Direction::kForward, {.lines_needed = false});
+  it = NewBlocksIterator(nullptr, {&b}, nullptr, kMin, kMax, Direction::kForward,
+                         {.lines_needed = false});
   ASSERT_TRUE(it->Next());
   EXPECT_EQ(it->LoadLine().code(), StatusCode::kCorruption);
   EXPECT_EQ(it->Error().code(), StatusCode::kCorruption);

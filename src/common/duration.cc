@@ -1,10 +1,10 @@
 #include "common/duration.h"
 
+#include <fmt/format.h>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fmt/format.h>
 
 #include "common/civil.h"
 #include "common/clock.h"
@@ -19,11 +19,16 @@ struct Unit {
 };
 // Longest names first so "ms" is not read as "m" followed by garbage.
 constexpr Unit kUnits[] = {
-    {"ms", 1'000'000},        {"us", 1'000},
-    {"\xc2\xb5s", 1'000},     {"ns", 1},
-    {"y", 365 * 24 * 3600 * kNanosPerSecond}, {"w", 7 * 24 * 3600 * kNanosPerSecond},
-    {"d", 24 * 3600 * kNanosPerSecond},       {"h", 3600 * kNanosPerSecond},
-    {"m", 60 * kNanosPerSecond},              {"s", kNanosPerSecond},
+    {"ms", 1'000'000},
+    {"us", 1'000},
+    {"\xc2\xb5s", 1'000},
+    {"ns", 1},
+    {"y", 365 * 24 * 3600 * kNanosPerSecond},
+    {"w", 7 * 24 * 3600 * kNanosPerSecond},
+    {"d", 24 * 3600 * kNanosPerSecond},
+    {"h", 3600 * kNanosPerSecond},
+    {"m", 60 * kNanosPerSecond},
+    {"s", kNanosPerSecond},
 };
 
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
@@ -39,11 +44,12 @@ bool ParseDigits(std::string_view s, size_t pos, size_t n, int* out) {
 
 Result<int64_t> ParseRfc3339(std::string_view s) {
   int year, month, day, hour, minute, second;
-  if (!ParseDigits(s, 0, 4, &year) || s.size() < 20 || s[4] != '-' || !ParseDigits(s, 5, 2, &month) ||
-      s[7] != '-' || !ParseDigits(s, 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !ParseDigits(s, 11, 2, &hour) || s[13] != ':' || !ParseDigits(s, 14, 2, &minute) ||
-      s[16] != ':' || !ParseDigits(s, 17, 2, &second) || month < 1 || month > 12 || day < 1 ||
-      day > 31 || hour > 23 || minute > 59 || second > 60) {
+  if (!ParseDigits(s, 0, 4, &year) || s.size() < 20 || s[4] != '-' ||
+      !ParseDigits(s, 5, 2, &month) || s[7] != '-' || !ParseDigits(s, 8, 2, &day) ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !ParseDigits(s, 11, 2, &hour) ||
+      s[13] != ':' || !ParseDigits(s, 14, 2, &minute) || s[16] != ':' ||
+      !ParseDigits(s, 17, 2, &second) || month < 1 || month > 12 || day < 1 || day > 31 ||
+      hour > 23 || minute > 59 || second > 60) {
     return Status::InvalidArgument("not an RFC3339 timestamp");
   }
   size_t pos = 19;
@@ -103,7 +109,8 @@ Result<int64_t> ParseDuration(std::string_view text) {
   while (!s.empty()) {
     size_t i = 0;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (i == 0) return Status::InvalidArgument(fmt::format("not a valid duration string: \"{}\"", text));
+    if (i == 0)
+      return Status::InvalidArgument(fmt::format("not a valid duration string: \"{}\"", text));
     double number = std::strtod(std::string(s.substr(0, i)).c_str(), nullptr);
     s.remove_prefix(i);
     const Unit* unit = nullptr;
@@ -137,10 +144,13 @@ std::string FormatDuration(int64_t nanos) {
   if (nanos % kNanosPerMilli != 0) return out + fmt::format("{}ns", nanos);
   int64_t ms = nanos / kNanosPerMilli;
   // Prometheus' model.Duration.String(): y, w, d, h, m, s, ms, largest first.
-  const std::pair<const char*, int64_t> units[] = {
-      {"y", 365LL * 24 * 3600 * 1000}, {"w", 7LL * 24 * 3600 * 1000}, {"d", 24LL * 3600 * 1000},
-      {"h", 3600LL * 1000},           {"m", 60LL * 1000},            {"s", 1000},
-      {"ms", 1}};
+  const std::pair<const char*, int64_t> units[] = {{"y", 365LL * 24 * 3600 * 1000},
+                                                   {"w", 7LL * 24 * 3600 * 1000},
+                                                   {"d", 24LL * 3600 * 1000},
+                                                   {"h", 3600LL * 1000},
+                                                   {"m", 60LL * 1000},
+                                                   {"s", 1000},
+                                                   {"ms", 1}};
   for (const auto& [name, size] : units) {
     // Years and weeks only when exact, as Prometheus does: "30d1h" reads better than "4w2d1h".
     bool exact_only = size >= 7LL * 24 * 3600 * 1000;
@@ -208,7 +218,8 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
     size_t dot = text.find('.');
     std::string_view whole = text.substr(0, dot);
     std::string_view frac = text.substr(dot + 1);
-    if (frac.find('.') != std::string_view::npos) return Status::InvalidArgument("invalid timestamp");
+    if (frac.find('.') != std::string_view::npos)
+      return Status::InvalidArgument("invalid timestamp");
     int64_t secs = 0;
     if (!whole.empty() && whole != "-" && !ParseInt64(whole, &secs)) {
       return Status::InvalidArgument("timestamp out of range");
@@ -226,7 +237,8 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
     return secs * kNanosPerSecond + (text[0] == '-' ? -nanos : nanos);
   }
   if (all_digits) {
-    if (text.size() > 19 + (text[0] == '-' ? 1 : 0)) return Status::InvalidArgument("invalid timestamp");
+    if (text.size() > 19 + (text[0] == '-' ? 1 : 0))
+      return Status::InvalidArgument("invalid timestamp");
     int64_t v = 0;
     if (!ParseInt64(text, &v)) return Status::InvalidArgument("timestamp out of range");
     // As Loki: up to 10 digits is seconds, more is nanoseconds.

@@ -38,13 +38,15 @@ TEST(DurationTest, Timestamps) {
   EXPECT_EQ(*ParseTimestamp("1700000000123456789"), 1700000000123456789);
   EXPECT_EQ(*ParseTimestamp("1700000000.5"), 1700000000 * kNanosPerSecond + 500 * kNanosPerMilli);
   EXPECT_EQ(*ParseTimestamp("2023-11-14T22:13:20Z"), 1700000000 * kNanosPerSecond);
-  EXPECT_EQ(*ParseTimestamp("2023-11-14T23:13:20.25+01:00"), 1700000000 * kNanosPerSecond + 250 * kNanosPerMilli);
+  EXPECT_EQ(*ParseTimestamp("2023-11-14T23:13:20.25+01:00"),
+            1700000000 * kNanosPerSecond + 250 * kNanosPerMilli);
   EXPECT_FALSE(ParseTimestamp("yesterday").ok());
   EXPECT_FALSE(ParseTimestamp("9999999999999999999").ok());  // 19 digits, over int64
   EXPECT_FALSE(ParseTimestamp("-9223372036854775809").ok());
   EXPECT_FALSE(ParseTimestamp("99999999999999999999.5").ok());
   EXPECT_FALSE(ParseTimestamp("99999999999.5").ok());
-  EXPECT_FALSE(ParseTimestamp("9999999999").ok());  // 10 digits are seconds: past int64 nanoseconds  // seconds that overflow as nanoseconds
+  EXPECT_FALSE(ParseTimestamp("9999999999").ok());  // 10 digits are seconds: past int64 nanoseconds
+                                                    // // seconds that overflow as nanoseconds
   EXPECT_FALSE(ParseTimestamp("2023-13-14T22:13:20Z").ok());
   EXPECT_EQ(FormatRfc3339Nano(1700000000 * kNanosPerSecond + 5), "2023-11-14T22:13:20.000000005Z");
 }
@@ -75,7 +77,7 @@ TEST(TokenBucketTest, RefillsAtRateUpToBurst) {
   TokenBucket b(100, 200, 0);
   EXPECT_TRUE(b.TryTake(150, 0));
   EXPECT_FALSE(b.TryTake(100, 0));
-  EXPECT_TRUE(b.TryTake(100, kNanosPerSecond));  // 50 + 100 refilled
+  EXPECT_TRUE(b.TryTake(100, kNanosPerSecond));         // 50 + 100 refilled
   EXPECT_FALSE(b.TryTake(250, 100 * kNanosPerSecond));  // never more than burst
 }
 

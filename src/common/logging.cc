@@ -16,10 +16,18 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -34,19 +42,27 @@ void AppendJsonString(std::string* out, std::string_view s) {
 }
 
 std::string TimestampNow(const spdlog::details::log_msg& msg) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(msg.time.time_since_epoch()).count();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(msg.time.time_since_epoch()).count();
   return FormatRfc3339Nano(ns - ns % 1000);
 }
 
 const char* LevelName(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "debug";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "error";
-    default: return "info";
+    case spdlog::level::trace:
+      return "debug";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "error";
+    default:
+      return "info";
   }
 }
 
@@ -88,7 +104,8 @@ class LogfmtFormatter final : public spdlog::formatter {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    std::string out = "{\"level\":\"" + std::string(LevelName(msg.level)) + "\",\"ts\":\"" + TimestampNow(msg) + "\"";
+    std::string out = "{\"level\":\"" + std::string(LevelName(msg.level)) + "\",\"ts\":\"" +
+                      TimestampNow(msg) + "\"";
     std::string_view p(msg.payload.data(), msg.payload.size());
     if (!IsLogfmt(p)) {
       out += ",\"msg\":";
@@ -144,9 +161,11 @@ Status SetupLogging(const std::string& level, const std::string& format) {
   } else if (level == "error") {
     lvl = spdlog::level::err;
   } else {
-    return Status::InvalidArgument("log level \"" + level + "\" is not one of debug, info, warn, error");
+    return Status::InvalidArgument("log level \"" + level +
+                                   "\" is not one of debug, info, warn, error");
   }
-  auto logger = std::make_shared<spdlog::logger>("sluice", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("sluice", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {

@@ -12,16 +12,16 @@ namespace sluice {
 // Each code maps to exactly one HTTP status (see HttpStatusFor) so handlers never guess.
 enum class StatusCode : uint8_t {
   kOk,
-  kInvalidArgument,    // 400: malformed input, failed validation
-  kUnauthenticated,    // 401: missing tenant id
-  kNotFound,           // 404
-  kTooLarge,           // 413: body over a size cap
-  kRateLimited,        // 429: a rate or stream limit
-  kCorruption,         // on-disk data failed a checksum or a format check
-  kIOError,            // the disk or the network failed
-  kUnavailable,        // 503: not ready, shutting down, queue full
-  kDeadlineExceeded,   // 504: a query or call ran out of time
-  kInternal,           // 500: a bug
+  kInvalidArgument,   // 400: malformed input, failed validation
+  kUnauthenticated,   // 401: missing tenant id
+  kNotFound,          // 404
+  kTooLarge,          // 413: body over a size cap
+  kRateLimited,       // 429: a rate or stream limit
+  kCorruption,        // on-disk data failed a checksum or a format check
+  kIOError,           // the disk or the network failed
+  kUnavailable,       // 503: not ready, shutting down, queue full
+  kDeadlineExceeded,  // 504: a query or call ran out of time
+  kInternal,          // 500: a bug
 };
 
 class [[nodiscard]] Status {
@@ -29,15 +29,21 @@ class [[nodiscard]] Status {
   Status() = default;
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
-  static Status Unauthenticated(std::string msg) { return {StatusCode::kUnauthenticated, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {StatusCode::kInvalidArgument, std::move(msg)};
+  }
+  static Status Unauthenticated(std::string msg) {
+    return {StatusCode::kUnauthenticated, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
   static Status TooLarge(std::string msg) { return {StatusCode::kTooLarge, std::move(msg)}; }
   static Status RateLimited(std::string msg) { return {StatusCode::kRateLimited, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
-  static Status DeadlineExceeded(std::string msg) { return {StatusCode::kDeadlineExceeded, std::move(msg)}; }
+  static Status DeadlineExceeded(std::string msg) {
+    return {StatusCode::kDeadlineExceeded, std::move(msg)};
+  }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
@@ -60,8 +66,8 @@ int HttpStatusFor(StatusCode code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}      // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -83,16 +89,15 @@ class [[nodiscard]] Result {
 
 }  // namespace sluice
 
-#define SLUICE_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::sluice::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::sluice::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
-#define SLUICE_ASSIGN_OR_RETURN(lhs, expr)                      \
-  auto SLUICE_CONCAT(_res_, __LINE__) = (expr);                 \
-  if (!SLUICE_CONCAT(_res_, __LINE__).ok())                     \
-    return SLUICE_CONCAT(_res_, __LINE__).status();             \
+#define SLUICE_ASSIGN_OR_RETURN(lhs, expr)                                                  \
+  auto SLUICE_CONCAT(_res_, __LINE__) = (expr);                                             \
+  if (!SLUICE_CONCAT(_res_, __LINE__).ok()) return SLUICE_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(SLUICE_CONCAT(_res_, __LINE__)).value()

@@ -14,21 +14,43 @@ namespace sluice::config {
 
 const std::vector<std::string>& DefaultOtlpIndexLabelAttributes() {
   static const std::vector<std::string> kList = {
-      "service.name",          "service.namespace",       "service.instance.id",
-      "deployment.environment", "deployment.environment.name", "cloud.region",
-      "cloud.availability_zone", "k8s.cluster.name",      "k8s.namespace.name",
-      "k8s.pod.name",          "k8s.container.name",      "container.name",
-      "k8s.replicaset.name",   "k8s.deployment.name",     "k8s.statefulset.name",
-      "k8s.daemonset.name",    "k8s.cronjob.name",        "k8s.job.name",
+      "service.name",
+      "service.namespace",
+      "service.instance.id",
+      "deployment.environment",
+      "deployment.environment.name",
+      "cloud.region",
+      "cloud.availability_zone",
+      "k8s.cluster.name",
+      "k8s.namespace.name",
+      "k8s.pod.name",
+      "k8s.container.name",
+      "container.name",
+      "k8s.replicaset.name",
+      "k8s.deployment.name",
+      "k8s.statefulset.name",
+      "k8s.daemonset.name",
+      "k8s.cronjob.name",
+      "k8s.job.name",
   };
   return kList;
 }
 
 const std::vector<std::string>& DefaultDiscoverServiceName() {
   static const std::vector<std::string> kList = {
-      "service",   "app",       "application",        "app_name",  "name",
-      "app_kubernetes_io_name", "container", "container_name", "k8s_container_name",
-      "component", "workload",  "job",                "k8s_job_name",
+      "service",
+      "app",
+      "application",
+      "app_name",
+      "name",
+      "app_kubernetes_io_name",
+      "container",
+      "container_name",
+      "k8s_container_name",
+      "component",
+      "workload",
+      "job",
+      "k8s_job_name",
   };
   return kList;
 }
@@ -79,7 +101,8 @@ auto VisitOtlpRule(V& v, bool allow_index_label) {
       return Status::InvalidArgument(std::string(kAttributesAndRegexBothSetMessage));
     }
     if (!allow_index_label && r.action == OtlpAction::kIndexLabel) {
-      return Status::InvalidArgument("index_label action is only supported for resource_attributes");
+      return Status::InvalidArgument(
+          "index_label action is only supported for resource_attributes");
     }
     if (!r.regex.empty() && r.matcher == nullptr) {
       // Prometheus' relabel.Regexp: anchored at both ends.
@@ -207,12 +230,15 @@ void VisitConfig(Config& c, V& v) {
 
 Status Config::Finalize() {
   if (target != "all") {
-    return Status::InvalidArgument(fmt::format("unsupported target \"{}\": this build runs -target=all", target));
+    return Status::InvalidArgument(
+        fmt::format("unsupported target \"{}\": this build runs -target=all", target));
   }
-  if (common.path_prefix.empty()) return Status::InvalidArgument("common.path_prefix must not be empty");
+  if (common.path_prefix.empty())
+    return Status::InvalidArgument("common.path_prefix must not be empty");
   if (ingester.wal.dir.empty()) ingester.wal.dir = common.path_prefix + "/wal";
   if (storage.chunks_directory.empty()) storage.chunks_directory = common.path_prefix + "/chunks";
-  if (ingester.wal.fsync != "batch" && ingester.wal.fsync != "interval" && ingester.wal.fsync != "never") {
+  if (ingester.wal.fsync != "batch" && ingester.wal.fsync != "interval" &&
+      ingester.wal.fsync != "never") {
     return Status::InvalidArgument(fmt::format(
         "ingester.wal.fsync: \"{}\" is not one of batch, interval, never", ingester.wal.fsync));
   }
@@ -220,7 +246,8 @@ Status Config::Finalize() {
     return Status::InvalidArgument("invalid checkpoint duration: must be at least 1s");
   }
   if (server.log_format != "logfmt" && server.log_format != "json") {
-    return Status::InvalidArgument(fmt::format("server.log_format: \"{}\" is not logfmt or json", server.log_format));
+    return Status::InvalidArgument(
+        fmt::format("server.log_format: \"{}\" is not logfmt or json", server.log_format));
   }
   if (server.http_listen_port < 0 || server.http_listen_port > 65535) {
     return Status::InvalidArgument("server.http_listen_port must be between 0 and 65535");
@@ -231,8 +258,9 @@ Status Config::Finalize() {
   if (querier.max_concurrent <= 0) querier.max_concurrent = static_cast<int>(cores);
   if (ingester.concurrent_flushes <= 0) ingester.concurrent_flushes = 1;
   if (ingester.chunk_flush_compression_level < 0 || ingester.chunk_flush_compression_level > 19) {
-    return Status::InvalidArgument(fmt::format("ingester.chunk_flush_compression_level: {} is not between 0 and 19",
-                                               ingester.chunk_flush_compression_level));
+    return Status::InvalidArgument(
+        fmt::format("ingester.chunk_flush_compression_level: {} is not between 0 and 19",
+                    ingester.chunk_flush_compression_level));
   }
   if (ingester.chunk_flush_block_size < 4096) {
     return Status::InvalidArgument("ingester.chunk_flush_block_size must be at least 4KB");
@@ -281,7 +309,8 @@ std::string DumpConfigYaml(const Config& config) {
   return std::string(dumper.out().c_str()) + "\n";
 }
 
-Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml, const Limits& defaults) {
+Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml,
+                                                       const Limits& defaults) {
   SLUICE_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml));
   std::vector<TenantOverride> out;
   if (root.IsNull()) return out;
@@ -294,13 +323,16 @@ Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml, co
   }
   YAML::Node overrides = root["overrides"];
   if (!overrides || overrides.IsNull()) return out;
-  if (!overrides.IsMap()) return Status::InvalidArgument("overrides: expected a mapping of tenant to limits");
+  if (!overrides.IsMap())
+    return Status::InvalidArgument("overrides: expected a mapping of tenant to limits");
   for (const auto& kv : overrides) {
     TenantOverride o{kv.first.as<std::string>(), defaults};
     YamlLoader loader(kv.second);
     VisitLimits(o.limits, loader);
     auto st = loader.Finish();
-    if (!st.ok()) return Status::InvalidArgument(fmt::format("overrides for tenant {}: {}", o.tenant, st.message()));
+    if (!st.ok())
+      return Status::InvalidArgument(
+          fmt::format("overrides for tenant {}: {}", o.tenant, st.message()));
     out.push_back(std::move(o));
   }
   return out;

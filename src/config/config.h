@@ -112,6 +112,7 @@ struct TenantOverride {
   std::string tenant;
   Limits limits;
 };
-Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml, const Limits& defaults);
+Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml,
+                                                       const Limits& defaults);
 
 }  // namespace sluice::config

@@ -41,7 +41,8 @@ ingester:
 TEST(ConfigTest, UnknownKeysAreErrors) {
   auto c = ParseConfigYaml("server:\n  http_listen_prot: 1\n");
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().message(), "unknown configuration key \"http_listen_prot\" in section server");
+  EXPECT_EQ(c.status().message(),
+            "unknown configuration key \"http_listen_prot\" in section server");
   auto top = ParseConfigYaml("bogus: 1\n");
   EXPECT_EQ(top.status().message(), "unknown configuration key \"bogus\" in the top level");
   EXPECT_FALSE(ParseConfigYaml("limits_config:\n  max_line_size: huge\n").ok());
@@ -67,8 +68,9 @@ TEST(ConfigTest, FlagsOverrideFile) {
 }
 
 TEST(ConfigTest, FlushRecompactionKnobsAreChecked) {
-  auto c = LoadConfig({"-ingester.chunk_flush_compression_level=9", "-ingester.chunk_flush_blooms=false",
-                       "-ingester.chunk_flush_block_size=512KB"});
+  auto c =
+      LoadConfig({"-ingester.chunk_flush_compression_level=9", "-ingester.chunk_flush_blooms=false",
+                  "-ingester.chunk_flush_block_size=512KB"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->ingester.chunk_flush_compression_level, 9);
   EXPECT_FALSE(c->ingester.chunk_flush_blooms);

@@ -52,8 +52,8 @@ Status ParseScalar(std::string_view key, const std::string& text, BytesField out
 Status ParseInteger(std::string_view key, const std::string& text, bool is_unsigned,
                     long long& out);
 template <typename Int>
-  requires std::is_integral_v<Int> && (!std::is_same_v<Int, bool>)
-Status ParseScalar(std::string_view key, const std::string& text, Int& out) {
+requires std::is_integral_v<Int> &&(!std::is_same_v<Int, bool>)Status
+    ParseScalar(std::string_view key, const std::string& text, Int& out) {
   long long v = 0;
   SLUICE_RETURN_IF_ERROR(ParseInteger(key, text, std::is_unsigned_v<Int>, v));
   out = static_cast<Int>(v);
@@ -66,14 +66,15 @@ std::string FormatScalar(double v);
 std::string FormatScalar(DurationField f);
 std::string FormatScalar(BytesField f);
 template <typename Int>
-  requires std::is_integral_v<Int> && (!std::is_same_v<Int, bool>)
-std::string FormatScalar(Int v) {
+requires std::is_integral_v<Int> &&(!std::is_same_v<Int, bool>)std::string FormatScalar(Int v) {
   return std::to_string(v);
 }
 
 // A field that one flag or one YAML scalar sets.
 template <typename T>
-concept ScalarField = requires(std::string text, T field) { ParseScalar("", text, field); };
+concept ScalarField = requires(std::string text, T field) {
+  ParseScalar("", text, field);
+};
 
 // Parses YAML text; a syntax error is an InvalidArgument.
 Result<YAML::Node> LoadYaml(std::string_view yaml);

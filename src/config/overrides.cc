@@ -41,7 +41,8 @@ Status Overrides::Reload() {
   auto parsed = ParseOverridesYaml(content, *defaults_);
   if (!parsed.ok()) return parsed.status();
   auto map = std::make_shared<TenantMap>();
-  for (auto& o : *parsed) map->emplace(o.tenant, std::make_shared<const Limits>(std::move(o.limits)));
+  for (auto& o : *parsed)
+    map->emplace(o.tenant, std::make_shared<const Limits>(std::move(o.limits)));
   MutexLock lock(&mu_);
   tenants_ = std::move(map);
   last_content_ = std::move(content);
@@ -58,7 +59,9 @@ void Overrides::Start() {
       if (stopping_) break;
       lock.Unlock();
       Status st = Reload();
-      if (!st.ok()) spdlog::warn("msg=\"runtime config reload failed; keeping previous overrides\" err=\"{}\"", st.message());
+      if (!st.ok())
+        spdlog::warn("msg=\"runtime config reload failed; keeping previous overrides\" err=\"{}\"",
+                     st.message());
       lock.Lock();
     }
   });

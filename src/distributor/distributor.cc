@@ -4,8 +4,8 @@
 
 #include "common/duration.h"
 #include "common/utf8.h"
-#include "write/discard.h"
 #include "metrics/metrics.h"
+#include "write/discard.h"
 
 namespace sluice::distributor {
 
@@ -19,31 +19,39 @@ namespace {
 
 // Loki's texts for each refusal (pkg/validation), one per discard reason.
 constexpr std::string_view kInvalidLabelsMessage = "Error parsing labels '{}' with error: {}";
-constexpr std::string_view kMissingLabelsMessage = "error at least one label pair is required per stream";
-constexpr std::string_view kMaxLabelNamesMessage = "entry for stream '{}' has {} label names; limit {}";
+constexpr std::string_view kMissingLabelsMessage =
+    "error at least one label pair is required per stream";
+constexpr std::string_view kMaxLabelNamesMessage =
+    "entry for stream '{}' has {} label names; limit {}";
 constexpr std::string_view kLabelNameTooLongMessage = "stream '{}' has label name too long: '{}'";
 constexpr std::string_view kLabelValueTooLongMessage = "stream '{}' has label value too long: '{}'";
-constexpr std::string_view kDuplicateLabelNameMessage = "stream '{}' has duplicate label name: '{}'";
-constexpr std::string_view kInvalidUtf8LabelMessage = "Error parsing labels '{}' with error: invalid UTF-8 in value of label {}";
-constexpr std::string_view kTooOldMessage = "entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}";
+constexpr std::string_view kDuplicateLabelNameMessage =
+    "stream '{}' has duplicate label name: '{}'";
+constexpr std::string_view kInvalidUtf8LabelMessage =
+    "Error parsing labels '{}' with error: invalid UTF-8 in value of label {}";
+constexpr std::string_view kTooOldMessage =
+    "entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}";
 constexpr std::string_view kTooNewMessage = "entry for stream '{}' has timestamp too new: {}";
 constexpr std::string_view kLineTooLongMessage =
-    "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes";
+    "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' "
+    "bytes";
 constexpr std::string_view kDisallowedMetadataMessage =
     "stream '{}' includes structured metadata, but this feature is disallowed. Please see "
     "`limits_config.allow_structured_metadata` or contact your Loki administrator to enable it.";
 constexpr std::string_view kMetadataTooLargeMessage =
     "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
-    "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it.";
+    "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase "
+    "it.";
 constexpr std::string_view kMetadataTooManyMessage =
     "stream '{}' has too many structured metadata labels: '{}', limit: '{}'. Please see "
     "`limits_config.max_structured_metadata_entries_count` or contact your Loki administrator to "
     "increase it.";
 constexpr std::string_view kRateLimitedMessage =
-    "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest '{}' lines "
-    "totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be "
+    "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest "
+    "'{}' lines "
+    "totaling '{}' bytes, reduce log volume or contact your Loki administrator to see if the limit "
+    "can be "
     "increased";
-
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
@@ -64,16 +72,20 @@ uint64_t EntryBytes(const model::EntryView& e) {
 }
 
 struct ReceivedCounters {
-  metrics::Family<metrics::Counter>* bytes = metrics::DefaultRegistry().NewCounter(
-      "loki_distributor_bytes_received_total",
-      "The total number of uncompressed bytes received per tenant. Includes structured metadata bytes.",
-      {"tenant"});
+  metrics::Family<metrics::Counter>* bytes =
+      metrics::DefaultRegistry().NewCounter("loki_distributor_bytes_received_total",
+                                            "The total number of uncompressed bytes received per "
+                                            "tenant. Includes structured metadata bytes.",
+                                            {"tenant"});
   metrics::Family<metrics::Counter>* lines = metrics::DefaultRegistry().NewCounter(
-      "loki_distributor_lines_received_total", "The total number of lines received per tenant", {"tenant"});
+      "loki_distributor_lines_received_total", "The total number of lines received per tenant",
+      {"tenant"});
   metrics::Family<metrics::Counter>* mutated_samples = metrics::DefaultRegistry().NewCounter(
-      "loki_mutated_samples_total", "The total number of samples that have been mutated.", {"reason", "tenant"});
+      "loki_mutated_samples_total", "The total number of samples that have been mutated.",
+      {"reason", "tenant"});
   metrics::Family<metrics::Counter>* mutated_bytes = metrics::DefaultRegistry().NewCounter(
-      "loki_mutated_bytes_total", "The total number of bytes that have been mutated.", {"reason", "tenant"});
+      "loki_mutated_bytes_total", "The total number of bytes that have been mutated.",
+      {"reason", "tenant"});
 };
 ReceivedCounters& Counters() {
   static ReceivedCounters counters;
@@ -107,8 +119,9 @@ model::LabelSet DiscoverServiceName(model::LabelSet labels, const config::Limits
 Distributor::Distributor(config::Overrides* overrides, write::Pusher* pusher, Clock* clock)
     : overrides_(overrides), pusher_(pusher), clock_(clock) {}
 
-Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,
-                                   size_t lines, uint64_t bytes, ValidatedStream* out) {
+Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits& limits,
+                                   std::string_view raw, size_t lines, uint64_t bytes,
+                                   ValidatedStream* out) {
   auto fail = [&](std::string_view reason, std::string msg) {
     RecordDiscarded(reason, tenant, lines, bytes);
     return Status::InvalidArgument(std::move(msg));
@@ -138,9 +151,9 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
   const model::LabelSet& labels = cached->labels;
   if (labels.empty()) return fail(reason::kMissingLabels, std::string(kMissingLabelsMessage));
   if (labels.size() > limits.max_label_names_per_series) {
-    return fail(reason::kMaxLabelNamesPerSeries,
-                fmt::format(kMaxLabelNamesMessage, raw, labels.size(),
-                            limits.max_label_names_per_series));
+    return fail(
+        reason::kMaxLabelNamesPerSeries,
+        fmt::format(kMaxLabelNamesMessage, raw, labels.size(), limits.max_label_names_per_series));
   }
   const std::string* previous = nullptr;
   for (const auto& l : labels.labels()) {
@@ -151,7 +164,8 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
       return fail(reason::kLabelValueTooLong, fmt::format(kLabelValueTooLongMessage, raw, l.value));
     }
     if (previous != nullptr && *previous == l.name) {
-      return fail(reason::kDuplicateLabelNames, fmt::format(kDuplicateLabelNameMessage, raw, l.name));
+      return fail(reason::kDuplicateLabelNames,
+                  fmt::format(kDuplicateLabelNameMessage, raw, l.name));
     }
     if (!IsValidUtf8(l.value)) {
       return fail(reason::kInvalidLabels,
@@ -227,10 +241,13 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
     std::string_view previous_line;
     bool have_previous = false;
     for (auto& e : raw.entries) {
-      if (limits.max_line_size_truncate && limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
+      if (limits.max_line_size_truncate && limits.max_line_size > 0 &&
+          e.line.size() > limits.max_line_size) {
         uint64_t cut = e.line.size() - limits.max_line_size;
         e.line = e.line.substr(0, limits.max_line_size);
-        counters.mutated_samples->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})->Inc();
+        counters.mutated_samples
+            ->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})
+            ->Inc();
         counters.mutated_bytes->WithLabels({std::string(reason::kLineTooLong), std::string(tenant)})
             ->Inc(static_cast<double>(cut));
       }
@@ -238,33 +255,31 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
       std::string msg;
       if (limits.reject_old_samples && e.timestamp_ns < now - limits.reject_old_samples_max_age) {
         why = reason::kGreaterThanMaxSampleAge;
-        msg = fmt::format(kTooOldMessage,
-                          vs.labels_text(), Rfc3339Seconds(e.timestamp_ns),
+        msg = fmt::format(kTooOldMessage, vs.labels_text(), Rfc3339Seconds(e.timestamp_ns),
                           Rfc3339Seconds(now - limits.reject_old_samples_max_age));
       } else if (e.timestamp_ns > now + limits.creation_grace_period) {
         why = reason::kTooFarInFuture;
-        msg = fmt::format(kTooNewMessage, vs.labels_text(),
-                          Rfc3339Seconds(e.timestamp_ns));
+        msg = fmt::format(kTooNewMessage, vs.labels_text(), Rfc3339Seconds(e.timestamp_ns));
       } else if (limits.max_line_size > 0 && e.line.size() > limits.max_line_size) {
         why = reason::kLineTooLong;
-        msg = fmt::format(kLineTooLongMessage,
-            limits.max_line_size, vs.labels_text(), e.line.size());
+        msg =
+            fmt::format(kLineTooLongMessage, limits.max_line_size, vs.labels_text(), e.line.size());
       } else if (!e.metadata.empty()) {
         uint64_t md_bytes = 0;
         for (const auto& m : e.metadata) md_bytes += m.name.size() + m.value.size();
         if (!limits.allow_structured_metadata) {
           why = reason::kDisallowedStructuredMetadata;
-          msg = fmt::format(kDisallowedMetadataMessage,
-              vs.labels_text());
-        } else if (limits.max_structured_metadata_size > 0 && md_bytes > limits.max_structured_metadata_size) {
+          msg = fmt::format(kDisallowedMetadataMessage, vs.labels_text());
+        } else if (limits.max_structured_metadata_size > 0 &&
+                   md_bytes > limits.max_structured_metadata_size) {
           why = reason::kStructuredMetadataTooLarge;
-          msg = fmt::format(kMetadataTooLargeMessage,
-              vs.labels_text(), md_bytes, limits.max_structured_metadata_size);
+          msg = fmt::format(kMetadataTooLargeMessage, vs.labels_text(), md_bytes,
+                            limits.max_structured_metadata_size);
         } else if (limits.max_structured_metadata_entries_count > 0 &&
                    e.metadata.size() > limits.max_structured_metadata_entries_count) {
           why = reason::kStructuredMetadataTooMany;
-          msg = fmt::format(kMetadataTooManyMessage,
-              vs.labels_text(), e.metadata.size(), limits.max_structured_metadata_entries_count);
+          msg = fmt::format(kMetadataTooManyMessage, vs.labels_text(), e.metadata.size(),
+                            limits.max_structured_metadata_entries_count);
         }
       }
       if (!why.empty()) {
@@ -292,8 +307,9 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
 
   if (!AllowRate(tenant, limits, valid_bytes)) {
     RecordDiscarded(reason::kRateLimited, tenant, valid_lines, valid_bytes);
-    return Status::RateLimited(fmt::format(kRateLimitedMessage,
-        tenant, static_cast<int64_t>(limits.ingestion_rate_mb * kMiB), valid_lines, valid_bytes));
+    return Status::RateLimited(fmt::format(kRateLimitedMessage, tenant,
+                                           static_cast<int64_t>(limits.ingestion_rate_mb * kMiB),
+                                           valid_lines, valid_bytes));
   }
 
   Status pushed = pusher_->Push(tenant, valid);

@@ -12,14 +12,14 @@
 #include "common/thread_annotations.h"
 #include "common/token_bucket.h"
 #include "config/overrides.h"
-#include "write/pusher.h"
 #include "model/entry.h"
+#include "write/pusher.h"
 
 namespace sluice::distributor {
 
 // The write path's front: validates a decoded push against the tenant's limits, applies the
-// tenant's ingestion rate limit, and hands the valid streams to the write::Pusher. Stateless apart from
-// the per-tenant rate limiters and a cache of parsed label sets; thread-safe.
+// tenant's ingestion rate limit, and hands the valid streams to the write::Pusher. Stateless apart
+// from the per-tenant rate limiters and a cache of parsed label sets; thread-safe.
 class Distributor {
  public:
   Distributor(config::Overrides* overrides, write::Pusher* pusher, Clock* clock);
@@ -37,8 +37,8 @@ class Distributor {
       EXCLUDES(mu_);
 
   // Parsed labels by the raw text the client sent. Limits are still checked on every push
-  // (they may change at runtime). Bounded: cleared when it reaches this many label texts (a churn of streams then only costs
-  // the parse it would cost without the cache).
+  // (they may change at runtime). Bounded: cleared when it reaches this many label texts (a churn
+  // of streams then only costs the parse it would cost without the cache).
   static constexpr size_t kMaxCachedLabelTexts = 65536;
   std::shared_ptr<const write::StreamLabels> CachedLabels(std::string_view raw)
       EXCLUDES(labels_mu_);
@@ -53,7 +53,8 @@ class Distributor {
   std::map<std::string, TokenBucket, std::less<>> rate_limiters_ GUARDED_BY(mu_);
 
   Mutex labels_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const write::StreamLabels>, StringHash, std::equal_to<>>
+  std::unordered_map<std::string, std::shared_ptr<const write::StreamLabels>, StringHash,
+                     std::equal_to<>>
       label_cache_ GUARDED_BY(labels_mu_);
 };
 

@@ -59,8 +59,8 @@ TEST(NumberTest, ParseFloat) {
   EXPECT_TRUE(ParseGoFloat("inf", &v, &err) && std::isinf(v) && v > 0);
   EXPECT_TRUE(ParseGoFloat("-Infinity", &v, &err) && std::isinf(v) && v < 0);
   EXPECT_TRUE(ParseGoFloat("NaN", &v, &err) && std::isnan(v));
-  for (const char* bad : {"", " 1", "1 ", "abc", ".", "e5", "1e", "0x1", "1__0", "_1", "1_",
-                          "+nan", "infin", "1.2.3", "--1", "0x"}) {
+  for (const char* bad : {"", " 1", "1 ", "abc", ".", "e5", "1e", "0x1", "1__0", "_1", "1_", "+nan",
+                          "infin", "1.2.3", "--1", "0x"}) {
     EXPECT_FALSE(ParseGoFloat(bad, &v, &err)) << bad;
     EXPECT_EQ(err, "strconv.ParseFloat: parsing \"" + std::string(bad) + "\": invalid syntax");
   }

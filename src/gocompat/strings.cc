@@ -116,7 +116,6 @@ char32_t LastRune(std::string_view s, size_t end, size_t* width) {
   return r;
 }
 
-
 }  // namespace
 
 void ToLower(std::string_view s, std::string* out) { MapRunes(s, LowerRune, out); }
@@ -183,7 +182,7 @@ std::string_view TrimSpace(std::string_view s) {
 }
 
 void Replace(std::string_view s, std::string_view old_s, std::string_view new_s, int64_t n,
-               std::string* out) {
+             std::string* out) {
   if (n == 0 || old_s == new_s) {
     out->append(s);
     return;

@@ -34,7 +34,6 @@ std::string_view TrimZeroDecimal(std::string_view s) {
   return s;
 }
 
-
 }  // namespace
 
 int64_t CastToInt64(const Value& v) {
@@ -46,8 +45,7 @@ int64_t CastToInt64(const Value& v) {
       return v.i();
     case Kind::kFloat:
       return FloatToInt64(v.f());
-    case Kind::kString:
-      {
+    case Kind::kString: {
       int64_t i;
       return ParseInt(TrimZeroDecimal(v.str()), 0, &i) == NumError::kNone ? i : 0;
     }
@@ -65,8 +63,7 @@ double CastToFloat64(const Value& v) {
       return static_cast<double>(v.i());
     case Kind::kFloat:
       return v.f();
-    case Kind::kString:
-      {
+    case Kind::kString: {
       double f;
       return ParseFloat(v.str(), &f) == NumError::kNone ? f : 0;
     }

@@ -62,7 +62,6 @@ double DecToDouble(const Dec& d) {
   return std::strtod(s.c_str(), nullptr);
 }
 
-
 }  // namespace
 
 bool DecimalOp(double a, double b, DecOp op, double* out) {

@@ -28,14 +28,16 @@ bool QueryUnescape(std::string_view s, std::string* out, std::string* error) {
   for (size_t i = 0; i < s.size();) {
     char c = s[i];
     if (c == '%') {
-      if (i + 2 >= s.size() || gocompat::UnhexDigit(s[i + 1]) < 0 || gocompat::UnhexDigit(s[i + 2]) < 0) {
+      if (i + 2 >= s.size() || gocompat::UnhexDigit(s[i + 1]) < 0 ||
+          gocompat::UnhexDigit(s[i + 2]) < 0) {
         std::string_view bad = s.substr(i, 3);
         std::string q;
         gocompat::AppendQuoted(bad, false, &q);
         *error = "invalid URL escape " + q;
         return false;
       }
-      out->push_back(static_cast<char>(gocompat::UnhexDigit(s[i + 1]) * 16 + gocompat::UnhexDigit(s[i + 2])));
+      out->push_back(
+          static_cast<char>(gocompat::UnhexDigit(s[i + 1]) * 16 + gocompat::UnhexDigit(s[i + 2])));
       i += 3;
     } else if (c == '+') {
       out->push_back(' ');

@@ -100,8 +100,6 @@ void AppendShortestG(double f, bool upper, std::string* out) {
   }
 }
 
-
-
 // The formatting state of one verb (Go's fmt.fmt flags).
 struct Spec {
   bool plus = false, minus = false, sharp = false, space = false, zero = false;
@@ -489,7 +487,6 @@ void AppendValue(const Value& v, std::string* out) {
       FmtValue(Spec{}, v, 'v', out);
   }
 }
-
 
 void Sprintf(std::string_view format, std::span<const Value> args, std::string* out) {
   size_t arg = 0;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <vector>
 
-
 namespace sluice::gotemplate::internal {
 namespace {
 

@@ -12,7 +12,6 @@ namespace sluice::gotemplate::internal {
 
 namespace {
 
-
 // A strict reader with encoding/json's semantics, which the server's other JSON readers do not
 // have: object keys sorted with the last duplicate winning, every number a float64 (one out of
 // range fails the whole document), invalid UTF-8 and lone surrogates read as U+FFFD.
@@ -251,7 +250,6 @@ class JsonParser {
   std::string_view s_;
   size_t i_ = 0;
 };
-
 
 }  // namespace
 

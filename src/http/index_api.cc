@@ -85,26 +85,27 @@ Response Volume(querier::Querier* q, bool auth_enabled, const Clock* clock, Requ
   int64_t start = parsed->start_ns, end = parsed->end_ns;
   int64_t step = range ? std::max<int64_t>(parsed->step_ns, 1) : 0;
   std::map<model::LabelSet, std::map<int64_t, uint64_t>> bytes;
-  Status st = ForEachEntry(
-      q, *tenants, **selector, start, end,
-      [&](const model::LabelSet& labels, const model::Entry& e) {
-        // The point a sample lands on: the end of its step (Loki's volume_range buckets).
-        int64_t at = end;
-        if (range) at = start + ((e.timestamp_ns - start) / step + 1) * step;
-        if (at > end) at = end;
-        if (aggregate_by == "labels") {
-          for (const auto& l : labels.labels()) {
-            if (!target_set.empty() && target_set.count(l.name) == 0) continue;
-            bytes[model::LabelSet({model::Label{l.name, ""}})][at] += e.line.size();
-          }
-          return;
-        }
-        std::vector<model::Label> kept;
-        for (const auto& l : labels.labels()) {
-          if (target_set.count(l.name) != 0) kept.push_back(l);
-        }
-        bytes[model::LabelSet(std::move(kept))][at] += e.line.size();
-      });
+  Status st =
+      ForEachEntry(q, *tenants, **selector, start, end,
+                   [&](const model::LabelSet& labels, const model::Entry& e) {
+                     // The point a sample lands on: the end of its step (Loki's volume_range
+                     // buckets).
+                     int64_t at = end;
+                     if (range) at = start + ((e.timestamp_ns - start) / step + 1) * step;
+                     if (at > end) at = end;
+                     if (aggregate_by == "labels") {
+                       for (const auto& l : labels.labels()) {
+                         if (!target_set.empty() && target_set.count(l.name) == 0) continue;
+                         bytes[model::LabelSet({model::Label{l.name, ""}})][at] += e.line.size();
+                       }
+                       return;
+                     }
+                     std::vector<model::Label> kept;
+                     for (const auto& l : labels.labels()) {
+                       if (target_set.count(l.name) != 0) kept.push_back(l);
+                     }
+                     bytes[model::LabelSet(std::move(kept))][at] += e.line.size();
+                   });
   if (!st.ok()) return Response::Error(st);
 
   std::vector<VolumeSeries> series;
@@ -209,10 +210,12 @@ void RegisterIndexRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     stats.chunks = *chunks;
     return Response::Json(MarshalIndexStats(stats));
   });
-  router->Handle(kGetPost, "/loki/api/v1/index/volume",
-                 [q, auth_enabled, clock](Request& r) { return Volume(q, auth_enabled, clock, r, false); });
-  router->Handle(kGetPost, "/loki/api/v1/index/volume_range",
-                 [q, auth_enabled, clock](Request& r) { return Volume(q, auth_enabled, clock, r, true); });
+  router->Handle(kGetPost, "/loki/api/v1/index/volume", [q, auth_enabled, clock](Request& r) {
+    return Volume(q, auth_enabled, clock, r, false);
+  });
+  router->Handle(kGetPost, "/loki/api/v1/index/volume_range", [q, auth_enabled, clock](Request& r) {
+    return Volume(q, auth_enabled, clock, r, true);
+  });
 }
 
 }  // namespace sluice::http

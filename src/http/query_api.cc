@@ -42,8 +42,8 @@ constexpr std::string_view kLegacyMetricMessage =
 
 }  // namespace
 
-void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
-                         const Clock* clock, querier::QueryFrontend* frontend) {
+void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled, const Clock* clock,
+                         querier::QueryFrontend* frontend) {
   const std::vector<std::string> kGetPost = {"GET", "POST"};
   ExecFn exec = [q, frontend](const std::vector<std::string>& tenants,
                               const querier::QueryRequest& r) {

@@ -51,7 +51,8 @@ TEST_F(QueryApiTest, QueryRangeShape) {
   std::string want_prefix = R"({"status":"success","data":{"resultType":"streams","result":[)"
                             R"({"stream":{"app":"api","env":"prod","trace_id":"abc"},)"
                             R"("values":[[")" +
-                            std::to_string(base + 2) + R"(","line 2"]]},)"
+                            std::to_string(base + 2) +
+                            R"(","line 2"]]},)"
                             R"({"stream":{"app":"api","env":"prod"},"values":[[")" +
                             std::to_string(base + 3) + R"(","line 3"],[")" +
                             std::to_string(base + 1) +
@@ -101,7 +102,7 @@ TEST_F(QueryApiTest, CategorizeLabels) {
                    {{"x-loki-response-encoding-flags", "categorize-labels"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("data":{"resultType":"streams","encodingFlags":["categorize-labels"],)"
-                       R"("result":[{"stream":{"app":"api","env":"prod"},)"),
+                        R"("result":[{"stream":{"app":"api","env":"prod"},)"),
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find(R"(,"line 2",{"structuredMetadata":{"trace_id":"abc"}}])"),
@@ -316,10 +317,9 @@ TEST_F(QueryApiTest, FormatQuery) {
                    {{"query", R"(sum   by(job) (rate( {app="x"}|="err" | json [5m])))"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
-  EXPECT_EQ(r.body,
-            R"({"status":"success","data":"sum by (job)(rate({app=\"x\"} |= )"
-            R"j(\"err\" | json[5m]))"})j"
-            "\n");
+  EXPECT_EQ(r.body, R"({"status":"success","data":"sum by (job)(rate({app=\"x\"} |= )"
+                    R"j(\"err\" | json[5m]))"})j"
+                    "\n");
 
   Request post;
   post.method = "POST";

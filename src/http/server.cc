@@ -1,11 +1,11 @@
 #include "http/server.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -129,8 +129,8 @@ void ParseQuery(std::string_view query, std::multimap<std::string, std::string>*
 }  // namespace
 
 void Router::Handle(std::vector<std::string> methods, std::string pattern, Handler handler) {
-  routes_.push_back(
-      Route{std::move(methods), SplitPath(pattern), RouteName(pattern), std::move(handler), nullptr});
+  routes_.push_back(Route{std::move(methods), SplitPath(pattern), RouteName(pattern),
+                          std::move(handler), nullptr});
 }
 
 void Router::HandleWebSocket(std::string pattern, WebSocketHandler handler) {
@@ -239,8 +239,9 @@ class Session : public std::enable_shared_from_this<Session> {
       beast::error_code ignored;
       self->stream_.socket().close(ignored);  // the pending read ends with operation_aborted
     });
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -268,7 +269,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string_view::npos) ParseQuery(target.substr(q + 1), &req.params);
     for (const auto& field : msg) {
       std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       req.headers[name] = std::string(field.value());
     }
     req.body = std::move(msg.body());
@@ -291,8 +293,11 @@ class Session : public std::enable_shared_from_this<Session> {
             UpgradeToWebSocket(*ws, req, route, stream_, *parser_, ws_registry_, on_done);
         if (!refused) return;
         resp = std::move(*refused);
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        RequestDuration()->WithLabels({req.method, route, std::to_string(resp.status), "true"})->Observe(secs);
+        double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        RequestDuration()
+            ->WithLabels({req.method, route, std::to_string(resp.status), "true"})
+            ->Observe(secs);
         keep_alive_ = false;
         return Write(std::move(resp));
       }
@@ -307,7 +312,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (req.body.capacity() <= kMaxSpareBodyBytes) spare_body_ = std::move(req.body);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    RequestDuration()->WithLabels({req.method, route, std::to_string(resp.status), "false"})->Observe(secs);
+    RequestDuration()
+        ->WithLabels({req.method, route, std::to_string(resp.status), "false"})
+        ->Observe(secs);
     Write(std::move(resp));
   }
 
@@ -326,10 +333,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(60));
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      if (ec || !self->keep_alive_) return self->Close();
-      self->ReadRequest();
-    });
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                         if (ec || !self->keep_alive_) return self->Close();
+                         self->ReadRequest();
+                       });
   }
 
   void Close() {

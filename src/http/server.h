@@ -23,16 +23,18 @@
 namespace sluice::http {
 
 struct Request {
-  std::string method;                               // "GET", "POST" ...
-  std::string path;                                 // without the query string
-  std::multimap<std::string, std::string> params;   // query string, and form bodies of POSTs
-  std::map<std::string, std::string> headers;       // names lower-cased
+  std::string method;                              // "GET", "POST" ...
+  std::string path;                                // without the query string
+  std::multimap<std::string, std::string> params;  // query string, and form bodies of POSTs
+  std::map<std::string, std::string> headers;      // names lower-cased
   std::string body;
-  std::map<std::string, std::string> path_vars;     // {name} segments of the matched route
+  std::map<std::string, std::string> path_vars;  // {name} segments of the matched route
 
   // The first value of a parameter, or `fallback`.
   std::string Param(std::string_view name, std::string_view fallback = {}) const;
-  bool HasParam(std::string_view name) const { return params.find(std::string(name)) != params.end(); }
+  bool HasParam(std::string_view name) const {
+    return params.find(std::string(name)) != params.end();
+  }
   std::vector<std::string> ParamAll(std::string_view name) const;
   // The header's value, or empty. REQUIRES: name lower-case.
   std::string Header(std::string_view name) const;

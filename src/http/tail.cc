@@ -82,7 +82,8 @@ Result<TailRequest> ParseTailQuery(const Request& request, int64_t now_ns) {
   if (!delay.empty()) {
     int64_t secs = 0;
     // Go's strconv.Atoi, whose error Loki passes through for a delay_for that is not a number.
-    if (gocompat::NumError e = gocompat::ParseInt(delay, 10, &secs); e != gocompat::NumError::kNone) {
+    if (gocompat::NumError e = gocompat::ParseInt(delay, 10, &secs);
+        e != gocompat::NumError::kNone) {
       return gocompat::NumErrorStatus("Atoi", delay, e);
     }
     if (secs > kMaxDelayForSeconds) {

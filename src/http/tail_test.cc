@@ -73,8 +73,8 @@ TEST_F(TailTest, StructuredMetadataShapes) {
       << frame;
   EXPECT_NE(frame.find(R"({"stream":{"app":"a"},"values":[[)" + two + "]]}"), std::string::npos)
       << frame;
-  Tailer categorized = Make(R"({app="a"} | label_format b="{{.app}}")", now - 10 * kSec, 100, 0,
-                            true);
+  Tailer categorized =
+      Make(R"({app="a"} | label_format b="{{.app}}")", now - 10 * kSec, 100, 0, true);
   EXPECT_EQ(Poll(categorized),
             R"({"streams":[{"stream":{"app":"a"},"values":[[)" + one +
                 R"(,{"structuredMetadata":{"trace":"x"},"parsed":{"b":"a"}}],[)" + two +
@@ -142,16 +142,18 @@ TEST_F(TailTest, IndexStatsAndVolume) {
   EXPECT_EQ(stats.body, R"({"streams":2,"chunks":0,"entries":3,"bytes":18})");
 
   Response volume = get("/loki/api/v1/index/volume", {{"query", R"({app=~"a|b"})"}});
-  EXPECT_EQ(volume.body,
-            R"({"status":"success","data":{"resultType":"vector","result":[)"
-            R"({"metric":{"app":"a"},"value":[10,"18"]},{"metric":{"app":"b"},"value":[10,"1"]}]}})");
+  EXPECT_EQ(
+      volume.body,
+      R"({"status":"success","data":{"resultType":"vector","result":[)"
+      R"({"metric":{"app":"a"},"value":[10,"18"]},{"metric":{"app":"b"},"value":[10,"1"]}]}})");
 
   Response by_pod = get("/loki/api/v1/index/volume",
                         {{"query", R"({app="a"})"}, {"targetLabels", "pod"}, {"limit", "1"}});
   EXPECT_EQ(by_pod.body, R"({"status":"success","data":{"resultType":"vector","result":[)"
                          R"({"metric":{"pod":"2"},"value":[10,"10"]}]}})");
 
-  Response range = get("/loki/api/v1/index/volume_range", {{"query", R"({app="a"})"}, {"step", "5"}});
+  Response range =
+      get("/loki/api/v1/index/volume_range", {{"query", R"({app="a"})"}, {"step", "5"}});
   EXPECT_EQ(range.body, R"({"status":"success","data":{"resultType":"matrix","result":[)"
                         R"({"metric":{"app":"a"},"values":[[5,"18"]]}]}})");
 }

@@ -1,8 +1,8 @@
 #include "http/websocket_connection.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/websocket.hpp>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <deque>
@@ -20,7 +20,7 @@ namespace websocket = boost::beast::websocket;
 // One upgraded connection. Socket work runs on the connection's strand (the executor of its
 // stream); the handler thread only touches state under mu_ and posts to the strand.
 class WebSocketConnection final : public WebSocketSession,
-                           public std::enable_shared_from_this<WebSocketConnection> {
+                                  public std::enable_shared_from_this<WebSocketConnection> {
  public:
   // Frames queued but not yet written past this mean the client does not keep up: SendText
   // fails and the handler stops.
@@ -34,13 +34,13 @@ class WebSocketConnection final : public WebSocketSession,
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(upgrade));
-    ws_.async_accept(*req, [self = shared_from_this(), req, run = std::move(run),
-                            route = std::move(route), on_done = std::move(on_done)](
-                               beast::error_code ec) mutable {
-      if (ec) return self->MarkClosed();
-      self->ReadLoop();
-      self->StartHandler(std::move(run), std::move(route), std::move(on_done));
-    });
+    ws_.async_accept(
+        *req, [self = shared_from_this(), req, run = std::move(run), route = std::move(route),
+               on_done = std::move(on_done)](beast::error_code ec) mutable {
+          if (ec) return self->MarkClosed();
+          self->ReadLoop();
+          self->StartHandler(std::move(run), std::move(route), std::move(on_done));
+        });
   }
 
   bool SendText(std::string text) override {
@@ -105,22 +105,23 @@ class WebSocketConnection final : public WebSocketSession,
       }
       websocket::close_reason reason = close_reason_;
       lock.unlock();
-      ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->MarkClosed(); });
+      ws_.async_close(reason,
+                      [self = shared_from_this()](beast::error_code) { self->MarkClosed(); });
       return;
     }
     auto frame = std::make_shared<std::string>(std::move(queue_.front()));
     queue_.pop_front();
     lock.unlock();
     ws_.text(true);
-    ws_.async_write(asio::buffer(*frame), [self = shared_from_this(), frame](beast::error_code ec,
-                                                                             size_t) {
-      {
-        std::lock_guard<std::mutex> lock(self->mu_);
-        self->queued_bytes_ -= frame->size();
-      }
-      if (ec) return self->MarkClosed();
-      self->WriteNext();
-    });
+    ws_.async_write(asio::buffer(*frame),
+                    [self = shared_from_this(), frame](beast::error_code ec, size_t) {
+                      {
+                        std::lock_guard<std::mutex> lock(self->mu_);
+                        self->queued_bytes_ -= frame->size();
+                      }
+                      if (ec) return self->MarkClosed();
+                      self->WriteNext();
+                    });
   }
 
   void MarkClosed() {
@@ -151,12 +152,12 @@ class WebSocketConnection final : public WebSocketSession,
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;  // GUARDED_BY(mu_)
-  size_t queued_bytes_ = 0;        // GUARDED_BY(mu_)
-  bool writing_ = false;           // GUARDED_BY(mu_): a WriteNext chain is running
-  bool close_requested_ = false;   // GUARDED_BY(mu_)
+  std::deque<std::string> queue_;         // GUARDED_BY(mu_)
+  size_t queued_bytes_ = 0;               // GUARDED_BY(mu_)
+  bool writing_ = false;                  // GUARDED_BY(mu_): a WriteNext chain is running
+  bool close_requested_ = false;          // GUARDED_BY(mu_)
   websocket::close_reason close_reason_;  // GUARDED_BY(mu_)
-  bool closed_ = false;            // GUARDED_BY(mu_)
+  bool closed_ = false;                   // GUARDED_BY(mu_)
 };
 
 void WebSocketRegistry::AbortAllAndWait() {
@@ -182,10 +183,11 @@ void WebSocketRegistry::Remove(const std::shared_ptr<WebSocketConnection>& conne
 // The error of an upgrade whose handler threw instead of answering.
 constexpr std::string_view kHandlerThrewMessage = "websocket handler threw";
 
-std::optional<Response> UpgradeToWebSocket(
-    const WebSocketHandler& handler, Request& request, const std::string& route,
-    beast::tcp_stream& stream, bhttp::request_parser<bhttp::string_body>& parser,
-    std::shared_ptr<WebSocketRegistry> registry, WebSocketDoneFn on_done) {
+std::optional<Response> UpgradeToWebSocket(const WebSocketHandler& handler, Request& request,
+                                           const std::string& route, beast::tcp_stream& stream,
+                                           bhttp::request_parser<bhttp::string_body>& parser,
+                                           std::shared_ptr<WebSocketRegistry> registry,
+                                           WebSocketDoneFn on_done) {
   Result<WebSocketRun> run = Status::Internal(std::string(kHandlerThrewMessage));
   try {
     run = handler(request);

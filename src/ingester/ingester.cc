@@ -10,9 +10,9 @@
 
 #include "common/checksum.h"
 #include "common/duration.h"
-#include "write/discard.h"
-#include "metrics/metrics.h"
 #include "ingester/ingester_metrics.h"
+#include "metrics/metrics.h"
+#include "write/discard.h"
 
 namespace sluice::ingester {
 
@@ -20,18 +20,24 @@ namespace {
 
 // Loki's texts for entries the ingester refuses (pkg/validation, pkg/ingester).
 constexpr std::string_view kStreamLimitMessage =
-    "Maximum active stream limit exceeded when trying to create stream {}, reduce the number of active "
-    "streams (reduce labels or reduce label values), or contact your Loki administrator to see if the "
+    "Maximum active stream limit exceeded when trying to create stream {}, reduce the number of "
+    "active "
+    "streams (reduce labels or reduce label values), or contact your Loki administrator to see if "
+    "the "
     "limit can be increased, user: '{}'";
 constexpr std::string_view kPerStreamRateLimitMessage =
-    "Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest for stream '{}' totaling {}, "
-    "consider splitting a stream via additional labels or contact your Loki administrator to see if the "
+    "Per stream rate limit exceeded (limit: {}/sec) while attempting to ingest for stream '{}' "
+    "totaling {}, "
+    "consider splitting a stream via additional labels or contact your Loki administrator to see "
+    "if the "
     "limit can be increased";
 constexpr std::string_view kOutOfOrderMessage = "entry out of order";
 constexpr std::string_view kTooFarBehindMessage =
     "entry too far behind, entry timestamp is: {}, oldest acceptable timestamp is: {}";
-constexpr std::string_view kIgnoredEntryMessage = "entry with timestamp {} ignored, reason: '{}',\n";
-constexpr std::string_view kIgnoredTotalMessage = "user '{}', total ignored: {} out of {} for stream: {}";
+constexpr std::string_view kIgnoredEntryMessage =
+    "entry with timestamp {} ignored, reason: '{}',\n";
+constexpr std::string_view kIgnoredTotalMessage =
+    "user '{}', total ignored: {} out of {} for stream: {}";
 
 // Go's time.Time.String() in UTC, as Loki prints an ignored entry's timestamp.
 std::string GoTimeString(int64_t ns) {
@@ -43,9 +49,14 @@ std::string GoTimeString(int64_t ns) {
 
 }  // namespace
 
-Ingester::Ingester(const config::Config::Ingester& config, config::Overrides* overrides, storage::ObjectStore* store,
-                   storage::index::IndexWriter* index_writer, Clock* clock)
-    : config_(config), overrides_(overrides), store_(store), index_writer_(index_writer), clock_(clock) {
+Ingester::Ingester(const config::Config::Ingester& config, config::Overrides* overrides,
+                   storage::ObjectStore* store, storage::index::IndexWriter* index_writer,
+                   Clock* clock)
+    : config_(config),
+      overrides_(overrides),
+      store_(store),
+      index_writer_(index_writer),
+      clock_(clock) {
   stream_options_.block_size = config.chunk_block_size;
   stream_options_.target_size = config.chunk_target_size;
 }
@@ -70,7 +81,9 @@ Ingester::Tenant* Ingester::GetOrCreateTenant(std::string_view tenant) {
   if (Tenant* t = FindTenant(tenant)) return t;
   WriterMutexLock lock(&tenants_mu_);
   auto& slot = tenants_[std::string(tenant)];
-  if (!slot) slot = std::make_unique<Tenant>(std::string(tenant), static_cast<size_t>(std::max(1, config_.concurrency)));
+  if (!slot)
+    slot = std::make_unique<Tenant>(std::string(tenant),
+                                    static_cast<size_t>(std::max(1, config_.concurrency)));
   return slot.get();
 }
 
@@ -83,7 +96,8 @@ std::vector<Ingester::Tenant*> Ingester::AllTenants() {
 
 Status Ingester::Start() {
   auto codec = chunk::ParseCodec(config_.chunk_encoding);
-  if (!codec.ok()) return Status::InvalidArgument("ingester.chunk_encoding: " + codec.status().message());
+  if (!codec.ok())
+    return Status::InvalidArgument("ingester.chunk_encoding: " + codec.status().message());
   stream_options_.codec = *codec;
   if (config_.wal.enabled) {
     SLUICE_RETURN_IF_ERROR(Replay());
@@ -130,7 +144,8 @@ void Ingester::Charge(Stream* stream, StreamMemory before, MemoryDelta* delta) {
   delta->heads += head - static_cast<int64_t>(before.head);
   const uint64_t streams = std::max<uint64_t>(1, total_streams_.load(std::memory_order_relaxed));
   const uint64_t head_budget = HeadBudget();
-  if (head_bytes_.load(std::memory_order_relaxed) + delta->heads > static_cast<int64_t>(head_budget) &&
+  if (head_bytes_.load(std::memory_order_relaxed) + delta->heads >
+          static_cast<int64_t>(head_budget) &&
       static_cast<uint64_t>(head) >= head_budget / streams) {
     stream->CutHead();
     delta->heads -= head - static_cast<int64_t>(stream->head_bytes());
@@ -157,7 +172,8 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   const int64_t now = clock_->NowNanos();
   const int64_t window = config_.max_chunk_age / 2;
   uint64_t stream_limit = limits->max_global_streams_per_user;
-  if (limits->max_streams_per_user > 0 && (stream_limit == 0 || limits->max_streams_per_user < stream_limit)) {
+  if (limits->max_streams_per_user > 0 &&
+      (stream_limit == 0 || limits->max_streams_per_user < stream_limit)) {
     stream_limit = limits->max_streams_per_user;
   }
   auto& m = Metrics();
@@ -183,14 +199,15 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
           uint64_t bytes = 0;
           for (const auto& e : vs.entries) bytes += e.line.size();
           write::RecordDiscarded(write::reason::kStreamLimit, tenant_id, total, bytes);
-          errors.Add(Status::RateLimited(
-              fmt::format(kStreamLimitMessage, vs.labels_text(), tenant_id)));
+          errors.Add(
+              Status::RateLimited(fmt::format(kStreamLimitMessage, vs.labels_text(), tenant_id)));
           vs.entries.clear();
           continue;
         }
         // Shares the distributor's parsed labels rather than copying them.
-        auto stream = std::make_unique<Stream>(std::shared_ptr<const model::LabelSet>(vs.labels, &vs.labels->labels),
-                                               vs.labels_text(), vs.fingerprint(), &stream_options_);
+        auto stream = std::make_unique<Stream>(
+            std::shared_ptr<const model::LabelSet>(vs.labels, &vs.labels->labels), vs.labels_text(),
+            vs.fingerprint(), &stream_options_);
         it = shard.streams.emplace(vs.fingerprint(), std::move(stream)).first;
         tenant->num_streams.fetch_add(1);
         total_streams_.fetch_add(1);
@@ -199,10 +216,12 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
       }
       Stream* stream = it->second.get();
       auto rate = static_cast<double>(limits->per_stream_rate_limit);
-      auto burst = static_cast<double>(std::max(limits->per_stream_rate_limit_burst, limits->per_stream_rate_limit));
+      auto burst = static_cast<double>(
+          std::max(limits->per_stream_rate_limit_burst, limits->per_stream_rate_limit));
       if (stream->rate_limiter() == nullptr) {
         stream->set_rate_limiter(std::make_unique<TokenBucket>(rate, burst, now));
-      } else if (stream->rate_limiter()->rate() != rate || stream->rate_limiter()->burst() != burst) {
+      } else if (stream->rate_limiter()->rate() != rate ||
+                 stream->rate_limiter()->burst() != burst) {
         stream->rate_limiter()->SetLimits(rate, burst);
       }
       const StreamMemory before = MemoryOf(*stream);
@@ -214,8 +233,8 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
           write::RecordDiscarded(write::reason::kPerStreamRateLimit, tenant_id, 1, e.line.size());
           failures.push_back({e.timestamp_ns,
                               fmt::format(kPerStreamRateLimitMessage,
-                                          FormatByteSize(limits->per_stream_rate_limit), vs.labels_text(),
-                                          FormatByteSize(e.line.size())),
+                                          FormatByteSize(limits->per_stream_rate_limit),
+                                          vs.labels_text(), FormatByteSize(e.line.size())),
                               true});
           continue;
         }
@@ -233,11 +252,14 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
             break;
           case AppendOutcome::kTooFarBehind: {
             write::RecordDiscarded(write::reason::kTooFarBehind, tenant_id, 1, e.line.size());
-            auto secs = [](int64_t ns) { return FormatRfc3339Nano(ns - ((ns % kNanosPerSecond) + kNanosPerSecond) % kNanosPerSecond); };
-            failures.push_back({e.timestamp_ns,
-                                fmt::format(kTooFarBehindMessage,
-                                            secs(e.timestamp_ns), secs(highest - window)),
-                                false});
+            auto secs = [](int64_t ns) {
+              return FormatRfc3339Nano(ns - ((ns % kNanosPerSecond) + kNanosPerSecond) %
+                                                kNanosPerSecond);
+            };
+            failures.push_back(
+                {e.timestamp_ns,
+                 fmt::format(kTooFarBehindMessage, secs(e.timestamp_ns), secs(highest - window)),
+                 false});
             break;
           }
         }
@@ -249,23 +271,25 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
       std::string msg;
       size_t shown = 0;
       for (const auto& f : failures) {
-        if (config_.max_returned_stream_errors > 0 && shown >= config_.max_returned_stream_errors) break;
+        if (config_.max_returned_stream_errors > 0 && shown >= config_.max_returned_stream_errors)
+          break;
         msg += fmt::format(kIgnoredEntryMessage, GoTimeString(f.ts), f.reason);
         ++shown;
       }
-      msg += fmt::format(kIgnoredTotalMessage, tenant_id, failures.size(), total,
-                         vs.labels_text());
-      errors.Add(failures.back().rate_limited ? Status::RateLimited(msg) : Status::InvalidArgument(msg));
+      msg += fmt::format(kIgnoredTotalMessage, tenant_id, failures.size(), total, vs.labels_text());
+      errors.Add(failures.back().rate_limited ? Status::RateLimited(msg)
+                                              : Status::InvalidArgument(msg));
     }
-    if (!vs.entries.empty()) wal_batch.push_back(wal::StreamEntries{vs.fingerprint(), vs.labels_text(), vs.entries});
+    if (!vs.entries.empty())
+      wal_batch.push_back(wal::StreamEntries{vs.fingerprint(), vs.labels_text(), vs.entries});
   }
 
   Settle(memory);
   if (wal_ && !wal_batch.empty()) {
     Status logged = wal_->Log(tenant_id, wal_batch);
     if (!logged.ok()) {
-      spdlog::error("msg=\"WAL write failed; push not acknowledged\" tenant={} err=\"{}\"", tenant_id,
-                    logged.message());
+      spdlog::error("msg=\"WAL write failed; push not acknowledged\" tenant={} err=\"{}\"",
+                    tenant_id, logged.message());
       return Status::Unavailable("failed to write to the WAL: " + logged.message());
     }
   }
@@ -284,7 +308,8 @@ Status Ingester::Shutdown(bool flush) {
   Status result;
   if (flush) {
     result = FlushAll();
-    if (!result.ok()) spdlog::error("msg=\"flush on shutdown failed\" err=\"{}\"", result.message());
+    if (!result.ok())
+      spdlog::error("msg=\"flush on shutdown failed\" err=\"{}\"", result.message());
   }
   if (wal_) {
     // What could not be flushed stays recoverable through this checkpoint.

@@ -27,19 +27,19 @@
 #include "common/thread_annotations.h"
 #include "config/config.h"
 #include "config/overrides.h"
-#include "write/pusher.h"
 #include "ingester/stream.h"
 #include "ingester/wal/writer.h"
 #include "read/read.h"
 #include "storage/index/index_writer.h"
 #include "storage/object_store.h"
+#include "write/pusher.h"
 
 namespace sluice::ingester {
 
 class Ingester final : public write::Pusher, public read::StreamSource {
  public:
-  Ingester(const config::Config::Ingester& config, config::Overrides* overrides, storage::ObjectStore* store,
-           storage::index::IndexWriter* index_writer, Clock* clock);
+  Ingester(const config::Config::Ingester& config, config::Overrides* overrides,
+           storage::ObjectStore* store, storage::index::IndexWriter* index_writer, Clock* clock);
   ~Ingester() override;
 
   // Replays the WAL (flushing to storage past the replay memory ceiling), opens the WAL for
@@ -91,7 +91,9 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   Tenant* GetOrCreateTenant(std::string_view tenant) EXCLUDES(tenants_mu_);
   std::vector<Tenant*> AllTenants() EXCLUDES(tenants_mu_);
   Tenant* FindTenant(std::string_view tenant) EXCLUDES(tenants_mu_);
-  Shard& ShardFor(Tenant* t, uint64_t fingerprint) { return t->shards[fingerprint % t->shards.size()]; }
+  Shard& ShardFor(Tenant* t, uint64_t fingerprint) {
+    return t->shards[fingerprint % t->shards.size()];
+  }
 
   // Closes chunks that are idle or too old (all, when `force`), flushes closed chunks and drops
   // flushed ones past the retain period.
@@ -134,12 +136,12 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   SharedMutex tenants_mu_;
   std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_ GUARDED_BY(tenants_mu_);
   std::atomic<uint64_t> total_streams_{0};
-  std::atomic<int64_t> head_bytes_{0};   // every open head's Stream::head_bytes()
-  std::atomic<int64_t> block_bytes_{0};  // compressed blocks of the chunks not flushed yet
+  std::atomic<int64_t> head_bytes_{0};            // every open head's Stream::head_bytes()
+  std::atomic<int64_t> block_bytes_{0};           // compressed blocks of the chunks not flushed yet
   std::atomic<bool> memory_flush_wanted_{false};  // Charge() found memory over budget
 
   std::unique_ptr<wal::Writer> wal_;
-  Mutex flush_mu_;  // one sweep at a time
+  Mutex flush_mu_;       // one sweep at a time
   Mutex checkpoint_mu_;  // one checkpoint at a time
 
   std::atomic<bool> ready_{false};

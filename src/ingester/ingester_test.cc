@@ -33,7 +33,8 @@ class IngesterTest : public ::testing::Test {
   }
 
   std::unique_ptr<Ingester> NewIngester() {
-    auto ing = std::make_unique<Ingester>(config_, &overrides_, store_.get(), index_writer_.get(), &clock_);
+    auto ing = std::make_unique<Ingester>(config_, &overrides_, store_.get(), index_writer_.get(),
+                                          &clock_);
     EXPECT_TRUE(ing->Start().ok());
     return ing;
   }
@@ -67,8 +68,8 @@ class IngesterTest : public ::testing::Test {
 
 TEST_F(IngesterTest, PushDropsExactDuplicatesAndKeepsOrder) {
   auto ing = NewIngester();
-  std::vector<write::ValidatedStream> batch{
-      MakeStream(R"({app="a"})", {{kT0 + 1, "one"}, {kT0 + 2, "two"}, {kT0 + 2, "two"}, {kT0 + 2, "two-b"}})};
+  std::vector<write::ValidatedStream> batch{MakeStream(
+      R"({app="a"})", {{kT0 + 1, "one"}, {kT0 + 2, "two"}, {kT0 + 2, "two"}, {kT0 + 2, "two-b"}})};
   ASSERT_TRUE(ing->Push("t", batch).ok());
   std::vector<write::ValidatedStream> again{MakeStream(R"({app="a"})", {{kT0 + 2, "two"}})};
   ASSERT_TRUE(ing->Push("t", again).ok());
@@ -79,7 +80,8 @@ TEST_F(IngesterTest, OutOfOrderWindow) {
   config_.max_chunk_age = 20 * kSecond;  // window: 10s
   auto ing = NewIngester();
   std::vector<write::ValidatedStream> batch{
-      MakeStream(R"({app="a"})", {{kT0 + 100 * kSecond, "new"}, {kT0 + 95 * kSecond, "late"}, {kT0, "ancient"}})};
+      MakeStream(R"({app="a"})",
+                 {{kT0 + 100 * kSecond, "new"}, {kT0 + 95 * kSecond, "late"}, {kT0, "ancient"}})};
   Status st = ing->Push("t", batch);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("entry too far behind"), std::string::npos) << st.message();
@@ -94,7 +96,7 @@ TEST_F(IngesterTest, StreamLimit) {
   Ingester ing(config_, &overrides, store_.get(), index_writer_.get(), &clock_);
   ASSERT_TRUE(ing.Start().ok());
   std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", {{kT0, "x"}}),
-                                                  MakeStream(R"({app="b"})", {{kT0, "y"}})};
+                                            MakeStream(R"({app="b"})", {{kT0, "y"}})};
   Status st = ing.Push("t", batch);
   EXPECT_EQ(st.code(), StatusCode::kRateLimited);
   EXPECT_NE(st.message().find("Maximum active stream limit exceeded"), std::string::npos);
@@ -112,8 +114,9 @@ TEST_F(IngesterTest, FlushWritesChunksAndIndex) {
   EXPECT_EQ(ing->memory_streams(), 0u);
 
   storage::index::IndexReader reader(store_.get(), 0);
-  auto series = reader.Select("t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
-                              kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
+  auto series = reader.Select(
+      "t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
+      kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
   ASSERT_TRUE(series.ok());
   ASSERT_EQ(series->size(), 1u);
   ASSERT_EQ((*series)[0].chunks.size(), 1u);
@@ -157,7 +160,8 @@ TEST_F(IngesterTest, ReplayRestoresManyStreamsInOrder) {
       std::vector<write::ValidatedStream> batch;
       for (int s = 0; s < kStreams; ++s) {
         std::vector<std::pair<int64_t, std::string>> lines;
-        for (int k = i; k < i + 10; ++k) lines.emplace_back(kT0 + k, fmt::format("s{}-{:03d}", s, k));
+        for (int k = i; k < i + 10; ++k)
+          lines.emplace_back(kT0 + k, fmt::format("s{}-{:03d}", s, k));
         batch.push_back(MakeStream(labels(s), lines));
       }
       ASSERT_TRUE(ing->Push("t", batch).ok());
@@ -168,7 +172,8 @@ TEST_F(IngesterTest, ReplayRestoresManyStreamsInOrder) {
   for (int s = 0; s < kStreams; ++s) {
     read::SelectRequest p;
     p.tenants = {"t"};
-    p.matchers = {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "n", std::to_string(s))};
+    p.matchers = {
+        *model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "n", std::to_string(s))};
     p.from_ns = 0;
     p.through_ns = INT64_MAX;
     auto its = ing->SelectStreams(p, "t");
@@ -200,7 +205,8 @@ TEST_F(IngesterTest, HeadsStayNearTheMemoryBudget) {
     for (int s = 0; s < kStreams; ++s) {
       std::vector<std::pair<int64_t, std::string>> lines;
       for (int k = 0; k < kLinesPerPush; ++k) {
-        lines.emplace_back(kT0 + p * kLinesPerPush + k, fmt::format("{} {}", p * kLinesPerPush + k, filler));
+        lines.emplace_back(kT0 + p * kLinesPerPush + k,
+                           fmt::format("{} {}", p * kLinesPerPush + k, filler));
         pushed += lines.back().second.size();
       }
       batch.push_back(MakeStream(R"({app="a", n=")" + std::to_string(s) + R"("})", lines));
@@ -236,7 +242,8 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
   config_.head_memory_budget = 8ull << 20;
   config_.chunk_memory_budget = 8ull << 20;
   auto ing = NewIngester();
-  constexpr int kStreams = 16, kPushes = 15, kLinesPerPush = 200;  // 49 MB, under the per-stream rate
+  constexpr int kStreams = 16, kPushes = 15,
+                kLinesPerPush = 200;  // 49 MB, under the per-stream rate
   uint64_t state = 1;
   auto noise = [&] {  // incompressible enough that blocks hold most of the bytes
     std::string out;
@@ -250,7 +257,8 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
     std::vector<write::ValidatedStream> batch;
     for (int s = 0; s < kStreams; ++s) {
       std::vector<std::pair<int64_t, std::string>> lines;
-      for (int k = 0; k < kLinesPerPush; ++k) lines.emplace_back(kT0 + p * kLinesPerPush + k, noise());
+      for (int k = 0; k < kLinesPerPush; ++k)
+        lines.emplace_back(kT0 + p * kLinesPerPush + k, noise());
       batch.push_back(MakeStream(R"({app="a", n=")" + std::to_string(s) + R"("})", lines));
     }
     Status st = ing->Push("t", batch);
@@ -260,8 +268,9 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
   storage::index::IndexReader reader(store_.get(), 0);
   size_t stored = 0;
   for (int i = 0; i < 200 && stored == 0; ++i) {
-    auto series = reader.Select("t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
-                                kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
+    auto series = reader.Select(
+        "t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
+        kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
     ASSERT_TRUE(series.ok());
     for (const auto& s : *series) stored += s.chunks.size();
     if (stored == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -270,7 +279,8 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
   bool checkpointed = false;
   for (int i = 0; i < 200 && !checkpointed; ++i) {
     for (const auto& f : std::filesystem::directory_iterator(config_.wal.dir)) {
-      checkpointed |= wal::ParseFileName(f.path().filename().string()).kind == wal::FileKind::kCheckpoint;
+      checkpointed |=
+          wal::ParseFileName(f.path().filename().string()).kind == wal::FileKind::kCheckpoint;
     }
     if (!checkpointed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -280,13 +290,14 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
 TEST_F(IngesterTest, OverlappingBlocksAreSortedBeforeFlush) {
   config_.chunk_block_size = 32;
   auto ing = NewIngester();
-  std::vector<write::ValidatedStream> batch{
-      MakeStream(R"({app="a"})", {{kT0 + 50, "c"}, {kT0 + 60, "d"}, {kT0 + 10, "a"}, {kT0 + 20, "b"}})};
+  std::vector<write::ValidatedStream> batch{MakeStream(
+      R"({app="a"})", {{kT0 + 50, "c"}, {kT0 + 60, "d"}, {kT0 + 10, "a"}, {kT0 + 20, "b"}})};
   ASSERT_TRUE(ing->Push("t", batch).ok());
   ASSERT_TRUE(ing->FlushAll().ok());
   storage::index::IndexReader reader(store_.get(), 0);
-  auto series = reader.Select("t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
-                              kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
+  auto series = reader.Select(
+      "t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
+      kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
   ASSERT_TRUE(series.ok());
   ASSERT_EQ(series->size(), 1u);
   auto chunk = chunk::Chunk::Decode(*store_->Get((*series)[0].chunks[0].key));

@@ -42,7 +42,8 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::
         // The head as an uncompressed block, read by the same iterator as every other block;
         // last, and not counted in the block statistics (they count compressed blocks).
         const size_t cut_blocks = blocks.size();
-        if (auto head = SnapshotHead(c, req.from_ns, req.through_ns)) blocks.push_back(std::move(head));
+        if (auto head = SnapshotHead(c, req.from_ns, req.through_ns))
+          blocks.push_back(std::move(head));
         for (size_t i = 0; i < blocks.size(); ++i) {
           auto& b = blocks[i];
           const bool is_head = i >= cut_blocks;
@@ -75,16 +76,16 @@ Result<std::vector<model::LabelSet>> Ingester::StreamLabels(const read::SelectRe
     MutexLock lock(&shard.mu);
     for (auto& [fp, stream] : shard.streams) {
       if (!model::MatchesAll(req.matchers, *stream->labels())) continue;
-      bool in_range = std::any_of(stream->chunks().begin(), stream->chunks().end(),
-                                  [&](const MemChunk& c) { return Overlaps(c, req.from_ns, req.through_ns); });
+      bool in_range =
+          std::any_of(stream->chunks().begin(), stream->chunks().end(),
+                      [&](const MemChunk& c) { return Overlaps(c, req.from_ns, req.through_ns); });
       if (in_range) out.push_back(*stream->labels());
     }
   }
   return out;
 }
 
-Result<uint64_t> Ingester::CountChunks(const read::SelectRequest& req,
-                                       std::string_view tenant_id) {
+Result<uint64_t> Ingester::CountChunks(const read::SelectRequest& req, std::string_view tenant_id) {
   uint64_t n = 0;
   Tenant* tenant = FindTenant(tenant_id);
   if (tenant == nullptr) return n;

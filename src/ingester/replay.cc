@@ -18,7 +18,8 @@ void Ingester::CheckpointLoop() {
   MutexLock lock(&loop_mu_);
   while (!loops_stop_) {
     // The condition variable is shared with the flush loop: wait for the deadline, not a wake-up.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(config_.wal.checkpoint_duration);
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::nanoseconds(config_.wal.checkpoint_duration);
     loop_cv_.WaitUntil(&loop_mu_, deadline, [this]() REQUIRES(loop_mu_) { return loops_stop_; });
     if (loops_stop_) break;
     lock.Unlock();
@@ -72,7 +73,8 @@ Status Ingester::Checkpoint() {
           Status st = chunk::DecodeBlock(*b, &entries);
           if (!st.ok()) return fail(st);
         }
-        entries.insert(entries.end(), std::make_move_iterator(s.head.begin()), std::make_move_iterator(s.head.end()));
+        entries.insert(entries.end(), std::make_move_iterator(s.head.begin()),
+                       std::make_move_iterator(s.head.end()));
         SortEntries(&entries);
         Status st = (*writer)->AddStream(tenant->id, s.fingerprint, s.labels_text, entries);
         if (!st.ok()) return fail(st);
@@ -86,8 +88,8 @@ Status Ingester::Checkpoint() {
   st = wal_->TruncateBefore(*segment);
   if (!st.ok()) return fail(st);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("msg=\"checkpoint written\" segment={} streams={} bytes={} duration={:.3f}s", *segment, streams,
-               (*writer)->bytes_written(), secs);
+  spdlog::info("msg=\"checkpoint written\" segment={} streams={} bytes={} duration={:.3f}s",
+               *segment, streams, (*writer)->bytes_written(), secs);
   return Status::OK();
 }
 
@@ -217,9 +219,11 @@ Status Ingester::Replay() {
         for (size_t i = g.begin; i < g.end; ++i) {
           const Batch::Item& it = batch.items[i];
           const auto& md = it.metadata == kReplayNoMetadata ? kNone : batch.metadata[it.metadata];
-          model::EntryView e{it.timestamp_ns, std::string_view(batch.lines).substr(it.offset, it.size), md};
+          model::EntryView e{it.timestamp_ns,
+                             std::string_view(batch.lines).substr(it.offset, it.size), md};
           // Replay takes everything back, whatever its order: it was accepted once.
-          if (s->second->Append(e, now, true, INT64_MAX / 2) == AppendOutcome::kAppended) ++appended;
+          if (s->second->Append(e, now, true, INT64_MAX / 2) == AppendOutcome::kAppended)
+            ++appended;
         }
         ing_->Charge(s->second.get(), before, &memory);
       }
@@ -235,13 +239,14 @@ Status Ingester::Replay() {
     bool busy_ GUARDED_BY(mu_) = false;
     bool stop_ GUARDED_BY(mu_) = false;
     uint64_t entries_ GUARDED_BY(mu_) = 0;
-    std::thread thread_;                        // last: starts once the rest is set up
+    std::thread thread_;  // last: starts once the rest is set up
   };
 
   class Handler final : public wal::ReplayHandler {
    public:
     explicit Handler(Ingester* ingester) : ing_(ingester) {
-      const size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), kMaxReplayWorkers);
+      const size_t workers =
+          std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), kMaxReplayWorkers);
       for (size_t i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(ingester));
         pending_.push_back(std::make_unique<Batch>());
@@ -251,7 +256,8 @@ Status Ingester::Replay() {
     void OnSeries(std::string_view tenant, uint64_t ref, std::string_view labels) override {
       auto parsed = model::ParseLabels(labels);
       if (!parsed.ok()) {
-        spdlog::warn("msg=\"WAL series with unparsable labels skipped\" tenant={} labels={}", tenant, labels);
+        spdlog::warn("msg=\"WAL series with unparsable labels skipped\" tenant={} labels={}",
+                     tenant, labels);
         return;
       }
       uint64_t fp = parsed->Fingerprint();
@@ -260,8 +266,9 @@ Status Ingester::Replay() {
       MutexLock lock(&shard.mu);
       if (!shard.streams.contains(fp)) {
         std::string text = parsed->ToString();
-        shard.streams.emplace(fp, std::make_unique<Stream>(std::make_shared<const model::LabelSet>(std::move(*parsed)),
-                                                           std::move(text), fp, &ing_->stream_options_));
+        shard.streams.emplace(fp, std::make_unique<Stream>(
+                                      std::make_shared<const model::LabelSet>(std::move(*parsed)),
+                                      std::move(text), fp, &ing_->stream_options_));
         t->num_streams.fetch_add(1);
         ing_->total_streams_.fetch_add(1);
         Metrics().memory_streams->WithLabels({t->id})->Add(1);
@@ -269,7 +276,8 @@ Status Ingester::Replay() {
       refs_[{std::string(tenant), ref}] = fp;
     }
 
-    void OnEntries(std::string_view tenant, uint64_t ref, std::span<const model::Entry> entries) override {
+    void OnEntries(std::string_view tenant, uint64_t ref,
+                   std::span<const model::Entry> entries) override {
       auto it = refs_.find({std::string(tenant), ref});
       if (it == refs_.end()) {
         ++orphans_;
@@ -285,7 +293,8 @@ Status Ingester::Replay() {
         Finish();
         // Past the ceiling, replayed data goes to storage instead of staying in memory, so an
         // ingester that died under memory pressure does not die again replaying.
-        spdlog::warn("msg=\"WAL replay memory ceiling reached; flushing to storage\" bytes={}", bytes_in_memory_);
+        spdlog::warn("msg=\"WAL replay memory ceiling reached; flushing to storage\" bytes={}",
+                     bytes_in_memory_);
         Metrics().replay_flushing->WithLabels({})->Set(1);
         Status st = ing_->Sweep(true);
         if (!st.ok()) spdlog::error("msg=\"flush during replay failed\" err=\"{}\"", st.message());

@@ -6,8 +6,9 @@
 namespace sluice::ingester {
 
 void SortEntries(std::vector<model::Entry>* entries) {
-  std::stable_sort(entries->begin(), entries->end(),
-                   [](const model::Entry& a, const model::Entry& b) { return a.timestamp_ns < b.timestamp_ns; });
+  std::stable_sort(
+      entries->begin(), entries->end(),
+      [](const model::Entry& a, const model::Entry& b) { return a.timestamp_ns < b.timestamp_ns; });
 }
 
 namespace {
@@ -28,9 +29,12 @@ void MemChunk::AppendHeadEntries(std::vector<model::Entry>* out) const {
   for (const auto& e : head) out->push_back(HeadToEntry(e));
 }
 
-Stream::Stream(std::shared_ptr<const model::LabelSet> labels, std::string labels_text, uint64_t fingerprint,
-               const StreamOptions* options)
-    : labels_(std::move(labels)), labels_text_(std::move(labels_text)), fingerprint_(fingerprint), options_(options) {}
+Stream::Stream(std::shared_ptr<const model::LabelSet> labels, std::string labels_text,
+               uint64_t fingerprint, const StreamOptions* options)
+    : labels_(std::move(labels)),
+      labels_text_(std::move(labels_text)),
+      fingerprint_(fingerprint),
+      options_(options) {}
 
 MemChunk& Stream::OpenChunk(int64_t now_ns) {
   if (chunks_.empty() || chunks_.back().closed) {
@@ -42,7 +46,8 @@ MemChunk& Stream::OpenChunk(int64_t now_ns) {
   return chunks_.back();
 }
 
-AppendOutcome Stream::Append(const model::EntryView& entry, int64_t now_ns, bool unordered, int64_t window_ns) {
+AppendOutcome Stream::Append(const model::EntryView& entry, int64_t now_ns, bool unordered,
+                             int64_t window_ns) {
   const int64_t ts = entry.timestamp_ns;
   if (highest_ts_ != INT64_MIN && ts < highest_ts_) {
     if (!unordered) return AppendOutcome::kOutOfOrder;
@@ -107,8 +112,9 @@ uint64_t Stream::head_bytes() const {
 void Stream::CutBlock(MemChunk& c) {
   if (c.head.empty()) return;
   if (!c.head_sorted) {
-    std::stable_sort(c.head.begin(), c.head.end(),
-                     [](const HeadEntry& a, const HeadEntry& b) { return a.timestamp_ns < b.timestamp_ns; });
+    std::stable_sort(c.head.begin(), c.head.end(), [](const HeadEntry& a, const HeadEntry& b) {
+      return a.timestamp_ns < b.timestamp_ns;
+    });
   }
   // One builder per thread: Finish keeps its buffer, so cutting does not regrow it each time.
   thread_local chunk::BlockBuilder builder;
@@ -148,19 +154,22 @@ Status Stream::CollectUnflushed(std::vector<model::Entry>* out) const {
   return Status::OK();
 }
 
-std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from_ns, int64_t through_ns) {
+std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from_ns,
+                                                 int64_t through_ns) {
   std::vector<const HeadEntry*> in_range;
   for (const auto& e : c.head) {
     if (e.timestamp_ns >= from_ns && e.timestamp_ns < through_ns) in_range.push_back(&e);
   }
   if (in_range.empty()) return nullptr;
   if (!c.head_sorted) {
-    std::stable_sort(in_range.begin(), in_range.end(),
-                     [](const HeadEntry* a, const HeadEntry* b) { return a->timestamp_ns < b->timestamp_ns; });
+    std::stable_sort(in_range.begin(), in_range.end(), [](const HeadEntry* a, const HeadEntry* b) {
+      return a->timestamp_ns < b->timestamp_ns;
+    });
   }
   // One builder per thread: Finish keeps its buffers, so a query does not regrow them per head.
   thread_local chunk::BlockBuilder builder;
-  for (const HeadEntry* e : in_range) builder.Append(e->timestamp_ns, c.HeadLine(*e), c.HeadMetadata(*e));
+  for (const HeadEntry* e : in_range)
+    builder.Append(e->timestamp_ns, c.HeadLine(*e), c.HeadMetadata(*e));
   return std::make_shared<const chunk::Block>(builder.Finish(chunk::Codec::kNone));
 }
 

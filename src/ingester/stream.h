@@ -43,14 +43,16 @@ struct MemChunk {
   int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
   int64_t first_append_ns = 0, last_append_ns = 0;  // wall clock, for idle and max age
 
-  bool closed = false;        // takes no more entries
-  bool flushing = false;      // a flush has it
-  bool flushed = false;       // in the object store and the index
+  bool closed = false;    // takes no more entries
+  bool flushing = false;  // a flush has it
+  bool flushed = false;   // in the object store and the index
   int64_t flushed_at_ns = 0;
   const char* close_reason = "";
 
   // The line of a head entry. Valid until the head is next appended to or cut.
-  std::string_view HeadLine(const HeadEntry& e) const { return {head_lines.data() + e.offset, e.size}; }
+  std::string_view HeadLine(const HeadEntry& e) const {
+    return {head_lines.data() + e.offset, e.size};
+  }
   const std::vector<model::Label>& HeadMetadata(const HeadEntry& e) const;
   model::Entry HeadToEntry(const HeadEntry& e) const;
   // Appends copies of the head's entries, in arrival order.
@@ -68,13 +70,15 @@ enum class AppendOutcome : uint8_t { kAppended, kDuplicate, kOutOfOrder, kTooFar
 // A stream's in-memory state. Not thread-safe: the ingester's shard lock guards it.
 class Stream {
  public:
-  Stream(std::shared_ptr<const model::LabelSet> labels, std::string labels_text, uint64_t fingerprint,
-         const StreamOptions* options);
+  Stream(std::shared_ptr<const model::LabelSet> labels, std::string labels_text,
+         uint64_t fingerprint, const StreamOptions* options);
 
   // Appends one entry. `unordered`: accept entries back to highest_ts - window (Loki's unordered
   // writes); otherwise only non-decreasing timestamps. Exact duplicates (same timestamp and line
-  // as an entry still in the head) are dropped, which makes client retries and WAL replays harmless.
-  AppendOutcome Append(const model::EntryView& entry, int64_t now_ns, bool unordered, int64_t window_ns);
+  // as an entry still in the head) are dropped, which makes client retries and WAL replays
+  // harmless.
+  AppendOutcome Append(const model::EntryView& entry, int64_t now_ns, bool unordered,
+                       int64_t window_ns);
 
   // Cuts the head into a block and closes the open chunk (flush by age, idle or force).
   void CloseOpenChunk(const char* reason);
@@ -124,6 +128,7 @@ void SortEntries(std::vector<model::Entry>* entries);
 // in time order, equal timestamps in arrival order), so a query reads the head with the same
 // block iterator as every cut block. nullptr when none is in range. REQUIRES: the stream's lock
 // held (the copy is then the query's own).
-std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from_ns, int64_t through_ns);
+std::shared_ptr<const chunk::Block> SnapshotHead(const MemChunk& c, int64_t from_ns,
+                                                 int64_t through_ns);
 
 }  // namespace sluice::ingester

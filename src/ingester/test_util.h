@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "write/pusher.h"
 #include "model/entry.h"
 #include "model/labels.h"
+#include "write/pusher.h"
 
 namespace sluice::ingester::testing {
 
@@ -27,7 +27,7 @@ inline std::string_view KeepLine(std::string line) {
 
 // A validated stream as the distributor hands it to the ingester.
 inline write::ValidatedStream MakeStream(const std::string& labels_text,
-                                               std::vector<std::pair<int64_t, std::string>> lines) {
+                                         std::vector<std::pair<int64_t, std::string>> lines) {
   write::ValidatedStream vs;
   vs.labels = write::StreamLabels::Make(*model::ParseLabels(labels_text));
   for (auto& [ts, line] : lines) {

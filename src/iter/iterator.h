@@ -30,11 +30,11 @@ class EntryIterator {
   // Timestamps-only reads (read::SelectRequest::lines_needed == false) may return entries
   // whose line is not loaded: LineLoaded() is false until LoadLine() fills At().line. Their
   // structured metadata is always there (it labels a metric sample; a source that stores it
-  // with the line loads the line for the few entries that have metadata). Consumers that compare lines (a merge dropping duplicates at
-  // equal timestamps) call LoadLine() first. An iterator returns an entry without its line only
-  // when none of its other entries has that timestamp, so a merge never needs the line of an
-  // entry it has moved past. Wrappers forward both; iterators that always load lines keep these
-  // defaults. REQUIRES (both): as At().
+  // with the line loads the line for the few entries that have metadata). Consumers that compare
+  // lines (a merge dropping duplicates at equal timestamps) call LoadLine() first. An iterator
+  // returns an entry without its line only when none of its other entries has that timestamp, so a
+  // merge never needs the line of an entry it has moved past. Wrappers forward both; iterators that
+  // always load lines keep these defaults. REQUIRES (both): as At().
   virtual bool LineLoaded() const { return true; }
   virtual Status LoadLine() { return Status::OK(); }
 };

@@ -55,7 +55,8 @@ bool MergeIterator::FillBatch() {
   // oldest first, and each source yields its own entries in the iteration's direction, so
   // forward reads the sources in the order given and backward in reverse.
   const bool forward = direction_ == model::Direction::kForward;
-  std::sort(popped_.begin(), popped_.end(), [forward](const Source* a, const Source* b) { return forward ? a < b : a > b; });
+  std::sort(popped_.begin(), popped_.end(),
+            [forward](const Source* a, const Source* b) { return forward ? a < b : a > b; });
   // Lines are compared only among entries of several sources: a source's entries that share
   // a timestamp come with their lines (see EntryIterator::LineLoaded).
   const bool compare = popped_.size() > 1;
@@ -118,7 +119,8 @@ bool MergeIterator::FillBatch() {
       }
       bool duplicate = false;
       if (out - group_start <= kScanLimit) {
-        for (size_t k = group_start; k < out && !duplicate; ++k) duplicate = batch_[k].entry.line == cur.entry.line;
+        for (size_t k = group_start; k < out && !duplicate; ++k)
+          duplicate = batch_[k].entry.line == cur.entry.line;
       } else {
         if (seen_.empty()) {
           for (size_t k = group_start; k < out; ++k) seen_.insert(batch_[k].entry.line);
@@ -400,7 +402,8 @@ class TimeRangeIterator final : public ForwardingIterator {
 
 class LimitIterator final : public ForwardingIterator {
  public:
-  LimitIterator(EntryIteratorPtr it, uint64_t limit) : ForwardingIterator(std::move(it)), limit_(limit) {}
+  LimitIterator(EntryIteratorPtr it, uint64_t limit)
+      : ForwardingIterator(std::move(it)), limit_(limit) {}
 
   bool Next() override {
     if (limit_ != 0 && count_ >= limit_) return false;

@@ -71,8 +71,8 @@ class MergeIterator final : public EntryIterator {
   std::priority_queue<Source*, std::vector<Source*>, HeapOrder> heap_;
   bool started_ = false;
   std::vector<Item> batch_;
-  std::vector<Source*> popped_;               // scratch for FillBatch
-  std::unordered_set<std::string> seen_;      // lines of a large same-timestamp group
+  std::vector<Source*> popped_;           // scratch for FillBatch
+  std::unordered_set<std::string> seen_;  // lines of a large same-timestamp group
   // The source of the current entry when it is the only one at its timestamp and came without
   // its line: left on that entry until the next FillBatch, so LoadLine() can reach it.
   Source* deferred_ = nullptr;
@@ -114,11 +114,11 @@ class StreamOrderedIterator final : public EntryIterator {
   bool Start();
 
   model::Direction direction_;
-  std::vector<EntryIteratorPtr> pending_;  // until Start()
-  std::vector<EntryIteratorPtr> streams_;  // one per stream, in output order
+  std::vector<EntryIteratorPtr> pending_;     // until Start()
+  std::vector<EntryIteratorPtr> streams_;     // one per stream, in output order
   std::vector<const MergeIterator*> merges_;  // by stream; nullptr when not merged
-  std::vector<const Primed*> singles_;          // by stream; nullptr when merged
-  uint64_t released_duplicates_ = 0;           // of the streams already released
+  std::vector<const Primed*> singles_;        // by stream; nullptr when merged
+  uint64_t released_duplicates_ = 0;          // of the streams already released
   size_t next_ = 0;
   EntryIterator* current_ = nullptr;
   bool started_ = false;

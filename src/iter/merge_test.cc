@@ -110,10 +110,10 @@ TEST(MergeIteratorTest, DeferredLinesLoadOnlyToCompare) {
 
   int loads = 0;
   MergeIterator merge(deferred(&loads), Direction::kForward);
-  EXPECT_EQ(Drain(&merge), std::vector<std::string>({R"({s="x"}@1:)", R"({s="x"}@2:)",
-                                                     R"({s="x"}@3:a3)", R"({s="x"}@3:a3b)",
-                                                     R"({s="x"}@5:same)", R"({s="x"}@6:)",
-                                                     R"({s="x"}@7:a7)", R"({s="x"}@7:b7)"}));
+  EXPECT_EQ(Drain(&merge),
+            std::vector<std::string>({R"({s="x"}@1:)", R"({s="x"}@2:)", R"({s="x"}@3:a3)",
+                                      R"({s="x"}@3:a3b)", R"({s="x"}@5:same)", R"({s="x"}@6:)",
+                                      R"({s="x"}@7:a7)", R"({s="x"}@7:b7)"}));
   EXPECT_EQ(loads, 4);  // both entries at 5 and at 7
   EXPECT_EQ(merge.duplicates(), 1u);
 
@@ -197,7 +197,8 @@ TEST(MergeIteratorTest, EqualTimestampsKeepWriteOrder) {
     std::vector<EntryIteratorPtr> its;
     its.push_back(NewVectorIterator(L(R"({a="1"})"), E({{5, "b"}, {5, "a"}, {5, "c"}}), dir));
     its.push_back(NewVectorIterator(L(R"({a="1"})"), E({{5, "0"}}), dir));  // a newer source
-    std::vector<std::string> want = {R"({a="1"}@5:b)", R"({a="1"}@5:a)", R"({a="1"}@5:c)", R"({a="1"}@5:0)"};
+    std::vector<std::string> want = {R"({a="1"}@5:b)", R"({a="1"}@5:a)", R"({a="1"}@5:c)",
+                                     R"({a="1"}@5:0)"};
     if (dir == Direction::kBackward) std::reverse(want.begin(), want.end());
     auto merge = NewMergeIterator(std::move(its), dir);
     EXPECT_EQ(Drain(merge.get()), want);
@@ -336,10 +337,10 @@ TEST(StreamOrderedIteratorTest, EmptyInputsAndErrors) {
 
 TEST(WrapperIteratorsTest, StreamLabelAdding) {
   auto it = NewStreamLabelAddingIterator(
-      NewVectorIterator(L(R"({a="1", t="x"})"), E({{1, "x"}, {2, "y"}}), Direction::kForward),
-      "t", "tenant");
-  EXPECT_EQ(Drain(it.get()), (std::vector<std::string>{R"({a="1", t="tenant"}@1:x)",
-                                                        R"({a="1", t="tenant"}@2:y)"}));
+      NewVectorIterator(L(R"({a="1", t="x"})"), E({{1, "x"}, {2, "y"}}), Direction::kForward), "t",
+      "tenant");
+  EXPECT_EQ(Drain(it.get()),
+            (std::vector<std::string>{R"({a="1", t="tenant"}@1:x)", R"({a="1", t="tenant"}@2:y)"}));
 }
 
 TEST(WrapperIteratorsTest, TimeRangeAndLimit) {

@@ -46,11 +46,15 @@ struct App::Impl {
   void RegisterRoutes();
 };
 
-App::App(config::Config config) : impl_(std::make_unique<Impl>()) { impl_->config = std::move(config); }
+App::App(config::Config config) : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+}
 
 App::~App() = default;
 
-void App::SetExitRequester(std::function<void()> request_exit) { impl_->request_exit = std::move(request_exit); }
+void App::SetExitRequester(std::function<void()> request_exit) {
+  impl_->request_exit = std::move(request_exit);
+}
 
 int App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 
@@ -62,8 +66,11 @@ void App::Impl::RegisterRoutes() {
   auto push = [this, decode_options](http::Request& req) {
     auto tenant = http::TenantForWrite(req, config.auth_enabled);
     if (!tenant.ok()) return http::Response::Error(tenant.status());
-    if (!ingester->ready()) return http::Response::Error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
-    auto decoded = http::DecodePush(req.body, req.Header("content-type"), req.Header("content-encoding"), decode_options);
+    if (!ingester->ready())
+      return http::Response::Error(
+          Status::Unavailable("Ingester not ready: WAL replay in progress"));
+    auto decoded = http::DecodePush(req.body, req.Header("content-type"),
+                                    req.Header("content-encoding"), decode_options);
     if (!decoded.ok()) return http::Response::Error(decoded.status());
     Status st = distributor->Push(*tenant, *decoded);
     if (!st.ok()) return http::Response::Error(st);
@@ -81,12 +88,15 @@ void App::Impl::RegisterRoutes() {
     auto otlp_error = [](const Status& st) {
       int code = HttpStatusFor(st.code());
       if (code == 500) code = 503;
-      return http::Response{code, "application/octet-stream", http::OtlpErrorBody(st.message()), {}};
+      return http::Response{
+          code, "application/octet-stream", http::OtlpErrorBody(st.message()), {}};
     };
-    if (!ingester->ready()) return otlp_error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
+    if (!ingester->ready())
+      return otlp_error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
     std::shared_ptr<const config::Limits> limits = overrides->ForTenant(*tenant);
-    auto decoded = http::DecodeOtlpLogs(req.body, req.Header("content-type"), req.Header("content-encoding"),
-                                        decode_options, *limits, SystemClock::Default()->NowNanos());
+    auto decoded =
+        http::DecodeOtlpLogs(req.body, req.Header("content-type"), req.Header("content-encoding"),
+                             decode_options, *limits, SystemClock::Default()->NowNanos());
     if (!decoded.ok()) return otlp_error(decoded.status());
     Status st = distributor->Push(*tenant, *decoded);
     if (!st.ok()) return otlp_error(st);
@@ -95,8 +105,10 @@ void App::Impl::RegisterRoutes() {
   router.Handle({"POST"}, "/otlp/v1/logs", otlp);
 
   router.Handle({"GET"}, "/ready", [this](http::Request&) {
-    if (shutting_down || ingester->stopping()) return http::Response::Text("Application is stopping\n", 503);
-    if (!ingester->ready()) return http::Response::Text("Ingester not ready: waiting for WAL replay to finish\n", 503);
+    if (shutting_down || ingester->stopping())
+      return http::Response::Text("Application is stopping\n", 503);
+    if (!ingester->ready())
+      return http::Response::Text("Ingester not ready: waiting for WAL replay to finish\n", 503);
     return http::Response::Text("ready\n");
   });
   router.Handle({"GET"}, "/metrics", [](http::Request&) {
@@ -104,13 +116,16 @@ void App::Impl::RegisterRoutes() {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   });
-  router.Handle({"GET"}, "/config", [this](http::Request&) { return http::Response::Text(config::DumpConfigYaml(config)); });
+  router.Handle({"GET"}, "/config", [this](http::Request&) {
+    return http::Response::Text(config::DumpConfigYaml(config));
+  });
   router.Handle({"GET", "POST"}, "/flush", [this](http::Request&) {
     ingester->RequestFlush();
     return http::Response::NoContent();
   });
   router.Handle({"GET", "POST"}, "/ingester/shutdown", [this](http::Request& req) {
-    if (ingester->stopping()) return http::Response::Text("Ingester is stopping or already stopped.", 503);
+    if (ingester->stopping())
+      return http::Response::Text("Ingester is stopping or already stopped.", 503);
     bool flush = req.Param("flush", "true") != "false";
     bool terminate = req.Param("terminate", "true") != "false";
     Status st = ingester->Shutdown(flush);
@@ -118,9 +133,8 @@ void App::Impl::RegisterRoutes() {
     if (terminate && request_exit) request_exit();
     return http::Response::NoContent();
   });
-  router.Handle({"GET"}, "/loki/api/v1/status/buildinfo", [](http::Request&) {
-    return http::Response::Json(BuildInfoJson());
-  });
+  router.Handle({"GET"}, "/loki/api/v1/status/buildinfo",
+                [](http::Request&) { return http::Response::Json(BuildInfoJson()); });
   http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
                             frontend.get());
 }
@@ -129,9 +143,12 @@ Status App::Start() {
   auto& c = impl_->config;
   std::error_code ec;
   std::filesystem::create_directories(c.storage.chunks_directory, ec);
-  if (ec) return Status::IOError(fmt::format("cannot create {}: {}", c.storage.chunks_directory, ec.message()));
+  if (ec)
+    return Status::IOError(
+        fmt::format("cannot create {}: {}", c.storage.chunks_directory, ec.message()));
 
-  impl_->overrides = std::make_unique<config::Overrides>(c.limits_config, c.runtime_config.file, c.runtime_config.period);
+  impl_->overrides = std::make_unique<config::Overrides>(c.limits_config, c.runtime_config.file,
+                                                         c.runtime_config.period);
   if (!c.runtime_config.file.empty()) {
     Status st = impl_->overrides->Reload();
     if (!st.ok()) return Status::InvalidArgument("runtime_config.file: " + st.message());
@@ -141,12 +158,15 @@ Status App::Start() {
   char host[256] = "sluice";
   gethostname(host, sizeof host - 1);
   impl_->index_writer = std::make_unique<storage::index::IndexWriter>(impl_->store.get(), host);
-  impl_->index_reader = std::make_unique<storage::index::IndexReader>(impl_->store.get(), c.querier.index_refresh_interval);
-  impl_->ingester = std::make_unique<ingester::Ingester>(c.ingester, impl_->overrides.get(), impl_->store.get(),
-                                                         impl_->index_writer.get(), SystemClock::Default());
-  impl_->distributor = std::make_unique<distributor::Distributor>(impl_->overrides.get(), impl_->ingester.get(),
-                                                                  SystemClock::Default());
-  impl_->store_source = std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
+  impl_->index_reader = std::make_unique<storage::index::IndexReader>(
+      impl_->store.get(), c.querier.index_refresh_interval);
+  impl_->ingester =
+      std::make_unique<ingester::Ingester>(c.ingester, impl_->overrides.get(), impl_->store.get(),
+                                           impl_->index_writer.get(), SystemClock::Default());
+  impl_->distributor = std::make_unique<distributor::Distributor>(
+      impl_->overrides.get(), impl_->ingester.get(), SystemClock::Default());
+  impl_->store_source =
+      std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
   // The ingester is asked before the store: a chunk flushed and dropped from memory between the
   // two calls is then already in the index the store reads.
   impl_->fan_out = std::make_unique<read::FanOut>(
@@ -156,8 +176,8 @@ Status App::Start() {
   // HTTP io threads that also serve pushes.
   querier::FrontendOptions frontend_options;
   frontend_options.workers = c.querier.max_concurrent;
-  impl_->frontend = std::make_unique<querier::QueryFrontend>(impl_->querier.get(), impl_->overrides.get(),
-                                                             frontend_options);
+  impl_->frontend = std::make_unique<querier::QueryFrontend>(
+      impl_->querier.get(), impl_->overrides.get(), frontend_options);
   impl_->RegisterRoutes();
 
   http::ServerOptions opts;
@@ -178,7 +198,8 @@ void App::Shutdown() {
   if (impl_->shutting_down.exchange(true)) return;
   spdlog::info("msg=\"shutting down: flushing chunks\"");
   if (impl_->ingester) {
-    Status st = impl_->ingester->Shutdown(impl_->config.ingester.wal.flush_on_shutdown || !impl_->config.ingester.wal.enabled);
+    Status st = impl_->ingester->Shutdown(impl_->config.ingester.wal.flush_on_shutdown ||
+                                          !impl_->config.ingester.wal.enabled);
     if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
   }
   if (impl_->server) impl_->server->Stop();

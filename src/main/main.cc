@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     if (a == "-h" || a == "-help" || a == "--help") {
       std::printf(
           "usage: sluice [-config.file=FILE] [-<section>.<key>=VALUE ...]\n"
-          "  Every YAML key is a flag: -server.http-listen-port=3100, -limits_config.ingestion_rate_mb=8,\n"
+          "  Every YAML key is a flag: -server.http-listen-port=3100, "
+          "-limits_config.ingestion_rate_mb=8,\n"
           "  -ingester.wal.fsync=never. See README.md for the configuration reference.\n");
       return 0;
     }

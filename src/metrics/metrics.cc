@@ -45,7 +45,8 @@ template <typename T>
 void Family<T>::RemoveMatching(size_t index, const std::string& value) {
   MutexLock lock(&mu_);
   for (auto it = children_.begin(); it != children_.end();) {
-    it = (index < it->first.size() && it->first[index] == value) ? children_.erase(it) : std::next(it);
+    it = (index < it->first.size() && it->first[index] == value) ? children_.erase(it)
+                                                                 : std::next(it);
   }
 }
 template class Family<Counter>;
@@ -67,41 +68,50 @@ struct Registry::Entry {
       family;
 };
 
-Family<Counter>* Registry::NewCounter(std::string name, std::string help, std::vector<std::string> labels) {
-  auto fam = std::make_unique<Family<Counter>>(std::move(labels), [] { return std::make_unique<Counter>(); });
+Family<Counter>* Registry::NewCounter(std::string name, std::string help,
+                                      std::vector<std::string> labels) {
+  auto fam = std::make_unique<Family<Counter>>(std::move(labels),
+                                               [] { return std::make_unique<Counter>(); });
   auto* raw = fam.get();
   MutexLock lock(&mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
+  entries_.push_back(
+      std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
   return raw;
 }
 
-Family<Gauge>* Registry::NewGauge(std::string name, std::string help, std::vector<std::string> labels) {
-  auto fam = std::make_unique<Family<Gauge>>(std::move(labels), [] { return std::make_unique<Gauge>(); });
+Family<Gauge>* Registry::NewGauge(std::string name, std::string help,
+                                  std::vector<std::string> labels) {
+  auto fam =
+      std::make_unique<Family<Gauge>>(std::move(labels), [] { return std::make_unique<Gauge>(); });
   auto* raw = fam.get();
   MutexLock lock(&mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
+  entries_.push_back(
+      std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
   return raw;
 }
 
-Family<Histogram>* Registry::NewHistogram(std::string name, std::string help, std::vector<std::string> labels,
+Family<Histogram>* Registry::NewHistogram(std::string name, std::string help,
+                                          std::vector<std::string> labels,
                                           std::vector<double> buckets) {
   auto fam = std::make_unique<Family<Histogram>>(
       std::move(labels), [buckets] { return std::make_unique<Histogram>(buckets); });
   auto* raw = fam.get();
   MutexLock lock(&mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
+  entries_.push_back(
+      std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
   return raw;
 }
 
 void Registry::NewCallbackGauge(std::string name, std::string help, std::function<double()> fn) {
   MutexLock lock(&mu_);
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(name), std::move(help), Callback{std::move(fn), "gauge"}}));
+  entries_.push_back(std::make_unique<Entry>(
+      Entry{std::move(name), std::move(help), Callback{std::move(fn), "gauge"}}));
 }
 
 void Registry::NewCallbackCounter(std::string name, std::string help, std::function<double()> fn) {
   MutexLock lock(&mu_);
-  entries_.push_back(
-      std::make_unique<Entry>(Entry{std::move(name), std::move(help), Callback{std::move(fn), "counter"}}));
+  entries_.push_back(std::make_unique<Entry>(
+      Entry{std::move(name), std::move(help), Callback{std::move(fn), "counter"}}));
 }
 
 namespace {
@@ -122,8 +132,8 @@ std::string EscapeLabelValue(const std::string& v) {
   return out;
 }
 
-std::string LabelString(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                        const std::string& extra = {}) {
+std::string LabelString(const std::vector<std::string>& names,
+                        const std::vector<std::string>& values, const std::string& extra = {}) {
   if (names.empty() && extra.empty()) return {};
   std::string out = "{";
   for (size_t i = 0; i < names.size(); ++i) {
@@ -177,7 +187,8 @@ std::string Registry::Expose() const {
                  std::to_string(counts[i]) + "\n";
         }
         out += e->name + "_sum" + LabelString(names, values) + " " + FormatValue(hist.sum()) + "\n";
-        out += e->name + "_count" + LabelString(names, values) + " " + std::to_string(hist.count()) + "\n";
+        out += e->name + "_count" + LabelString(names, values) + " " +
+               std::to_string(hist.count()) + "\n";
       });
     } else if (auto* cb = std::get_if<Callback>(&e->family)) {
       header(cb->type);

@@ -89,10 +89,11 @@ class Family {
 
 class Registry {
  public:
-  Family<Counter>* NewCounter(std::string name, std::string help, std::vector<std::string> labels = {});
+  Family<Counter>* NewCounter(std::string name, std::string help,
+                              std::vector<std::string> labels = {});
   Family<Gauge>* NewGauge(std::string name, std::string help, std::vector<std::string> labels = {});
-  Family<Histogram>* NewHistogram(std::string name, std::string help, std::vector<std::string> labels,
-                                  std::vector<double> buckets);
+  Family<Histogram>* NewHistogram(std::string name, std::string help,
+                                  std::vector<std::string> labels, std::vector<double> buckets);
   // A gauge or counter computed when scraped, from state its owner keeps anyway (the WAL
   // writer's totals, memory in use ...).
   void NewCallbackGauge(std::string name, std::string help, std::function<double()> fn);

@@ -58,7 +58,8 @@ bool LabelSet::operator<(const LabelSet& other) const {
   size_t n = std::min(labels_.size(), other.labels_.size());
   for (size_t i = 0; i < n; ++i) {
     if (labels_[i].name != other.labels_[i].name) return labels_[i].name < other.labels_[i].name;
-    if (labels_[i].value != other.labels_[i].value) return labels_[i].value < other.labels_[i].value;
+    if (labels_[i].value != other.labels_[i].value)
+      return labels_[i].value < other.labels_[i].value;
   }
   return labels_.size() < other.labels_.size();
 }
@@ -67,7 +68,8 @@ bool IsValidLabelName(std::string_view name) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -102,15 +104,33 @@ std::string QuoteString(std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += fmt::format("\\x{:02x}", c);
@@ -151,16 +171,36 @@ bool UnquoteString(std::string_view text, size_t* pos, std::string* out) {
     if (++i >= text.size()) return false;
     char e = text[i++];
     switch (e) {
-      case 'n': out->push_back('\n'); break;
-      case 't': out->push_back('\t'); break;
-      case 'r': out->push_back('\r'); break;
-      case 'a': out->push_back('\a'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'v': out->push_back('\v'); break;
-      case '\\': out->push_back('\\'); break;
-      case '"': out->push_back('"'); break;
-      case '\'': out->push_back('\''); break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 'a':
+        out->push_back('\a');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'v':
+        out->push_back('\v');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '"':
+        out->push_back('"');
+        break;
+      case '\'':
+        out->push_back('\'');
+        break;
       case 'x': {
         if (i + 2 > text.size()) return false;
         int hi = HexValue(text[i]), lo = HexValue(text[i + 1]);
@@ -188,7 +228,8 @@ bool UnquoteString(std::string_view text, size_t* pos, std::string* out) {
         if (e >= '0' && e <= '7') {  // Octal \ooo
           if (i + 2 > text.size()) return false;
           int v = (e - '0') * 64 + (text[i] - '0') * 8 + (text[i + 1] - '0');
-          if (text[i] < '0' || text[i] > '7' || text[i + 1] < '0' || text[i + 1] > '7' || v > 255) return false;
+          if (text[i] < '0' || text[i] > '7' || text[i + 1] < '0' || text[i + 1] > '7' || v > 255)
+            return false;
           out->push_back(static_cast<char>(v));
           i += 2;
           break;
@@ -227,8 +268,8 @@ class LabelParser {
       size_t quote_start = pos_;
       if (!UnquoteString(text_, &pos_, &label.value)) {
         pos_ = quote_start;
-        return Status::InvalidArgument(fmt::format(
-            "parse error at line 1, col {}: literal not terminated", Column()));
+        return Status::InvalidArgument(
+            fmt::format("parse error at line 1, col {}: literal not terminated", Column()));
       }
       labels.push_back(std::move(label));
       SkipSpace();
@@ -240,10 +281,13 @@ class LabelParser {
 
  private:
   static bool IsNameChar(char c, bool first) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && c >= '0' && c <= '9');
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
   }
   void SkipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) ++pos_;
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
+      ++pos_;
   }
   bool Consume(char c) {
     if (pos_ < text_.size() && text_[pos_] == c) {
@@ -258,8 +302,9 @@ class LabelParser {
     return std::string(1, text_[pos_]);
   }
   Status Error(const std::string& unexpected, const char* expecting) const {
-    return Status::InvalidArgument(fmt::format("parse error at line 1, col {}: syntax error: unexpected {}, expecting {}",
-                                               Column(), unexpected, expecting));
+    return Status::InvalidArgument(
+        fmt::format("parse error at line 1, col {}: syntax error: unexpected {}, expecting {}",
+                    Column(), unexpected, expecting));
   }
   Result<LabelSet> Finish(std::vector<Label> labels) {
     SkipSpace();

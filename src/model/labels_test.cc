@@ -25,7 +25,8 @@ TEST(LabelsTest, EmptySelectorParses) {
 TEST(LabelsTest, ErrorsNameTheColumn) {
   auto ls = ParseLabels("{foo=}");
   ASSERT_FALSE(ls.ok());
-  EXPECT_EQ(ls.status().message(), "parse error at line 1, col 6: syntax error: unexpected }, expecting STRING");
+  EXPECT_EQ(ls.status().message(),
+            "parse error at line 1, col 6: syntax error: unexpected }, expecting STRING");
   EXPECT_FALSE(ParseLabels("{foo=\"bar\"").ok());
   EXPECT_FALSE(ParseLabels("foo=\"bar\"}").ok());
   EXPECT_FALSE(ParseLabels("{foo=\"bar\"} x").ok());
@@ -62,9 +63,11 @@ TEST(MatcherTest, RegexIsAnchored) {
 
 TEST(TenantTest, RejectsPathEscapes) {
   EXPECT_TRUE(ValidateTenantId("team-a_1").ok());
-  EXPECT_EQ(ValidateTenantId("../x").message(), "tenant ID '../x' contains unsupported character '/'");
+  EXPECT_EQ(ValidateTenantId("../x").message(),
+            "tenant ID '../x' contains unsupported character '/'");
   EXPECT_EQ(ValidateTenantId("..").message(), "tenant ID is '.' or '..'");
-  EXPECT_EQ(ValidateTenantId(std::string(151, 'a')).message(), "tenant ID is too long: max 150 characters");
+  EXPECT_EQ(ValidateTenantId(std::string(151, 'a')).message(),
+            "tenant ID is too long: max 150 characters");
   EXPECT_EQ(ValidateTenantId("").code(), StatusCode::kUnauthenticated);
   auto ids = ParseTenantIds("b|a|b");
   ASSERT_TRUE(ids.ok());

@@ -13,7 +13,8 @@ Result<LabelMatcher> LabelMatcher::Make(Type type, std::string name, std::string
     opts.set_dot_nl(true);  // Prometheus compiles matchers with (?s).
     auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", opts);
     if (!re->ok()) {
-      return Status::InvalidArgument(fmt::format("error parsing regexp: {}: `{}`", re->error(), m.value_));
+      return Status::InvalidArgument(
+          fmt::format("error parsing regexp: {}: `{}`", re->error(), m.value_));
     }
     m.regex_ = std::move(re);
   }
@@ -22,10 +23,14 @@ Result<LabelMatcher> LabelMatcher::Make(Type type, std::string name, std::string
 
 bool LabelMatcher::Matches(std::string_view value) const {
   switch (type_) {
-    case Type::kEqual: return value == value_;
-    case Type::kNotEqual: return value != value_;
-    case Type::kRegexMatch: return RE2::FullMatch(value, *regex_);
-    case Type::kRegexNoMatch: return !RE2::FullMatch(value, *regex_);
+    case Type::kEqual:
+      return value == value_;
+    case Type::kNotEqual:
+      return value != value_;
+    case Type::kRegexMatch:
+      return RE2::FullMatch(value, *regex_);
+    case Type::kRegexNoMatch:
+      return !RE2::FullMatch(value, *regex_);
   }
   return false;
 }
@@ -38,10 +43,18 @@ bool LabelMatcher::Matches(const LabelSet& labels) const {
 std::string LabelMatcher::ToString() const {
   const char* op = "=";
   switch (type_) {
-    case Type::kEqual: op = "="; break;
-    case Type::kNotEqual: op = "!="; break;
-    case Type::kRegexMatch: op = "=~"; break;
-    case Type::kRegexNoMatch: op = "!~"; break;
+    case Type::kEqual:
+      op = "=";
+      break;
+    case Type::kNotEqual:
+      op = "!=";
+      break;
+    case Type::kRegexMatch:
+      op = "=~";
+      break;
+    case Type::kRegexNoMatch:
+      op = "!~";
+      break;
   }
   return name_ + op + QuoteString(value_);
 }

@@ -78,8 +78,8 @@ std::vector<model::Stream> MergeStreams(std::vector<QueryResult>* parts,
     for (auto& s : part.streams) {
       std::vector<model::Entry> entries = std::move(s.entries);
       if (backward) std::reverse(entries.begin(), entries.end());
-      its.push_back(iter::NewVectorIterator(std::move(s.labels), std::move(entries),
-                                            request.direction));
+      its.push_back(
+          iter::NewVectorIterator(std::move(s.labels), std::move(entries), request.direction));
     }
   }
   iter::MergeIterator merge(std::move(its), request.direction);
@@ -331,8 +331,8 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
     auto expr = ParseQuery(request.query);
     if (expr.ok()) parsed.plan = std::move(expr).value();
   }
-  if (!parsed.instant && parsed.plan != nullptr && parsed.plan->IsSample() &&
-      parsed.step_ns > 0 && SplitInterval(tenants) > 0) {
+  if (!parsed.instant && parsed.plan != nullptr && parsed.plan->IsSample() && parsed.step_ns > 0 &&
+      SplitInterval(tenants) > 0) {
     AlignToStep(parsed.step_ns, &parsed.start_ns, &parsed.end_ns);
   }
   Plan plan = MakePlan(tenants, parsed);

@@ -43,8 +43,8 @@
 
 #include "common/clock.h"
 #include "common/mutex.h"
-#include "common/thread_annotations.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "config/overrides.h"
 #include "querier/querier.h"
 
@@ -145,7 +145,7 @@ class QueryFrontend {
   const Clock* clock_;
 
   mutable Mutex mu_;
-  CondVar work_cv_;  // a job was queued, or stopping
+  CondVar work_cv_;                                                // a job was queued, or stopping
   std::map<std::string, std::deque<Job>> queues_ GUARDED_BY(mu_);  // no empty queue is kept
   std::deque<std::string> round_robin_ GUARDED_BY(mu_);            // the keys of queues_
   bool stopping_ GUARDED_BY(mu_) = false;

@@ -35,7 +35,8 @@ std::string Render(const QueryResult& r) {
   for (const auto& s : r.series) {
     if (!out.empty()) out += " | ";
     out += s.labels.ToString();
-    for (const auto& p : s.points) out += " " + std::to_string(p.ts_ms) + "=" + std::to_string(p.value);
+    for (const auto& p : s.points)
+      out += " " + std::to_string(p.ts_ms) + "=" + std::to_string(p.value);
   }
   return out;
 }
@@ -181,7 +182,8 @@ class FrontendTest : public ::testing::Test {
 TEST(SplitTest, LogRangeIsCutAtIntervalMultiples) {
   auto render = [](const std::vector<SubQuery>& v) {
     std::string out;
-    for (const auto& s : v) out += "[" + std::to_string(s.start_ns) + "," + std::to_string(s.end_ns) + ")";
+    for (const auto& s : v)
+      out += "[" + std::to_string(s.start_ns) + "," + std::to_string(s.end_ns) + ")";
     return out;
   };
   EXPECT_EQ(render(SplitLogRange(5, 35, 10)), "[5,10)[10,20)[20,30)[30,35)");
@@ -194,7 +196,8 @@ TEST(SplitTest, LogRangeIsCutAtIntervalMultiples) {
 TEST(SplitTest, MetricStepsAreGroupedByInterval) {
   auto render = [](const std::vector<SubQuery>& v) {
     std::string out;
-    for (const auto& s : v) out += "[" + std::to_string(s.start_ns) + "," + std::to_string(s.end_ns) + "]";
+    for (const auto& s : v)
+      out += "[" + std::to_string(s.start_ns) + "," + std::to_string(s.end_ns) + "]";
     return out;
   };
   // Steps 0 15 30 45 60 75 90.
@@ -234,8 +237,8 @@ TEST_F(FrontendTest, LogQueriesEqualUnsplit) {
 TEST_F(FrontendTest, LogQueryStopsAtLimit) {
   QueryFrontend frontend(&querier_, &overrides_, FrontendOptions{1, 2048}, &clock_);
   // Backward, 10 splits: the newest split alone has more than `limit` entries.
-  auto got = frontend.Exec({"a"}, LogRequest(R"({env=~".+"})", 0, 600 * kSec, 5,
-                                             Direction::kBackward));
+  auto got =
+      frontend.Exec({"a"}, LogRequest(R"({env=~".+"})", 0, 600 * kSec, 5, Direction::kBackward));
   ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->stats.splits, 10u);
   EXPECT_EQ(got->stats.total_entries_returned, 5u);
@@ -316,7 +319,7 @@ TEST(AlignToStepTest, StartRoundsDownEndRoundsUp) {
 TEST_F(FrontendTest, MetricRangeStepsAreAlignedToTheStep) {
   QueryFrontend frontend(&querier_, &overrides_, FrontendOptions{2, 2048}, &clock_);
   for (auto [start, end] : std::vector<std::pair<int64_t, int64_t>>{
-           {13 * kSec, 47 * kSec},     // inside one split interval
+           {13 * kSec, 47 * kSec},      // inside one split interval
            {13 * kSec, 400 * kSec}}) {  // cut into several
     QueryRequest req = MetricRequest(R"(count_over_time({env=~".+"}[90s]))", start, end, 20 * kSec);
     auto got = frontend.Exec({"a"}, req);
@@ -331,14 +334,14 @@ TEST_F(FrontendTest, MetricRangeStepsAreAlignedToTheStep) {
       }
     }
     EXPECT_EQ(first, start / 1'000'000 / 20'000 * 20'000);  // 0s: rounded down
-    EXPECT_GE(last * 1'000'000, end);                         // rounded up
+    EXPECT_GE(last * 1'000'000, end);                       // rounded up
   }
 }
 
 TEST_F(FrontendTest, InstantQueriesPassThrough) {
   QueryFrontend frontend(&querier_, &overrides_, FrontendOptions{1, 2048}, &clock_);
-  QueryRequest req = MetricRequest(R"(sum by (app) (count_over_time({env=~".+"}[10m])))", 0,
-                                   300 * kSec, 0);
+  QueryRequest req =
+      MetricRequest(R"(sum by (app) (count_over_time({env=~".+"}[10m])))", 0, 300 * kSec, 0);
   req.instant = true;
   auto want = querier_.Exec({"a"}, req);
   auto got = frontend.Exec({"a"}, req);
@@ -354,8 +357,8 @@ TEST_F(FrontendTest, ErrorsAreTheQueriersOwn) {
       LogRequest("{app=", 0, 600 * kSec, 10, Direction::kBackward),
       LogRequest(R"({app="api"})", 0, 600 * kSec, 6000, Direction::kBackward),  // > max entries
       // A pipeline error the engine reports from the first split.
-      MetricRequest(R"(sum by (app) (sum_over_time({app="api"} | unwrap foo [1m])))", 0,
-                    600 * kSec, 10 * kSec),
+      MetricRequest(R"(sum by (app) (sum_over_time({app="api"} | unwrap foo [1m])))", 0, 600 * kSec,
+                    10 * kSec),
   };
   for (const auto& req : requests) {
     auto want = querier_.Exec({"a"}, req);
@@ -423,8 +426,8 @@ TEST_F(FrontendTest, TenantsAreServedRoundRobin) {
   std::atomic<bool> b_done{false};
   Result<QueryResult> b_result = Status::Internal("not run");
   std::thread b([&] {
-    b_result = frontend.Exec(
-        {"b"}, LogRequest(R"({app="api"})", 0, 60 * kSec, 100, Direction::kForward));
+    b_result =
+        frontend.Exec({"b"}, LogRequest(R"({app="api"})", 0, 60 * kSec, 100, Direction::kForward));
     b_done = true;
     gated.Notify();
   });
@@ -456,8 +459,8 @@ TEST_F(FrontendTest, FullQueueIsRefusedWith429) {
   Querier querier(&gated, &overrides_, &clock_);
   QueryFrontend frontend(&querier, &overrides_, FrontendOptions{1, 3}, &clock_);
 
-  auto got = frontend.Exec({"a"}, LogRequest(R"({app="api"})", 0, 600 * kSec, 5000,
-                                             Direction::kForward));
+  auto got =
+      frontend.Exec({"a"}, LogRequest(R"({app="api"})", 0, 600 * kSec, 5000, Direction::kForward));
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), StatusCode::kRateLimited);
   EXPECT_EQ(HttpStatusFor(got.status().code()), 429);
@@ -465,8 +468,8 @@ TEST_F(FrontendTest, FullQueueIsRefusedWith429) {
   // The refused query's queued splits are gone; another tenant is unaffected.
   EXPECT_EQ(frontend.queued("a"), 0u);
   gated.Open();
-  auto b = frontend.Exec({"b"}, LogRequest(R"({app="api"})", 0, 60 * kSec, 100,
-                                           Direction::kForward));
+  auto b =
+      frontend.Exec({"b"}, LogRequest(R"({app="api"})", 0, 60 * kSec, 100, Direction::kForward));
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ(b->stats.total_entries_returned, 1u);
 }
@@ -509,8 +512,8 @@ class FrontendCancelTest : public FrontendTest {
       EXPECT_EQ(result.status().code(), want_code);
       EXPECT_EQ(result.status().message(), want_message);
       EXPECT_EQ(frontend.queued("c"), 0u);
-      gated.Open();  // the held split goes on, and meets the lowered deadline
-    }  // joins the worker
+      gated.Open();                       // the held split goes on, and meets the lowered deadline
+    }                                     // joins the worker
     EXPECT_EQ(gated.order().size(), 1u);  // the nine queued splits never ran
     EXPECT_GE(gated.reads(), 1);
     EXPECT_LT(gated.reads(), 2000);

@@ -9,9 +9,9 @@
 
 #include "common/check.h"
 #include "common/duration.h"
+#include "gocompat/duration.h"
 #include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
-#include "gocompat/duration.h"
 
 namespace sluice::querier {
 
@@ -27,8 +27,7 @@ constexpr std::string_view kQueryLengthMessage =
 
 Status CheckQuerySize(std::string_view query) {
   if (query.size() >= kMaxQuerySize) {
-    return Status::InvalidArgument(
-        fmt::format(kQueryTooLongMessage, query.size(), kMaxQuerySize));
+    return Status::InvalidArgument(fmt::format(kQueryTooLongMessage, query.size(), kMaxQuerySize));
   }
   return Status::OK();
 }
@@ -94,10 +93,9 @@ Status Querier::ApplyTimeLimits(const QueryLimits& limits, int64_t* from_ns, int
     }
   }
   if (limits.max_query_length > 0 && *through_ns - *from_ns > limits.max_query_length) {
-    return Status::InvalidArgument(fmt::format(
-        kQueryLengthMessage,
-        gocompat::FormatDuration(*through_ns - *from_ns),
-        FormatDuration(limits.max_query_length)));
+    return Status::InvalidArgument(fmt::format(kQueryLengthMessage,
+                                               gocompat::FormatDuration(*through_ns - *from_ns),
+                                               FormatDuration(limits.max_query_length)));
   }
   return Status::OK();
 }
@@ -143,7 +141,8 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
   }
   bool empty = false;
   SLUICE_RETURN_IF_ERROR(ApplyTimeLimits(limits, &from, &through, &empty));
-  if (limits.max_query_lookback > 0) params.oldest_ns = clock_->NowNanos() - limits.max_query_lookback;
+  if (limits.max_query_lookback > 0)
+    params.oldest_ns = clock_->NowNanos() - limits.max_query_lookback;
 
   read::SelectRequest base;
   base.tenants = tenants;
@@ -151,7 +150,8 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
   base.deadline.at_ns = limits.query_timeout > 0 ? started + limits.query_timeout
                                                  : std::numeric_limits<int64_t>::max();
   base.deadline.shared_ns = request.shared_deadline_ns;
-  if (limits.query_timeout > 0 || request.shared_deadline_ns != nullptr) base.deadline.clock = clock_;
+  if (limits.query_timeout > 0 || request.shared_deadline_ns != nullptr)
+    base.deadline.clock = clock_;
 
   QueryResult result;
   if (!expr.IsSample() && (empty || through <= from)) {

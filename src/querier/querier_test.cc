@@ -127,9 +127,8 @@ TEST_F(QuerierTest, GroupsByFinalLabels) {
   // Streams are keyed by the labels after the pipeline, so one stream splits by what it parses.
   auto r = Run(R"q({app="web"} | regexp "web (?P<status>\\w+)")q", 100, Direction::kForward);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(Render(*r),
-            R"({app="web", env="prod", status="error"} 2:web error | )"
-            R"({app="web", env="prod", status="ok"} 6:web ok)");
+  EXPECT_EQ(Render(*r), R"({app="web", env="prod", status="error"} 2:web error | )"
+                        R"({app="web", env="prod", status="ok"} 6:web ok)");
   // Duplicates across sources are still dropped when the pipeline sets labels.
   r = Run(R"({app="api", env="prod"} | pattern "<letter>")", 100, Direction::kForward);
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -329,7 +328,8 @@ TEST_F(QuerierTest, InstantWindowEdges) {
 // in), or by the stream labels alone with categorize_labels.
 TEST_F(QuerierTest, LogStreamsFoldOrCategorizeLabels) {
   memory_.Add("md", R"({app="m"})",
-              {{1, "level=info", {{"trace", "a"}}}, {2, "level=warn", {{"trace", "b"}}},
+              {{1, "level=info", {{"trace", "a"}}},
+               {2, "level=warn", {{"trace", "b"}}},
                {3, "level=info", {}}});
   Querier q = MakeQuerier();
   QueryRequest req;
@@ -339,10 +339,9 @@ TEST_F(QuerierTest, LogStreamsFoldOrCategorizeLabels) {
   req.direction = Direction::kForward;
   auto folded = q.Exec({"md"}, req);
   ASSERT_TRUE(folded.ok()) << folded.status().message();
-  EXPECT_EQ(Render(*folded),
-            R"({app="m", level="info", trace="a"} 1:level=info | )"
-            R"({app="m", level="info"} 3:level=info | )"
-            R"({app="m", level="warn", trace="b"} 2:level=warn)");
+  EXPECT_EQ(Render(*folded), R"({app="m", level="info", trace="a"} 1:level=info | )"
+                             R"({app="m", level="info"} 3:level=info | )"
+                             R"({app="m", level="warn", trace="b"} 2:level=warn)");
   req.categorize_labels = true;
   auto categorized = q.Exec({"md"}, req);
   ASSERT_TRUE(categorized.ok());

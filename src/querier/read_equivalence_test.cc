@@ -115,8 +115,8 @@ class ReadEquivalenceTest : public ::testing::Test {
   // (labels, ts, line) of every entry a raw read returns; with `load`, LoadLine() first.
   std::vector<std::string> ReadAll(const logql::syntax::LogSelectorExpr& selector,
                                    bool stream_ordered, bool lines_needed, bool load) {
-    read::SelectRequest p = read::MakeSelectRequest({"t"}, nullptr, selector, kT0 - kSecond,
-                                                    kT0 + 20 * kSecond);
+    read::SelectRequest p =
+        read::MakeSelectRequest({"t"}, nullptr, selector, kT0 - kSecond, kT0 + 20 * kSecond);
     p.direction = model::Direction::kForward;
     p.order = stream_ordered ? read::Order::kStream : read::Order::kTime;
     p.lines_needed = lines_needed;

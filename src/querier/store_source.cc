@@ -9,9 +9,9 @@
 #include <tuple>
 #include <utility>
 
+#include "chunk/blocks_iterator.h"
 #include "chunk/chunk.h"
 #include "iter/merge.h"
-#include "chunk/blocks_iterator.h"
 
 namespace sluice::querier {
 
@@ -115,7 +115,7 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
       blocks.reserve(chunks_.back()->blocks().size());
       for (const auto& b : chunks_.back()->blocks()) blocks.push_back(&b);
       its.push_back(chunk::NewBlocksIterator(nullptr, std::move(blocks), &labels_, from_, through_,
-                                      direction_, options_));
+                                             direction_, options_));
     }
     current_ =
         its.size() == 1 ? std::move(its[0]) : iter::NewMergeIterator(std::move(its), direction_);
@@ -140,12 +140,12 @@ StoreSource::StoreSource(storage::ObjectStore* store, storage::index::IndexReade
     : store_(store), index_(index) {}
 
 // Requests' ranges are [from, through); the index's are inclusive.
-Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectStreams(const read::SelectRequest& req,
-                                                                       std::string_view tenant) {
+Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectStreams(
+    const read::SelectRequest& req, std::string_view tenant) {
   std::vector<iter::EntryIteratorPtr> out;
   if (req.through_ns <= req.from_ns) return out;
-  SLUICE_ASSIGN_OR_RETURN(auto series, index_->Select(tenant, req.matchers,
-                                                      req.from_ns, req.through_ns - 1));
+  SLUICE_ASSIGN_OR_RETURN(auto series,
+                          index_->Select(tenant, req.matchers, req.from_ns, req.through_ns - 1));
   out.reserve(series.size());
   auto literals = std::make_shared<const std::vector<std::string>>(req.required_literals);
   chunk::ReadOptions options;
@@ -182,12 +182,10 @@ Result<std::vector<std::string>> StoreSource::TenantLabelValues(const read::Sele
                                                                 std::string_view tenant,
                                                                 std::string_view name) {
   if (req.through_ns <= req.from_ns) return std::vector<std::string>{};
-  return index_->LabelValues(tenant, name, req.matchers, req.from_ns,
-                             req.through_ns - 1);
+  return index_->LabelValues(tenant, name, req.matchers, req.from_ns, req.through_ns - 1);
 }
 
-Result<uint64_t> StoreSource::CountChunks(const read::SelectRequest& req,
-                                          std::string_view tenant) {
+Result<uint64_t> StoreSource::CountChunks(const read::SelectRequest& req, std::string_view tenant) {
   if (req.through_ns <= req.from_ns) return uint64_t{0};
   SLUICE_ASSIGN_OR_RETURN(auto series,
                           index_->Select(tenant, req.matchers, req.from_ns, req.through_ns - 1));

@@ -1,7 +1,7 @@
 #pragma once
 
-// The flushed half of the data: a read::StreamSource over the index (labels -> series -> chunk refs)
-// and the object store (chunk bytes).
+// The flushed half of the data: a read::StreamSource over the index (labels -> series -> chunk
+// refs) and the object store (chunk bytes).
 //
 // Memory is bounded by fetching lazily: SelectStreams only reads the index; each stream's iterator
 // downloads and decodes its chunks one at a time, in the query's direction, when iteration

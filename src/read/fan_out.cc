@@ -197,7 +197,8 @@ Result<iter::EntryIteratorPtr> FanOut::SelectLogs(const SelectRequest& req) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got,
                               source->SelectStreams(sreq, tenant));
       for (auto& it : got) {
-        if (req.deadline.set()) it = std::make_unique<DeadlineIterator>(std::move(it), req.deadline);
+        if (req.deadline.set())
+          it = std::make_unique<DeadlineIterator>(std::move(it), req.deadline);
         it = logql::log::NewPipelineIterator(std::move(it), &state->pipeline,
                                              &state->stats.pipeline);
         if (multi_tenant) {
@@ -205,8 +206,7 @@ Result<iter::EntryIteratorPtr> FanOut::SelectLogs(const SelectRequest& req) {
           it = req.order == Order::kStream
                    ? iter::NewStreamLabelAddingIterator(std::move(it), std::string(kTenantLabel),
                                                         tenant)
-                   : iter::NewLabelAddingIterator(std::move(it), std::string(kTenantLabel),
-                                                  tenant);
+                   : iter::NewLabelAddingIterator(std::move(it), std::string(kTenantLabel), tenant);
         }
         its.push_back(std::move(it));
       }

@@ -39,7 +39,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(Memory, ObjectStoreConformanceTest,
                          ::testing::Values(ObjectStoreFactory{"Memory",
-                                                            [] { return NewMemoryStore(); }}),
+                                                              [] { return NewMemoryStore(); }}),
                          ObjectStoreFactoryName);
 
 TEST(FilesystemStoreTest, KeysAreFilesUnderTheRootAndTemporariesAreHidden) {

@@ -27,6 +27,7 @@ inline constexpr std::string_view kStructuredMetadataTooMany = "structured_metad
 }  // namespace reason
 
 // Counts discarded lines and bytes by reason and tenant.
-void RecordDiscarded(std::string_view reason, std::string_view tenant, uint64_t lines, uint64_t bytes);
+void RecordDiscarded(std::string_view reason, std::string_view tenant, uint64_t lines,
+                     uint64_t bytes);
 
 }  // namespace sluice::write

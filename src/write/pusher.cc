@@ -33,9 +33,12 @@ Status ErrorCollector::ToStatus() const {
     out += msg;
   }
   switch (first_code_) {
-    case StatusCode::kRateLimited: return Status::RateLimited(out);
-    case StatusCode::kInvalidArgument: return Status::InvalidArgument(out);
-    default: return Status::Internal(out);
+    case StatusCode::kRateLimited:
+      return Status::RateLimited(out);
+    case StatusCode::kInvalidArgument:
+      return Status::InvalidArgument(out);
+    default:
+      return Status::Internal(out);
   }
 }
 

@@ -5,9 +5,9 @@
 // client. Below both, so neither depends on the other.
 
 #include <memory>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"

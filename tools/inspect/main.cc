@@ -46,23 +46,26 @@ int DumpWal(const std::string& path, bool verbose) {
     if (*outcome == wal::RecordReader::Outcome::kEof) break;
     if (*outcome == wal::RecordReader::Outcome::kCorrupt) {
       std::printf("corrupt at offset %llu: %s (a replay truncates the file here)\n",
-                  static_cast<unsigned long long>((*reader)->good_offset()), (*reader)->corruption().c_str());
+                  static_cast<unsigned long long>((*reader)->good_offset()),
+                  (*reader)->corruption().c_str());
       break;
     }
     ++records;
     auto type = static_cast<wal::RecordType>((*reader)->type());
     std::printf("@%llu ", static_cast<unsigned long long>((*reader)->record_offset()));
     if (type == wal::RecordType::kSeries && series.Decode((*reader)->payload()).ok()) {
-      std::printf("series tenant=%.*s\n", static_cast<int>(series.tenant().size()), series.tenant().data());
+      std::printf("series tenant=%.*s\n", static_cast<int>(series.tenant().size()),
+                  series.tenant().data());
       for (const auto& s : series.series()) {
-        std::printf("  ref=%016llx %.*s\n", static_cast<unsigned long long>(s.ref), static_cast<int>(s.labels.size()),
-                    s.labels.data());
+        std::printf("  ref=%016llx %.*s\n", static_cast<unsigned long long>(s.ref),
+                    static_cast<int>(s.labels.size()), s.labels.data());
       }
     } else if (type == wal::RecordType::kEntries && entries.Decode((*reader)->payload()).ok()) {
       std::printf("entries tenant=%.*s count=%zu\n", static_cast<int>(entries.tenant().size()),
                   entries.tenant().data(), entries.num_entries());
       for (const auto& g : entries.groups()) {
-        std::printf("  ref=%016llx entries=%zu\n", static_cast<unsigned long long>(g.ref), g.entries.size());
+        std::printf("  ref=%016llx entries=%zu\n", static_cast<unsigned long long>(g.ref),
+                    g.entries.size());
         if (!verbose) continue;
         for (const auto& e : g.entries) {
           std::printf("    %s %s\n", FormatRfc3339Nano(e.timestamp_ns).c_str(), e.line.c_str());
@@ -91,18 +94,23 @@ int DumpChunk(const std::string& path, bool verbose) {
   }
   auto meta = chunk->meta();
   std::printf("labels %s\nentries %u raw_bytes %llu stored_bytes %zu\nfrom %s\nthrough %s\n",
-              chunk->labels().ToString().c_str(), meta.num_entries, static_cast<unsigned long long>(meta.raw_bytes),
-              size, FormatRfc3339Nano(meta.min_ts).c_str(), FormatRfc3339Nano(meta.max_ts).c_str());
+              chunk->labels().ToString().c_str(), meta.num_entries,
+              static_cast<unsigned long long>(meta.raw_bytes), size,
+              FormatRfc3339Nano(meta.min_ts).c_str(), FormatRfc3339Nano(meta.max_ts).c_str());
   for (size_t i = 0; i < chunk->blocks().size(); ++i) {
     const auto& b = chunk->blocks()[i];
-    std::printf("block %zu: entries=%u raw=%u (heads %u) compressed=%zu (heads %u) bloom=%zu codec=%.*s %s .. %s\n", i,
-                b.num_entries, b.raw_len, b.heads_raw_len, b.data.size(), b.heads_len, b.bloom.size(),
-                static_cast<int>(chunk::CodecName(b.codec).size()), chunk::CodecName(b.codec).data(),
-                FormatRfc3339Nano(b.min_ts).c_str(), FormatRfc3339Nano(b.max_ts).c_str());
+    std::printf(
+        "block %zu: entries=%u raw=%u (heads %u) compressed=%zu (heads %u) bloom=%zu codec=%.*s %s "
+        ".. %s\n",
+        i, b.num_entries, b.raw_len, b.heads_raw_len, b.data.size(), b.heads_len, b.bloom.size(),
+        static_cast<int>(chunk::CodecName(b.codec).size()), chunk::CodecName(b.codec).data(),
+        FormatRfc3339Nano(b.min_ts).c_str(), FormatRfc3339Nano(b.max_ts).c_str());
   }
   if (verbose) {
     auto it = chunk->Iterator(INT64_MIN, INT64_MAX, model::Direction::kForward);
-    while (it->Next()) std::printf("  %s %s\n", FormatRfc3339Nano(it->At().timestamp_ns).c_str(), it->At().line.c_str());
+    while (it->Next())
+      std::printf("  %s %s\n", FormatRfc3339Nano(it->At().timestamp_ns).c_str(),
+                  it->At().line.c_str());
     if (!it->Error().ok()) std::printf("error: %s\n", it->Error().ToString().c_str());
   }
   return 0;
@@ -119,13 +127,14 @@ int DumpIndex(const std::string& path) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), file.status().ToString().c_str());
     return 1;
   }
-  std::printf("tenant %s period %lld series %zu\n", file->tenant.c_str(), static_cast<long long>(file->period),
-              file->series.size());
+  std::printf("tenant %s period %lld series %zu\n", file->tenant.c_str(),
+              static_cast<long long>(file->period), file->series.size());
   for (const auto& s : file->series) {
     std::printf("%s\n", s.labels.ToString().c_str());
     for (const auto& c : s.chunks) {
       std::printf("  %s entries=%u raw=%llu stored=%llu %s .. %s\n", c.key.c_str(), c.num_entries,
-                  static_cast<unsigned long long>(c.raw_bytes), static_cast<unsigned long long>(c.stored_bytes),
+                  static_cast<unsigned long long>(c.raw_bytes),
+                  static_cast<unsigned long long>(c.stored_bytes),
                   FormatRfc3339Nano(c.from_ns).c_str(), FormatRfc3339Nano(c.through_ns).c_str());
     }
   }

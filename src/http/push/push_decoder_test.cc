@@ -53,8 +53,12 @@ logproto::PushRequest SampleProto() {
   return req;
 }
 
-std::vector<model::Label> Metadata(const model::EntryView& e) { return {e.metadata.begin(), e.metadata.end()}; }
-model::Entry Owned(const model::EntryView& e) { return {e.timestamp_ns, std::string(e.line), Metadata(e)}; }
+std::vector<model::Label> Metadata(const model::EntryView& e) {
+  return {e.metadata.begin(), e.metadata.end()};
+}
+model::Entry Owned(const model::EntryView& e) {
+  return {e.timestamp_ns, std::string(e.line), Metadata(e)};
+}
 
 void ExpectSample(const model::PushRequest& req) {
   ASSERT_EQ(req.streams.size(), 2u);
@@ -89,7 +93,8 @@ TEST(PushJson, DecodesStreamsEntriesAndMetadata) {
   ASSERT_EQ(r->streams.size(), 2u);
   EXPECT_EQ(r->streams[0].labels, R"({app="api", env="prod"})");
   ASSERT_EQ(r->streams[0].entries.size(), 2u);
-  EXPECT_EQ(Owned(r->streams[0].entries[0]), (model::Entry{1700000000'000000123, "first line", {}}));
+  EXPECT_EQ(Owned(r->streams[0].entries[0]),
+            (model::Entry{1700000000'000000123, "first line", {}}));
   EXPECT_EQ(Owned(r->streams[0].entries[1]),
             (model::Entry{1700000001'000000000, "bad \xc3\xa9 line", {{"trace_id", "abc"}}}));
   EXPECT_EQ(r->streams[1].labels, R"({app="worker"})");
@@ -252,15 +257,16 @@ TEST(PushDecode, RequestOutlivesLaterDecodesAndMoves) {
     auto first = Decode(body, type);
     ASSERT_TRUE(first.ok()) << first.status().ToString();
     model::PushRequest kept = std::move(first).value();
-    std::string other_body = type == kJson
-        ? R"({"streams":[{"stream":{"app":"zzz"},"values":[["5","overwritten?"],["6","overwritten!"]]}]})"
-        : Snappy([] {
-            logproto::PushRequest other;
-            auto* s = other.add_streams();
-            s->set_labels(R"({app="zzzzzzzzzzzzzzzzzzzzzzzz"})");
-            for (int i = 0; i < 3; ++i) s->add_entries()->set_line(std::string(40, 'z'));
-            return other.SerializeAsString();
-          }());
+    std::string other_body =
+        type == kJson
+            ? R"({"streams":[{"stream":{"app":"zzz"},"values":[["5","overwritten?"],["6","overwritten!"]]}]})"
+            : Snappy([] {
+                logproto::PushRequest other;
+                auto* s = other.add_streams();
+                s->set_labels(R"({app="zzzzzzzzzzzzzzzzzzzzzzzz"})");
+                for (int i = 0; i < 3; ++i) s->add_entries()->set_line(std::string(40, 'z'));
+                return other.SerializeAsString();
+              }());
     for (int round = 0; round < 3; ++round) {
       auto later = Decode(other_body, type);
       ASSERT_TRUE(later.ok()) << later.status().ToString();
@@ -271,7 +277,9 @@ TEST(PushDecode, RequestOutlivesLaterDecodesAndMoves) {
     EXPECT_EQ(moved.streams[0].labels, R"({app="api", env="prod"})") << type;
     ASSERT_EQ(moved.streams[0].entries.size(), 2u);
     EXPECT_EQ(moved.streams[0].entries[0].line, "first line") << type;
-    EXPECT_EQ(Metadata(moved.streams[0].entries[1]), (std::vector<model::Label>{{"trace_id", "abc"}})) << type;
+    EXPECT_EQ(Metadata(moved.streams[0].entries[1]),
+              (std::vector<model::Label>{{"trace_id", "abc"}}))
+        << type;
   }
 }
 

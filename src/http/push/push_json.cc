@@ -164,7 +164,8 @@ class JsonPushParser {
         // The legacy (/api/prom/push) shape: labels as selector text, entries as objects.
         std::string_view text;
         if (field.value.get_string().get(text) != simdjson::SUCCESS) {
-          return Invalid(fmt::format("streams[{}].labels must be a string like {{job=\"x\"}}", index));
+          return Invalid(
+              fmt::format("streams[{}].labels must be a string like {{job=\"x\"}}", index));
         }
         saw_labels = true;
         stream.labels = escaped_ ? out->Own(std::string(Unescape(text, &scratch_))) : text;
@@ -172,7 +173,8 @@ class JsonPushParser {
         saw_entries = true;
         dom::array entries;
         if (field.value.get_array().get(entries) != simdjson::SUCCESS) {
-          return Invalid(fmt::format("streams[{}].entries must be an array of {{\"ts\", \"line\"}}", index));
+          return Invalid(
+              fmt::format("streams[{}].entries must be an array of {{\"ts\", \"line\"}}", index));
         }
         for (dom::element entry : entries) {
           SLUICE_RETURN_IF_ERROR(ParseLegacyEntry(entry, index, &stream.entries, out));
@@ -201,20 +203,24 @@ class JsonPushParser {
   }
 
   // {"ts": "<RFC3339 or Unix ns>", "line": "..."}
-  Status ParseLegacyEntry(dom::element value, size_t stream_index, std::vector<model::EntryView>* entries,
-                          model::PushRequest* out) {
+  Status ParseLegacyEntry(dom::element value, size_t stream_index,
+                          std::vector<model::EntryView>* entries, model::PushRequest* out) {
     const size_t index = entries->size();
     dom::object obj;
     if (value.get_object().get(obj) != simdjson::SUCCESS) {
-      return Invalid(fmt::format("streams[{}].entries[{}] must be an object {{\"ts\", \"line\"}}", stream_index, index));
+      return Invalid(fmt::format("streams[{}].entries[{}] must be an object {{\"ts\", \"line\"}}",
+                                 stream_index, index));
     }
     std::string_view ts, line;
-    if (obj["ts"].get_string().get(ts) != simdjson::SUCCESS || obj["line"].get_string().get(line) != simdjson::SUCCESS) {
-      return Invalid(fmt::format("streams[{}].entries[{}] needs string \"ts\" and \"line\"", stream_index, index));
+    if (obj["ts"].get_string().get(ts) != simdjson::SUCCESS ||
+        obj["line"].get_string().get(line) != simdjson::SUCCESS) {
+      return Invalid(fmt::format("streams[{}].entries[{}] needs string \"ts\" and \"line\"",
+                                 stream_index, index));
     }
     auto parsed = sluice::ParseTimestamp(ts);
     if (!parsed.ok()) {
-      return Invalid(fmt::format("streams[{}].entries[{}]: invalid timestamp \"{}\"", stream_index, index, ts));
+      return Invalid(fmt::format("streams[{}].entries[{}]: invalid timestamp \"{}\"", stream_index,
+                                 index, ts));
     }
     model::EntryView& entry = entries->emplace_back();
     entry.timestamp_ns = *parsed;

@@ -166,7 +166,8 @@ class ProtoPushParser {
     return Status::OK();
   }
 
-  Status ParseEntry(std::string_view msg, size_t stream_index, size_t index, model::EntryView* entry) {
+  Status ParseEntry(std::string_view msg, size_t stream_index, size_t index,
+                    model::EntryView* entry) {
     coding::Reader r(msg);
     metadata_.clear();
     int64_t seconds = 0;

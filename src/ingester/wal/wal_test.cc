@@ -24,9 +24,9 @@ namespace sluice::wal {
 namespace {
 
 using testing::MakeEntry;
-using testing::Views;
 using testing::RecordingHandler;
 using testing::TempDir;
+using testing::Views;
 using Entries = std::vector<model::Entry>;
 
 std::string LabelsFor(uint64_t ref) { return fmt::format(R"({{stream="{}"}})", ref); }

@@ -303,7 +303,8 @@ void Writer::WriteBatches(std::span<Request*> batches) {
       iov.push_back({series[i].data(), series[i].size()});
       bytes += series[i].size();
     }
-    iov.push_back({const_cast<char*>(req->encoded.data()), req->encoded.size()});  // writev only reads
+    iov.push_back(
+        {const_cast<char*>(req->encoded.data()), req->encoded.size()});  // writev only reads
     bytes += req->encoded.size();
     records += req->records;
   }

@@ -69,8 +69,8 @@ bool Engine::Request(const syntax::Expr& target, int64_t from_ns, int64_t throug
 }
 
 Result<QueryValue> Engine::Exec(const syntax::Expr& expr) {
-  auto result = expr.IsSample() ? ExecSamples(expr)
-                                : ExecLogs(expr.Cast<syntax::LogSelectorExpr>());
+  auto result =
+      expr.IsSample() ? ExecSamples(expr) : ExecLogs(expr.Cast<syntax::LogSelectorExpr>());
   // Every iterator is gone by now: each read has published its statistics.
   for (const auto& r : reads_) stats_.Add(*r);
   reads_.clear();

@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "iter/merge.h"
-#include "logql/log/convert.h"
 #include "logql/engine/range_vector.h"
+#include "logql/log/convert.h"
 #include "logql/log/pipeline_test_util.h"
 #include "logql/syntax/parser.h"
 

@@ -158,8 +158,8 @@ void RunFile(const std::filesystem::path& path) {
     ++queries;
 
     auto expr = syntax::Parse(query);
-    Result<QueryValue> got =
-        expr.ok() ? Engine(&reader, Base(), params).Exec(**expr) : Result<QueryValue>(expr.status());
+    Result<QueryValue> got = expr.ok() ? Engine(&reader, Base(), params).Exec(**expr)
+                                       : Result<QueryValue>(expr.status());
     if (want.size() == 1 && want[0].rfind("error: ", 0) == 0) {
       std::string prefix = want[0].substr(7);
       ASSERT_FALSE(got.ok()) << where << ": " << query << "\nwant error " << prefix << "\ngot\n"

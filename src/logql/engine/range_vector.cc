@@ -6,8 +6,8 @@
 #include <cmath>
 #include <limits>
 
-#include "logql/log/sample_extractor.h"
 #include "logql/log/parser_hints.h"
+#include "logql/log/sample_extractor.h"
 
 namespace sluice::logql::engine {
 
@@ -175,8 +175,7 @@ Status PipelineError(const model::LabelSet& series) {
 // --- RangeVectorEvaluator ---------------------------------------------------------------------
 
 RangeVectorEvaluator::RangeVectorEvaluator(const syntax::RangeAggregationExpr& expr,
-                                           log::SampleIteratorPtr samples,
-                                           const StepParams& params)
+                                           log::SampleIteratorPtr samples, const StepParams& params)
     : op_(expr.op),
       param_(expr.param),
       unwrapped_(expr.range.unwrap.has_value()),
@@ -224,9 +223,8 @@ bool RangeVectorEvaluator::Load() {
     if (sorted) continue;
     order.resize(w.points.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&w](size_t a, size_t b) {
-      return w.points[a].ts_ns < w.points[b].ts_ns;
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&w](size_t a, size_t b) { return w.points[a].ts_ns < w.points[b].ts_ns; });
     std::vector<RangePoint> points(w.points.size());
     std::vector<uint64_t> arrivals(w.points.size());
     for (size_t i = 0; i < order.size(); ++i) {

@@ -55,8 +55,8 @@ Status PipelineError(const model::LabelSet& series);
 // (timestamp, stream labels, read order) for either input: results are the same bit for bit.
 class RangeVectorEvaluator final : public StepEvaluator {
  public:
-  RangeVectorEvaluator(const syntax::RangeAggregationExpr& expr,
-                       log::SampleIteratorPtr samples, const StepParams& params);
+  RangeVectorEvaluator(const syntax::RangeAggregationExpr& expr, log::SampleIteratorPtr samples,
+                       const StepParams& params);
 
   bool Next(int64_t* ts_ms, Vector* out) override;
   Status Error() const override;

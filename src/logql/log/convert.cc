@@ -22,13 +22,15 @@ Result<double> GoParseDurationSeconds(std::string_view s) {
   std::string err;
   if (!gocompat::ParseDuration(s, &nanos, &err)) return Status::InvalidArgument(std::move(err));
   // As Go's Duration.Seconds(): whole seconds plus the fraction, so large values keep precision.
-  return static_cast<double>(nanos / 1'000'000'000) + static_cast<double>(nanos % 1'000'000'000) / 1e9;
+  return static_cast<double>(nanos / 1'000'000'000) +
+         static_cast<double>(nanos % 1'000'000'000) / 1e9;
 }
 
 Result<double> HumanizeParseBytes(std::string_view s) {
   uint64_t bytes;
   std::string err;
-  if (!gocompat::ParseHumanizeBytes(s, &bytes, &err)) return Status::InvalidArgument(std::move(err));
+  if (!gocompat::ParseHumanizeBytes(s, &bytes, &err))
+    return Status::InvalidArgument(std::move(err));
   return static_cast<double>(bytes);
 }
 

@@ -192,8 +192,8 @@ class LabelFormat final : public Stage {
  public:
   struct Format {
     std::string name;
-    std::string source;         // rename
-    CompiledTemplatePtr tmpl;   // template; null for a rename
+    std::string source;        // rename
+    CompiledTemplatePtr tmpl;  // template; null for a rename
   };
   explicit LabelFormat(std::vector<Format> formats) : formats_(std::move(formats)) {}
 
@@ -261,8 +261,8 @@ Result<StagePtr> NewLabelFormatStage(const syntax::LabelFormatStage& stage) {
       return Status::InvalidArgument(fmt::format("{} cannot be formatted", f.name));
     }
     if (std::find(seen.begin(), seen.end(), f.name) != seen.end()) {
-      return Status::InvalidArgument(fmt::format(
-          "multiple label name '{}' not allowed in a single format operation", f.name));
+      return Status::InvalidArgument(
+          fmt::format("multiple label name '{}' not allowed in a single format operation", f.name));
     }
     seen.push_back(f.name);
   }
@@ -278,8 +278,8 @@ Result<StagePtr> NewLabelFormatStage(const syntax::LabelFormatStage& stage) {
       }
       auto t = CompileTemplate(f.value, "label");
       if (!t.ok()) {
-        return Status::InvalidArgument(fmt::format("invalid template for label '{}': {}", f.name,
-                                                   t.status().message()));
+        return Status::InvalidArgument(
+            fmt::format("invalid template for label '{}': {}", f.name, t.status().message()));
       }
       out.tmpl = std::move(*t);
     }

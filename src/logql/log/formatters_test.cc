@@ -20,26 +20,30 @@ TEST(DropLabelsTest, Docs) {
   EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | drop level, method="GET")", R"({job="varlogs"})",
                      kJsonLine),
             R"({host="grafana.net", job="varlogs", path="/", status="200"})");
-  EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | drop level, method="POST")",
-                     R"({job="varlogs"})", kJsonLine),
+  EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | drop level, method="POST")", R"({job="varlogs"})",
+                     kJsonLine),
             R"({host="grafana.net", job="varlogs", method="GET", path="/", status="200"})");
-  EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | drop __error__)", R"({job="varlogs"})",
-                     "INFO GET / loki.net 200"),
-            R"({__error_details__="Value looks like object, but can't find closing '}' symbol", job="varlogs"})");
+  EXPECT_EQ(
+      LabelsOf(R"({job="varlogs"} | json | drop __error__)", R"({job="varlogs"})",
+               "INFO GET / loki.net 200"),
+      R"({__error_details__="Value looks like object, but can't find closing '}' symbol", job="varlogs"})");
   EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | drop __error__, __error_details__)",
                      R"({job="varlogs"})", "INFO GET / loki.net 200"),
             R"({job="varlogs"})");
-  EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | drop __error__="JSONParserErr")",
-                     R"({job="varlogs"})", "INFO GET / loki.net 200"),
-            R"({__error_details__="Value looks like object, but can't find closing '}' symbol", job="varlogs"})");
+  EXPECT_EQ(
+      LabelsOf(R"({job="varlogs"} | json | drop __error__="JSONParserErr")", R"({job="varlogs"})",
+               "INFO GET / loki.net 200"),
+      R"({__error_details__="Value looks like object, but can't find closing '}' symbol", job="varlogs"})");
   const char* q = R"({job="varlogs"} | json | drop level, path, app=~"some-api.*")";
   EXPECT_EQ(
-      LabelsOf(q, R"({job="varlogs"})",
-               R"({"app": "some-api-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"})"),
+      LabelsOf(
+          q, R"({job="varlogs"})",
+          R"({"app": "some-api-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"})"),
       R"({host="grafana.net", job="varlogs", method="GET", status="200"})");
   EXPECT_EQ(
-      LabelsOf(q, R"({job="varlogs"})",
-               R"({"app": "other-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"})"),
+      LabelsOf(
+          q, R"({job="varlogs"})",
+          R"({"app": "other-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"})"),
       R"({app="other-service", host="grafana.net", job="varlogs", method="GET", status="200"})");
   // Stream labels can be dropped too.
   EXPECT_EQ(LabelsOf(R"({job="varlogs"} | drop job)", R"({job="varlogs", a="b"})", "x"),
@@ -51,17 +55,20 @@ TEST(KeepLabelsTest, Docs) {
   const char* q = R"({job="varlogs"} | json | keep level, method="GET")";
   EXPECT_EQ(LabelsOf(q, R"({job="varlogs"})", kJsonLine), R"({level="info", method="GET"})");
   EXPECT_EQ(
-      LabelsOf(q, R"({job="varlogs"})",
-               R"({"level": "info", "method": "POST", "path": "/", "host": "grafana.net", "status": "200"})"),
+      LabelsOf(
+          q, R"({job="varlogs"})",
+          R"({"level": "info", "method": "POST", "path": "/", "host": "grafana.net", "status": "200"})"),
       R"({level="info"})");
   q = R"({job="varlogs"} | json | keep level, tenant, app=~"some-api.*")";
   EXPECT_EQ(
-      LabelsOf(q, R"({job="varlogs"})",
-               R"({"app": "some-api-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"})"),
+      LabelsOf(
+          q, R"({job="varlogs"})",
+          R"({"app": "some-api-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"})"),
       R"({app="some-api-service", level="info"})");
   // The error labels are always kept.
-  EXPECT_EQ(LabelsOf(R"({job="varlogs"} | json | keep nothing)", R"({job="varlogs"})", "oops"),
-            R"({__error__="JSONParserErr", __error_details__="Value looks like object, but can't find closing '}' symbol"})");
+  EXPECT_EQ(
+      LabelsOf(R"({job="varlogs"} | json | keep nothing)", R"({job="varlogs"})", "oops"),
+      R"({__error__="JSONParserErr", __error_details__="Value looks like object, but can't find closing '}' symbol"})");
 }
 
 TEST(KeepLabelsTest, HidesStructuredMetadataFromLaterStages) {
@@ -77,7 +84,9 @@ TEST(DecolorizeTest, StripsAnsi) {
   auto o = RunLine(R"({a="b"} | decolorize)", R"({a="b"})",
                    "\x1b[31mred\x1b[0m and \x1b[1;32mbold green\x1b[0m");
   EXPECT_EQ(o.line, "red and bold green");
-  o = RunLine(R"({a="b"} | decolorize)", R"({a="b"})", "\xC2\x9B" "31mcsi");
+  o = RunLine(R"({a="b"} | decolorize)", R"({a="b"})",
+              "\xC2\x9B"
+              "31mcsi");
   EXPECT_EQ(o.line, "csi");
   o = RunLine(R"({a="b"} | decolorize)", R"({a="b"})", "\x1b]0;title\x07plain");
   EXPECT_EQ(o.line, "plain");
@@ -89,8 +98,7 @@ TEST(LabelFormatTest, Rename) {
   EXPECT_EQ(LabelsOf(R"({a="b"} | logfmt | label_format dst=src)", R"({a="b"})", "src=1 x=2"),
             R"({a="b", dst="1", x="2"})");
   // A missing source is a no-op; a stream label can be renamed.
-  EXPECT_EQ(LabelsOf(R"({a="b"} | label_format dst=nope, c=a)", R"({a="b"})", "x"),
-            R"({c="b"})");
+  EXPECT_EQ(LabelsOf(R"({a="b"} | label_format dst=nope, c=a)", R"({a="b"})", "x"), R"({c="b"})");
   // Renaming onto itself drops the label, as in Loki (set, then delete the source).
   EXPECT_EQ(LabelsOf(R"({a="b"} | label_format a=a)", R"({a="b"})", "x"), R"({})");
 }
@@ -144,8 +152,8 @@ TEST_F(TemplateStagesTest, LineFormatErrors) {
 }
 
 TEST_F(TemplateStagesTest, LabelFormat) {
-  EXPECT_EQ(LabelsOf(R"({a="b"} | logfmt | label_format x="{{.status}} {{.query}}")",
-                     R"({a="b"})", "status=200 query=up"),
+  EXPECT_EQ(LabelsOf(R"({a="b"} | logfmt | label_format x="{{.status}} {{.query}}")", R"({a="b"})",
+                     "status=200 query=up"),
             R"({a="b", query="up", status="200", x="200 up"})");
   // Templates keep their sources; renames drop theirs.
   EXPECT_EQ(LabelsOf(R"({a="b"} | logfmt | label_format dst="{{.src}}")", R"({a="b"})", "src=1"),
@@ -153,11 +161,11 @@ TEST_F(TemplateStagesTest, LabelFormat) {
   // Every template of one stage sees the labels from before the stage's first template.
   EXPECT_EQ(LabelsOf(R"({a="b"} | label_format x="1", y="{{.x}}")", R"({a="b"})", "l"),
             R"({a="b", x="1", y=""})");
-  EXPECT_EQ(LabelsOf(R"({a="b"} | label_format x="1" | label_format y="{{.x}}")", R"({a="b"})",
-                     "l"),
-            R"({a="b", x="1", y="1"})");
-  EXPECT_EQ(CompileErrorOf(R"({a="b"} | label_format x="{{.a")").rfind(
-                "invalid template for label 'x': ", 0),
+  EXPECT_EQ(
+      LabelsOf(R"({a="b"} | label_format x="1" | label_format y="{{.x}}")", R"({a="b"})", "l"),
+      R"({a="b", x="1", y="1"})");
+  EXPECT_EQ(CompileErrorOf(R"({a="b"} | label_format x="{{.a")")
+                .rfind("invalid template for label 'x': ", 0),
             0u);
 }
 

@@ -102,15 +102,17 @@ bool ParseV6(std::string_view s, IpAddr* out) {
 // Loki's ipv4Hint / ipv6Hint and bytesSpan.
 bool IsHexDigit(char c) { return HexValue(c) >= 0; }
 
-bool Ipv4Hint(const char* p) { return IsDigit(p[0]) && (p[1] == '.' || p[2] == '.' || p[3] == '.'); }
+bool Ipv4Hint(const char* p) {
+  return IsDigit(p[0]) && (p[1] == '.' || p[2] == '.' || p[3] == '.');
+}
 
 bool Ipv6Hint(const char* p) {
   bool h1 = p[0] == ':' && p[1] == ':' && IsHexDigit(p[2]);
   bool h2 = IsHexDigit(p[0]) && p[1] == ':';
   bool h3 = IsHexDigit(p[0]) && IsHexDigit(p[1]) && p[2] == ':';
   bool h4 = IsHexDigit(p[0]) && IsHexDigit(p[1]) && IsHexDigit(p[2]) && p[3] == ':';
-  bool h5 = IsHexDigit(p[0]) && IsHexDigit(p[1]) && IsHexDigit(p[2]) && IsHexDigit(p[3]) &&
-            p[4] == ':';
+  bool h5 =
+      IsHexDigit(p[0]) && IsHexDigit(p[1]) && IsHexDigit(p[2]) && IsHexDigit(p[3]) && p[4] == ':';
   return h1 || h2 || h3 || h4 || h5;
 }
 

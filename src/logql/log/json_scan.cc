@@ -84,8 +84,7 @@ int32_t DecodeSingleEscape(std::string_view in) {
 
 }  // namespace
 
-const char* GetValue(std::string_view data, std::string_view* value, ValueType* type,
-                     size_t* end) {
+const char* GetValue(std::string_view data, std::string_view* value, ValueType* type, size_t* end) {
   size_t off = NextToken(data);
   if (off == kNpos) {
     *type = ValueType::kNotExist;

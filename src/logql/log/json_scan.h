@@ -17,7 +17,8 @@ enum class ValueType { kNotExist, kString, kNumber, kObject, kArray, kBoolean, k
 
 // jsonparser's error texts.
 inline constexpr const char* kMalformedJson = "Malformed JSON error";
-inline constexpr const char* kMalformedString = "Value is string, but can't find closing '\"' symbol";
+inline constexpr const char* kMalformedString =
+    "Value is string, but can't find closing '\"' symbol";
 inline constexpr const char* kMalformedArray = "Value is array, but can't find closing ']' symbol";
 inline constexpr const char* kMalformedObject =
     "Value looks like object, but can't find closing '}' symbol";

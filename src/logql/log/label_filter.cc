@@ -139,12 +139,14 @@ Result<LabelFilterNodePtr> CompileLabelFilter(const syntax::LabelFilter& f) {
     case syntax::LabelFilterKind::kDuration: {
       const auto& d = f.Cast<syntax::DurationLabelFilter>();
       return LabelFilterNodePtr(
-          std::make_unique<ConvertingFilter<int64_t, gocompat::ParseDuration>>(d.name, d.op, d.nanos));
+          std::make_unique<ConvertingFilter<int64_t, gocompat::ParseDuration>>(d.name, d.op,
+                                                                               d.nanos));
     }
     case syntax::LabelFilterKind::kBytes: {
       const auto& b = f.Cast<syntax::BytesLabelFilter>();
       return LabelFilterNodePtr(
-          std::make_unique<ConvertingFilter<uint64_t, gocompat::ParseHumanizeBytes>>(b.name, b.op, b.bytes));
+          std::make_unique<ConvertingFilter<uint64_t, gocompat::ParseHumanizeBytes>>(b.name, b.op,
+                                                                                     b.bytes));
     }
     case syntax::LabelFilterKind::kIp: {
       const auto& ip = f.Cast<syntax::IpLabelFilter>();
@@ -155,7 +157,8 @@ Result<LabelFilterNodePtr> CompileLabelFilter(const syntax::LabelFilter& f) {
       const auto& b = f.Cast<syntax::BinaryLabelFilter>();
       SLUICE_ASSIGN_OR_RETURN(LabelFilterNodePtr l, CompileLabelFilter(*b.left));
       SLUICE_ASSIGN_OR_RETURN(LabelFilterNodePtr r, CompileLabelFilter(*b.right));
-      return LabelFilterNodePtr(std::make_unique<BinaryFilter>(b.is_and, std::move(l), std::move(r)));
+      return LabelFilterNodePtr(
+          std::make_unique<BinaryFilter>(b.is_and, std::move(l), std::move(r)));
     }
   }
   return Status::InvalidArgument("unsupported label filter");

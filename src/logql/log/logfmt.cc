@@ -240,7 +240,7 @@ equal:
   return true;
 
 skip_value:
-  while (pos_ < n && static_cast<unsigned char>(line[pos_]) > ' ') ++pos_;
+  while (pos_<n&& static_cast<unsigned char>(line[pos_])> ' ') ++pos_;
   return false;
 
 qvalue : {

@@ -121,31 +121,32 @@ class JsonParser final : public Stage {
   // With `extract` false the object is only read for its errors: no hinted label lies below
   // prefix_.
   const char* ParseObject(std::string_view obj, int depth, bool extract) {
-    return json::ObjectEach(obj, &key_buf_, [&](std::string_view key, std::string_view value,
-                                                ValueType type) -> const char* {
-      switch (type) {
-        case ValueType::kString:
-        case ValueType::kNumber:
-        case ValueType::kBoolean:
-          if (!extract) return nullptr;
-          if (depth == 0 && !keys_.ShouldExtract(top_level_keys_++, key)) return nullptr;
-          SetLabel(key, value, type);
-          return nullptr;
-        case ValueType::kObject: {
-          if (depth >= kMaxJsonDepth) return nullptr;
-          if (!extract) return ParseObject(value, depth + 1, false);
-          const size_t prefix_len = prefix_.size();
-          if (!prefix_.empty()) prefix_.push_back('_');
-          AppendSanitizedLabelName(key, prefix_len == 0, &prefix_);
-          const char* err =
-              ParseObject(value, depth + 1, keys_.hints().ShouldExtractPrefix(prefix_));
-          prefix_.resize(prefix_len);
-          return err;
-        }
-        default:  // arrays and nulls are not extracted
-          return nullptr;
-      }
-    });
+    return json::ObjectEach(
+        obj, &key_buf_,
+        [&](std::string_view key, std::string_view value, ValueType type) -> const char* {
+          switch (type) {
+            case ValueType::kString:
+            case ValueType::kNumber:
+            case ValueType::kBoolean:
+              if (!extract) return nullptr;
+              if (depth == 0 && !keys_.ShouldExtract(top_level_keys_++, key)) return nullptr;
+              SetLabel(key, value, type);
+              return nullptr;
+            case ValueType::kObject: {
+              if (depth >= kMaxJsonDepth) return nullptr;
+              if (!extract) return ParseObject(value, depth + 1, false);
+              const size_t prefix_len = prefix_.size();
+              if (!prefix_.empty()) prefix_.push_back('_');
+              AppendSanitizedLabelName(key, prefix_len == 0, &prefix_);
+              const char* err =
+                  ParseObject(value, depth + 1, keys_.hints().ShouldExtractPrefix(prefix_));
+              prefix_.resize(prefix_len);
+              return err;
+            }
+            default:  // arrays and nulls are not extracted
+              return nullptr;
+          }
+        });
   }
 
   void SetLabel(std::string_view key, std::string_view value, ValueType type) {
@@ -273,7 +274,8 @@ Result<std::vector<JsonPathPart>> ParseJsonPath(std::string_view expr) {
     return Status::InvalidArgument(fmt::format("cannot parse expression [{}]: syntax error", expr));
   }
   if (!lex_error.empty()) {
-    return Status::InvalidArgument(fmt::format("cannot parse expression [{}]: {}", expr, lex_error));
+    return Status::InvalidArgument(
+        fmt::format("cannot parse expression [{}]: {}", expr, lex_error));
   }
   return parts;
 }
@@ -586,8 +588,10 @@ class LogfmtExpressionParser final : public Stage {
     if (s.empty()) return fail("syntax error");
     if (s[0] == '"') {
       size_t end = s.find_first_of("\"]", 1);
-      std::string key(s.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1));
-      if (end != std::string_view::npos && !trim(s.substr(end + 1)).empty()) return fail("syntax error");
+      std::string key(
+          s.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1));
+      if (end != std::string_view::npos && !trim(s.substr(end + 1)).empty())
+        return fail("syntax error");
       return key;
     }
     char c = s[0];

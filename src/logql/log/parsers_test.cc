@@ -31,8 +31,7 @@ TEST(JsonParserTest, Flattens) {
       {"multi depth", R"({a="b"} | json)", R"({a="b"})",
        R"({"app":"foo","namespace":"prod","pod":{"uuid":"foo","deployment":{"ref":"foobar"}}})",
        R"({a="b", app="foo", namespace="prod", pod_deployment_ref="foobar", pod_uuid="foo"})"},
-      {"numeric", R"({a="b"} | json)", R"({a="b"})",
-       R"({"counter":1, "price": {"_net_":5.56909}})",
+      {"numeric", R"({a="b"} | json)", R"({a="b"})", R"({"counter":1, "price": {"_net_":5.56909}})",
        R"({a="b", counter="1", price__net_="5.56909"})"},
       {"escaped", R"({a="b"} | json)", R"({a="b"})",
        R"({"counter":1,"foo":"foo\"bar", "price": {"_net_":5.56909}})",
@@ -105,15 +104,17 @@ TEST(JsonExpressionParserTest, ExtractsPaths) {
        R"({a="b", p="1"})"},
       {"array string", R"({a="b"} | json p="pod.deployment.params[3]")", R"({a="b"})", line,
        R"({a="b", p="string_value"})"},
-      {"array index out of range", R"({a="b"} | json p="pod.deployment.params[9]")",
-       R"({a="b"})", line, R"({a="b", p=""})"},
+      {"array index out of range", R"({a="b"} | json p="pod.deployment.params[9]")", R"({a="b"})",
+       line, R"({a="b", p=""})"},
       {"whole array", R"({a="b"} | json p="pod.deployment.params")", R"({a="b"})", line,
        R"({a="b", p="[1,2,3,\"string_value\"]"})"},
       {"whole object", R"({a="b"} | json d="pod.deployment")", R"({a="b"})", line,
        R"({a="b", d="{\"ref\":\"foobar\", \"params\": [1,2,3,\"string_value\"]}"})"},
       {"field with space", R"({a="b"} | json f="[\"field with space\"]")", R"({a="b"})", line,
        R"({a="b", f="value"})"},
-      {"field with utf8", "{a=\"b\"} | json f=\"[\\\"field with \xC3\x9C" "FT8\xF0\x9F\x91\x8C\\\"]\"",
+      {"field with utf8",
+       "{a=\"b\"} | json f=\"[\\\"field with \xC3\x9C"
+       "FT8\xF0\x9F\x91\x8C\\\"]\"",
        R"({a="b"})", line, R"({a="b", f="value"})"},
       {"missing", R"({a="b"} | json x="pod.nope", app)", R"({a="b"})", line,
        R"({a="b", app="foo", x=""})"},
@@ -156,7 +157,9 @@ TEST(LogfmtParserTest, Extracts) {
        R"({a="b", fwd_ip="124.133.124.161", host="grafana.net"})"},
       {"quoted escapes", R"({a="b"} | logfmt)", R"({a="b"})", R"(foo=bar buzz="foo \"x\" \u00e9")",
        "{a=\"b\", buzz=\"foo \\\"x\\\" \xC3\xA9\", foo=\"bar\"}"},
-      {"utf8 error rune", R"({a="b"} | logfmt)", R"({a="b"})", "buzz=foo bar=\xEF\xBF\xBD" "f",
+      {"utf8 error rune", R"({a="b"} | logfmt)", R"({a="b"})",
+       "buzz=foo bar=\xEF\xBF\xBD"
+       "f",
        R"({a="b", bar=" f", buzz="foo"})"},
       {"duplicate", R"({foo="bar"} | logfmt)", R"({foo="bar"})", "foo=foo bar=bar",
        R"({bar="bar", foo="bar", foo_extracted="foo"})"},
@@ -212,8 +215,8 @@ TEST(PatternParserTest, Extracts) {
        R"({a="b"})",
        R"(0.191.12.2 - - [10/Jun/2021:09:14:29 +0000] "GET /api/plugins/versioncheck HTTP/1.1" 200 2 "-" "Go-http-client/2.0" "13.76.247.102, 34.120.177.193" "TLSv1.2" "US" "")",
        R"({a="b", agent="Go-http-client/2.0", ip="0.191.12.2", method="GET", size="2", status="200", uri="/api/plugins/versioncheck"})"},
-      {"docs unanchored",
-       R"q({a="b"} | pattern `<_> msg="<method> <path> (<status>) <latency>"`)q", R"({a="b"})",
+      {"docs unanchored", R"q({a="b"} | pattern `<_> msg="<method> <path> (<status>) <latency>"`)q",
+       R"({a="b"})",
        R"(level=debug ts=2021-06-10T09:24:13.472094048Z caller=logging.go:66 traceID=0568b66ad2d9294c msg="POST /loki/api/v1/push (204) 16.652862ms")",
        R"({a="b", latency="16.652862ms", method="POST", path="/loki/api/v1/push", status="204"})"},
       {"stops at a missing literal", R"({a="b"} | pattern "<x> b <y> d <z>")", R"({a="b"})",
@@ -244,8 +247,9 @@ TEST(UnpackParserTest, Unpacks) {
   EXPECT_EQ(o.labels, R"({a="b"})");
 
   o = RunLine(R"({a="b"} | unpack)", R"({a="b"})", "plain");
-  EXPECT_EQ(o.labels,
-            R"({__error__="JSONParserErr", __error_details__="expecting json object(6), but it is not", a="b"})");
+  EXPECT_EQ(
+      o.labels,
+      R"({__error__="JSONParserErr", __error_details__="expecting json object(6), but it is not", a="b"})");
   EXPECT_EQ(o.line, "plain");
 
   o = RunLine(R"({a="b"} | unpack)", R"({a="b"})", R"({"_entry":"x","y":)");

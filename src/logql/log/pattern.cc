@@ -37,7 +37,8 @@ Result<std::vector<PatternMatcher::Node>> PatternMatcher::Tokenize(std::string_v
   }
   if (nodes.empty()) {
     // Loki's grammar needs at least one token.
-    return Status::InvalidArgument("syntax error: unexpected $end, expecting IDENTIFIER or LITERAL");
+    return Status::InvalidArgument(
+        "syntax error: unexpected $end, expecting IDENTIFIER or LITERAL");
   }
   return nodes;
 }
@@ -57,8 +58,8 @@ Result<PatternMatcher> PatternMatcher::Parse(std::string_view pattern) {
     }
   }
   for (size_t i = 0; i < m.names_.size(); ++i) {
-    if (std::find(m.names_.begin(), m.names_.begin() + static_cast<ptrdiff_t>(i),
-                  m.names_[i]) != m.names_.begin() + static_cast<ptrdiff_t>(i)) {
+    if (std::find(m.names_.begin(), m.names_.begin() + static_cast<ptrdiff_t>(i), m.names_[i]) !=
+        m.names_.begin() + static_cast<ptrdiff_t>(i)) {
       return Status::InvalidArgument(
           fmt::format("duplicate capture name ({}): invalid expression", m.names_[i]));
     }

@@ -53,14 +53,13 @@ Result<Pipeline> Pipeline::Compile(const std::vector<syntax::StagePtr>& stages,
         break;
       }
       case syntax::StageKind::kLabelFilter: {
-        SLUICE_ASSIGN_OR_RETURN(
-            StagePtr p, NewLabelFilterStage(*s->Cast<syntax::LabelFilterStage>().filter));
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
+                                NewLabelFilterStage(*s->Cast<syntax::LabelFilterStage>().filter));
         compiled.push_back(std::move(p));
         break;
       }
       case syntax::StageKind::kLineFormat: {
-        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
-                                NewLineFormatStage(s->Cast<syntax::LineFormatStage>()));
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewLineFormatStage(s->Cast<syntax::LineFormatStage>()));
         compiled.push_back(std::move(p));
         break;
       }
@@ -71,14 +70,12 @@ Result<Pipeline> Pipeline::Compile(const std::vector<syntax::StagePtr>& stages,
         break;
       }
       case syntax::StageKind::kDropLabels: {
-        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
-                                NewDropLabelsStage(s->Cast<syntax::DropLabelsStage>()));
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewDropLabelsStage(s->Cast<syntax::DropLabelsStage>()));
         compiled.push_back(std::move(p));
         break;
       }
       case syntax::StageKind::kKeepLabels: {
-        SLUICE_ASSIGN_OR_RETURN(StagePtr p,
-                                NewKeepLabelsStage(s->Cast<syntax::KeepLabelsStage>()));
+        SLUICE_ASSIGN_OR_RETURN(StagePtr p, NewKeepLabelsStage(s->Cast<syntax::KeepLabelsStage>()));
         compiled.push_back(std::move(p));
         break;
       }

@@ -149,8 +149,8 @@ TEST(PipelineIteratorTest, EntriesCarryTheirLabelCategories) {
   const auto& first = (*got)[0];
   EXPECT_EQ(first.labels.ToString(), R"({a="b", level="info", pod="b-x", trace="from-line"})");
   EXPECT_EQ(first.entry.metadata, (std::vector<model::Label>{{"user", "u"}}));
-  EXPECT_EQ(first.entry.parsed, (std::vector<model::Label>{
-                                    {"level", "info"}, {"pod", "b-x"}, {"trace", "from-line"}}));
+  EXPECT_EQ(first.entry.parsed,
+            (std::vector<model::Label>{{"level", "info"}, {"pod", "b-x"}, {"trace", "from-line"}}));
   EXPECT_TRUE((*got)[1].entry.metadata.empty());
 
   // Error labels come last among the parsed ones.
@@ -158,8 +158,8 @@ TEST(PipelineIteratorTest, EntriesCarryTheirLabelCategories) {
   auto j = Pipeline::Compile((*json)->Cast<syntax::LogSelectorExpr>());
   ASSERT_TRUE(j.ok());
   auto it_json = NewPipelineIterator(
-      iter::NewVectorIterator(model::ParseLabels(R"({a="b"})").value(),
-                              {{1, "not json", {}}}, model::Direction::kForward),
+      iter::NewVectorIterator(model::ParseLabels(R"({a="b"})").value(), {{1, "not json", {}}},
+                              model::Direction::kForward),
       &*j, nullptr);
   auto failed = iter::Collect(it_json.get());
   ASSERT_TRUE(failed.ok());
@@ -308,9 +308,8 @@ TEST(LabelsBuilderTest, ErrorsAndEquality) {
 
 // Stages combined, as a query chains them.
 TEST(PipelineTest, CombinedStages) {
-  const char* q =
-      R"({app="api"} |= "status" | logfmt | status >= 500 or level="warn" | drop msg )"
-      R"(| level != "debug" | __error__="")";
+  const char* q = R"({app="api"} |= "status" | logfmt | status >= 500 or level="warn" | drop msg )"
+                  R"(| level != "debug" | __error__="")";
   auto o = testing::RunLine(q, R"({app="api"})", R"(level=error status=503 msg="boom")");
   EXPECT_TRUE(o.kept);
   EXPECT_EQ(o.labels, R"({app="api", level="error", status="503"})");
@@ -333,8 +332,7 @@ TEST(PipelineTest, CombinedStages) {
       R"(| regexp "/(?P<section>[a-z]+)/" | label_format src=ip | decolorize)",
       R"({job="x"})", "10.1.2.3 GET /api/v1");
   EXPECT_TRUE(o.kept);
-  EXPECT_EQ(o.labels,
-            R"({job="x", method="GET", path="/api/v1", section="api", src="10.1.2.3"})");
+  EXPECT_EQ(o.labels, R"({job="x", method="GET", path="/api/v1", section="api", src="10.1.2.3"})");
   EXPECT_FALSE(testing::RunLine(R"({job="x"} |> "<_> GET <_>")", R"({job="x"})", "POST /").kept);
   EXPECT_FALSE(
       testing::RunLine(R"({job="x"} != ip("10.0.0.0/8"))", R"({job="x"})", "from 10.0.0.1").kept);
@@ -358,10 +356,9 @@ TEST(PipelineIteratorTest, FinalLabelsPerEntry) {
                                 &*p, nullptr);
   std::vector<std::string> got;
   while (it->Next()) got.push_back(it->Labels().ToString() + " " + it->At().line);
-  EXPECT_EQ(got, (std::vector<std::string>{R"({a="b", level="info"} level=info)",
-                                           R"({a="b", level="info"} level=info)",
-                                           R"({a="b", level="error"} level=error)",
-                                           R"({a="b"} nothing)"}));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     R"({a="b", level="info"} level=info)", R"({a="b", level="info"} level=info)",
+                     R"({a="b", level="error"} level=error)", R"({a="b"} nothing)"}));
 }
 
 }  // namespace

@@ -18,7 +18,6 @@ bool HasError(const model::LabelSet& labels) {
   return preserve == nullptr || *preserve != "true";
 }
 
-
 syntax::LabelFilterPtr CloneFilter(const syntax::LabelFilter& f) {
   switch (f.kind()) {
     case syntax::LabelFilterKind::kString:
@@ -72,7 +71,6 @@ bool NeedsLines(const syntax::RangeAggregationExpr& expr) {
   return !counts_entries || !expr.range.selector->stages.empty() || expr.range.unwrap;
 }
 
-
 // --- SeriesTable ------------------------------------------------------------------------------
 
 uint32_t SeriesTable::Intern(model::LabelSet labels) {
@@ -91,8 +89,8 @@ uint32_t SeriesTable::Intern(model::LabelSet labels) {
 // --- SampleExtractor --------------------------------------------------------------------------
 
 Result<std::unique_ptr<SampleExtractor>> SampleExtractor::Make(
-    const syntax::RangeAggregationExpr& expr, iter::EntryIteratorPtr entries,
-    PipelineStats* stats, bool parser_hints) {
+    const syntax::RangeAggregationExpr& expr, iter::EntryIteratorPtr entries, PipelineStats* stats,
+    bool parser_hints) {
   std::unique_ptr<SampleExtractor> x(new SampleExtractor());
   x->entries_ = std::move(entries);
   x->lines_needed_ = NeedsLines(expr);

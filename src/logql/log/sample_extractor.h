@@ -123,7 +123,7 @@ class SampleExtractor final : public SampleIterator {
   GroupMode mode_ = GroupMode::kAll;
   std::vector<std::string> names_;
   bool has_metadata_ = false;  // the current entry has structured metadata
-  bool lines_needed_ = true;  // Next() loads the lines of entries that come without
+  bool lines_needed_ = true;   // Next() loads the lines of entries that come without
   Status load_status_;
   // Streams whose labels the pipeline left unchanged map straight to a series.
   std::unordered_map<uint64_t, std::vector<std::pair<model::LabelSet, uint32_t>>> stream_cache_;

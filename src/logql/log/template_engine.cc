@@ -14,9 +14,10 @@ std::string SimpleFieldOf(std::string_view text) {
   std::string_view s = text;
   if (s.size() < 5 || s.substr(0, 2) != "{{" || s.substr(s.size() - 2) != "}}") return {};
   s = s.substr(2, s.size() - 4);
-  if (s.size() >= 2 && s[0] == '-' && (s[1] == ' ' || s[1] == '\t' || s[1] == '\n')) s.remove_prefix(1);
-  if (s.size() >= 2 && s.back() == '-' && (s[s.size() - 2] == ' ' || s[s.size() - 2] == '\t' ||
-                                           s[s.size() - 2] == '\n')) {
+  if (s.size() >= 2 && s[0] == '-' && (s[1] == ' ' || s[1] == '\t' || s[1] == '\n'))
+    s.remove_prefix(1);
+  if (s.size() >= 2 && s.back() == '-' &&
+      (s[s.size() - 2] == ' ' || s[s.size() - 2] == '\t' || s[s.size() - 2] == '\n')) {
     s.remove_suffix(1);
   }
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };

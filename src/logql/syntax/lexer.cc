@@ -145,7 +145,6 @@ bool ParseHumanBytes(std::string_view s, uint64_t* out) {
   return false;
 }
 
-
 Token Make(Tok kind, size_t offset, std::string text = {}) {
   Token t;
   t.kind = kind;
@@ -215,17 +214,28 @@ Token Lexer::Next() {
     return Make(kind, start);
   };
   switch (c) {
-    case '{': return one(Tok::kLBrace);
-    case '}': return one(Tok::kRBrace);
-    case '(': return one(Tok::kLParen);
-    case ')': return one(Tok::kRParen);
-    case ',': return one(Tok::kComma);
-    case '.': return one(Tok::kDot);
-    case '+': return one(Tok::kAdd);
-    case '*': return one(Tok::kMul);
-    case '/': return one(Tok::kDiv);
-    case '%': return one(Tok::kMod);
-    case '^': return one(Tok::kPow);
+    case '{':
+      return one(Tok::kLBrace);
+    case '}':
+      return one(Tok::kRBrace);
+    case '(':
+      return one(Tok::kLParen);
+    case ')':
+      return one(Tok::kRParen);
+    case ',':
+      return one(Tok::kComma);
+    case '.':
+      return one(Tok::kDot);
+    case '+':
+      return one(Tok::kAdd);
+    case '*':
+      return one(Tok::kMul);
+    case '/':
+      return one(Tok::kDiv);
+    case '%':
+      return one(Tok::kMod);
+    case '^':
+      return one(Tok::kPow);
     case '=':
       if (next == '~') return two(Tok::kRe);
       if (next == '=') return two(Tok::kCmpEq);
@@ -270,7 +280,8 @@ Token Lexer::Next() {
       }
       return one(Tok::kSub);
     }
-    default: break;
+    default:
+      break;
   }
   // Consume a whole UTF-8 character so the error names it.
   ++pos_;
@@ -401,65 +412,124 @@ Token Lexer::LexRange(size_t start) {
 
 std::string_view TokName(Tok kind) {
   switch (kind) {
-    case Tok::kEof: return "$end";
-    case Tok::kError: return "error";
-    case Tok::kUnknown: return "IDENTIFIER";
-    case Tok::kIdentifier: return "IDENTIFIER";
-    case Tok::kString: return "STRING";
-    case Tok::kNumber: return "NUMBER";
-    case Tok::kDuration: return "DURATION";
-    case Tok::kBytes: return "BYTES";
-    case Tok::kRange: return "RANGE";
-    case Tok::kFlag: return "PARSER_FLAG";
-    case Tok::kFunction: return "FUNCTION";
-    case Tok::kLBrace: return "{";
-    case Tok::kRBrace: return "}";
-    case Tok::kLParen: return "(";
-    case Tok::kRParen: return ")";
-    case Tok::kComma: return ",";
-    case Tok::kDot: return ".";
-    case Tok::kEq: return "=";
-    case Tok::kNeq: return "!=";
-    case Tok::kRe: return "=~";
-    case Tok::kNre: return "!~";
-    case Tok::kPipeExact: return "|=";
-    case Tok::kPipeMatch: return "|~";
-    case Tok::kPipePattern: return "|>";
-    case Tok::kNpa: return "!>";
-    case Tok::kPipe: return "|";
-    case Tok::kCmpEq: return "==";
-    case Tok::kGt: return ">";
-    case Tok::kGe: return ">=";
-    case Tok::kLt: return "<";
-    case Tok::kLe: return "<=";
-    case Tok::kAdd: return "+";
-    case Tok::kSub: return "-";
-    case Tok::kMul: return "*";
-    case Tok::kDiv: return "/";
-    case Tok::kMod: return "%";
-    case Tok::kPow: return "^";
-    case Tok::kBy: return "by";
-    case Tok::kWithout: return "without";
-    case Tok::kBool: return "bool";
-    case Tok::kOffset: return "offset";
-    case Tok::kOn: return "on";
-    case Tok::kIgnoring: return "ignoring";
-    case Tok::kGroupLeft: return "group_left";
-    case Tok::kGroupRight: return "group_right";
-    case Tok::kOr: return "or";
-    case Tok::kAnd: return "and";
-    case Tok::kUnless: return "unless";
-    case Tok::kJson: return "json";
-    case Tok::kRegexp: return "regexp";
-    case Tok::kLogfmt: return "logfmt";
-    case Tok::kUnpack: return "unpack";
-    case Tok::kPattern: return "pattern";
-    case Tok::kLabelFormat: return "label_format";
-    case Tok::kLineFormat: return "line_format";
-    case Tok::kDecolorize: return "decolorize";
-    case Tok::kDrop: return "drop";
-    case Tok::kKeep: return "keep";
-    case Tok::kUnwrap: return "unwrap";
+    case Tok::kEof:
+      return "$end";
+    case Tok::kError:
+      return "error";
+    case Tok::kUnknown:
+      return "IDENTIFIER";
+    case Tok::kIdentifier:
+      return "IDENTIFIER";
+    case Tok::kString:
+      return "STRING";
+    case Tok::kNumber:
+      return "NUMBER";
+    case Tok::kDuration:
+      return "DURATION";
+    case Tok::kBytes:
+      return "BYTES";
+    case Tok::kRange:
+      return "RANGE";
+    case Tok::kFlag:
+      return "PARSER_FLAG";
+    case Tok::kFunction:
+      return "FUNCTION";
+    case Tok::kLBrace:
+      return "{";
+    case Tok::kRBrace:
+      return "}";
+    case Tok::kLParen:
+      return "(";
+    case Tok::kRParen:
+      return ")";
+    case Tok::kComma:
+      return ",";
+    case Tok::kDot:
+      return ".";
+    case Tok::kEq:
+      return "=";
+    case Tok::kNeq:
+      return "!=";
+    case Tok::kRe:
+      return "=~";
+    case Tok::kNre:
+      return "!~";
+    case Tok::kPipeExact:
+      return "|=";
+    case Tok::kPipeMatch:
+      return "|~";
+    case Tok::kPipePattern:
+      return "|>";
+    case Tok::kNpa:
+      return "!>";
+    case Tok::kPipe:
+      return "|";
+    case Tok::kCmpEq:
+      return "==";
+    case Tok::kGt:
+      return ">";
+    case Tok::kGe:
+      return ">=";
+    case Tok::kLt:
+      return "<";
+    case Tok::kLe:
+      return "<=";
+    case Tok::kAdd:
+      return "+";
+    case Tok::kSub:
+      return "-";
+    case Tok::kMul:
+      return "*";
+    case Tok::kDiv:
+      return "/";
+    case Tok::kMod:
+      return "%";
+    case Tok::kPow:
+      return "^";
+    case Tok::kBy:
+      return "by";
+    case Tok::kWithout:
+      return "without";
+    case Tok::kBool:
+      return "bool";
+    case Tok::kOffset:
+      return "offset";
+    case Tok::kOn:
+      return "on";
+    case Tok::kIgnoring:
+      return "ignoring";
+    case Tok::kGroupLeft:
+      return "group_left";
+    case Tok::kGroupRight:
+      return "group_right";
+    case Tok::kOr:
+      return "or";
+    case Tok::kAnd:
+      return "and";
+    case Tok::kUnless:
+      return "unless";
+    case Tok::kJson:
+      return "json";
+    case Tok::kRegexp:
+      return "regexp";
+    case Tok::kLogfmt:
+      return "logfmt";
+    case Tok::kUnpack:
+      return "unpack";
+    case Tok::kPattern:
+      return "pattern";
+    case Tok::kLabelFormat:
+      return "label_format";
+    case Tok::kLineFormat:
+      return "line_format";
+    case Tok::kDecolorize:
+      return "decolorize";
+    case Tok::kDrop:
+      return "drop";
+    case Tok::kKeep:
+      return "keep";
+    case Tok::kUnwrap:
+      return "unwrap";
   }
   return "?";
 }

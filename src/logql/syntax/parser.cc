@@ -73,43 +73,65 @@ std::optional<int> Lookup(const NamedOp (&table)[N], std::string_view name) {
 
 std::optional<BinaryOp> BinaryOpFor(Tok t) {
   switch (t) {
-    case Tok::kOr: return BinaryOp::kOr;
-    case Tok::kAnd: return BinaryOp::kAnd;
-    case Tok::kUnless: return BinaryOp::kUnless;
-    case Tok::kAdd: return BinaryOp::kAdd;
-    case Tok::kSub: return BinaryOp::kSub;
-    case Tok::kMul: return BinaryOp::kMul;
-    case Tok::kDiv: return BinaryOp::kDiv;
-    case Tok::kMod: return BinaryOp::kMod;
-    case Tok::kPow: return BinaryOp::kPow;
-    case Tok::kCmpEq: return BinaryOp::kEq;
-    case Tok::kNeq: return BinaryOp::kNe;
-    case Tok::kGt: return BinaryOp::kGt;
-    case Tok::kGe: return BinaryOp::kGe;
-    case Tok::kLt: return BinaryOp::kLt;
-    case Tok::kLe: return BinaryOp::kLe;
-    default: return std::nullopt;
+    case Tok::kOr:
+      return BinaryOp::kOr;
+    case Tok::kAnd:
+      return BinaryOp::kAnd;
+    case Tok::kUnless:
+      return BinaryOp::kUnless;
+    case Tok::kAdd:
+      return BinaryOp::kAdd;
+    case Tok::kSub:
+      return BinaryOp::kSub;
+    case Tok::kMul:
+      return BinaryOp::kMul;
+    case Tok::kDiv:
+      return BinaryOp::kDiv;
+    case Tok::kMod:
+      return BinaryOp::kMod;
+    case Tok::kPow:
+      return BinaryOp::kPow;
+    case Tok::kCmpEq:
+      return BinaryOp::kEq;
+    case Tok::kNeq:
+      return BinaryOp::kNe;
+    case Tok::kGt:
+      return BinaryOp::kGt;
+    case Tok::kGe:
+      return BinaryOp::kGe;
+    case Tok::kLt:
+      return BinaryOp::kLt;
+    case Tok::kLe:
+      return BinaryOp::kLe;
+    default:
+      return std::nullopt;
   }
 }
 
 // Loki's (and Prometheus') precedence, lowest first; ^ is right-associative.
 int Precedence(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kOr: return 1;
+    case BinaryOp::kOr:
+      return 1;
     case BinaryOp::kAnd:
-    case BinaryOp::kUnless: return 2;
+    case BinaryOp::kUnless:
+      return 2;
     case BinaryOp::kEq:
     case BinaryOp::kNe:
     case BinaryOp::kGt:
     case BinaryOp::kGe:
     case BinaryOp::kLt:
-    case BinaryOp::kLe: return 3;
+    case BinaryOp::kLe:
+      return 3;
     case BinaryOp::kAdd:
-    case BinaryOp::kSub: return 4;
+    case BinaryOp::kSub:
+      return 4;
     case BinaryOp::kMul:
     case BinaryOp::kDiv:
-    case BinaryOp::kMod: return 5;
-    case BinaryOp::kPow: return 6;
+    case BinaryOp::kMod:
+      return 5;
+    case BinaryOp::kPow:
+      return 6;
   }
   return 0;
 }
@@ -117,21 +139,34 @@ int Precedence(BinaryOp op) {
 // Loki's MergeBinOp on two scalars (division and modulo by zero give NaN).
 double Fold(BinaryOp op, double l, double r) {
   switch (op) {
-    case BinaryOp::kAdd: return l + r;
-    case BinaryOp::kSub: return l - r;
-    case BinaryOp::kMul: return l * r;
-    case BinaryOp::kDiv: return r == 0 ? std::nan("") : l / r;
-    case BinaryOp::kMod: return r == 0 ? std::nan("") : std::fmod(l, r);
-    case BinaryOp::kPow: return std::pow(l, r);
-    case BinaryOp::kEq: return l == r ? 1 : 0;
-    case BinaryOp::kNe: return l != r ? 1 : 0;
-    case BinaryOp::kGt: return l > r ? 1 : 0;
-    case BinaryOp::kGe: return l >= r ? 1 : 0;
-    case BinaryOp::kLt: return l < r ? 1 : 0;
-    case BinaryOp::kLe: return l <= r ? 1 : 0;
+    case BinaryOp::kAdd:
+      return l + r;
+    case BinaryOp::kSub:
+      return l - r;
+    case BinaryOp::kMul:
+      return l * r;
+    case BinaryOp::kDiv:
+      return r == 0 ? std::nan("") : l / r;
+    case BinaryOp::kMod:
+      return r == 0 ? std::nan("") : std::fmod(l, r);
+    case BinaryOp::kPow:
+      return std::pow(l, r);
+    case BinaryOp::kEq:
+      return l == r ? 1 : 0;
+    case BinaryOp::kNe:
+      return l != r ? 1 : 0;
+    case BinaryOp::kGt:
+      return l > r ? 1 : 0;
+    case BinaryOp::kGe:
+      return l >= r ? 1 : 0;
+    case BinaryOp::kLt:
+      return l < r ? 1 : 0;
+    case BinaryOp::kLe:
+      return l <= r ? 1 : 0;
     case BinaryOp::kOr:
     case BinaryOp::kAnd:
-    case BinaryOp::kUnless: break;
+    case BinaryOp::kUnless:
+      break;
   }
   return std::nan("");
 }
@@ -143,12 +178,18 @@ bool IsLineFilterOp(Tok t) {
 
 LineFilterOp LineFilterOpFor(Tok t) {
   switch (t) {
-    case Tok::kPipeExact: return LineFilterOp::kContains;
-    case Tok::kNeq: return LineFilterOp::kNotContains;
-    case Tok::kPipeMatch: return LineFilterOp::kMatch;
-    case Tok::kNre: return LineFilterOp::kNotMatch;
-    case Tok::kPipePattern: return LineFilterOp::kPattern;
-    default: return LineFilterOp::kNotPattern;
+    case Tok::kPipeExact:
+      return LineFilterOp::kContains;
+    case Tok::kNeq:
+      return LineFilterOp::kNotContains;
+    case Tok::kPipeMatch:
+      return LineFilterOp::kMatch;
+    case Tok::kNre:
+      return LineFilterOp::kNotMatch;
+    case Tok::kPipePattern:
+      return LineFilterOp::kPattern;
+    default:
+      return LineFilterOp::kNotPattern;
   }
 }
 
@@ -159,24 +200,36 @@ bool IsNegative(LineFilterOp op) {
 
 std::optional<model::LabelMatcher::Type> MatcherTypeFor(Tok t) {
   switch (t) {
-    case Tok::kEq: return model::LabelMatcher::Type::kEqual;
-    case Tok::kNeq: return model::LabelMatcher::Type::kNotEqual;
-    case Tok::kRe: return model::LabelMatcher::Type::kRegexMatch;
-    case Tok::kNre: return model::LabelMatcher::Type::kRegexNoMatch;
-    default: return std::nullopt;
+    case Tok::kEq:
+      return model::LabelMatcher::Type::kEqual;
+    case Tok::kNeq:
+      return model::LabelMatcher::Type::kNotEqual;
+    case Tok::kRe:
+      return model::LabelMatcher::Type::kRegexMatch;
+    case Tok::kNre:
+      return model::LabelMatcher::Type::kRegexNoMatch;
+    default:
+      return std::nullopt;
   }
 }
 
 std::optional<CompareOp> CompareOpFor(Tok t) {
   switch (t) {
     case Tok::kEq:
-    case Tok::kCmpEq: return CompareOp::kEq;
-    case Tok::kNeq: return CompareOp::kNe;
-    case Tok::kGt: return CompareOp::kGt;
-    case Tok::kGe: return CompareOp::kGe;
-    case Tok::kLt: return CompareOp::kLt;
-    case Tok::kLe: return CompareOp::kLe;
-    default: return std::nullopt;
+    case Tok::kCmpEq:
+      return CompareOp::kEq;
+    case Tok::kNeq:
+      return CompareOp::kNe;
+    case Tok::kGt:
+      return CompareOp::kGt;
+    case Tok::kGe:
+      return CompareOp::kGe;
+    case Tok::kLt:
+      return CompareOp::kLt;
+    case Tok::kLe:
+      return CompareOp::kLe;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -185,21 +238,50 @@ std::optional<CompareOp> CompareOpFor(Tok t) {
 std::string GoRegexError(const RE2& re) {
   const char* what = nullptr;
   switch (re.error_code()) {
-    case RE2::ErrorBadEscape: what = "invalid escape sequence"; break;
-    case RE2::ErrorBadCharClass: what = "invalid character class"; break;
-    case RE2::ErrorBadCharRange: what = "invalid character class range"; break;
-    case RE2::ErrorMissingBracket: what = "missing closing ]"; break;
-    case RE2::ErrorMissingParen: what = "missing closing )"; break;
-    case RE2::ErrorUnexpectedParen: what = "unexpected )"; break;
-    case RE2::ErrorTrailingBackslash: what = "trailing backslash at end of expression"; break;
-    case RE2::ErrorRepeatArgument: what = "missing argument to repetition operator"; break;
-    case RE2::ErrorRepeatSize: what = "invalid repeat count"; break;
-    case RE2::ErrorRepeatOp: what = "invalid nested repetition operator"; break;
-    case RE2::ErrorBadPerlOp: what = "invalid or unsupported Perl syntax"; break;
-    case RE2::ErrorBadUTF8: what = "invalid UTF-8"; break;
-    case RE2::ErrorBadNamedCapture: what = "invalid named capture"; break;
-    case RE2::ErrorPatternTooLarge: what = "expression too large"; break;
-    default: return "error parsing regexp: " + re.error();
+    case RE2::ErrorBadEscape:
+      what = "invalid escape sequence";
+      break;
+    case RE2::ErrorBadCharClass:
+      what = "invalid character class";
+      break;
+    case RE2::ErrorBadCharRange:
+      what = "invalid character class range";
+      break;
+    case RE2::ErrorMissingBracket:
+      what = "missing closing ]";
+      break;
+    case RE2::ErrorMissingParen:
+      what = "missing closing )";
+      break;
+    case RE2::ErrorUnexpectedParen:
+      what = "unexpected )";
+      break;
+    case RE2::ErrorTrailingBackslash:
+      what = "trailing backslash at end of expression";
+      break;
+    case RE2::ErrorRepeatArgument:
+      what = "missing argument to repetition operator";
+      break;
+    case RE2::ErrorRepeatSize:
+      what = "invalid repeat count";
+      break;
+    case RE2::ErrorRepeatOp:
+      what = "invalid nested repetition operator";
+      break;
+    case RE2::ErrorBadPerlOp:
+      what = "invalid or unsupported Perl syntax";
+      break;
+    case RE2::ErrorBadUTF8:
+      what = "invalid UTF-8";
+      break;
+    case RE2::ErrorBadNamedCapture:
+      what = "invalid named capture";
+      break;
+    case RE2::ErrorPatternTooLarge:
+      what = "expression too large";
+      break;
+    default:
+      return "error parsing regexp: " + re.error();
   }
   return fmt::format("error parsing regexp: {}: `{}`", what, re.error_arg());
 }
@@ -542,7 +624,8 @@ class Parser {
         if (name == "label_replace") return ParseLabelReplace();
         return Unexpected();
       }
-      default: return Unexpected();
+      default:
+        return Unexpected();
     }
   }
 
@@ -597,8 +680,10 @@ class Parser {
         case RangeOp::kMaxOverTime:
         case RangeOp::kMinOverTime:
         case RangeOp::kFirstOverTime:
-        case RangeOp::kLastOverTime: break;
-        default: return SemanticError(fmt::format("grouping not allowed for {} aggregation", name));
+        case RangeOp::kLastOverTime:
+          break;
+        default:
+          return SemanticError(fmt::format("grouping not allowed for {} aggregation", name));
       }
     }
     if (node->range.unwrap) {
@@ -607,7 +692,8 @@ class Parser {
         case RangeOp::kBytesOverTime:
         case RangeOp::kBytesRate:
           return SemanticError(fmt::format("invalid aggregation {} with unwrap", name));
-        default: return Status::OK();
+        default:
+          return Status::OK();
       }
     }
     switch (node->op) {
@@ -615,8 +701,10 @@ class Parser {
       case RangeOp::kBytesRate:
       case RangeOp::kCountOverTime:
       case RangeOp::kRate:
-      case RangeOp::kAbsentOverTime: return Status::OK();
-      default: return SemanticError(fmt::format("invalid aggregation {} without unwrap", name));
+      case RangeOp::kAbsentOverTime:
+        return Status::OK();
+      default:
+        return SemanticError(fmt::format("invalid aggregation {} without unwrap", name));
     }
   }
 
@@ -865,7 +953,8 @@ class Parser {
           stages->push_back(std::make_unique<LabelFilterStage>(std::move(f)));
           break;
         }
-        default: return Unexpected();
+        default:
+          return Unexpected();
       }
     }
   }

@@ -713,9 +713,15 @@ TEST(ParserTest, FuzzMutatedValidQueries) {
     for (int k = 0; k < edits && !q.empty(); ++k) {
       size_t pos = rng() % q.size();
       switch (rng() % 3) {
-        case 0: q.erase(pos, 1); break;
-        case 1: q.insert(pos, 1, kChars[rng() % (sizeof(kChars) - 1)]); break;
-        default: q[pos] = kChars[rng() % (sizeof(kChars) - 1)]; break;
+        case 0:
+          q.erase(pos, 1);
+          break;
+        case 1:
+          q.insert(pos, 1, kChars[rng() % (sizeof(kChars) - 1)]);
+          break;
+        default:
+          q[pos] = kChars[rng() % (sizeof(kChars) - 1)];
+          break;
       }
     }
     CheckNoCrashAndStable(q);

@@ -68,7 +68,9 @@ void AppendGrouping(std::string* out, const Grouping& g) {
 
 void AppendLabelFilter(std::string* out, const LabelFilter& f) {
   switch (f.kind()) {
-    case LabelFilterKind::kString: *out += f.Cast<StringLabelFilter>().matcher.ToString(); return;
+    case LabelFilterKind::kString:
+      *out += f.Cast<StringLabelFilter>().matcher.ToString();
+      return;
     case LabelFilterKind::kNumeric: {
       const auto& n = f.Cast<NumericLabelFilter>();
       *out += n.name + CompareOpName(n.op) + FormatFloatFixed(n.value);
@@ -132,15 +134,20 @@ void AppendStage(std::string* out, const Stage& s) {
       *out += "| ";
       *out += ParserKindName(p.parser);
       switch (p.parser) {
-        case ParserKind::kJson: AppendExtractions(out, p.extractions); break;
+        case ParserKind::kJson:
+          AppendExtractions(out, p.extractions);
+          break;
         case ParserKind::kLogfmt:
           if (p.strict) *out += " --strict";
           if (p.keep_empty) *out += " --keep-empty";
           AppendExtractions(out, p.extractions);
           break;
         case ParserKind::kRegexp:
-        case ParserKind::kPattern: *out += " " + QuoteString(p.param); break;
-        case ParserKind::kUnpack: break;
+        case ParserKind::kPattern:
+          *out += " " + QuoteString(p.param);
+          break;
+        case ParserKind::kUnpack:
+          break;
       }
       return;
     }
@@ -169,7 +176,9 @@ void AppendStage(std::string* out, const Stage& s) {
       *out += "| keep";
       AppendNamedMatchers(out, s.Cast<KeepLabelsStage>().labels);
       return;
-    case StageKind::kDecolorize: *out += "| decolorize"; return;
+    case StageKind::kDecolorize:
+      *out += "| decolorize";
+      return;
   }
 }
 
@@ -188,17 +197,23 @@ void AppendSelector(std::string* out, const LogSelectorExpr& sel) {
 
 const char* ConversionName(UnwrapConversion c) {
   switch (c) {
-    case UnwrapConversion::kBytes: return "bytes";
-    case UnwrapConversion::kDuration: return "duration";
-    case UnwrapConversion::kDurationSeconds: return "duration_seconds";
-    case UnwrapConversion::kNone: break;
+    case UnwrapConversion::kBytes:
+      return "bytes";
+    case UnwrapConversion::kDuration:
+      return "duration";
+    case UnwrapConversion::kDurationSeconds:
+      return "duration_seconds";
+    case UnwrapConversion::kNone:
+      break;
   }
   return "";
 }
 
 void AppendExpr(std::string* out, const Expr& e) {
   switch (e.kind()) {
-    case ExprKind::kLogSelector: AppendSelector(out, e.Cast<LogSelectorExpr>()); return;
+    case ExprKind::kLogSelector:
+      AppendSelector(out, e.Cast<LogSelectorExpr>());
+      return;
     case ExprKind::kRangeAggregation: {
       const auto& r = e.Cast<RangeAggregationExpr>();
       *out += RangeOpName(r.op);
@@ -261,8 +276,12 @@ void AppendExpr(std::string* out, const Expr& e) {
       *out += ')';
       return;
     }
-    case ExprKind::kLiteral: *out += FormatGoFloat(e.Cast<LiteralExpr>().value); return;
-    case ExprKind::kVector: *out += fmt::format("vector({:f})", e.Cast<VectorExpr>().value); return;
+    case ExprKind::kLiteral:
+      *out += FormatGoFloat(e.Cast<LiteralExpr>().value);
+      return;
+    case ExprKind::kVector:
+      *out += fmt::format("vector({:f})", e.Cast<VectorExpr>().value);
+      return;
     case ExprKind::kLabelReplace: {
       const auto& l = e.Cast<LabelReplaceExpr>();
       *out += "label_replace(";
