@@ -22,9 +22,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "iter/merge.h"
 #include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
+#include "testing/memory_source.h"
 
 namespace sluice::logql::engine {
 namespace {
@@ -32,35 +32,6 @@ namespace {
 constexpr int64_t kBaseSec = 1'700'000'000;
 
 int64_t Sec(double s) { return kBaseSec * 1'000'000'000 + static_cast<int64_t>(s * 1e9); }
-
-class MemoryReader final : public read::StreamSource {
- public:
-  std::vector<std::pair<model::LabelSet, std::vector<model::Entry>>> streams;
-  Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
-                                                            std::string_view /*tenant*/) override {
-    std::vector<iter::EntryIteratorPtr> its;
-    for (const auto& [labels, entries] : streams) {
-      if (!model::MatchesAll(req.matchers, labels)) continue;
-      std::vector<model::Entry> in;
-      for (const auto& e : entries) {
-        if (e.timestamp_ns >= req.from_ns && e.timestamp_ns < req.through_ns) in.push_back(e);
-      }
-      std::stable_sort(in.begin(), in.end(), [](const model::Entry& a, const model::Entry& b) {
-        return a.timestamp_ns < b.timestamp_ns;
-      });
-      its.push_back(iter::NewVectorIterator(labels, std::move(in), req.direction));
-    }
-    return its;
-  }
-  Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,
-                                                    std::string_view /*tenant*/) override {
-    std::vector<model::LabelSet> out;
-    for (const auto& [labels, entries] : streams) {
-      if (model::MatchesAll(req.matchers, labels)) out.push_back(labels);
-    }
-    return out;
-  }
-};
 
 read::SelectRequest Base() {
   read::SelectRequest base;
@@ -101,7 +72,7 @@ void RunFile(const std::filesystem::path& path) {
   ASSERT_TRUE(in.good()) << path;
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
-  MemoryReader reader;
+  testing::MemorySource reader;  // every stream under tenant "t"
   size_t i = 0;
   int queries = 0;
   auto blank = [&](size_t k) { return lines[k].find_first_not_of(" \t") == std::string::npos; };
@@ -133,7 +104,7 @@ void RunFile(const std::filesystem::path& path) {
         e.line = rest;
         entries.push_back(std::move(e));
       }
-      reader.streams.emplace_back(std::move(*labels), std::move(entries));
+      reader.Add("t", labels->ToString(), std::move(entries));
       continue;
     }
     ASSERT_EQ(line.rfind("query ", 0), 0u) << where << ": expected `stream` or `query`";
