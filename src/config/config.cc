@@ -300,13 +300,26 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   return config;
 }
 
-std::string DumpConfigYaml(const Config& config) {
-  Config copy = config;
+namespace {
+
+// `visit(copy, dumper)` as one YAML mapping; the visitors take mutable references, so a copy.
+template <typename T, typename VisitFn>
+std::string DumpYaml(T copy, VisitFn visit) {
   YamlDumper dumper;
   dumper.out() << YAML::BeginMap;
-  VisitConfig(copy, dumper);
+  visit(copy, dumper);
   dumper.out() << YAML::EndMap;
   return std::string(dumper.out().c_str()) + "\n";
+}
+
+}  // namespace
+
+std::string DumpConfigYaml(const Config& config) {
+  return DumpYaml(config, [](Config& c, YamlDumper& d) { VisitConfig(c, d); });
+}
+
+std::string DumpLimitsYaml(const Limits& limits) {
+  return DumpYaml(limits, [](Limits& l, YamlDumper& d) { VisitLimits(l, d); });
 }
 
 Result<std::vector<TenantOverride>> ParseOverridesYaml(std::string_view yaml,

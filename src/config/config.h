@@ -105,6 +105,8 @@ Result<Config> LoadConfig(const std::vector<std::string>& args);
 
 // The effective configuration as YAML (GET /config).
 std::string DumpConfigYaml(const Config& config);
+// One tenant's limits as YAML, keyed as in limits_config (GET /config/tenant/v1/limits).
+std::string DumpLimitsYaml(const Limits& limits);
 
 // Per-tenant limits from a runtime overrides file: `overrides: {tenant: {limit: value}}`,
 // each tenant starting from `defaults`.

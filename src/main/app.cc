@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "config/overrides.h"
 #include "distributor/distributor.h"
+#include "http/limits_api.h"
 #include "http/push/otlp.h"
 #include "http/push/push_decoder.h"
 #include "http/query_api.h"
@@ -135,6 +136,10 @@ void App::Impl::RegisterRoutes() {
   });
   router.Handle({"GET"}, "/loki/api/v1/status/buildinfo",
                 [](http::Request&) { return http::Response::Json(BuildInfoJson()); });
+  http::RegisterLimitsRoutes(&router, overrides.get(),
+                             {.auth_enabled = config.auth_enabled,
+                              .pattern_ingester_enabled = false,
+                              .version = std::string(GetBuildInfo().version)});
   http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
                             frontend.get());
 }

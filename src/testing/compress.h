@@ -1,9 +1,11 @@
 #pragma once
 
-// zlib compression for tests that build compressed request bodies.
+// Compression for tests that build compressed request bodies: zlib, zstd and lz4 frames.
 
 #include <gtest/gtest.h>
+#include <lz4frame.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <string>
 #include <string_view>
@@ -28,6 +30,22 @@ inline std::string Deflate(std::string_view in, int window_bits,
 
 inline std::string Gzip(std::string_view in, int level = Z_DEFAULT_COMPRESSION) {
   return Deflate(in, 15 + 16, level);
+}
+
+inline std::string ZstdFrame(std::string_view in, int level = 1) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), level);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+inline std::string Lz4Frame(std::string_view in) {
+  std::string out(LZ4F_compressFrameBound(in.size(), nullptr), '\0');
+  size_t n = LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), nullptr);
+  EXPECT_FALSE(LZ4F_isError(n));
+  out.resize(n);
+  return out;
 }
 
 }  // namespace sluice::testing

@@ -1,10 +1,12 @@
-// gzip, deflate and snappy decoding of push bodies, each bounded by an output cap so that a small
-// body cannot make the server allocate or inflate more than the cap (a "zip bomb").
+// gzip, deflate, snappy, zstd and lz4 decoding of push bodies, each bounded by an output cap so
+// that a small body cannot make the server allocate or inflate more than the cap (a "zip bomb").
 
 #include <fmt/format.h>
 #include <libdeflate.h>
+#include <lz4frame.h>
 #include <snappy.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <climits>
@@ -89,8 +91,8 @@ constexpr std::string_view kUnexpectedEndFormat = "invalid {} body: unexpected e
 constexpr std::string_view kNeedsDictionaryFormat =
     "invalid {} body: stream needs a preset dictionary";
 constexpr std::string_view kOutOfMemoryFormat = "{}: out of memory";
-// The second {} is zlib's own message.
-constexpr std::string_view kZlibErrorFormat = "invalid {} body: {}";
+// The second {} is the decoder library's own message.
+constexpr std::string_view kDecoderErrorFormat = "invalid {} body: {}";
 
 // Streams `in` through zlib into *out, growing it geometrically up to max_out. `format` names the
 // format in error messages. With multi_member, input left after the end of a stream must be
@@ -178,8 +180,8 @@ Status InflateStream(std::string_view in, int window_bits, bool multi_member, co
       case Z_MEM_ERROR:
         return Status::Internal(fmt::format(kOutOfMemoryFormat, format));
       default:
-        return Status::InvalidArgument(
-            fmt::format(kZlibErrorFormat, format, zs->msg != nullptr ? zs->msg : "corrupt input"));
+        return Status::InvalidArgument(fmt::format(kDecoderErrorFormat, format,
+                                                   zs->msg != nullptr ? zs->msg : "corrupt input"));
     }
     if (rc == Z_OK && in_pos == in.size() && zs->avail_out > 0) {
       // zlib consumed everything and still has room: the stream is cut short.
@@ -187,6 +189,59 @@ Status InflateStream(std::string_view in, int window_bits, bool multi_member, co
     }
   }
 }
+
+// One call of a streaming decoder: consume from `*in`, write at most `room` bytes at `dst`.
+struct StreamStep {
+  size_t wrote = 0;
+  bool frame_done = false;  // the decoder ended a frame with this call
+  bool progressed = false;  // input consumed or output written
+};
+
+// Runs a streaming decoder (zstd, lz4 frames) over `in` into *out, growing it geometrically up
+// to max_out; concatenated frames decode one after another. `step` returns an InvalidArgument on
+// corrupt input. Neither format bounds its expansion ratio, so only max_out limits the output.
+template <typename Step>
+Status DecodeFrames(std::string_view in, const char* format, uint64_t max_out, ByteBuffer* out,
+                    Step step) {
+  out->set_size(0);
+  out->Reserve(static_cast<size_t>(
+      std::min<uint64_t>(max_out, std::max<uint64_t>(in.size() * 4, 64 << 10))));
+  size_t produced = 0;
+  bool frame_open = false;
+  char probe;
+  while (!in.empty() || frame_open) {
+    const size_t room = static_cast<size_t>(std::min<uint64_t>(out->capacity(), max_out));
+    bool probing = false;
+    if (produced == room) {
+      if (produced >= max_out) {
+        probing = true;  // full at the cap: one more byte of output means over it
+      } else {
+        out->set_size(produced);
+        out->Reserve(
+            static_cast<size_t>(std::min<uint64_t>(max_out, static_cast<uint64_t>(produced) * 2)));
+      }
+    }
+    char* dst = probing ? &probe : out->data() + produced;
+    size_t dst_room = probing ? 1 : std::min<uint64_t>(out->capacity(), max_out) - produced;
+    Result<StreamStep> r = step(&in, dst, dst_room);
+    if (!r.ok()) return r.status();
+    if (probing && r->wrote > 0) return TooLargeDecompressed(format, max_out);
+    produced += r->wrote;
+    frame_open = !r->frame_done;
+    if (!r->progressed && frame_open && dst_room > r->wrote) {
+      return Status::InvalidArgument(fmt::format(kUnexpectedEndFormat, format));
+    }
+  }
+  out->set_size(produced);
+  return Status::OK();
+}
+
+struct ZstdDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+struct Lz4Deleter {
+  void operator()(LZ4F_dctx* d) const { LZ4F_freeDecompressionContext(d); }
+};
 
 struct DecompressorDeleter {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
@@ -270,6 +325,46 @@ Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out) 
   }
   out->set_size(length);
   return Status::OK();
+}
+
+Status ZstdUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out) {
+  thread_local std::unique_ptr<ZSTD_DCtx, ZstdDeleter> ctx(ZSTD_createDCtx());
+  ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only);
+  return DecodeFrames(in, "zstd", max_out, out,
+                      [&](std::string_view* rest, char* dst, size_t room) -> Result<StreamStep> {
+                        ZSTD_inBuffer src{rest->data(), rest->size(), 0};
+                        ZSTD_outBuffer dst_buf{dst, room, 0};
+                        size_t rc = ZSTD_decompressStream(ctx.get(), &dst_buf, &src);
+                        if (ZSTD_isError(rc)) {
+                          return Status::InvalidArgument(
+                              fmt::format(kDecoderErrorFormat, "zstd", ZSTD_getErrorName(rc)));
+                        }
+                        rest->remove_prefix(src.pos);
+                        return StreamStep{dst_buf.pos, rc == 0, src.pos > 0 || dst_buf.pos > 0};
+                      });
+}
+
+Status Lz4FrameUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out) {
+  thread_local std::unique_ptr<LZ4F_dctx, Lz4Deleter> ctx([] {
+    LZ4F_dctx* d = nullptr;
+    return LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION)) ? nullptr : d;
+  }());
+  if (ctx == nullptr) return Status::Internal("lz4: cannot create a decompression context");
+  LZ4F_resetDecompressionContext(ctx.get());
+  return DecodeFrames(in, "lz4", max_out, out,
+                      [&](std::string_view* rest, char* dst, size_t room) -> Result<StreamStep> {
+                        size_t dst_size = room;
+                        size_t src_size = rest->size();
+                        size_t rc = LZ4F_decompress(ctx.get(), dst, &dst_size, rest->data(),
+                                                    &src_size, nullptr);
+                        if (LZ4F_isError(rc)) {
+                          LZ4F_resetDecompressionContext(ctx.get());
+                          return Status::InvalidArgument(
+                              fmt::format(kDecoderErrorFormat, "lz4", LZ4F_getErrorName(rc)));
+                        }
+                        rest->remove_prefix(src_size);
+                        return StreamStep{dst_size, rc == 0, src_size > 0 || dst_size > 0};
+                      });
 }
 
 }  // namespace sluice::http::push_internal

@@ -33,7 +33,7 @@ std::string Lower(std::string_view s) {
 
 // Loki's texts (pkg/loghttp/push/otlp.go, pkg/util's size errors).
 constexpr std::string_view kUnsupportedEncodingFormat =
-    "unsupported content encoding {}: only gzip is supported";
+    "unsupported content encoding {}: only gzip, lz4 and zstd are supported";
 constexpr std::string_view kUnsupportedTypeFormat = "content type: {} is not supported";
 constexpr std::string_view kTooLargeFormat = "message size too large than max ({} vs {})";
 constexpr std::string_view kDecompressedTooLargeFormat =
@@ -49,8 +49,16 @@ Result<model::PushRequest> DecodeOtlpLogs(std::string_view body, std::string_vie
     return Status::TooLarge(fmt::format(kTooLargeFormat, body.size(), opts.max_compressed_bytes));
   }
   const std::string encoding = Lower(TrimSpaces(content_encoding));
-  const bool gzip = encoding == "gzip" || encoding == "x-gzip";
-  if (!gzip && !encoding.empty() && encoding != "identity") {
+  // Loki's OTLP handler decodes these three (pkg/loghttp/push/otlp.go).
+  using Decoder = Status (*)(std::string_view, uint64_t, push_internal::ByteBuffer*);
+  Decoder decode = nullptr;
+  if (encoding == "gzip" || encoding == "x-gzip") {
+    decode = push_internal::InflateGzip;
+  } else if (encoding == "zstd") {
+    decode = push_internal::ZstdUncompress;
+  } else if (encoding == "lz4") {
+    decode = push_internal::Lz4FrameUncompress;
+  } else if (!encoding.empty() && encoding != "identity") {
     return Status::InvalidArgument(
         fmt::format(kUnsupportedEncodingFormat, TrimSpaces(content_encoding)));
   }
@@ -69,8 +77,8 @@ Result<model::PushRequest> DecodeOtlpLogs(std::string_view body, std::string_vie
       }
     }
   } release;
-  if (gzip) {
-    SLUICE_RETURN_IF_ERROR(push_internal::InflateGzip(body, opts.max_decompressed_bytes, &scratch));
+  if (decode != nullptr) {
+    SLUICE_RETURN_IF_ERROR(decode(body, opts.max_decompressed_bytes, &scratch));
   } else if (body.size() > opts.max_decompressed_bytes) {
     return Status::TooLarge(
         fmt::format(kDecompressedTooLargeFormat, body.size(), opts.max_decompressed_bytes));

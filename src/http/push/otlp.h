@@ -5,6 +5,7 @@
 // A body is, from the outside in:
 //   Content-Encoding  "" | "identity"         : as received
 //                     "gzip"                  : RFC 1952
+//                     "zstd" | "lz4"          : Zstandard / LZ4 frames
 //   Content-Type      "application/x-protobuf" : an ExportLogsServiceRequest (otlp_proto.cc)
 //                     "application/json"       : OTLP's JSON encoding of it (otlp_json.cc)
 //                     anything else            : 400, as Loki answers

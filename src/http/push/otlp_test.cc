@@ -75,6 +75,8 @@ Pb StringValue(std::string_view s) { return Pb().Bytes(1, s); }
 Pb Kv(std::string_view key, const Pb& value) { return Pb().Bytes(1, key).Msg(2, value); }
 
 using sluice::testing::Gzip;
+using sluice::testing::Lz4Frame;
+using sluice::testing::ZstdFrame;
 
 // One resource (service.name=api, k8s.pod.name=pod-1, host.name=h1), one scope (lib 1.0 with
 // attribute scope.attr), one record with every field set.
@@ -188,6 +190,15 @@ TEST(Otlp, GzipBothEncodings) {
   ExpectSample(*js);
 }
 
+TEST(Otlp, ZstdAndLz4AsLokiAccepts) {
+  auto zs = Decode(ZstdFrame(SampleProto()), kProto, "zstd");
+  ASSERT_TRUE(zs.ok()) << zs.status().message();
+  ExpectSample(*zs);
+  auto lz = Decode(Lz4Frame(kSampleJson), kJson, "lz4");
+  ASSERT_TRUE(lz.ok()) << lz.status().message();
+  ExpectSample(*lz);
+}
+
 TEST(Otlp, BadBodiesAre400WithAMessage) {
   struct Case {
     std::string body;
@@ -205,7 +216,9 @@ TEST(Otlp, BadBodiesAre400WithAMessage) {
        "timeUnixNano: expected an integer"},
       {"not gzip", kJson, "gzip", "gzip"},
       {proto, "text/plain", "", "content type: text/plain is not supported"},
-      {proto, kProto, "br", "unsupported content encoding br"},
+      {proto, kProto, "br",
+       "unsupported content encoding br: only gzip, lz4 and zstd are supported"},
+      {proto, kProto, "zstd", "invalid zstd body"},
       {Pb().Msg(1, Pb().Msg(2, Pb().Msg(2, Pb().Bytes(9, "short")))).str(), kProto, "",
        "trace_id must be 16 bytes, got 5"},
   };

@@ -24,6 +24,8 @@ constexpr std::string_view kProto = "application/x-protobuf";
 
 using sluice::testing::Deflate;
 using sluice::testing::Gzip;
+using sluice::testing::Lz4Frame;
+using sluice::testing::ZstdFrame;
 std::string Zlib(std::string_view in) { return Deflate(in, 15); }
 std::string RawDeflate(std::string_view in) { return Deflate(in, -15); }
 
@@ -508,6 +510,37 @@ TEST(PushDecode, GzipBombStopsAtCapWithBoundedMemory) {
   std::string zlib_bomb = Deflate(std::string(8 << 20, '\0'), 15, Z_BEST_SPEED);
   EXPECT_EQ(push_internal::InflateDeflate(zlib_bomb, 1 << 20, &out).code(), StatusCode::kTooLarge);
   EXPECT_LE(out.capacity(), 1u << 20);
+}
+
+TEST(PushDecode, ZstdAndLz4FramesDecodeAndStopAtTheCap) {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += "line " + std::to_string(i) + "\n";
+  push_internal::ByteBuffer out;
+  using Decoder = Status (*)(std::string_view, uint64_t, push_internal::ByteBuffer*);
+  const std::pair<Decoder, std::string (*)(std::string_view)> codecs[] = {
+      {push_internal::ZstdUncompress, [](std::string_view in) { return ZstdFrame(in); }},
+      {push_internal::Lz4FrameUncompress, [](std::string_view in) { return Lz4Frame(in); }},
+  };
+  for (auto [decode, compress] : codecs) {
+    std::string frame = compress(text);
+    ASSERT_TRUE(decode(frame, 1 << 20, &out).ok());
+    EXPECT_EQ(out.view(), text);
+    // Two frames back to back decode as one body.
+    ASSERT_TRUE(decode(frame + compress("tail"), 1 << 20, &out).ok());
+    EXPECT_EQ(out.view(), text + "tail");
+    // Exactly at the cap passes; one byte under it is TooLarge; a 64 MiB bomb stops at the cap.
+    EXPECT_TRUE(decode(frame, text.size(), &out).ok());
+    EXPECT_EQ(decode(frame, text.size() - 1, &out).code(), StatusCode::kTooLarge);
+    EXPECT_EQ(decode(compress(std::string(64 << 20, 'a')), 1 << 20, &out).code(),
+              StatusCode::kTooLarge);
+    EXPECT_LE(out.capacity(), size_t{1} << 20);
+    // Truncated or corrupt frames are InvalidArgument.
+    for (size_t cut : {frame.size() - 1, frame.size() / 2, size_t{3}}) {
+      Status st = decode(std::string_view(frame).substr(0, cut), 1 << 20, &out);
+      EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << cut << " " << st.message();
+    }
+    EXPECT_EQ(decode("not a frame at all", 1 << 20, &out).code(), StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(PushDecode, SnappyLengthHeaderIsCheckedBeforeAllocating) {

@@ -52,6 +52,10 @@ Status InflateGzip(std::string_view in, uint64_t max_out, ByteBuffer* out);
 Status InflateDeflate(std::string_view in, uint64_t max_out, ByteBuffer* out);
 // Snappy block format (not the framed format): a varint length, then elements.
 Status SnappyUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out);
+// Zstandard frames (RFC 8878) and LZ4 frames (not raw blocks), as OTLP exporters send them;
+// concatenated frames decode one after another.
+Status ZstdUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out);
+Status Lz4FrameUncompress(std::string_view in, uint64_t max_out, ByteBuffer* out);
 
 // Parses a JSON push body. REQUIRES: body->capacity() >= body->size() (always true); the padding
 // past the end is read. max_bytes bounds the extra copy made when the body holds invalid UTF-8.
