@@ -94,28 +94,25 @@ void RegisterDrilldownRoutes(Router* router, querier::Querier* q, bool auth_enab
         return Response::Json(MarshalDetectedLabels(*got));
       });
 
+  // detected_fields, or with a field name its values: the same parameters and the same read.
+  auto fields = [q, auth_enabled, clock](Request& request, bool values) -> Response {
+    auto tenants = TenantsForRead(request, auth_enabled);
+    if (!tenants.ok()) return Response::Error(tenants.status());
+    auto req = ParseDetectedFieldsQuery(request, clock->NowNanos());
+    if (!req.ok()) return Response::Error(req.status());
+    if (values) {
+      auto got = querier::DetectFieldValues(q, *tenants, *req, request.path_vars["name"]);
+      if (!got.ok()) return Response::Error(got.status());
+      return Response::Json(MarshalDetectedFieldValues(*got, req->limit));
+    }
+    auto got = querier::DetectFields(q, *tenants, *req);
+    if (!got.ok()) return Response::Error(got.status());
+    return Response::Json(MarshalDetectedFields(*got, req->limit));
+  };
   router->Handle(kGetPost, "/loki/api/v1/detected_fields",
-                 [q, auth_enabled, clock](Request& request) {
-                   auto tenants = TenantsForRead(request, auth_enabled);
-                   if (!tenants.ok()) return Response::Error(tenants.status());
-                   auto req = ParseDetectedFieldsQuery(request, clock->NowNanos());
-                   if (!req.ok()) return Response::Error(req.status());
-                   auto got = querier::DetectFields(q, *tenants, *req);
-                   if (!got.ok()) return Response::Error(got.status());
-                   return Response::Json(MarshalDetectedFields(*got, req->limit));
-                 });
-
+                 [fields](Request& r) { return fields(r, false); });
   router->Handle(kGetPost, "/loki/api/v1/detected_field/{name}/values",
-                 [q, auth_enabled, clock](Request& request) {
-                   auto tenants = TenantsForRead(request, auth_enabled);
-                   if (!tenants.ok()) return Response::Error(tenants.status());
-                   auto req = ParseDetectedFieldsQuery(request, clock->NowNanos());
-                   if (!req.ok()) return Response::Error(req.status());
-                   auto got =
-                       querier::DetectFieldValues(q, *tenants, *req, request.path_vars["name"]);
-                   if (!got.ok()) return Response::Error(got.status());
-                   return Response::Json(MarshalDetectedFieldValues(*got, req->limit));
-                 });
+                 [fields](Request& r) { return fields(r, true); });
 }
 
 }  // namespace sluice::http
