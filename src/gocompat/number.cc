@@ -1,5 +1,7 @@
 #include "gocompat/number.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -322,6 +324,29 @@ bool ParseHumanizeBytes(std::string_view s, uint64_t* out, std::string* err) {
   }
   *err = "unhandled size name: " + unit;
   return false;
+}
+
+bool ParseBool(std::string_view s, bool* out) {
+  if (s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "true" || s == "True") {
+    *out = true;
+    return true;
+  }
+  if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+std::string FormatHumanizeBytes(uint64_t bytes) {
+  if (bytes < 10) return fmt::format("{} B", bytes);
+  static constexpr std::string_view kSizes[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  const double s = static_cast<double>(bytes);
+  // Go computes the exponent as log(s)/log(1000), floored: the same float steps here.
+  const double e = std::floor(std::log(s) / std::log(1000.0));
+  const double val = std::floor(s / std::pow(1000.0, e) * 10 + 0.5) / 10;
+  const std::string_view unit = kSizes[static_cast<size_t>(e)];
+  return val < 10 ? fmt::format("{:.1f} {}", val, unit) : fmt::format("{:.0f} {}", val, unit);
 }
 
 }  // namespace sluice::gocompat

@@ -37,4 +37,10 @@ NumError ParseFloat(std::string_view s, double* out);
 // ParseFloat's, `unhandled size name: xx`, or `too large: ...`.
 bool ParseHumanizeBytes(std::string_view s, uint64_t* out, std::string* err);
 
+// strconv.ParseBool: 1 t T TRUE true True, 0 f F FALSE false False.
+bool ParseBool(std::string_view s, bool* out);
+
+// go-humanize (v1.0.1) Bytes: an SI size rounded to one decimal, "9 B", "1.5 kB", "83 MB".
+std::string FormatHumanizeBytes(uint64_t bytes);
+
 }  // namespace sluice::gocompat

@@ -158,5 +158,31 @@ TEST(NumberTest, ParseBytes) {
   EXPECT_EQ(err, "too large: 100EB");
 }
 
+TEST(FormatHumanizeBytesTest, SiWithOneDecimalBelowTen) {
+  EXPECT_EQ(FormatHumanizeBytes(0), "0 B");
+  EXPECT_EQ(FormatHumanizeBytes(9), "9 B");
+  EXPECT_EQ(FormatHumanizeBytes(10), "10 B");
+  EXPECT_EQ(FormatHumanizeBytes(999), "999 B");
+  EXPECT_EQ(FormatHumanizeBytes(1000), "1.0 kB");
+  EXPECT_EQ(FormatHumanizeBytes(1500), "1.5 kB");
+  EXPECT_EQ(FormatHumanizeBytes(82854982), "83 MB");  // go-humanize's own example
+  EXPECT_EQ(FormatHumanizeBytes(1048576), "1.0 MB");
+}
+
+TEST(ParseBoolTest, GoSpellings) {
+  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    bool b = false;
+    EXPECT_TRUE(ParseBool(t, &b) && b) << t;
+  }
+  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    bool b = true;
+    EXPECT_TRUE(ParseBool(f, &b) && !b) << f;
+  }
+  bool b;
+  EXPECT_FALSE(ParseBool("tRuE", &b));
+  EXPECT_FALSE(ParseBool("yes", &b));
+  EXPECT_FALSE(ParseBool("", &b));
+}
+
 }  // namespace
 }  // namespace sluice::gocompat

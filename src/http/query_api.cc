@@ -4,6 +4,7 @@
 #include <string_view>
 #include <utility>
 
+#include "http/drilldown_api.h"
 #include "http/index_api.h"
 #include "http/json_writer.h"
 #include "http/query_params.h"
@@ -165,6 +166,7 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
   });
 
   RegisterIndexRoutes(router, q, auth_enabled, clock);
+  RegisterDrilldownRoutes(router, q, auth_enabled, clock);
   RegisterTailRoutes(router, q, q->overrides(), auth_enabled, clock);
 }
 

@@ -10,6 +10,7 @@
 //   GET|POST /api/prom/query, /api/prom/label, /api/prom/label/{name}/values   (legacy v0 shapes)
 //   GET|POST /loki/api/v1/index/{stats,volume,volume_range}                   (index_api.h)
 //   GET      /loki/api/v1/tail, a websocket                                     (tail.h)
+//   GET|POST /loki/api/v1/detected_{labels,fields}, detected_field/{name}/values (drilldown_api.h)
 //
 // Parameters, defaults and error texts follow Loki's loghttp package; errors are plain text
 // with status 400 (parse, parameter and limit errors), 401 (no org id) or 5xx. This file holds

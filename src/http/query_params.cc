@@ -214,4 +214,57 @@ Result<querier::QueryRequest> ParseInstantQuery(const Request& request, int64_t 
   return q;
 }
 
+constexpr uint32_t kDefaultDetectedFieldsLimit = 1000;
+constexpr std::string_view kOutOfRangeFormat = "{} value {} is out of range [0, {}]";
+
+// loghttp's lineLimit / detectedFieldsLimit: a positive integer that fits 32 bits.
+Result<uint32_t> ParseCount(const std::string& value, std::string_view name, uint32_t fallback) {
+  if (value.empty()) return fallback;
+  int64_t l = 0;
+  if (gocompat::NumError e = gocompat::ParseInt(value, 10, &l); e != gocompat::NumError::kNone) {
+    return gocompat::NumErrorStatus("Atoi", value, e);
+  }
+  if (l <= 0) return Status::InvalidArgument(std::string(kNonPositiveLimitMessage));
+  constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
+  if (l > int64_t{kMax})
+    return Status::InvalidArgument(fmt::format(kOutOfRangeFormat, name, l, kMax));
+  return static_cast<uint32_t>(l);
+}
+
+Result<querier::DetectedFieldsRequest> ParseDetectedFieldsQuery(const Request& request,
+                                                                int64_t now_ns) {
+  querier::DetectedFieldsRequest q;
+  q.query = request.Param("query");
+  SLUICE_RETURN_IF_ERROR(ParseBounds(request, now_ns, &q.start_ns, &q.end_ns));
+  if (q.end_ns < q.start_ns) return Status::InvalidArgument(std::string(kEndBeforeStartMessage));
+  SLUICE_ASSIGN_OR_RETURN(
+      q.line_limit, ParseCount(request.Param("line_limit"), "line_limit", kDefaultQueryLimit));
+  // `field_limit` is the older name Loki still reads when `limit` is absent.
+  std::string limit = request.Param("limit");
+  if (limit.empty()) limit = request.Param("field_limit");
+  SLUICE_ASSIGN_OR_RETURN(q.limit, ParseCount(limit, "limit", kDefaultDetectedFieldsLimit));
+  int64_t step_ns = 0;
+  std::string step = request.Param("step");
+  if (step.empty()) {
+    step_ns =
+        std::max<int64_t>((q.end_ns - q.start_ns) / kNanosPerSecond / 250, 1) * kNanosPerSecond;
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(step_ns, ParseSecondsOrDuration(step));
+  }
+  // Loki keeps the step in whole milliseconds: a smaller one is zero.
+  if (step_ns / 1'000'000 <= 0)
+    return Status::InvalidArgument(std::string(kNonPositiveStepMessage));
+  if ((q.end_ns - q.start_ns) / step_ns > kMaxPointsPerSeries) {
+    return Status::InvalidArgument(std::string(kTooManyPointsMessage));
+  }
+  return q;
+}
+
+Status ParseDetectedLabelsBounds(const Request& request, int64_t now_ns, int64_t* start_ns,
+                                 int64_t* end_ns) {
+  SLUICE_RETURN_IF_ERROR(ParseBounds(request, now_ns, start_ns, end_ns));
+  if (*end_ns < *start_ns) return Status::InvalidArgument(std::string(kEndBeforeStartMessage));
+  return Status::OK();
+}
+
 }  // namespace sluice::http

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "http/server.h"
+#include "querier/detected.h"
 #include "querier/querier.h"
 
 namespace sluice::http {
@@ -19,5 +20,13 @@ Result<querier::QueryRequest> ParseRangeQuery(const Request& request, int64_t no
 Result<querier::QueryRequest> ParseInstantQuery(const Request& request, int64_t now_ns);
 // start/end/since of the label and series endpoints (determineBounds).
 Status ParseBounds(const Request& request, int64_t now_ns, int64_t* start_ns, int64_t* end_ns);
+// detected_fields and detected_field/{name}/values (loghttp.ParseDetectedFieldsQuery): query,
+// bounds, line_limit (default 100), limit or its older name field_limit (default 1000), and
+// step, which is checked as query_range checks it but not otherwise used.
+Result<querier::DetectedFieldsRequest> ParseDetectedFieldsQuery(const Request& request,
+                                                                int64_t now_ns);
+// detected_labels (loghttp.ParseDetectedLabelsQuery): bounds, with end not before start.
+Status ParseDetectedLabelsBounds(const Request& request, int64_t now_ns, int64_t* start_ns,
+                                 int64_t* end_ns);
 
 }  // namespace sluice::http

@@ -104,11 +104,16 @@ class HintedKeys {
 
 class JsonParser final : public Stage {
  public:
-  explicit JsonParser(ParserHints hints) : keys_(std::move(hints)) {}
+  explicit JsonParser(ParserHints hints, JsonPaths* paths = nullptr)
+      : keys_(std::move(hints)), paths_(paths) {}
 
   bool Process(int64_t, std::string_view* line, LabelsBuilder* lbs) override {
     lbs_ = lbs;
     prefix_.clear();
+    if (paths_ != nullptr) {
+      paths_->clear();
+      raw_keys_.clear();
+    }
     top_level_keys_ = 0;
     if (const char* err = ParseObject(*line, 0, true)) {
       lbs->SetErr(kErrJson);
@@ -138,9 +143,12 @@ class JsonParser final : public Stage {
               const size_t prefix_len = prefix_.size();
               if (!prefix_.empty()) prefix_.push_back('_');
               AppendSanitizedLabelName(key, prefix_len == 0, &prefix_);
+              // Copied: the nested ObjectEach reuses key_buf_, which `key` may point into.
+              if (paths_ != nullptr) raw_keys_.emplace_back(key);
               const char* err =
                   ParseObject(value, depth + 1, keys_.hints().ShouldExtractPrefix(prefix_));
               prefix_.resize(prefix_len);
+              if (paths_ != nullptr) raw_keys_.pop_back();
               return err;
             }
             default:  // arrays and nulls are not extracted
@@ -168,10 +176,15 @@ class JsonParser final : public Stage {
     } else {
       lbs_->Set(name_, value);  // numbers as written; booleans are "true"/"false"
     }
+    if (paths_ != nullptr) {
+      paths_->emplace_back(name_, raw_keys_).second.emplace_back(key);
+    }
   }
 
   HintedKeys keys_;
-  size_t top_level_keys_ = 0;  // scalar members of the top-level object seen so far
+  JsonPaths* paths_;                   // nullable: paths are recorded only when set
+  std::vector<std::string> raw_keys_;  // the keys of the objects above the current member
+  size_t top_level_keys_ = 0;          // scalar members of the top-level object seen so far
   LabelsBuilder* lbs_ = nullptr;
   std::string prefix_;
   std::string name_;
@@ -766,6 +779,10 @@ Result<StagePtr> NewParserStage(const syntax::ParserStage& stage, const ParserHi
       return StagePtr(std::make_unique<UnpackParser>());
   }
   return Status::InvalidArgument("unsupported parser");
+}
+
+StagePtr NewJsonParserWithPaths(JsonPaths* paths) {
+  return std::make_unique<JsonParser>(ParserHints(), paths);
 }
 
 }  // namespace sluice::logql::log

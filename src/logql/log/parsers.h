@@ -25,6 +25,10 @@
 // `json` and `logfmt` (without parameters) take parser hints (parser_hints.h): they then set
 // only the hinted labels, still reading the whole line for its errors and duplicate keys.
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "common/status.h"
 #include "logql/log/parser_hints.h"
 #include "logql/log/stage.h"
@@ -36,5 +40,14 @@ namespace sluice::logql::log {
 // captures, bad pattern, bad JSON path), with Loki's texts.
 Result<StagePtr> NewParserStage(const syntax::ParserStage& stage,
                                 const ParserHints& hints = ParserHints());
+
+// Where each label a `json` stage set came from: the label's name and the object keys leading
+// to its value, as written in the line (`{"user":{"id":1}}` -> {"user_id", {"user", "id"}}).
+using JsonPaths = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// `json` (no parameters) that also records the path of every label it sets into *paths,
+// cleared at each line: Loki's JSONParser with captureJSONPath, which detected fields' jsonPath
+// reports. REQUIRES: *paths outlives the stage.
+StagePtr NewJsonParserWithPaths(JsonPaths* paths);
 
 }  // namespace sluice::logql::log
