@@ -156,6 +156,16 @@ def test_elasticsearch_endpoints_over_plain_http(srv):
     assert got == [({"host_name": "host123"}, t0 // S * S, "cannot open file",
                     {"file_path": "/etc/x"})]
 
+    # /<index>/_bulk names the index of actions that name none; PUT is accepted as by Elasticsearch.
+    body = (b'{"index":{}}\n{"_msg":"a","host.name":"host123"}\n'
+            b'{"create":{"_index":"other"}}\n{"_msg":"b","host.name":"host123"}\n')
+    r = srv.request("PUT", "/insert/elasticsearch/my-index/_bulk?_stream_fields=host.name",
+                    data=body, tenant=tenant)
+    assert r.status_code == 200, r.text
+    assert [(list(i)[0], i[list(i)[0]]["_index"]) for i in r.json()["items"]] == [
+        ("index", "my-index"), ("create", "other")]
+    assert [e[2] for e in entries(srv, '{host_name="host123"}', t0, tenant)][-2:] == ["a", "b"]
+
     bad = srv.post("/insert/elasticsearch/_bulk", data=b'{"delete":{"_id":"1"}}\n',
                    tenant=tenant)
     assert bad.status_code == 400

@@ -446,7 +446,6 @@ Result<JsonIngestResult> DecodeJsonIngest(JsonIngestFormat format, std::string_v
       continue;
     }
     SLUICE_RETURN_IF_ERROR(builder.Add(parser, line, line_no));
-    ++result.documents;
     want_action = bulk;
   }
   if (bulk && !want_action) {

@@ -64,7 +64,6 @@ struct JsonIngestResult {
     std::string index;
   };
   std::vector<BulkItem> bulk_items;
-  size_t documents = 0;
 };
 
 // `body` is borrowed for the call only. `now_ns` stamps documents without a time field.
