@@ -10,6 +10,7 @@
 #include "config/overrides.h"
 #include "distributor/distributor.h"
 #include "http/limits_api.h"
+#include "http/push/json_ingest.h"
 #include "http/push/otlp.h"
 #include "http/push/push_decoder.h"
 #include "http/query_api.h"
@@ -104,6 +105,56 @@ void App::Impl::RegisterRoutes() {
     return http::Response::NoContent();
   };
   router.Handle({"POST"}, "/otlp/v1/logs", otlp);
+
+  // JSON documents at VictoriaLogs' paths (http/push/json_ingest.h): JSON lines, and
+  // Elasticsearch's bulk API with what Elasticsearch clients check before and after it (every
+  // answer carries X-Elastic-Product, which the official clients require; GET answers the
+  // cluster's version).
+  auto json_ingest = [this, decode_options](
+                         http::Request& req,
+                         http::JsonIngestFormat format) -> Result<http::JsonIngestResult> {
+    SLUICE_ASSIGN_OR_RETURN(std::string tenant, http::TenantForWrite(req, config.auth_enabled));
+    if (!ingester->ready()) {
+      return Status::Unavailable("Ingester not ready: WAL replay in progress");
+    }
+    std::shared_ptr<const config::Limits> limits = overrides->ForTenant(tenant);
+    SLUICE_ASSIGN_OR_RETURN(http::JsonIngestResult decoded,
+                            http::DecodeJsonIngest(format, req.body, req.Header("content-encoding"),
+                                                   http::JsonIngestParamsFrom(req), decode_options,
+                                                   *limits, SystemClock::Default()->NowNanos()));
+    SLUICE_RETURN_IF_ERROR(distributor->Push(tenant, decoded.request));
+    return decoded;
+  };
+  router.Handle({"POST"}, "/insert/jsonline", [json_ingest](http::Request& req) {
+    auto done = json_ingest(req, http::JsonIngestFormat::kJsonLines);
+    if (!done.ok()) return http::Response::Error(done.status());
+    return http::Response::NoContent();
+  });
+  auto elastic = [](http::Response resp) {
+    resp.headers.emplace_back("X-Elastic-Product", "Elasticsearch");
+    return resp;
+  };
+  // /{index}/_bulk names the index of actions that do not name one.
+  auto bulk = [json_ingest, elastic](http::Request& req) {
+    const int64_t start = SystemClock::Default()->NowNanos();
+    auto done = json_ingest(req, http::JsonIngestFormat::kElasticsearchBulk);
+    if (!done.ok()) {
+      return elastic(http::Response::Json(http::ElasticsearchErrorBody(done.status()),
+                                          HttpStatusFor(done.status().code())));
+    }
+    auto index = req.path_vars.find("index");
+    for (auto& item : done->bulk_items) {
+      if (item.index.empty() && index != req.path_vars.end()) item.index = index->second;
+    }
+    const int64_t took_ms = (SystemClock::Default()->NowNanos() - start) / 1'000'000;
+    return elastic(http::Response::Json(http::ElasticsearchBulkResponse(*done, took_ms)));
+  };
+  router.Handle({"POST", "PUT"}, "/insert/elasticsearch/_bulk", bulk);
+  router.Handle({"POST", "PUT"}, "/insert/elasticsearch/{index}/_bulk", bulk);
+  router.Handle({"GET", "HEAD"}, "/insert/elasticsearch", [elastic](http::Request& req) {
+    if (req.method == "HEAD") return elastic(http::Response{200, "application/json", "", {}});
+    return elastic(http::Response::Json(http::ElasticsearchInfoBody()));
+  });
 
   router.Handle({"GET"}, "/ready", [this](http::Request&) {
     if (shutting_down || ingester->stopping())

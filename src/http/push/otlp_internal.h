@@ -5,6 +5,7 @@
 // Loki 3 maps it. Not an API for other subsystems.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,9 @@ std::string AnyValueAsString(const AnyValue& v);
 // otlptranslator.LabelNamer: an attribute name as a Prometheus-style label name ("http.method" ->
 // "http_method", "5xx" -> "key_5xx"); an error for "" or a name that becomes only underscores.
 Result<std::string> NormalizeAttributeName(std::string_view name);
+
+// A stream's labels in Loki's text form, `{a="x", b="y"}`, as the distributor parses them.
+std::string LabelsText(const std::map<std::string, std::string>& labels);
 
 // Loki 3's mapping (pkg/loghttp/push/otlp.go, otlplabels/): index labels, structured metadata,
 // line and timestamp per log record, streams grouped by their labels. `now_ns` stamps records

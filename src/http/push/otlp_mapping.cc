@@ -250,20 +250,6 @@ Status MapAttributes(const std::vector<KeyValue>& attributes,
   return Status::OK();
 }
 
-std::string LabelsText(const std::map<std::string, std::string>& labels) {
-  std::string out = "{";
-  for (const auto& [name, value] : labels) {
-    if (out.size() > 1) {
-      out.append(", ");
-    }
-    out.append(name);
-    out.push_back('=');
-    out.append(model::QuoteString(value));
-  }
-  out.push_back('}');
-  return out;
-}
-
 std::string Hex(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -277,6 +263,20 @@ std::string Hex(std::string_view bytes) {
 }
 
 }  // namespace
+
+std::string LabelsText(const std::map<std::string, std::string>& labels) {
+  std::string out = "{";
+  for (const auto& [name, value] : labels) {
+    if (out.size() > 1) {
+      out.append(", ");
+    }
+    out.append(name);
+    out.push_back('=');
+    out.append(model::QuoteString(value));
+  }
+  out.push_back('}');
+  return out;
+}
 
 std::string AnyValueAsString(const AnyValue& v) {
   using Kind = AnyValue::Kind;
