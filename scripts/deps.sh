@@ -19,6 +19,7 @@ test_pkgs=(
   python3 python3-pytest python3-requests python3-snappy python3-protobuf python3-yaml
   prometheus procps
   systemd-journal-remote openssl
+  rsyslog
 )
 
 want=("${build_pkgs[@]}")

@@ -224,6 +224,19 @@ void VisitConfig(Config& c, V& v) {
     v.Field("period", DurationField{&c.runtime_config.period});
   });
   v.Section("limits_config", [&] { VisitLimits(c.limits_config, v); });
+  v.Section("syslog", [&] {
+    v.List("listeners", c.syslog.listeners, [&](Config::SyslogListener& l) {
+      v.Field("protocol", l.protocol);
+      v.Field("listen_address", l.listen_address);
+      v.Field("tenant", l.tenant);
+      v.Field("labels", l.labels);
+      v.Field("label_fields", l.label_fields);
+      v.Field("use_incoming_timestamp", l.use_incoming_timestamp);
+      v.Field("idle_timeout", DurationField{&l.idle_timeout});
+      v.Field("max_message_length", BytesField{&l.max_message_length});
+      v.Field("max_connections", l.max_connections);
+    });
+  });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,25 @@ struct Config {
   } runtime_config;
 
   Limits limits_config;
+
+  // Syslog listeners (src/syslog): none by default. Key names follow promtail's syslog target
+  // where it has the concept (listen_address, labels, use_incoming_timestamp, idle_timeout,
+  // max_message_length); checked when the listeners start.
+  struct SyslogListener {
+    std::string protocol = "tcp";  // tcp | udp
+    std::string listen_address;    // host:port
+    std::string tenant = "fake";
+    std::map<std::string, std::string> labels;
+    // Which message fields become stream labels; the others are structured metadata.
+    std::vector<std::string> label_fields = {"hostname", "app_name"};
+    bool use_incoming_timestamp = false;
+    int64_t idle_timeout = 120LL * 1'000'000'000;
+    uint64_t max_message_length = 8192;
+    int max_connections = 256;
+  };
+  struct Syslog {
+    std::vector<SyslogListener> listeners;
+  } syslog;
 
   // Fills derived defaults (directories under path_prefix) and checks values.
   Status Finalize();

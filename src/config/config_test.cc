@@ -109,5 +109,43 @@ TEST(OverridesTest, ReloadsPerTenantLimits) {
   std::remove(path);
 }
 
+TEST(ConfigTest, SyslogListeners) {
+  auto c = ParseConfigYaml(R"(
+syslog:
+  listeners:
+    - protocol: udp
+      listen_address: 127.0.0.1:1514
+      tenant: net
+      labels: {job: syslog}
+      label_fields: [hostname]
+      use_incoming_timestamp: true
+      idle_timeout: 30s
+      max_message_length: 16KB
+    - listen_address: :1601
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->syslog.listeners.size(), 2u);
+  const auto& udp = c->syslog.listeners[0];
+  EXPECT_EQ(udp.protocol, "udp");
+  EXPECT_EQ(udp.tenant, "net");
+  EXPECT_EQ(udp.labels.at("job"), "syslog");
+  EXPECT_EQ(udp.label_fields, std::vector<std::string>{"hostname"});
+  EXPECT_TRUE(udp.use_incoming_timestamp);
+  EXPECT_EQ(udp.idle_timeout, 30LL * 1'000'000'000);
+  EXPECT_EQ(udp.max_message_length, 16384u);
+  const auto& tcp = c->syslog.listeners[1];  // defaults
+  EXPECT_EQ(tcp.protocol, "tcp");
+  EXPECT_EQ(tcp.tenant, "fake");
+  EXPECT_EQ(tcp.label_fields, (std::vector<std::string>{"hostname", "app_name"}));
+  EXPECT_EQ(tcp.max_connections, 256);
+  auto again = ParseConfigYaml(DumpConfigYaml(*c));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->syslog.listeners[0].labels.at("job"), "syslog");
+
+  auto typo = ParseConfigYaml("syslog:\n  listeners:\n    - listen_adress: :1514\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("listen_adress"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::config

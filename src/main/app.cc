@@ -25,6 +25,7 @@
 #include "storage/filesystem_store.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
+#include "syslog/server.h"
 
 namespace sluice {
 
@@ -42,6 +43,7 @@ struct App::Impl {
   std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
   http::Router router;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<syslog::Server> syslog_server;  // only with syslog.listeners configured
   std::function<void()> request_exit;
   std::atomic<bool> shutting_down{false};
 
@@ -246,12 +248,25 @@ Status App::Start() {
   SLUICE_RETURN_IF_ERROR(impl_->server->Start());
   spdlog::info("msg=\"serving HTTP\" address={} port={}", opts.address, impl_->server->port());
   SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
+  // Syslog listeners start after WAL replay: a listener has no "not ready" answer to give.
+  if (!c.syslog.listeners.empty()) {
+    distributor::Distributor* distributor = impl_->distributor.get();
+    impl_->syslog_server = std::make_unique<syslog::Server>(
+        c.syslog.listeners, impl_->overrides.get(),
+        [distributor](std::string_view tenant, model::PushRequest& request) {
+          return distributor->Push(tenant, request);
+        },
+        SystemClock::Default(), syslog::ServerOptions{});
+    SLUICE_RETURN_IF_ERROR(impl_->syslog_server->Start());
+  }
   spdlog::info("msg=\"sluice is ready\" target={} data={}", c.target, c.common.path_prefix);
   return Status::OK();
 }
 
 void App::Shutdown() {
   if (impl_->shutting_down.exchange(true)) return;
+  // Syslog first: its last batches are pushed while the ingester still takes them.
+  if (impl_->syslog_server) impl_->syslog_server->Stop();
   spdlog::info("msg=\"shutting down: flushing chunks\"");
   if (impl_->ingester) {
     Status st = impl_->ingester->Shutdown(impl_->config.ingester.wal.flush_on_shutdown ||
