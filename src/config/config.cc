@@ -1,14 +1,17 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "config/loader.h"
+#include "config/loki_keys.h"
 
 namespace sluice::config {
 
@@ -281,22 +284,105 @@ Status Config::Finalize() {
   return Status::OK();
 }
 
+// Loki keys whose sluice field has another name. Every other Loki key sluice has is spelled as
+// in Loki (same path, same unit), so it needs no entry here.
+constexpr KeyRename kLokiRenames[] = {
+    {"storage_config.filesystem.directory", "common.storage.filesystem.chunks_directory"},
+    {"query_range.split_queries_by_interval", "limits_config.split_queries_by_interval"},
+};
+
 Result<Config> ParseConfigYaml(std::string_view yaml) {
   Config config;
-  SLUICE_RETURN_IF_ERROR(LoadYamlInto(yaml, [&](auto& v) { VisitConfig(config, v); }));
+  ForeignKeys loki{&LokiKeys(), kLokiRenames, &config.ignored_loki_keys};
+  SLUICE_RETURN_IF_ERROR(LoadYamlInto(
+      yaml, [&](auto& v) { VisitConfig(config, v); }, &loki));
   return config;
+}
+
+std::vector<std::string> IgnoredLokiFeatureWarnings(const Config& config) {
+  struct Feature {
+    std::vector<std::string_view> prefixes;
+    std::string message;
+  };
+  const Feature features[] = {
+      {{"common.storage.s3",           "common.storage.gcs",          "common.storage.azure",
+        "common.storage.swift",        "common.storage.cos",          "common.storage.bos",
+        "common.storage.alibabacloud", "common.storage.object_store", "storage_config.aws",
+        "storage_config.gcs",          "storage_config.azure",        "storage_config.swift",
+        "storage_config.cos",          "storage_config.bos",          "storage_config.alibabacloud",
+        "storage_config.object_store", "storage_config.named_stores", "storage_config.cassandra",
+        "storage_config.bigtable",     "storage_config.grpc_store"},
+       fmt::format("msg=\"object storage is not supported yet: chunks and index are stored on the "
+                   "local filesystem\" chunks_directory=\"{}\"",
+                   config.storage.chunks_directory)},
+      {{"limits_config.retention_period", "compactor.retention_enabled",
+        "table_manager.retention_period", "table_manager.retention_deletes_enabled"},
+       "msg=\"retention is not applied: no data is deleted\""},
+  };
+  std::vector<std::string> warnings;
+  for (const Feature& f : features) {
+    std::vector<std::string> keys;
+    for (const std::string& entry : config.ignored_loki_keys) {
+      // A flag is listed as "-flag (path)".
+      std::string_view path = entry;
+      if (size_t open = path.find(" ("); entry.starts_with('-') && open != path.npos) {
+        path = path.substr(open + 2, path.size() - open - 3);
+      }
+      for (std::string_view prefix : f.prefixes) {
+        if (path.starts_with(prefix) &&
+            (path.size() == prefix.size() || path[prefix.size()] == '.')) {
+          keys.push_back(entry);
+          break;
+        }
+      }
+    }
+    if (!keys.empty()) {
+      warnings.push_back(fmt::format("{} keys=\"{}\"", f.message, fmt::join(keys, ", ")));
+    }
+  }
+  return warnings;
+}
+
+std::string ExpandEnv(std::string_view text,
+                      const std::function<const char*(const char*)>& getenv) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = text.find("${", i);
+    size_t end = start == std::string_view::npos ? start : text.find('}', start);
+    if (end == std::string_view::npos) break;
+    out.append(text.substr(i, start - i));
+    std::string_view ref = text.substr(start + 2, end - start - 2);
+    size_t dflt = ref.find(":-");
+    std::string name(ref.substr(0, dflt));
+    const char* value = getenv(name.c_str());
+    if (value != nullptr && (*value != '\0' || dflt == std::string_view::npos)) {
+      out += value;
+    } else if (dflt != std::string_view::npos) {
+      out.append(ref.substr(dflt + 2));
+    }
+    i = end + 1;
+  }
+  out.append(text.substr(std::min(i, text.size())));
+  return out;
 }
 
 Result<Config> LoadConfig(const std::vector<std::string>& args) {
   SLUICE_ASSIGN_OR_RETURN(std::vector<Flag> flags, ParseFlags(args));
   std::string file = TakeFlag(flags, "config.file");
+  std::string expand_env = TakeFlag(flags, "config.expand-env");
+  bool expand = false;
+  SLUICE_RETURN_IF_ERROR(
+      ParseScalar("-config.expand-env", expand_env.empty() ? "false" : expand_env, expand));
   Config config;
   if (!file.empty()) {
     std::ifstream in(file);
     if (!in) return Status::InvalidArgument(fmt::format("cannot read config file {}", file));
     std::stringstream ss;
     ss << in.rdbuf();
-    auto parsed = ParseConfigYaml(ss.str());
+    std::string text = ss.str();
+    if (expand) text = ExpandEnv(text, [](const char* name) { return std::getenv(name); });
+    auto parsed = ParseConfigYaml(text);
     if (!parsed.ok()) {
       return Status::InvalidArgument(fmt::format("{}: {}", file, parsed.status().message()));
     }
@@ -308,7 +394,9 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
       {"auth.enabled", "auth_enabled"},
       {"runtime-config.file", "runtime_config.file"},
   };
-  SLUICE_RETURN_IF_ERROR(ApplyFlags(flags, kAliases, [&](auto& v) { VisitConfig(config, v); }));
+  ForeignKeys loki{&LokiKeys(), kLokiRenames, &config.ignored_loki_keys};
+  SLUICE_RETURN_IF_ERROR(ApplyFlags(
+      flags, kAliases, [&](auto& v) { VisitConfig(config, v); }, &loki));
   SLUICE_RETURN_IF_ERROR(config.Finalize());
   return config;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -108,18 +109,32 @@ struct Config {
   struct Syslog {
     std::vector<SyslogListener> listeners;
   } syslog;
+  // Loki keys in the file or flags that sluice accepts but has no use for, by dotted path (not
+  // part of the configuration; the server names them in one warning at start).
+  std::vector<std::string> ignored_loki_keys;
 
   // Fills derived defaults (directories under path_prefix) and checks values.
   Status Finalize();
 };
 
-// Parses YAML text. Unknown keys are an error naming the key and its section.
+// Parses YAML text. Keys of Loki's configuration reference that sluice has no use for are
+// accepted and listed in `ignored_loki_keys`; keys in neither are an error naming the key, its
+// section and the key it probably meant (docs/loki-config.md).
 Result<Config> ParseConfigYaml(std::string_view yaml);
+
+// Warnings (logfmt fields) for ignored Loki keys that change what a Loki user would expect:
+// object storage (the data stays local) and retention (nothing is deleted). Each names its keys.
+std::vector<std::string> IgnoredLokiFeatureWarnings(const Config& config);
+
+// Loki's -config.expand-env: replaces ${VAR} and ${VAR:-default} with the environment's value
+// (an unset VAR is "" or the default). `getenv` looks a name up (nullptr if unset).
+std::string ExpandEnv(std::string_view text, const std::function<const char*(const char*)>& getenv);
 
 // Loads `-config.file` (if given) and applies the other flags on top. Flags are the YAML path
 // with '.' between sections and '-' or '_' inside names: `-server.http-listen-port=3101`,
-// `-limits_config.ingestion_rate_mb=8`, `-ingester.wal.fsync=never`; plus Loki's `-target`,
-// `-config.file`, `-log.level`, `-log.format`, `-auth.enabled`.
+// `-limits_config.ingestion_rate_mb=8`, `-ingester.wal.fsync=never`; plus every Loki flag of
+// the reference (`-distributor.ingestion-rate-limit-mb`, `-ingester.wal-enabled`, ...) and
+// Loki's `-config.file`, `-config.expand-env`.
 // Hand-parsed because Loki's Go-style single-dash long flags are not what CLI11 parses.
 Result<Config> LoadConfig(const std::vector<std::string>& args);
 

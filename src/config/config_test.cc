@@ -42,7 +42,8 @@ TEST(ConfigTest, UnknownKeysAreErrors) {
   auto c = ParseConfigYaml("server:\n  http_listen_prot: 1\n");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message(),
-            "unknown configuration key \"http_listen_prot\" in section server");
+            "unknown configuration key \"http_listen_prot\" in section server; did you mean "
+            "\"server.http_listen_port\"?");
   auto top = ParseConfigYaml("bogus: 1\n");
   EXPECT_EQ(top.status().message(), "unknown configuration key \"bogus\" in the top level");
   EXPECT_FALSE(ParseConfigYaml("limits_config:\n  max_line_size: huge\n").ok());

@@ -79,12 +79,60 @@ concept ScalarField = requires(std::string text, T field) {
 // Parses YAML text; a syntax error is an InvalidArgument.
 Result<YAML::Node> LoadYaml(std::string_view yaml);
 
+// One key of another program's configuration reference (Loki's, for the server: loki_keys.h).
+struct KeyInfo {
+  const char* path;  // dotted; a list's elements are "list[].key"
+  char kind;         // 'l' a value (whatever is under it), 's' a section, 'L' a list of sections
+  const char* flag;  // its command-line flag without the '-', or ""
+};
+
+// Looks keys up by path and by flag. `keys` must outlive the catalog.
+class KeyCatalog {
+ public:
+  explicit KeyCatalog(std::span<const KeyInfo> keys);
+  // 0 if `path` is not in the catalog.
+  char Kind(std::string_view path) const;
+  // The key a flag sets, or nullptr.
+  const KeyInfo* ByFlag(std::string_view flag) const;
+  // The names directly under `section` ("" for the top level, else "server."), for suggestions.
+  std::vector<std::string_view> NamesUnder(std::string_view section) const;
+  // Every path whose last name is `name` ("http_listen_port" -> "server.http_listen_port").
+  std::vector<std::string_view> PathsNamed(std::string_view name) const;
+  std::span<const KeyInfo> keys() const { return keys_; }
+
+ private:
+  std::span<const KeyInfo> keys_;
+  std::map<std::string_view, const KeyInfo*> by_path_;
+  std::map<std::string_view, const KeyInfo*> by_flag_;
+};
+
+// A foreign key that sets one of ours under another name (Loki's
+// storage_config.filesystem.directory is our common.storage.filesystem.chunks_directory).
+struct KeyRename {
+  std::string_view from;
+  std::string_view to;
+};
+
+// How a load treats keys its visit does not name: a key in `catalog` is set through `renames`
+// or else ignored (its dotted path appended to `ignored`); only a key in neither is an error.
+// Without a ForeignKeys every key the visit does not name is an error.
+struct ForeignKeys {
+  const KeyCatalog* catalog = nullptr;
+  std::span<const KeyRename> renames;
+  std::vector<std::string>* ignored = nullptr;
+};
+
+// The candidate nearest to `word` by edit distance (a transposition counts one), if it is near
+// enough to be a typo of it; "" otherwise.
+std::string_view ClosestName(std::string_view word, std::span<const std::string_view> candidates);
+
 // Reads a YAML mapping into the fields a visit names; remembers every key it was told about so
 // that the rest are errors. The first error wins; later calls do nothing.
 class YamlLoader {
  public:
-  // `path` prefixes every key in messages ("scrape_configs[0].").
-  explicit YamlLoader(YAML::Node root, std::string path = "");
+  // `path` prefixes every key in messages ("scrape_configs[0]."). `foreign` (may be null; must
+  // outlive the loader) accepts keys the visit does not name.
+  explicit YamlLoader(YAML::Node root, std::string path = "", const ForeignKeys* foreign = nullptr);
 
   // A scalar, a list of strings (a single string is a list of one) or a map of string to string
   // (merged into `field`, so two sections may add to the same labels).
@@ -147,6 +195,14 @@ class YamlLoader {
   // Checks the top level for unknown keys; returns the first error.
   Status Finish();
 
+  // Renamed foreign keys found, to be set with a FlagSetter once the walk is done.
+  struct Renamed {
+    std::string from;  // the key as written ("storage_config.filesystem.directory")
+    std::string to;    // our dotted path
+    std::string value;
+  };
+  const std::vector<Renamed>& renamed() const { return renamed_; }
+
  private:
   struct Level {
     YAML::Node node;
@@ -161,6 +217,11 @@ class YamlLoader {
   bool Enter(const YAML::Node& node, const std::string& path);
   void Leave();
   void CheckUnknown();
+  // Accepts the foreign key at `path` (`display` with list indices) and what is under it; false
+  // (and an error naming the first unknown key) if it or a key under it is in no catalog.
+  bool AcceptForeign(const std::string& path, const std::string& display, const YAML::Node& node);
+  void FailUnknown(const std::string& section, const std::string& display_section,
+                   const std::string& key, const std::set<std::string>& ours);
   void Fail(std::string_view key, std::string_view message);
   Status ReadCollection(const std::string& key, const YAML::Node& n, std::vector<std::string>& out);
   Status ReadCollection(const std::string& key, const YAML::Node& n,
@@ -168,6 +229,8 @@ class YamlLoader {
 
   std::vector<Level> stack_;
   Status status_;
+  const ForeignKeys* foreign_ = nullptr;
+  std::vector<Renamed> renamed_;
 };
 
 // Prints scalar fields and sections as YAML (the server's GET /config).
@@ -246,6 +309,29 @@ class FlagSetter {
   Status status_;
 };
 
+// Lists the dotted path of every scalar field (flag suggestions). Optional sections are listed as
+// if present; list elements have no flag and are not listed.
+class PathLister {
+ public:
+  template <typename T>
+  void Field(const char* name, T&&) {
+    paths_.push_back(prefix_ + name);
+  }
+  void Section(const char* name, const std::function<void()>& body);
+  template <typename T, typename Fn>
+  void OptionalSection(const char* name, std::optional<T>&, Fn&& body) {
+    T scratch{};
+    Section(name, [&] { body(scratch); });
+  }
+  template <typename T, typename Fn>
+  void List(const char*, std::vector<T>&, Fn&&) {}
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  std::string prefix_;
+  std::vector<std::string> paths_;
+};
+
 // One command-line flag. Accepted forms: `-a.b=v`, `-a.b v` (when the next argument does not
 // start with '-'), a bare `-a.b` (= "true", for booleans), each also with `--`.
 struct Flag {
@@ -267,29 +353,64 @@ struct FlagAlias {
 // (`-server.http-listen-port` sets server.http_listen_port).
 std::string FlagPath(std::string_view name, std::span<const FlagAlias> aliases);
 
-// Applies `flags` in order to the configuration `visit(visitor)` describes.
+// Sets the field at dotted `path` from `value`; false if the visit has no such field.
 template <typename Visit>
-Status ApplyFlags(const std::vector<Flag>& flags, std::span<const FlagAlias> aliases,
-                  Visit&& visit) {
+Result<bool> SetPath(const std::string& path, const std::string& value, Visit&& visit) {
+  FlagSetter setter(path, value);
+  visit(setter);
+  if (!setter.found()) return false;
+  SLUICE_RETURN_IF_ERROR(setter.status());
+  return true;
+}
+
+// "unknown flag -x", with the flag (ours or a foreign one) it probably meant.
+std::string UnknownFlagMessage(const std::string& flag, const std::vector<std::string>& ours,
+                               const ForeignKeys* foreign);
+
+// Applies `flags` in order to the configuration `visit(visitor)` describes. A flag that is not
+// one of ours may be a flag of `foreign`'s catalog (may be null): it sets its key's field when we
+// have that key (under our name if `foreign` renames it), else it is ignored and reported.
+template <typename Visit>
+Status ApplyFlags(const std::vector<Flag>& flags, std::span<const FlagAlias> aliases, Visit&& visit,
+                  const ForeignKeys* foreign = nullptr) {
   for (const auto& flag : flags) {
-    std::string path = FlagPath(flag.name, aliases);
-    FlagSetter setter(path, flag.value);
-    visit(setter);
-    if (!setter.found()) return Status::InvalidArgument("unknown flag -" + path);
-    SLUICE_RETURN_IF_ERROR(setter.status());
+    SLUICE_ASSIGN_OR_RETURN(bool set, SetPath(FlagPath(flag.name, aliases), flag.value, visit));
+    if (set) continue;
+    const KeyInfo* key =
+        foreign && foreign->catalog ? foreign->catalog->ByFlag(flag.name) : nullptr;
+    if (key == nullptr || key->kind != 'l') {
+      PathLister lister;
+      visit(lister);
+      return Status::InvalidArgument(UnknownFlagMessage(flag.name, lister.paths(), foreign));
+    }
+    std::string target = key->path;
+    for (const auto& r : foreign->renames) {
+      if (r.from == target) target = std::string(r.to);
+    }
+    SLUICE_ASSIGN_OR_RETURN(set, SetPath(target, flag.value, visit));
+    if (!set && foreign->ignored) {
+      foreign->ignored->push_back("-" + flag.name + " (" + key->path + ")");
+    }
   }
   return Status::OK();
 }
 
 // Loads YAML text into the configuration `visit(loader)` describes. Empty text leaves defaults.
+// `foreign` (may be null) accepts keys the visit does not name.
 template <typename Visit>
-Status LoadYamlInto(std::string_view yaml, Visit&& visit) {
+Status LoadYamlInto(std::string_view yaml, Visit&& visit, const ForeignKeys* foreign = nullptr) {
   SLUICE_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml));
   if (root.IsNull()) return Status::OK();
   if (!root.IsMap()) return Status::InvalidArgument("configuration must be a YAML mapping");
-  YamlLoader loader(root);
+  YamlLoader loader(root, "", foreign);
   visit(loader);
-  return loader.Finish();
+  SLUICE_RETURN_IF_ERROR(loader.Finish());
+  for (const auto& r : loader.renamed()) {
+    auto set = SetPath(r.to, r.value, visit);
+    if (!set.ok()) return Status::InvalidArgument(r.from + " (" + set.status().message() + ")");
+    if (!*set) return Status::Internal("renamed key " + r.to + " has no field");
+  }
+  return Status::OK();
 }
 
 }  // namespace sluice::config

@@ -89,9 +89,11 @@ sub:
 
 TEST(LoaderTest, ErrorsNameTheKey) {
   EXPECT_EQ(Load("items: [{name: a}, {name: b, nmae: c}]").status().message(),
-            "unknown configuration key \"nmae\" in section items[1]");
+            "unknown configuration key \"nmae\" in section items[1]; did you mean "
+            "\"items[1].name\"?");
   EXPECT_EQ(Load("nested: {cuont: 1}").status().message(),
-            "unknown configuration key \"cuont\" in section nested");
+            "unknown configuration key \"cuont\" in section nested; did you mean "
+            "\"nested.count\"?");
   EXPECT_EQ(Load("bogus: 1").status().message(),
             "unknown configuration key \"bogus\" in the top level");
   EXPECT_EQ(Load("items: {name: a}").status().message(), "items: expected a list");
@@ -107,7 +109,8 @@ TEST(LoaderTest, ErrorsNameTheKey) {
   EXPECT_EQ(Load("sub: 5").status().message(), "sub: expected a mapping");
   // Unknown keys in an element are reported before the element's own check.
   EXPECT_EQ(Load("items: [{nmae: a}]").status().message(),
-            "unknown configuration key \"nmae\" in section items[0]");
+            "unknown configuration key \"nmae\" in section items[0]; did you mean "
+            "\"items[0].name\"?");
 }
 
 TEST(LoaderTest, NullLeavesTheDefault) {
@@ -146,6 +149,8 @@ TEST(LoaderTest, FlagsInBothForms) {
             "-nested.count: cannot parse \"x\" as an integer");
   EXPECT_EQ(ApplyFlags({{"nested.bogus", "1"}}, kAliases, visit).message(),
             "unknown flag -nested.bogus");
+  EXPECT_EQ(ApplyFlags({{"nested.cuont", "1"}}, kAliases, visit).message(),
+            "unknown flag -nested.cuont (did you mean -nested.count?)");
   EXPECT_FALSE(ApplyFlags({{"labels", "a"}}, kAliases, visit).ok());  // maps are YAML only
   EXPECT_EQ(ParseFlags({"stray"}).status().message(), "unexpected argument \"stray\"");
 }

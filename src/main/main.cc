@@ -1,5 +1,6 @@
 // sluice: a Loki-compatible log aggregation server. `sluice -config.file=sluice.yaml`.
 
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -36,6 +37,16 @@ int main(int argc, char** argv) {
   if (!st.ok()) {
     std::fprintf(stderr, "sluice: %s\n", st.message().c_str());
     return 1;
+  }
+  if (!config->ignored_loki_keys.empty()) {
+    spdlog::warn(
+        "msg=\"ignoring Loki configuration keys that have no meaning in sluice "
+        "(docs/loki-config.md)\" "
+        "keys=\"{}\"",
+        fmt::join(config->ignored_loki_keys, ", "));
+  }
+  for (const std::string& warning : sluice::config::IgnoredLokiFeatureWarnings(*config)) {
+    spdlog::warn("{}", warning);
   }
 
   // Signals are taken synchronously by sigwait on the main thread: no work in a signal handler.
