@@ -9,8 +9,8 @@ namespace sluice::pattern {
 namespace {
 
 // Rough per-object costs for memory_bytes(): container headers and allocator overhead.
-constexpr int64_t kNodeBytes = 96;
-constexpr int64_t kClusterBytes = 160;
+constexpr int64_t kNodeBytes = 112;
+constexpr int64_t kClusterBytes = 192;
 constexpr int64_t kTokenBytes = static_cast<int64_t>(sizeof(std::string));
 constexpr int64_t kSampleBytes = static_cast<int64_t>(sizeof(Sample));
 
@@ -124,12 +124,12 @@ void Drain::AddSample(Cluster* c, int64_t ts_ms) {
   // A stream's lines arrive in time order (the miner skips older ones), so an older interval
   // only comes from a cluster shared by lines of several levels' clocks: dropped, as Loki does.
   if (!s.empty() && t < s.back().ts_ms) return;
+  const auto capacity = static_cast<int64_t>(s.capacity());
   s.push_back({t, 1});
-  bytes_ += kSampleBytes;
-  if (s.size() > options_.max_samples) {
-    s.pop_front();
-    bytes_ -= kSampleBytes;
-  }
+  // Past the cap the oldest sample goes: one move of at most max_samples samples, once per
+  // sample interval of this cluster.
+  if (s.size() > options_.max_samples) s.erase(s.begin());
+  bytes_ += (static_cast<int64_t>(s.capacity()) - capacity) * kSampleBytes;
 }
 
 Cluster* Drain::TreeSearch(const std::vector<std::string_view>& tokens) {
@@ -211,7 +211,7 @@ void Drain::AddToTree(const Cluster& cluster) {
 
 void Drain::Evict(Lru::iterator it) {
   bytes_ -= kClusterBytes + static_cast<int64_t>(it->spaces_after_.size() * sizeof(int)) +
-            static_cast<int64_t>(it->samples_.size()) * kSampleBytes;
+            static_cast<int64_t>(it->samples_.capacity()) * kSampleBytes;
   for (const auto& t : it->tokens_) bytes_ -= kTokenBytes + static_cast<int64_t>(t.size());
   by_id_.erase(it->id_);
   lru_.erase(it);
@@ -221,9 +221,13 @@ size_t Drain::Prune(int64_t cutoff_ms) {
   size_t dropped = 0;
   for (auto it = lru_.begin(); it != lru_.end();) {
     auto& s = it->samples_;
-    while (!s.empty() && s.front().ts_ms < cutoff_ms) {
-      s.pop_front();
-      bytes_ -= kSampleBytes;
+    auto keep = std::find_if(s.begin(), s.end(),
+                             [cutoff_ms](const Sample& x) { return x.ts_ms >= cutoff_ms; });
+    if (keep != s.begin()) {
+      const auto capacity = static_cast<int64_t>(s.capacity());
+      s.erase(s.begin(), keep);
+      if (s.capacity() > 2 * s.size()) s.shrink_to_fit();
+      bytes_ -= (capacity - static_cast<int64_t>(s.capacity())) * kSampleBytes;
     }
     if (s.empty()) {
       auto next = std::next(it);

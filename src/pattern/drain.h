@@ -19,7 +19,6 @@
 // Not thread-safe: the owner (pattern::Miner) serializes calls.
 
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <memory>
 #include <string>
@@ -59,7 +58,7 @@ class Cluster {
  public:
   // The template as text, `<_>` for variable tokens.
   std::string Pattern() const { return JoinTokens(tokens_, spaces_after_); }
-  const std::deque<Sample>& samples() const { return samples_; }
+  const std::vector<Sample>& samples() const { return samples_; }
   int64_t volume_bytes() const { return volume_; }
 
  private:
@@ -67,7 +66,7 @@ class Cluster {
   int id_ = 0;
   std::vector<std::string> tokens_;
   std::vector<int> spaces_after_;
-  std::deque<Sample> samples_;
+  std::vector<Sample> samples_;  // a vector: a deque allocates 512 bytes for its first sample
   int64_t volume_ = 0;
 };
 
