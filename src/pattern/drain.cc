@@ -12,7 +12,7 @@ namespace {
 constexpr int64_t kNodeBytes = 112;
 constexpr int64_t kClusterBytes = 192;
 constexpr int64_t kTokenBytes = static_cast<int64_t>(sizeof(std::string));
-constexpr int64_t kSampleBytes = static_cast<int64_t>(sizeof(Sample));
+constexpr int64_t kSampleBytes = 8;  // Cluster::Packed
 
 bool HasDigit(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
@@ -94,6 +94,7 @@ TrainResult Drain::Train(std::string_view line, int64_t ts_ms, int64_t now_ns) {
   c.tokens_.assign(tokens.begin(), tokens.end());
   c.spaces_after_ = scratch_.spaces_after;
   c.volume_ = static_cast<int64_t>(line.size());
+  c.interval_ms_ = std::max<int64_t>(1, options_.sample_interval_ms);
   bytes_ += kClusterBytes + static_cast<int64_t>(c.spaces_after_.size() * sizeof(int));
   for (const auto& t : c.tokens_) bytes_ += kTokenBytes + static_cast<int64_t>(t.size());
   by_id_[c.id_] = lru_.begin();
@@ -114,18 +115,26 @@ TrainResult Drain::Train(std::string_view line, int64_t ts_ms, int64_t now_ns) {
 }
 
 void Drain::AddSample(Cluster* c, int64_t ts_ms) {
-  const int64_t interval = std::max<int64_t>(1, options_.sample_interval_ms);
-  const int64_t t = ts_ms - ((ts_ms % interval) + interval) % interval;
+  const int64_t interval = c->interval_ms_;
+  const int64_t index = ts_ms / interval - (ts_ms % interval < 0 ? 1 : 0);
   auto& s = c->samples_;
-  if (!s.empty() && s.back().ts_ms == t) {
-    ++s.back().count;
-    return;
-  }
-  // A stream's lines arrive in time order (the miner skips older ones), so an older interval
-  // only comes from a cluster shared by lines of several levels' clocks: dropped, as Loki does.
-  if (!s.empty() && t < s.back().ts_ms) return;
   const auto capacity = static_cast<int64_t>(s.capacity());
-  s.push_back({t, 1});
+  if (s.empty() || index - c->base_ > static_cast<int64_t>(UINT32_MAX)) {
+    // First sample, or one too far after the base for an offset (the old ones are then long
+    // past any retain_for): start over from here.
+    s.clear();
+    c->base_ = index;
+  } else {
+    const int64_t last = c->base_ + s.back().offset;
+    if (index == last) {
+      ++s.back().count;
+      return;
+    }
+    // A stream's lines arrive in time order (the miner skips older ones), so this only drops a
+    // line whose interval is older than the cluster's newest, as Loki does.
+    if (index < last) return;
+  }
+  s.push_back({static_cast<uint32_t>(index - c->base_), 1});
   // Past the cap the oldest sample goes: one move of at most max_samples samples, once per
   // sample interval of this cluster.
   if (s.size() > options_.max_samples) s.erase(s.begin());
@@ -221,8 +230,10 @@ size_t Drain::Prune(int64_t cutoff_ms) {
   size_t dropped = 0;
   for (auto it = lru_.begin(); it != lru_.end();) {
     auto& s = it->samples_;
-    auto keep = std::find_if(s.begin(), s.end(),
-                             [cutoff_ms](const Sample& x) { return x.ts_ms >= cutoff_ms; });
+    const Cluster& c = *it;
+    auto keep = std::find_if(s.begin(), s.end(), [&c, cutoff_ms](const Cluster::Packed& p) {
+      return (c.base_ + p.offset) * c.interval_ms_ >= cutoff_ms;
+    });
     if (keep != s.begin()) {
       const auto capacity = static_cast<int64_t>(s.capacity());
       s.erase(s.begin(), keep);

@@ -58,15 +58,31 @@ class Cluster {
  public:
   // The template as text, `<_>` for variable tokens.
   std::string Pattern() const { return JoinTokens(tokens_, spaces_after_); }
-  const std::vector<Sample>& samples() const { return samples_; }
+  // Calls fn(Sample) for each sample, oldest first.
+  template <typename Fn>
+  void ForEachSample(Fn fn) const {
+    for (const Packed& p : samples_) {
+      fn(Sample{(base_ + p.offset) * interval_ms_, static_cast<int64_t>(p.count)});
+    }
+  }
+  size_t num_samples() const { return samples_.size(); }
   int64_t volume_bytes() const { return volume_; }
 
  private:
   friend class Drain;
+  // 8 bytes a sample, as samples are what the miner holds most of (up to retain_for / sample
+  // interval per pattern): the interval's index counted from base_, and the count. A vector, as
+  // a deque allocates 512 bytes for its first element.
+  struct Packed {
+    uint32_t offset;
+    uint32_t count;
+  };
   int id_ = 0;
   std::vector<std::string> tokens_;
   std::vector<int> spaces_after_;
-  std::vector<Sample> samples_;  // a vector: a deque allocates 512 bytes for its first sample
+  int64_t base_ = 0;  // index (Unix ms / interval) of the interval offsets count from
+  int64_t interval_ms_ = 1;
+  std::vector<Packed> samples_;
   int64_t volume_ = 0;
 };
 

@@ -251,18 +251,20 @@ std::vector<PatternSeries> Miner::Query(std::span<const std::string> tenants,
       if (tit == shard.tenants.end()) continue;
       for (const auto& [_, s] : tit->second) {
         if (!model::MatchesAll(matchers, s->labels->labels)) continue;
-        for (const auto& [level, drain] : s->by_level) {
+        for (const auto& by_level : s->by_level) {
+          const std::string& level = by_level.first;  // named: lambdas cannot capture bindings
+          const auto& drain = by_level.second;
           drain->ForEachCluster([&](const Cluster& c) {
             std::map<int64_t, int64_t>* points = nullptr;
-            for (const Sample& sample : c.samples()) {
-              if (sample.ts_ms < start_ms || sample.ts_ms >= end_ms) continue;
+            c.ForEachSample([&](const Sample& sample) {
+              if (sample.ts_ms < start_ms || sample.ts_ms >= end_ms) return;
               if (points == nullptr) points = &merged[{level, c.Pattern()}];
               // Loki's Chunk.ForRange: steps other than the sample interval are aligned to
               // multiples of the step from the epoch.
               int64_t at = sample.ts_ms;
               if (step_ms != options_.drain.sample_interval_ms) at -= at % step_ms;
               (*points)[at] += sample.count;
-            }
+            });
           });
         }
       }
