@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from helpers.server import ServerError
+
 S = 10**9
 STEP = 10 * S
 
@@ -132,3 +134,22 @@ def test_disabled_by_default_answers_404(sluice):
     r = sluice.get("/loki/api/v1/patterns", params={"query": '{app="shop"}'})
     assert r.status_code == 404, r.text
     assert r.text == ""
+
+
+def test_enabled_from_loki_config_block_and_loki_flag(sluice_factory):
+    srv = sluice_factory(config={"pattern_ingester": {"enabled": True, "retain_for": "1h",
+                                                      "max_chunk_age": "30m"}})
+    r = srv.get("/loki/api/v1/patterns", params={"query": '{app="x"}'})
+    assert r.status_code == 200 and r.json() == {"status": "success", "data": []}, r.text
+    assert srv.config()["pattern_ingester"]["retain_for"] == "1h"
+    srv = sluice_factory(["-pattern-ingester.enabled=true"])
+    assert srv.get("/loki/api/v1/patterns", params={"query": '{app="x"}'}).status_code == 200
+
+
+def test_invalid_durations_stop_the_start_with_lokis_message(sluice_factory):
+    srv = sluice_factory(config={"pattern_ingester": {"retain_for": "10m"}}, start=False)
+    with pytest.raises(ServerError):
+        srv.start(timeout=10)
+    # Loki's text; durations as sluice prints them (Loki's Go form would read 10m0s, 1h0m0s).
+    assert "retain-for (10m) must be greater than or equal to chunk-duration (1h)" in \
+        srv.stderr_text()
