@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/duration.h"
 #include "config/loader.h"
 #include "config/loki_keys.h"
 
@@ -226,6 +227,17 @@ void VisitConfig(Config& c, V& v) {
     v.Field("file", c.runtime_config.file);
     v.Field("period", DurationField{&c.runtime_config.period});
   });
+  v.Section("pattern_ingester", [&] {
+    auto& p = c.pattern_ingester;
+    v.Field("enabled", p.enabled);
+    v.Field("max_clusters", p.max_clusters);
+    v.Field("max_eviction_ratio", p.max_eviction_ratio);
+    v.Field("max_allowed_line_length", p.max_allowed_line_length);
+    v.Field("retain_for", DurationField{&p.retain_for});
+    v.Field("max_chunk_age", DurationField{&p.max_chunk_age});
+    v.Field("pattern_sample_interval", DurationField{&p.pattern_sample_interval});
+    v.Field("memory_budget", BytesField{&p.memory_budget});
+  });
   v.Section("limits_config", [&] { VisitLimits(c.limits_config, v); });
   v.Section("syslog", [&] {
     v.List("listeners", c.syslog.listeners, [&](Config::SyslogListener& l) {
@@ -280,6 +292,18 @@ Status Config::Finalize() {
   }
   if (ingester.chunk_flush_block_size < 4096) {
     return Status::InvalidArgument("ingester.chunk_flush_block_size must be at least 4KB");
+  }
+  // Loki's pattern ingester Config.Validate texts.
+  const auto& pi = pattern_ingester;
+  if (pi.retain_for < pi.max_chunk_age) {
+    return Status::InvalidArgument(
+        fmt::format("retain-for ({}) must be greater than or equal to chunk-duration ({})",
+                    FormatDuration(pi.retain_for), FormatDuration(pi.max_chunk_age)));
+  }
+  if (pi.max_chunk_age < pi.pattern_sample_interval || pi.pattern_sample_interval <= 0) {
+    return Status::InvalidArgument(
+        fmt::format("chunk-duration ({}) must be greater than or equal to sample-interval ({})",
+                    FormatDuration(pi.max_chunk_age), FormatDuration(pi.pattern_sample_interval)));
   }
   return Status::OK();
 }

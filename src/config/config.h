@@ -89,6 +89,20 @@ struct Config {
     int64_t period = 10LL * 1'000'000'000;
   } runtime_config;
 
+  // Loki's pattern_ingester block (the keys with a meaning in the single binary): patterns mined
+  // from stored lines for /loki/api/v1/patterns (src/pattern/).
+  struct PatternIngester {
+    bool enabled = false;
+    int max_clusters = 300;  // per stream and level
+    double max_eviction_ratio = 0.25;
+    int max_allowed_line_length = 3000;
+    int64_t retain_for = 3LL * 3600 * 1'000'000'000;
+    int64_t max_chunk_age = 3600LL * 1'000'000'000;  // checked as Loki does; no other effect
+    int64_t pattern_sample_interval = 10LL * 1'000'000'000;
+    // sluice's own: past this estimate, the least recently pushed streams' patterns are dropped.
+    uint64_t memory_budget = 128ull << 20;
+  } pattern_ingester;
+
   Limits limits_config;
 
   // Syslog listeners (src/syslog): none by default. Key names follow promtail's syslog target

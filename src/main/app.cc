@@ -11,6 +11,7 @@
 #include "distributor/distributor.h"
 #include "http/limits_api.h"
 #include "http/push/json_ingest.h"
+#include "http/patterns_api.h"
 #include "http/push/otlp.h"
 #include "http/push/push_decoder.h"
 #include "http/query_api.h"
@@ -19,6 +20,7 @@
 #include "ingester/ingester.h"
 #include "main/build_info.h"
 #include "metrics/metrics.h"
+#include "pattern/miner.h"
 #include "querier/frontend.h"
 #include "querier/querier.h"
 #include "querier/store_source.h"
@@ -36,6 +38,8 @@ struct App::Impl {
   std::unique_ptr<storage::index::IndexWriter> index_writer;
   std::unique_ptr<storage::index::IndexReader> index_reader;
   std::unique_ptr<ingester::Ingester> ingester;
+  std::unique_ptr<pattern::Miner> pattern_miner;  // null unless pattern_ingester.enabled
+  std::unique_ptr<pattern::TeePusher> pattern_tee;
   std::unique_ptr<distributor::Distributor> distributor;
   std::unique_ptr<querier::StoreSource> store_source;
   std::unique_ptr<read::FanOut> fan_out;
@@ -191,10 +195,11 @@ void App::Impl::RegisterRoutes() {
                 [](http::Request&) { return http::Response::Json(BuildInfoJson()); });
   http::RegisterLimitsRoutes(&router, overrides.get(),
                              {.auth_enabled = config.auth_enabled,
-                              .pattern_ingester_enabled = false,
+                              .pattern_ingester_enabled = pattern_miner != nullptr,
                               .version = std::string(GetBuildInfo().version)});
   http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
                             frontend.get());
+  http::RegisterPatternRoutes(&router, pattern_miner.get(), config.auth_enabled);
 }
 
 Status App::Start() {
@@ -221,8 +226,23 @@ Status App::Start() {
   impl_->ingester =
       std::make_unique<ingester::Ingester>(c.ingester, impl_->overrides.get(), impl_->store.get(),
                                            impl_->index_writer.get(), SystemClock::Default());
-  impl_->distributor = std::make_unique<distributor::Distributor>(
-      impl_->overrides.get(), impl_->ingester.get(), SystemClock::Default());
+  write::Pusher* pusher = impl_->ingester.get();
+  if (c.pattern_ingester.enabled) {
+    const auto& p = c.pattern_ingester;
+    pattern::MinerOptions options;
+    options.drain.max_clusters = p.max_clusters;
+    options.drain.max_eviction_ratio = p.max_eviction_ratio;
+    options.drain.max_line_length = static_cast<size_t>(std::max(0, p.max_allowed_line_length));
+    options.drain.sample_interval_ms = p.pattern_sample_interval / 1'000'000;
+    options.drain.max_samples = static_cast<size_t>(p.retain_for / p.pattern_sample_interval) + 1;
+    options.retain_for_ns = p.retain_for;
+    options.memory_budget = p.memory_budget;
+    impl_->pattern_miner = std::make_unique<pattern::Miner>(options, SystemClock::Default());
+    impl_->pattern_tee = std::make_unique<pattern::TeePusher>(pusher, impl_->pattern_miner.get());
+    pusher = impl_->pattern_tee.get();
+  }
+  impl_->distributor = std::make_unique<distributor::Distributor>(impl_->overrides.get(), pusher,
+                                                                  SystemClock::Default());
   impl_->store_source =
       std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
   // The ingester is asked before the store: a chunk flushed and dropped from memory between the

@@ -41,6 +41,8 @@ class Pusher {
   virtual ~Pusher() = default;
   // Appends the streams durably (WAL) before returning OK. Entries the ingester refuses (stream
   // limit, per-stream rate, out of order) are reported in the returned error; the others are kept.
+  // On return each stream's `entries` holds the entries stored by this call (refused and
+  // duplicate ones removed), which is what a tee behind it (pattern::TeePusher) reads.
   virtual Status Push(std::string_view tenant, std::vector<ValidatedStream>& streams) = 0;
 };
 
