@@ -1,13 +1,17 @@
 // Push decoding and validation: the first CPU a push costs after the HTTP layer.
 //   DecodePush      body -> model::PushRequest (protobuf+snappy, JSON)
 //   DistributorPush validation, label parsing + fingerprinting per stream, rate limiting,
-//                   handing over to a Pusher that does nothing
+//                   handing over to a Pusher that does nothing; with Loki's defaults
+//                   (discover_log_levels on: the corpus streams have a `level` label) and with
+//                   level discovery off
+//   DetectLevelFromLine  discover_log_levels' cost for a line whose stream has no level label
 
 #include <benchmark/benchmark.h>
 
 #include "common/clock.h"
 #include "config/overrides.h"
 #include "distributor/distributor.h"
+#include "distributor/level_detection.h"
 #include "http/push/push_decoder.h"
 #include "micro/micro_util.h"
 
@@ -58,9 +62,10 @@ class NullPusher final : public write::Pusher {
 
 // Decoded requests are consumed by Push (moved from), so each iteration decodes a fresh copy
 // outside the timed region.
-void BM_DistributorPush(benchmark::State& state) {
+void DistributorPush(benchmark::State& state, bool discover_log_levels) {
   static const auto bodies = ProtoBodies(kRequests);
   config::Limits limits;
+  limits.discover_log_levels = discover_log_levels;
   limits.ingestion_rate_mb = 1e9;
   limits.ingestion_burst_size_mb = 1e9;
   limits.reject_old_samples = false;
@@ -86,7 +91,26 @@ void BM_DistributorPush(benchmark::State& state) {
   state.SetItemsProcessed(
       static_cast<int64_t>(state.iterations() * LinesOfBatches(kRequests) / kRequests));
 }
+void BM_DistributorPush(benchmark::State& state) { DistributorPush(state, true); }
 BENCHMARK(BM_DistributorPush);
+
+void BM_DistributorPush_NoLevelDiscovery(benchmark::State& state) { DistributorPush(state, false); }
+BENCHMARK(BM_DistributorPush_NoLevelDiscovery);
+
+// Arg: 0 all corpus lines, 1 JSON, 2 logfmt, 3 nginx.
+void BM_DetectLevelFromLine(benchmark::State& state) {
+  static constexpr std::string_view kFormats[] = {"", "json", "logfmt", "nginx"};
+  std::string_view format = kFormats[state.range(0)];
+  const std::vector<model::Entry>& entries =
+      format.empty() ? AllEntries() : EntriesOfFormat(format);
+  distributor::LevelDetector detector(config::DefaultLogLevelFields(), 2);
+  for (auto _ : state) {
+    for (const model::Entry& e : entries) benchmark::DoNotOptimize(detector.FromLine(e.line));
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * RawBytes(entries)));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * entries.size()));
+}
+BENCHMARK(BM_DetectLevelFromLine)->DenseRange(0, 3);
 
 }  // namespace
 }  // namespace sluice::bench::micro

@@ -59,6 +59,15 @@ const std::vector<std::string>& DefaultDiscoverServiceName() {
   return kList;
 }
 
+const std::vector<std::string>& DefaultLogLevelFields() {
+  static const std::vector<std::string> kList = {
+      "level",    "LEVEL",         "Level",         "log.level",     "severity",
+      "SEVERITY", "Severity",      "SeverityText",  "lvl",           "LVL",
+      "Lvl",      "severity_text", "Severity_Text", "SEVERITY_TEXT",
+  };
+  return kList;
+}
+
 namespace {
 
 // Loki's texts for a bad otlp_config rule (otlplabels.AttributesConfig.UnmarshalYAML).
@@ -153,6 +162,9 @@ void VisitLimits(Limits& l, V& v) {
   v.Field("max_structured_metadata_size", BytesField{&l.max_structured_metadata_size});
   v.Field("max_structured_metadata_entries_count", l.max_structured_metadata_entries_count);
   v.Field("discover_service_name", l.discover_service_name);
+  v.Field("discover_log_levels", l.discover_log_levels);
+  v.Field("log_level_fields", l.log_level_fields);
+  v.Field("log_level_from_json_max_depth", l.log_level_from_json_max_depth);
   v.Section("otlp_config", [&] { VisitOtlpConfig(l.otlp_config, v); });
   v.Field("max_streams_per_user", l.max_streams_per_user);
   v.Field("max_global_streams_per_user", l.max_global_streams_per_user);

@@ -39,6 +39,9 @@ struct OtlpConfig {
 // Loki's default `discover_service_name` list (pkg/validation/limits.go).
 const std::vector<std::string>& DefaultDiscoverServiceName();
 
+// Loki's default `log_level_fields` (pkg/validation/limits.go DefaultAllowedLevelFields).
+const std::vector<std::string>& DefaultLogLevelFields();
+
 // Per-tenant limits, named as in Loki's `limits_config` so existing configs and runtime
 // override files carry over. Durations are nanoseconds, sizes bytes. Defaults follow Loki 3.x.
 struct Limits {
@@ -63,6 +66,13 @@ struct Limits {
   // A stream without a service_name label gets one: the value of the first of these labels it
   // has, else "unknown_service". Empty turns it off.
   std::vector<std::string> discover_service_name = DefaultDiscoverServiceName();
+  // Each entry gets the structured metadata `detected_level` (from a level label, metadata, OTLP
+  // severity or the line; distributor/level_detection.h), when structured metadata is allowed.
+  bool discover_log_levels = true;
+  // Label, metadata, JSON and logfmt field names that hold a level; empty means Loki's default.
+  std::vector<std::string> log_level_fields = DefaultLogLevelFields();
+  // JSON object levels searched for those fields; 0 or less searches all of them.
+  int log_level_from_json_max_depth = 2;
   OtlpConfig otlp_config;
 
   // Ingester: stream limits and ordering.

@@ -2,8 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <span>
+
 #include "common/duration.h"
 #include "common/utf8.h"
+#include "distributor/level_detection.h"
 #include "metrics/metrics.h"
 #include "write/discard.h"
 
@@ -92,12 +98,27 @@ ReceivedCounters& Counters() {
   return counters;
 }
 
+// Loki's label parser drops labels with an empty value (an empty value is an absent label in
+// Prometheus; pkg/logql/syntax ParseLabels), so `{a=""}` is the stream `{}`.
+model::LabelSet WithoutEmptyValues(model::LabelSet labels) {
+  const auto& all = labels.labels();
+  if (std::none_of(all.begin(), all.end(), [](const model::Label& l) { return l.value.empty(); })) {
+    return labels;
+  }
+  std::vector<model::Label> kept;
+  for (const model::Label& l : all) {
+    if (!l.value.empty()) kept.push_back(l);
+  }
+  return model::LabelSet(std::move(kept));
+}
+
 // Loki 3's service name discovery (pkg/loghttp/push/push.go): a stream without service_name gets
-// the value of the first label of `discover_service_name` it has, else "unknown_service". Loki's
-// own internal streams (aggregated metrics, patterns) are left alone; so is a stream with no
-// labels at all, which validation refuses.
+// the value of the first label of `discover_service_name` it has, else "unknown_service". Loki
+// adds it while decoding the push, before the distributor validates, so a stream pushed with no
+// labels at all (`{}`) becomes `{service_name="unknown_service"}` and is accepted. Loki's own
+// internal streams (aggregated metrics, patterns) are left alone.
 model::LabelSet DiscoverServiceName(model::LabelSet labels, const config::Limits& limits) {
-  if (limits.discover_service_name.empty() || labels.empty() || labels.Get(kServiceNameLabel) ||
+  if (limits.discover_service_name.empty() || labels.Get(kServiceNameLabel) ||
       labels.Get("__aggregated_metric__") || labels.Get("__pattern__")) {
     return labels;
   }
@@ -112,6 +133,62 @@ model::LabelSet DiscoverServiceName(model::LabelSet labels, const config::Limits
   std::vector<model::Label> out = labels.labels();
   out.push_back({std::string(kServiceNameLabel), std::move(service)});
   return model::LabelSet(std::move(out));
+}
+
+// `detected_level` alone, per canonical level: most entries carry no other metadata and point
+// here, so level discovery costs them no allocation.
+std::span<const model::Label> LevelOnlyMetadata(std::string_view level) {
+  static const std::array<model::Label, 8> kLabels = {{
+      {std::string(kDetectedLevelLabel), "trace"},
+      {std::string(kDetectedLevelLabel), "debug"},
+      {std::string(kDetectedLevelLabel), "info"},
+      {std::string(kDetectedLevelLabel), "warn"},
+      {std::string(kDetectedLevelLabel), "error"},
+      {std::string(kDetectedLevelLabel), "critical"},
+      {std::string(kDetectedLevelLabel), "fatal"},
+      {std::string(kDetectedLevelLabel), std::string(kLevelUnknown)},
+  }};
+  // The eight levels start with eight different letters: one string compare settles it.
+  if (level.empty()) return {};
+  for (const model::Label& l : kLabels) {
+    if (l.value[0] == level[0])
+      return l.value == level ? std::span(&l, 1) : std::span<const model::Label>();
+  }
+  return {};
+}
+
+// Loki's distributor step for `discover_log_levels`: an entry that has `detected_level` keeps it,
+// normalised; otherwise it gets one from the stream's level label (`stream_level`, found once per
+// stream) or from its own metadata and line. New metadata lives in `request`'s owned storage.
+void AddDetectedLevel(const LevelDetector& detector, std::string_view stream_level,
+                      model::EntryView& e, model::PushRequest& request) {
+  for (size_t i = 0; i < e.metadata.size(); ++i) {
+    if (e.metadata[i].name != kDetectedLevelLabel) continue;
+    std::string_view normalized = NormalizeLevel(e.metadata[i].value);
+    if (normalized != e.metadata[i].value) {
+      std::string value(normalized);
+      auto& copy = request.owned_metadata.emplace_back(e.metadata.begin(), e.metadata.end());
+      copy[i].value = std::move(value);
+      e.metadata = copy;
+    }
+    return;
+  }
+  std::string_view level =
+      stream_level.empty() ? detector.FromEntry(e.metadata, e.line) : stream_level;
+  if (level.empty()) return;
+  if (e.metadata.empty()) {
+    std::span<const model::Label> shared = LevelOnlyMetadata(level);
+    if (!shared.empty()) {
+      e.metadata = shared;
+      return;
+    }
+  }
+  std::string value(level);  // `level` may point into the metadata being replaced
+  auto& copy = request.owned_metadata.emplace_back();
+  copy.reserve(e.metadata.size() + 1);
+  copy.assign(e.metadata.begin(), e.metadata.end());
+  copy.push_back({std::string(kDetectedLevelLabel), std::move(value)});
+  e.metadata = copy;
 }
 
 }  // namespace
@@ -145,15 +222,18 @@ Status Distributor::ValidateLabels(std::string_view tenant, const config::Limits
       return fail(reason::kInvalidLabels,
                   fmt::format(kInvalidLabelsMessage, raw, parsed.status().message()));
     }
-    cached = StreamLabels::Make(DiscoverServiceName(std::move(parsed).value(), limits));
+    cached = StreamLabels::Make(
+        DiscoverServiceName(WithoutEmptyValues(std::move(parsed).value()), limits));
     CacheLabels(key, cached);
   }
   const model::LabelSet& labels = cached->labels;
   if (labels.empty()) return fail(reason::kMissingLabels, std::string(kMissingLabelsMessage));
-  if (labels.size() > limits.max_label_names_per_series) {
+  // As in Loki, service_name (usually added by discovery) does not count against the limit.
+  size_t label_names = labels.size() - (labels.Get(kServiceNameLabel) != nullptr ? 1 : 0);
+  if (label_names > limits.max_label_names_per_series) {
     return fail(
         reason::kMaxLabelNamesPerSeries,
-        fmt::format(kMaxLabelNamesMessage, raw, labels.size(), limits.max_label_names_per_series));
+        fmt::format(kMaxLabelNamesMessage, raw, label_names, limits.max_label_names_per_series));
   }
   const std::string* previous = nullptr;
   for (const auto& l : labels.labels()) {
@@ -225,6 +305,14 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
   valid.reserve(request.streams.size());
   uint64_t valid_bytes = 0, valid_lines = 0;
 
+  // Loki discovers levels only where structured metadata may be stored.
+  std::optional<LevelDetector> level_detector;
+  if (limits.discover_log_levels && limits.allow_structured_metadata) {
+    level_detector.emplace(
+        limits.log_level_fields.empty() ? config::DefaultLogLevelFields() : limits.log_level_fields,
+        limits.log_level_from_json_max_depth);
+  }
+
   for (auto& raw : request.streams) {
     if (raw.entries.empty()) continue;
     uint64_t stream_bytes = 0;
@@ -235,6 +323,8 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
       validation_errors.Add(st);
       continue;
     }
+    std::string_view stream_level;
+    if (level_detector) stream_level = level_detector->FromLabels(vs.labels->labels);
     // Valid entries are compacted in place, then the vector moves to the validated stream.
     size_t kept = 0;
     int64_t previous_ts = INT64_MIN;
@@ -287,6 +377,9 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
         validation_errors.Add(Status::InvalidArgument(std::move(msg)));
         continue;
       }
+      // After validation, as in Loki: the added metadata does not count against the metadata
+      // limits (it does count in the rate limit, below).
+      if (level_detector) AddDetectedLevel(*level_detector, stream_level, e, request);
       if (limits.increment_duplicate_timestamp && have_previous && e.timestamp_ns <= previous_ts &&
           e.line != previous_line) {
         e.timestamp_ns = previous_ts + 1;

@@ -84,6 +84,8 @@ class E2eSluice:
             # The clients' label sets are asserted exactly; Loki 3's service_name discovery
             # (on by default) is tested on its own (test_otlp.py, integration/test_service_name.py).
             "-limits_config.discover_service_name=",
+            # And their metadata exactly: no detected_level (integration/test_detected_level.py).
+            "-limits_config.discover_log_levels=false",
             *extra_args,
         ]
         self.proc = None

@@ -36,6 +36,9 @@ BASE_FLAGS = (
     # Loki 3 adds service_name to every stream by default; these tests assert exactly the labels
     # they push, so discovery is off here (tests/integration/test_service_name.py turns it on).
     "-limits_config.discover_service_name=",
+    # Likewise Loki 3's detected_level structured metadata on every entry
+    # (tests/integration/test_detected_level.py turns it on).
+    "-limits_config.discover_log_levels=false",
 )
 
 
