@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is already there, so both README commands call it.
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
-#                            systemd-journal-remote to write journal files, openssl for TLS)
+#                            systemd-journal-remote to write journal files, openssl for TLS,
+#                            etcd for the ring's KV tests)
 set -euo pipefail
 
 build_pkgs=(
@@ -19,6 +20,7 @@ test_pkgs=(
   python3 python3-pytest python3-requests python3-snappy python3-protobuf python3-yaml
   prometheus procps
   systemd-journal-remote openssl
+  etcd-server
 )
 
 want=("${build_pkgs[@]}")
