@@ -291,3 +291,65 @@ TEST(EtcdKvTest, Base64RoundTrip) {
 
 }  // namespace
 }  // namespace sluice::ring
+
+namespace sluice::ring {
+namespace {
+
+// POSTs JSON to etcd's gateway as an operator's etcdctl would; returns the HTTP status.
+long PostJson(const std::string& url, const std::string& body, const std::string& token = "") {
+  std::string cmd = "curl -s -o /dev/null -w '%{http_code}' -X POST -d '" + body + "' ";
+  if (!token.empty()) cmd += "-H 'Authorization: " + token + "' ";
+  cmd += url;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[16] = {};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  ::pclose(p);
+  return n > 0 ? std::strtol(buf, nullptr, 10) : -1;
+}
+
+TEST(EtcdKvTest, AuthenticatesWithUsernameAndPassword) {
+  SLUICE_START_ETCD_OR_RETURN(etcd);
+  const std::string base = "http://" + etcd->endpoint() + "/v3/auth/";
+  ASSERT_EQ(PostJson(base + "user/add", R"({"name":"root","password":"s3cret"})"), 200);
+  ASSERT_EQ(PostJson(base + "role/add", R"({"name":"root"})"), 200);
+  ASSERT_EQ(PostJson(base + "user/grant", R"({"user":"root","role":"root"})"), 200);
+  ASSERT_EQ(PostJson(base + "enable", "{}"), 200);
+
+  auto options = testing::TestEtcdOptions({etcd->endpoint()});
+  EtcdKv anonymous(options);
+  EXPECT_FALSE(anonymous.CompareAndSwap("k", 0, "v").ok());
+
+  options.username = "root";
+  options.password = "wrong";
+  EtcdKv wrong(options);
+  auto denied = wrong.Get("k");
+  ASSERT_FALSE(denied.ok());
+  EXPECT_NE(denied.status().message().find("authentication as root failed"), std::string::npos)
+      << denied.status().message();
+
+  options.password = "s3cret";
+  EtcdKv kv(options);
+  auto r = kv.CompareAndSwap("k", 0, "v");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(kv.Get("k")->value, "v");
+  // The watch carries the token too.
+  std::atomic<bool> stop{false};
+  std::string seen;
+  std::thread watcher([&] {
+    EXPECT_TRUE(kv.Watch(
+                      "k", *r,
+                      [&](const KvValue& v) {
+                        seen = v.value;
+                        return false;
+                      },
+                      &stop, 10 * kSecond)
+                    .ok());
+  });
+  ASSERT_TRUE(kv.CompareAndSwap("k", *r, "w").ok());
+  watcher.join();
+  EXPECT_EQ(seen, "w");
+}
+
+}  // namespace
+}  // namespace sluice::ring
