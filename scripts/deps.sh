@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is already there, so both README commands call it.
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
-#                            systemd-journal-remote to write journal files, openssl for TLS)
+#                            systemd-journal-remote to write journal files, openssl for TLS,
+#                            etcd for the ring's KV tests)
 set -euo pipefail
 
 build_pkgs=(
@@ -20,6 +21,7 @@ test_pkgs=(
   prometheus procps
   systemd-journal-remote openssl
   rsyslog
+  etcd-server
 )
 
 want=("${build_pkgs[@]}")

@@ -5,9 +5,11 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
 #include <thread>
 
 #include "common/duration.h"
@@ -182,6 +184,20 @@ void VisitLimits(Limits& l, V& v) {
 }
 
 template <typename V>
+void VisitKvStore(KvStoreConfig& k, V& v) {
+  v.Section("kvstore", [&] {
+    v.Field("store", k.store);
+    v.Field("prefix", k.prefix);
+    v.Section("etcd", [&] {
+      v.Field("endpoints", k.etcd.endpoints);
+      v.Field("dial_timeout", DurationField{&k.etcd.dial_timeout});
+      v.Field("username", k.etcd.username);
+      v.Field("password", k.etcd.password);
+    });
+  });
+}
+
+template <typename V>
 void VisitConfig(Config& c, V& v) {
   v.Field("target", c.target);
   v.Field("auth_enabled", c.auth_enabled);
@@ -198,10 +214,14 @@ void VisitConfig(Config& c, V& v) {
     v.Section("storage", [&] {
       v.Section("filesystem", [&] { v.Field("chunks_directory", c.storage.chunks_directory); });
     });
+    v.Field("replication_factor", c.ring.common_replication_factor);
+    v.Field("instance_addr", c.ring.instance_addr);
+    v.Section("ring", [&] { VisitKvStore(c.ring.common_kvstore, v); });
   });
   v.Section("distributor", [&] {
     v.Field("max_recv_msg_size", BytesField{&c.distributor.max_recv_msg_size});
     v.Field("max_decompressed_size", BytesField{&c.distributor.max_decompressed_size});
+    v.Section("ring", [&] { VisitKvStore(c.ring.distributor_kvstore, v); });
   });
   v.Section("ingester", [&] {
     auto& i = c.ingester;
@@ -229,6 +249,23 @@ void VisitConfig(Config& c, V& v) {
       v.Field("fsync", i.wal.fsync);
       v.Field("fsync_interval", DurationField{&i.wal.fsync_interval});
       v.Field("segment_size", BytesField{&i.wal.segment_size});
+    });
+    v.Section("lifecycler", [&] {
+      auto& l = c.ring.lifecycler;
+      v.Field("id", l.id);
+      v.Field("num_tokens", l.num_tokens);
+      v.Field("heartbeat_period", DurationField{&l.heartbeat_period});
+      v.Field("join_after", DurationField{&l.join_after});
+      v.Field("min_ready_duration", DurationField{&l.min_ready_duration});
+      v.Field("final_sleep", DurationField{&l.final_sleep});
+      v.Field("availability_zone", l.availability_zone);
+      v.Field("tokens_file_path", l.tokens_file_path);
+      v.Section("ring", [&] {
+        VisitKvStore(l.kvstore, v);
+        v.Field("heartbeat_timeout", DurationField{&l.heartbeat_timeout});
+        v.Field("replication_factor", l.replication_factor);
+        v.Field("zone_awareness_enabled", l.zone_awareness_enabled);
+      });
     });
   });
   v.Section("querier", [&] {
@@ -316,6 +353,54 @@ Status Config::Finalize() {
     return Status::InvalidArgument(
         fmt::format("chunk-duration ({}) must be greater than or equal to sample-interval ({})",
                     FormatDuration(pi.max_chunk_age), FormatDuration(pi.pattern_sample_interval)));
+  }
+  SLUICE_RETURN_IF_ERROR(ring.Finalize());
+  return Status::OK();
+}
+
+namespace {
+
+Status FinalizeKvStore(std::string_view section, KvStoreConfig& k, const KvStoreConfig& common) {
+  if (k.store.empty()) k = common;
+  if (k.store != "inmemory" && k.store != "etcd") {
+    return Status::InvalidArgument(
+        fmt::format("{}.kvstore.store: \"{}\" is not one of inmemory, etcd", section, k.store));
+  }
+  if (k.store == "etcd" && k.etcd.endpoints.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "{}.kvstore.etcd.endpoints: the etcd store needs at least one endpoint", section));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RingConfig::Finalize() {
+  if (common_kvstore.store.empty()) common_kvstore.store = "inmemory";
+  SLUICE_RETURN_IF_ERROR(FinalizeKvStore("common.ring", common_kvstore, common_kvstore));
+  SLUICE_RETURN_IF_ERROR(
+      FinalizeKvStore("ingester.lifecycler.ring", lifecycler.kvstore, common_kvstore));
+  SLUICE_RETURN_IF_ERROR(FinalizeKvStore("distributor.ring", distributor_kvstore, common_kvstore));
+  if (common_replication_factor < 0) {
+    return Status::InvalidArgument("common.replication_factor must be at least 1");
+  }
+  if (common_replication_factor > 0) lifecycler.replication_factor = common_replication_factor;
+  if (lifecycler.replication_factor < 1) {
+    return Status::InvalidArgument(
+        "ingester.lifecycler.ring.replication_factor must be at least 1");
+  }
+  if (lifecycler.num_tokens < 1) {
+    return Status::InvalidArgument("ingester.lifecycler.num_tokens must be at least 1");
+  }
+  if (lifecycler.heartbeat_period <= 0) {
+    return Status::InvalidArgument("ingester.lifecycler.heartbeat_period must be positive");
+  }
+  if (lifecycler.id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+      return Status::InvalidArgument("ingester.lifecycler.id: no host name to default to");
+    }
+    lifecycler.id = host;
   }
   return Status::OK();
 }

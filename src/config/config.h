@@ -11,6 +11,45 @@
 
 namespace sluice::config {
 
+// Where a ring lives (Loki's kvstore block). An empty store means "as common.ring.kvstore".
+struct KvStoreConfig {
+  std::string store;                   // inmemory | etcd
+  std::string prefix = "collectors/";  // the ring is the key <prefix>ring
+  struct Etcd {
+    std::vector<std::string> endpoints;
+    int64_t dial_timeout = 10LL * 1'000'000'000;
+    std::string username;
+    std::string password;
+  } etcd;
+};
+
+// The hash ring of ingesters (src/ring), read by the cluster targets. Loki's keys: common.*,
+// ingester.lifecycler.*, distributor.ring.kvstore.
+struct RingConfig {
+  int common_replication_factor = 0;  // common.replication_factor; 0 = not set
+  std::string instance_addr;          // common.instance_addr
+  KvStoreConfig common_kvstore;       // common.ring.kvstore (store defaults to inmemory)
+  struct Lifecycler {
+    std::string id;  // default: the host name
+    int num_tokens = 128;
+    int64_t heartbeat_period = 5LL * 1'000'000'000;
+    int64_t join_after = 0;
+    int64_t min_ready_duration = 15LL * 1'000'000'000;
+    int64_t final_sleep = 0;
+    std::string availability_zone;
+    std::string tokens_file_path;
+    // ingester.lifecycler.ring
+    KvStoreConfig kvstore;
+    int64_t heartbeat_timeout = 60LL * 1'000'000'000;
+    int replication_factor = 3;  // common.replication_factor overrides it
+    bool zone_awareness_enabled = false;
+  } lifecycler;
+  KvStoreConfig distributor_kvstore;  // distributor.ring.kvstore
+
+  // Fills the defaults that come from elsewhere (common.*, the host name) and checks values.
+  Status Finalize();
+};
+
 // The whole process configuration. YAML section and key names follow Loki where the concept
 // matches (server, auth_enabled, common, limits_config, ingester, ingester.wal, runtime_config)
 // so an existing Loki config needs few changes. Durations are nanoseconds, sizes bytes.
@@ -126,6 +165,7 @@ struct Config {
   // Loki keys in the file or flags that sluice accepts but has no use for, by dotted path (not
   // part of the configuration; the server names them in one warning at start).
   std::vector<std::string> ignored_loki_keys;
+  RingConfig ring;
 
   // Fills derived defaults (directories under path_prefix) and checks values.
   Status Finalize();

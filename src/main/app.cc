@@ -24,6 +24,8 @@
 #include "querier/frontend.h"
 #include "querier/querier.h"
 #include "querier/store_source.h"
+#include "ring/from_config.h"
+#include "ring/status_page.h"
 #include "storage/filesystem_store.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
@@ -45,6 +47,10 @@ struct App::Impl {
   std::unique_ptr<read::FanOut> fan_out;
   std::unique_ptr<querier::Querier> querier;
   std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
+  // -target=all's one-instance in-memory ring, shown at /ring. Nothing routes by it yet.
+  std::unique_ptr<ring::KvStore> ring_kv;
+  std::unique_ptr<ring::Ring> ring;
+  std::unique_ptr<ring::Lifecycler> lifecycler;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<syslog::Server> syslog_server;  // only with syslog.listeners configured
@@ -52,7 +58,21 @@ struct App::Impl {
   std::atomic<bool> shutting_down{false};
 
   void RegisterRoutes();
+  Status StartRing();
 };
+
+Status App::Impl::StartRing() {
+  std::string addr =
+      config.ring.instance_addr.empty() ? std::string("127.0.0.1") : config.ring.instance_addr;
+  addr += ":" + std::to_string(server->port());
+  ring::LifecyclerOptions lo = ring::LifecyclerOptionsFrom(config.ring, addr);
+  lo.registry = &metrics::DefaultRegistry();
+  lifecycler = std::make_unique<ring::Lifecycler>(ring_kv.get(), lo, SystemClock::Default());
+  SLUICE_RETURN_IF_ERROR(lifecycler->Start());
+  // The WAL was replayed by ingester->Start() before this.
+  lifecycler->MarkReplayDone();
+  return ring->Start();
+}
 
 App::App(config::Config config) : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
@@ -191,6 +211,17 @@ void App::Impl::RegisterRoutes() {
     if (terminate && request_exit) request_exit();
     return http::Response::NoContent();
   });
+  router.Handle({"GET", "POST"}, "/ring", [this](http::Request& req) {
+    if (!ring) return http::Response::Text("the ring is not in use\n", 404);
+    ring::StatusPageRequest page{
+        .method = req.method,
+        .forget = req.Param("forget"),
+        .json = req.Param("format") == "json" ||
+                req.Header("accept").find("application/json") != std::string::npos};
+    ring::StatusPageResponse out = ring::RenderStatusPage(*ring, page);
+    return http::Response{out.status, out.content_type, std::move(out.body),
+                          std::move(out.headers)};
+  });
   router.Handle({"GET"}, "/loki/api/v1/status/buildinfo",
                 [](http::Request&) { return http::Response::Json(BuildInfoJson()); });
   http::RegisterLimitsRoutes(&router, overrides.get(),
@@ -256,6 +287,12 @@ Status App::Start() {
   frontend_options.workers = c.querier.max_concurrent;
   impl_->frontend = std::make_unique<querier::QueryFrontend>(
       impl_->querier.get(), impl_->overrides.get(), frontend_options);
+  if (c.ring.lifecycler.kvstore.store == "inmemory") {
+    SLUICE_ASSIGN_OR_RETURN(impl_->ring_kv, ring::NewKvStore(c.ring.lifecycler.kvstore));
+    ring::RingOptions ro = ring::RingOptionsFrom(c.ring);
+    ro.registry = &metrics::DefaultRegistry();
+    impl_->ring = std::make_unique<ring::Ring>(impl_->ring_kv.get(), ro, SystemClock::Default());
+  }
   impl_->RegisterRoutes();
 
   http::ServerOptions opts;
@@ -279,6 +316,7 @@ Status App::Start() {
         SystemClock::Default(), syslog::ServerOptions{});
     SLUICE_RETURN_IF_ERROR(impl_->syslog_server->Start());
   }
+  if (impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->StartRing());
   spdlog::info("msg=\"sluice is ready\" target={} data={}", c.target, c.common.path_prefix);
   return Status::OK();
 }
@@ -288,12 +326,22 @@ void App::Shutdown() {
   // Syslog first: its last batches are pushed while the ingester still takes them.
   if (impl_->syslog_server) impl_->syslog_server->Stop();
   spdlog::info("msg=\"shutting down: flushing chunks\"");
+  // LEAVING while the chunks are flushed (reads only), out of the ring afterwards.
+  if (impl_->lifecycler) {
+    Status st = impl_->lifecycler->Leave();
+    if (!st.ok()) spdlog::warn("msg=\"ring LEAVING failed\" err=\"{}\"", st.message());
+  }
   if (impl_->ingester) {
     Status st = impl_->ingester->Shutdown(impl_->config.ingester.wal.flush_on_shutdown ||
                                           !impl_->config.ingester.wal.enabled);
     if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
   }
+  if (impl_->lifecycler) {
+    Status st = impl_->lifecycler->Unregister();
+    if (!st.ok()) spdlog::warn("msg=\"leaving the ring failed\" err=\"{}\"", st.message());
+  }
   if (impl_->server) impl_->server->Stop();
+  if (impl_->ring) impl_->ring->Stop();
   if (impl_->overrides) impl_->overrides->Stop();
   spdlog::info("msg=\"shutdown complete\"");
 }
