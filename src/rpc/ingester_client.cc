@@ -1,6 +1,7 @@
 #include "rpc/ingester_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <limits>
@@ -44,7 +45,8 @@ Status ReadStatus(const grpc::Status& gs, std::string_view peer) {
 // call if it has not ended. Used by one thread at a time (see read::StreamSource).
 class SelectCall {
  public:
-  SelectCall(std::string peer, chunk::BlockStats* stats) : peer_(std::move(peer)), stats_(stats) {}
+  SelectCall(std::string peer, chunk::BlockStats* stats, std::atomic<uint64_t>* peak_buffered)
+      : peer_(std::move(peer)), stats_(stats), peak_buffered_(peak_buffered) {}
   ~SelectCall() {
     if (reader_ == nullptr) return;
     if (!done_) ctx_.TryCancel();
@@ -79,6 +81,7 @@ class SelectCall {
     }
     *out = std::move(streams_[id].entries.front());
     streams_[id].entries.pop_front();
+    --buffered_;
     return true;
   }
   const Status& status() const { return status_; }
@@ -109,6 +112,10 @@ class SelectCall {
             model::Label{std::move(*m.mutable_name()), std::move(*m.mutable_value())});
       }
       streams_[e.stream()].entries.push_back(std::move(entry));
+      ++buffered_;
+    }
+    uint64_t peak = peak_buffered_->load();
+    while (buffered_ > peak && !peak_buffered_->compare_exchange_weak(peak, buffered_)) {
     }
     for (uint32_t id : msg.ended()) {
       if (id >= streams_.size()) return Fail("the end of an unknown stream");
@@ -128,6 +135,8 @@ class SelectCall {
 
   const std::string peer_;
   chunk::BlockStats* stats_;  // nullable
+  std::atomic<uint64_t>* peak_buffered_;
+  uint64_t buffered_ = 0;  // entries received and not read yet
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReader<pb::SelectStreamsResponse>> reader_;
   std::vector<Buffer> streams_;  // by id
@@ -152,6 +161,39 @@ class RemoteStreamIterator final : public iter::EntryIterator {
   model::Entry current_;
 };
 
+// Sets the tenant and a deadline: `cap_ns` from now (0: none), or earlier when the query's
+// deadline is. False when the query's deadline has passed already.
+bool Prepare(grpc::ClientContext* ctx, std::string_view tenant, const read::Deadline& deadline,
+             int64_t cap_ns) {
+  ctx->AddMetadata(kTenantMetadata, std::string(tenant));
+  int64_t remaining = cap_ns > 0 ? cap_ns : std::numeric_limits<int64_t>::max();
+  if (deadline.set()) {
+    int64_t at = deadline.at_ns;
+    if (deadline.shared_ns != nullptr) at = std::min(at, deadline.shared_ns->load());
+    const int64_t now = deadline.clock->NowNanos();
+    if (at <= now) return false;
+    if (at != std::numeric_limits<int64_t>::max()) remaining = std::min(remaining, at - now);
+  }
+  if (remaining != std::numeric_limits<int64_t>::max()) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(remaining));
+  }
+  return true;
+}
+
+// A unary read call (series, labels, chunk counts) under remote_timeout and the query's deadline.
+template <typename Request, typename Response>
+Status UnaryRead(pb::Ingester::Stub* stub,
+                 grpc::Status (pb::Ingester::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+                 const read::SelectRequest& req, std::string_view tenant, int64_t timeout_ns,
+                 const std::string& peer, const Request& request, Response* response) {
+  grpc::ClientContext ctx;
+  if (!Prepare(&ctx, tenant, req.deadline, timeout_ns)) {
+    return Status::DeadlineExceeded(std::string(read::kQueryTimeoutMessage));
+  }
+  return ReadStatus((stub->*method)(&ctx, request, response), peer);
+}
+
 }  // namespace
 
 RemoteIngester::RemoteIngester(std::string address, const config::Config::IngesterClient& config,
@@ -169,23 +211,6 @@ RemoteIngester::RemoteIngester(std::string address, const config::Config::Ingest
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
   stub_ = pb::Ingester::NewStub(channel_);
-}
-
-bool RemoteIngester::Prepare(grpc::ClientContext* ctx, std::string_view tenant,
-                             const read::Deadline& deadline, int64_t cap_ns) const {
-  ctx->AddMetadata(kTenantMetadata, std::string(tenant));
-  int64_t remaining = cap_ns > 0 ? cap_ns : std::numeric_limits<int64_t>::max();
-  if (deadline.set()) {
-    int64_t at = deadline.at_ns;
-    if (deadline.shared_ns != nullptr) at = std::min(at, deadline.shared_ns->load());
-    const int64_t now = deadline.clock->NowNanos();
-    if (at <= now) return false;
-    if (at != std::numeric_limits<int64_t>::max()) remaining = std::min(remaining, at - now);
-  }
-  if (remaining != std::numeric_limits<int64_t>::max()) {
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(remaining));
-  }
-  return true;
 }
 
 Status RemoteIngester::Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) {
@@ -215,8 +240,8 @@ Result<std::vector<iter::EntryIteratorPtr>> RemoteIngester::SelectStreams(
     const read::SelectRequest& req, std::string_view tenant) {
   pb::ReadRequest request;
   ToProto(req, &request);
-  auto call =
-      std::make_shared<SelectCall>(address_, req.stats != nullptr ? &req.stats->blocks : nullptr);
+  auto call = std::make_shared<SelectCall>(
+      address_, req.stats != nullptr ? &req.stats->blocks : nullptr, &peak_buffered_);
   if (!Prepare(call->context(), tenant, req.deadline, 0)) {
     return Status::DeadlineExceeded(std::string(read::kQueryTimeoutMessage));
   }
@@ -234,12 +259,9 @@ Result<std::vector<model::LabelSet>> RemoteIngester::StreamLabels(const read::Se
                                                                   std::string_view tenant) {
   pb::ReadRequest request;
   ToProto(req, &request);
-  grpc::ClientContext ctx;
-  if (!Prepare(&ctx, tenant, req.deadline, remote_timeout_ns_)) {
-    return Status::DeadlineExceeded(std::string(read::kQueryTimeoutMessage));
-  }
   pb::StreamLabelsResponse response;
-  SLUICE_RETURN_IF_ERROR(ReadStatus(stub_->StreamLabels(&ctx, request, &response), address_));
+  SLUICE_RETURN_IF_ERROR(UnaryRead(stub_.get(), &pb::Ingester::Stub::StreamLabels, req, tenant,
+                                   remote_timeout_ns_, address_, request, &response));
   std::vector<model::LabelSet> out;
   out.reserve(response.streams_size());
   for (const auto& ls : response.streams()) out.push_back(FromProto(ls));
@@ -253,12 +275,9 @@ Result<std::vector<std::string>> RemoteIngester::Label(const read::SelectRequest
   ToProto(req, request.mutable_read());
   request.set_values(values);
   request.set_name(std::string(name));
-  grpc::ClientContext ctx;
-  if (!Prepare(&ctx, tenant, req.deadline, remote_timeout_ns_)) {
-    return Status::DeadlineExceeded(std::string(read::kQueryTimeoutMessage));
-  }
   pb::LabelResponse response;
-  SLUICE_RETURN_IF_ERROR(ReadStatus(stub_->Label(&ctx, request, &response), address_));
+  SLUICE_RETURN_IF_ERROR(UnaryRead(stub_.get(), &pb::Ingester::Stub::Label, req, tenant,
+                                   remote_timeout_ns_, address_, request, &response));
   return std::vector<std::string>(response.values().begin(), response.values().end());
 }
 
@@ -277,12 +296,9 @@ Result<uint64_t> RemoteIngester::CountChunks(const read::SelectRequest& req,
                                              std::string_view tenant) {
   pb::ReadRequest request;
   ToProto(req, &request);
-  grpc::ClientContext ctx;
-  if (!Prepare(&ctx, tenant, req.deadline, remote_timeout_ns_)) {
-    return Status::DeadlineExceeded(std::string(read::kQueryTimeoutMessage));
-  }
   pb::CountChunksResponse response;
-  SLUICE_RETURN_IF_ERROR(ReadStatus(stub_->CountChunks(&ctx, request, &response), address_));
+  SLUICE_RETURN_IF_ERROR(UnaryRead(stub_.get(), &pb::Ingester::Stub::CountChunks, req, tenant,
+                                   remote_timeout_ns_, address_, request, &response));
   return response.chunks();
 }
 

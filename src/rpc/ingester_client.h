@@ -18,6 +18,7 @@
 // Thread safety: every call may run concurrently. SelectStreams' iterators share their call's
 // connection stream and belong to one thread, as read::StreamSource's iterators do.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,12 +62,11 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   const std::string& address() const { return address_; }
   const CircuitBreaker& breaker() const { return breaker_; }
   const Bulkhead& bulkhead() const { return bulkhead_; }
+  // The most entries one SelectStreams call has held received but not yet read: what the
+  // answer's order (proto/ingester.proto) keeps small.
+  uint64_t peak_buffered_entries() const { return peak_buffered_.load(); }
 
  private:
-  // Sets the tenant and a deadline: `cap_ns` from now (0: none), or earlier when the query's
-  // deadline is. False when the query's deadline has passed already.
-  bool Prepare(grpc::ClientContext* ctx, std::string_view tenant, const read::Deadline& deadline,
-               int64_t cap_ns) const;
   Result<std::vector<std::string>> Label(const read::SelectRequest& req, std::string_view tenant,
                                          bool values, std::string_view name);
 
@@ -76,6 +76,7 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   std::unique_ptr<::sluice::ingester::v1::Ingester::Stub> stub_;
   CircuitBreaker breaker_;
   Bulkhead bulkhead_;
+  std::atomic<uint64_t> peak_buffered_{0};
 };
 
 // One client per ingester address, made on first use and shared: a call in flight keeps its

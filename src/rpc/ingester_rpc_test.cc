@@ -68,12 +68,7 @@ class IngesterRpcTest : public ::testing::Test {
     store_ = storage::NewMemoryStore();
     index_writer_ = std::make_unique<storage::index::IndexWriter>(store_.get(), "test", &clock_);
     index_reader_ = std::make_unique<storage::index::IndexReader>(store_.get(), 0, &clock_);
-    config_.wal.dir = dir_.path() + "/wal";
-    config_.flush_check_period = 3600 * kSecond;  // sweeps only when the test asks
-    config_.wal.checkpoint_duration = 3600 * kSecond;
-    config_.wal.fsync = "never";
-    config_.chunk_block_size = 600;                // many blocks, and entries left in the heads
-    config_.chunk_retain_period = 3600 * kSecond;  // flushed chunks stay in memory too
+    config_ = ingester::testing::QueryTestConfig(dir_.path());
     ingester_ = std::make_unique<ingester::Ingester>(config_, &overrides_, store_.get(),
                                                      index_writer_.get(), &clock_);
     EXPECT_TRUE(ingester_->Start().ok());
@@ -336,6 +331,37 @@ TEST_F(IngesterRpcTest, LargeResultsArriveInBoundedMessages) {
   auto collected = iter::Collect(it->get());
   ASSERT_TRUE(collected.ok());
   EXPECT_EQ(collected->size(), 2000u);
+}
+
+TEST_F(IngesterRpcTest, TheClientHoldsLittleMoreThanOneEntryPerStream) {
+  constexpr size_t kBatch = 4096;
+  Serve(kBatch);
+  constexpr int kStreams = 20, kPerStream = 500;
+  std::vector<write::ValidatedStream> batch;
+  for (int s = 0; s < kStreams; ++s) {
+    std::vector<std::pair<int64_t, std::string>> lines;
+    // Interleaved in time, and uneven: stream s writes every (s % 3 + 1) ns.
+    for (int i = 0; i < kPerStream; ++i) {
+      lines.emplace_back(kT0 + static_cast<int64_t>(i) * (s % 3 + 1), std::string(80, 'a'));
+    }
+    batch.push_back(MakeStream("{s=\"" + std::to_string(s) + "\"}", std::move(lines)));
+  }
+  ASSERT_TRUE(ingester_->Push("t", batch).ok());
+  read::FanOut remote({remote_.get()});
+  for (auto order : {read::Order::kTime, read::Order::kStream}) {
+    for (auto dir : {model::Direction::kForward, model::Direction::kBackward}) {
+      read::SelectRequest req = Select(R"({s=~".+"})", dir, order);
+      req.raw = true;
+      auto it = remote.SelectLogs(req);
+      ASSERT_TRUE(it.ok());
+      auto all = iter::Collect(it->get());
+      ASSERT_TRUE(all.ok());
+      EXPECT_EQ(all->size(), static_cast<size_t>(kStreams * kPerStream));
+    }
+  }
+  // Heads, plus one message's worth (about kBatch / 100 entries) ahead of the reader.
+  EXPECT_LE(remote_->peak_buffered_entries(), kStreams + 2 * kBatch / 100);
+  EXPECT_GE(remote_->peak_buffered_entries(), static_cast<uint64_t>(kStreams));
 }
 
 TEST_F(IngesterRpcTest, CancellingAReadStopsTheServer) {
