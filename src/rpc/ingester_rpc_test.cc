@@ -594,6 +594,21 @@ TEST_F(IngesterRpcTest, BreakerOpensOnADeadIngesterAndBulkheadRefusesOverflow) {
   EXPECT_TRUE(client.Push("t", batch).ok());
 }
 
+TEST(GrpcServerTest, ListensWhereTheConfigSays) {
+  EXPECT_EQ(GrpcServer::ListenAddress("", 9095), "0.0.0.0:9095");
+  EXPECT_EQ(GrpcServer::ListenAddress("127.0.0.1", 0), "127.0.0.1:0");
+  EXPECT_EQ(GrpcServer::ListenAddress("::1", 9095), "[::1]:9095");
+  FailingPusher pusher;
+  IngesterService service(&pusher, nullptr);
+  auto server = GrpcServer::Start({GrpcServer::ListenAddress("127.0.0.1", 0)}, {&service});
+  ASSERT_TRUE(server.ok());
+  EXPECT_GT((*server)->port(), 0);
+  // The same port again: taken.
+  auto again =
+      GrpcServer::Start({GrpcServer::ListenAddress("127.0.0.1", (*server)->port())}, {&service});
+  EXPECT_EQ(again.status().code(), StatusCode::kUnavailable);
+}
+
 TEST(IngesterClientPoolTest, OneClientPerAddress) {
   testing::FakeClock clock(0);
   IngesterClientPool pool(config::Config::IngesterClient{}, &clock);

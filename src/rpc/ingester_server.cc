@@ -308,6 +308,9 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& options,
                                                       const std::vector<grpc::Service*>& services) {
   grpc::ServerBuilder builder;
   int port = 0;
+  // gRPC sets SO_REUSEPORT by default: a second process on the same port would bind too and
+  // get half the calls. A port in use must fail the start instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(ClampToInt(options.max_recv_msg_size));
   builder.SetMaxSendMessageSize(ClampToInt(options.max_send_msg_size));
@@ -317,6 +320,14 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& options,
     return Status::Unavailable("cannot listen for gRPC on " + options.address);
   }
   return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(server), port));
+}
+
+std::string GrpcServer::ListenAddress(const std::string& host, int port) {
+  if (host.empty()) return "0.0.0.0:" + std::to_string(port);
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    return "[" + host + "]:" + std::to_string(port);
+  }
+  return host + ":" + std::to_string(port);
 }
 
 GrpcServer::~GrpcServer() { Shutdown(0); }

@@ -77,6 +77,10 @@ class GrpcServer {
     uint64_t max_send_msg_size = 4ull << 20;
   };
 
+  // server.grpc_listen_address / grpc_listen_port as gRPC takes them: "" is every interface
+  // (as in Loki), an IPv6 address gets brackets.
+  static std::string ListenAddress(const std::string& host, int port);
+
   // Binds and starts serving. REQUIRES: the services outlive the server.
   static Result<std::unique_ptr<GrpcServer>> Start(const Options& options,
                                                    const std::vector<grpc::Service*>& services);
