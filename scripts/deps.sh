@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential clang clang-format cmake ninja-build ccache pkg-config git
-  libboost1.74-dev libprotobuf-dev protobuf-compiler
+  libboost1.74-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libsimdjson-dev libre2-dev libzstd-dev liblz4-dev libsnappy-dev libdeflate-dev zlib1g-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev

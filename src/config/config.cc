@@ -208,6 +208,10 @@ void VisitConfig(Config& c, V& v) {
     v.Field("log_level", c.server.log_level);
     v.Field("log_format", c.server.log_format);
     v.Field("http_server_read_timeout", DurationField{&c.server.http_server_read_timeout});
+    v.Field("grpc_listen_address", c.server.grpc_listen_address);
+    v.Field("grpc_listen_port", c.server.grpc_listen_port);
+    v.Field("grpc_server_max_recv_msg_size", BytesField{&c.server.grpc_server_max_recv_msg_size});
+    v.Field("grpc_server_max_send_msg_size", BytesField{&c.server.grpc_server_max_send_msg_size});
   });
   v.Section("common", [&] {
     v.Field("path_prefix", c.common.path_prefix);
@@ -272,6 +276,24 @@ void VisitConfig(Config& c, V& v) {
     v.Field("max_concurrent", c.querier.max_concurrent);
     v.Field("index_refresh_interval", DurationField{&c.querier.index_refresh_interval});
   });
+  v.Section("ingester_client", [&] {
+    auto& ic = c.ingester_client;
+    v.Field("remote_timeout", DurationField{&ic.remote_timeout});
+    v.Section("pool_config", [&] {
+      v.Field("client_cleanup_period", DurationField{&ic.pool_config.client_cleanup_period});
+      v.Field("health_check_ingesters", ic.pool_config.health_check_ingesters);
+      v.Field("remote_timeout", DurationField{&ic.pool_config.remote_timeout});
+    });
+    v.Section("grpc_client_config", [&] {
+      v.Field("max_recv_msg_size", BytesField{&ic.grpc_client_config.max_recv_msg_size});
+      v.Field("max_send_msg_size", BytesField{&ic.grpc_client_config.max_send_msg_size});
+    });
+    v.Field("max_inflight_push_requests", ic.max_inflight_push_requests);
+    v.Section("circuit_breaker", [&] {
+      v.Field("failure_threshold", ic.circuit_breaker.failure_threshold);
+      v.Field("cooldown", DurationField{&ic.circuit_breaker.cooldown});
+    });
+  });
   v.Section("runtime_config", [&] {
     v.Field("file", c.runtime_config.file);
     v.Field("period", DurationField{&c.runtime_config.period});
@@ -328,6 +350,9 @@ Status Config::Finalize() {
   }
   if (server.http_listen_port < 0 || server.http_listen_port > 65535) {
     return Status::InvalidArgument("server.http_listen_port must be between 0 and 65535");
+  }
+  if (server.grpc_listen_port < 0 || server.grpc_listen_port > 65535) {
+    return Status::InvalidArgument("server.grpc_listen_port must be between 0 and 65535");
   }
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (server.http_threads <= 0) server.http_threads = static_cast<int>(std::max(4u, 2 * cores));

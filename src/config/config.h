@@ -64,6 +64,12 @@ struct Config {
     std::string log_level = "info";
     std::string log_format = "logfmt";
     int64_t http_server_read_timeout = 30LL * 1'000'000'000;
+    // The gRPC server of the scaled-out targets (src/rpc); Loki's names and defaults ("": every
+    // interface). Messages larger than these fail with RESOURCE_EXHAUSTED.
+    std::string grpc_listen_address;
+    int grpc_listen_port = 9095;
+    uint64_t grpc_server_max_recv_msg_size = 4ull << 20;
+    uint64_t grpc_server_max_send_msg_size = 4ull << 20;
   } server;
 
   struct Common {
@@ -122,6 +128,31 @@ struct Config {
     // this means a chunk flushed (and dropped from memory) mid-query is never missed.
     int64_t index_refresh_interval = 0;
   } querier;
+
+  // How distributors and queriers call ingesters over gRPC (src/rpc/ingester_client.h). Loki's
+  // names where Loki has the knob; the bulkhead and the circuit breaker are sluice's.
+  struct IngesterClient {
+    int64_t remote_timeout = 5LL * 1'000'000'000;  // deadline of each push and unary query call
+    struct PoolConfig {
+      int64_t client_cleanup_period = 15LL * 1'000'000'000;
+      bool health_check_ingesters = true;
+      int64_t remote_timeout = 1'000'000'000;  // of a health check
+    } pool_config;
+    struct GrpcClientConfig {
+      uint64_t max_recv_msg_size = 100ull << 20;
+      uint64_t max_send_msg_size = 100ull << 20;
+    } grpc_client_config;
+    // Pushes in flight to one ingester at most; one more fails at once with 503 instead of
+    // queueing behind a slow ingester.
+    int max_inflight_push_requests = 64;
+    struct CircuitBreaker {
+      // Consecutive failed calls (unavailable, timed out, internal) that open the breaker;
+      // 0 turns it off.
+      int failure_threshold = 5;
+      // How long an open breaker fails calls at once before one trial call may pass.
+      int64_t cooldown = 10LL * 1'000'000'000;
+    } circuit_breaker;
+  } ingester_client;
 
   struct RuntimeConfig {
     std::string file;

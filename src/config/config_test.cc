@@ -92,6 +92,46 @@ TEST(ConfigTest, DumpRoundTrips) {
   EXPECT_EQ(again->limits_config.max_line_size, 1024u);
 }
 
+TEST(ConfigTest, GrpcServerAndIngesterClientKeys) {
+  Config defaults;
+  EXPECT_EQ(defaults.server.grpc_listen_port, 9095);  // Loki's defaults
+  EXPECT_EQ(defaults.server.grpc_listen_address, "");
+  EXPECT_EQ(defaults.ingester_client.remote_timeout, 5LL * 1'000'000'000);
+  EXPECT_EQ(defaults.ingester_client.grpc_client_config.max_send_msg_size, 100u << 20);
+  auto c = ParseConfigYaml(R"(
+server:
+  grpc_listen_address: 127.0.0.1
+  grpc_listen_port: 9196
+  grpc_server_max_recv_msg_size: 8MB
+ingester_client:
+  remote_timeout: 2s
+  pool_config:
+    health_check_ingesters: false
+  grpc_client_config:
+    max_send_msg_size: 16MB
+  max_inflight_push_requests: 8
+  circuit_breaker:
+    failure_threshold: 3
+    cooldown: 30s
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.grpc_listen_address, "127.0.0.1");
+  EXPECT_EQ(c->server.grpc_listen_port, 9196);
+  EXPECT_EQ(c->server.grpc_server_max_recv_msg_size, 8u << 20);
+  EXPECT_EQ(c->ingester_client.remote_timeout, 2LL * 1'000'000'000);
+  EXPECT_FALSE(c->ingester_client.pool_config.health_check_ingesters);
+  EXPECT_EQ(c->ingester_client.grpc_client_config.max_send_msg_size, 16u << 20);
+  EXPECT_EQ(c->ingester_client.max_inflight_push_requests, 8);
+  EXPECT_EQ(c->ingester_client.circuit_breaker.failure_threshold, 3);
+  EXPECT_EQ(c->ingester_client.circuit_breaker.cooldown, 30LL * 1'000'000'000);
+  auto flags = LoadConfig({"-server.grpc-listen-port=9097", "-ingester_client.remote_timeout=1s"});
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_EQ(flags->server.grpc_listen_port, 9097);
+  EXPECT_EQ(flags->ingester_client.remote_timeout, 1'000'000'000);
+  EXPECT_EQ(LoadConfig({"-server.grpc-listen-port=70000"}).status().message(),
+            "server.grpc_listen_port must be between 0 and 65535");
+}
+
 TEST(OverridesTest, ReloadsPerTenantLimits) {
   char path[] = "/tmp/sluice-overrides-XXXXXX";
   int fd = mkstemp(path);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.h"
 #include "model/entry.h"
 #include "model/labels.h"
 #include "write/pusher.h"
@@ -23,6 +24,21 @@ inline constexpr int64_t kT0 = 1'700'000'000 * kSecond;
 inline std::string_view KeepLine(std::string line) {
   static std::deque<std::string> lines;
   return lines.emplace_back(std::move(line));
+}
+
+// The ingester configuration of query tests, its WAL in `dir`: no background sweeps or
+// checkpoints (the test flushes when it wants), small blocks (many of them, and entries left in
+// the heads), fsync off, and flushed chunks kept in memory, so a query reads the same entries
+// from memory and from the store.
+inline config::Config::Ingester QueryTestConfig(const std::string& dir) {
+  config::Config::Ingester config;
+  config.wal.dir = dir + "/wal";
+  config.flush_check_period = 3600 * kSecond;
+  config.wal.checkpoint_duration = 3600 * kSecond;
+  config.wal.fsync = "never";
+  config.chunk_block_size = 600;
+  config.chunk_retain_period = 3600 * kSecond;
+  return config;
 }
 
 // A validated stream as the distributor hands it to the ingester.

@@ -30,12 +30,7 @@ class ReadEquivalenceTest : public ::testing::Test {
     store_ = storage::NewMemoryStore();
     index_writer_ = std::make_unique<storage::index::IndexWriter>(store_.get(), "test", &clock_);
     index_reader_ = std::make_unique<storage::index::IndexReader>(store_.get(), 0, &clock_);
-    config_.wal.dir = dir_.path() + "/wal";
-    config_.flush_check_period = 3600 * kSecond;  // sweeps only when the test asks
-    config_.wal.checkpoint_duration = 3600 * kSecond;
-    config_.wal.fsync = "never";
-    config_.chunk_block_size = 600;                // many blocks, and entries left in the heads
-    config_.chunk_retain_period = 3600 * kSecond;  // flushed chunks stay in memory too
+    config_ = ingester::testing::QueryTestConfig(dir_.path());
     ingester_ = std::make_unique<ingester::Ingester>(config_, &overrides_, store_.get(),
                                                      index_writer_.get(), &clock_);
     EXPECT_TRUE(ingester_->Start().ok());

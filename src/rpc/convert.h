@@ -1,0 +1,47 @@
+#pragma once
+
+// Conversions between sluice's types and proto/ingester.proto's messages, shared by the client
+// and the server.
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ingester.pb.h"
+#include "model/labels.h"
+#include "push.pb.h"
+#include "read/read.h"
+#include "write/pusher.h"
+
+namespace sluice::rpc {
+
+namespace pb = ::sluice::ingester::v1;
+
+// The tenant's gRPC metadata key (lower case, as HTTP/2 sends header names).
+inline constexpr char kTenantMetadata[] = "x-scope-orgid";
+
+// What a source needs of `req` (matchers, range, direction, order, hints).
+void ToProto(const read::SelectRequest& req, pb::ReadRequest* out);
+// REQUIRES of the result's use: only the fields a StreamSource reads are set (no plan, no
+// selector, no deadline, no stats). Bad matchers (an invalid regex) are InvalidArgument.
+Result<read::SelectRequest> FromProto(const pb::ReadRequest& in);
+
+void ToProto(const model::LabelSet& labels, pb::LabelSet* out);
+model::LabelSet FromProto(const pb::LabelSet& in);
+
+void ToProto(const std::vector<write::ValidatedStream>& streams, logproto::PushRequest* out);
+
+// A received push as the ingester takes it. The streams' entries borrow from `request` and
+// `metadata`; keep all three together.
+struct ReceivedPush {
+  std::vector<write::ValidatedStream> streams;
+  std::deque<std::vector<model::Label>> metadata;
+};
+// Labels that do not parse are InvalidArgument (the distributor validated them: a peer bug).
+Status FromProto(const logproto::PushRequest& request, ReceivedPush* out);
+
+void ToProto(const chunk::BlockStats& stats, pb::BlockStats* out);
+void AddFromProto(const pb::BlockStats& in, chunk::BlockStats* stats);
+
+}  // namespace sluice::rpc
