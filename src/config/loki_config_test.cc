@@ -35,6 +35,7 @@ auth_enabled: false
 server:
   http_listen_port: 3200
   grpc_listen_port: 9096
+  http_server_write_timeout: 1m
 common:
   instance_addr: 127.0.0.1
   path_prefix: /tmp/loki
@@ -65,15 +66,14 @@ limits_config:
   EXPECT_EQ(c->storage.chunks_directory, "/tmp/loki/chunks-here");
   EXPECT_EQ(c->limits_config.split_queries_by_interval, 3600LL * 1'000'000'000);
   // Sections sluice has are checked as their walk ends, the top level last.
+  // The ring and gRPC keys are sluice's too (the cluster targets use them).
+  EXPECT_EQ(c->server.grpc_listen_port, 9096);
+  EXPECT_EQ(c->ring.instance_addr, "127.0.0.1");
+  EXPECT_EQ(c->ring.common_kvstore.store, "inmemory");
   std::vector<std::string> want = {
-      "server.grpc_listen_port",
-      "common.instance_addr",
-      "common.ring.kvstore.store",
-      "limits_config.retention_period",
-      "schema_config.configs[0].from",
-      "schema_config.configs[0].store",
-      "schema_config.configs[0].index.prefix",
-      "schema_config.configs[0].index.period",
+      "server.http_server_write_timeout",      "limits_config.retention_period",
+      "schema_config.configs[0].from",         "schema_config.configs[0].store",
+      "schema_config.configs[0].index.prefix", "schema_config.configs[0].index.period",
   };
   EXPECT_EQ(c->ignored_loki_keys, want);
 }
@@ -146,13 +146,14 @@ TEST(LokiConfigTest, TyposStopTheLoadWithASuggestion) {
 TEST(LokiConfigTest, LokiFlags) {
   auto c =
       LoadConfig({"-distributor.ingestion-rate-limit-mb=9", "-ingester.wal-enabled=false",
-                  "-local.chunk-directory=/tmp/c", "-server.grpc-listen-port=9095", "-target=all"});
+                  "-local.chunk-directory=/tmp/c", "-server.http-write-timeout=1m", "-target=all"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->limits_config.ingestion_rate_mb, 9);
   EXPECT_FALSE(c->ingester.wal.enabled);
   EXPECT_EQ(c->storage.chunks_directory, "/tmp/c");
-  EXPECT_EQ(c->ignored_loki_keys,
-            std::vector<std::string>{"-server.grpc-listen-port (server.grpc_listen_port)"});
+  EXPECT_EQ(
+      c->ignored_loki_keys,
+      std::vector<std::string>{"-server.http-write-timeout (server.http_server_write_timeout)"});
   EXPECT_EQ(LoadConfig({"-server.http-listen-prot=1"}).status().message(),
             "unknown flag -server.http-listen-prot (did you mean -server.http-listen-port?)");
   EXPECT_EQ(LoadConfig({"-distributor.ingestion-rate-limit-mbb=1"}).status().message(),
