@@ -45,15 +45,30 @@ class WsClient:
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
-    def recv(self):
-        """(opcode, payload) of the next frame."""
+    def _frame(self):
+        """(FIN bit, opcode, payload) of the next frame."""
         b0, b1 = self._read(2)
         n = b1 & 0x7F
         if n == 126:
             n = struct.unpack(">H", self._read(2))[0]
         elif n == 127:
             n = struct.unpack(">Q", self._read(8))[0]
-        return b0 & 0x0F, self._read(n)
+        return bool(b0 & 0x80), b0 & 0x0F, self._read(n)
+
+    def recv(self):
+        """(opcode, payload) of the next frame."""
+        _, op, payload = self._frame()
+        return op, payload
+
+    def recv_message(self):
+        """(opcode, payload) of the next whole message, which the server may have split over
+        continuation frames (RFC 6455 5.4; Beast, like Loki's gorilla/websocket, splits a message
+        longer than its write buffer)."""
+        fin, op, payload = self._frame()
+        while not fin:
+            fin, _, more = self._frame()
+            payload += more
+        return op, payload
 
     def close(self):
         mask = os.urandom(4)

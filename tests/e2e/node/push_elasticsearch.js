@@ -3,8 +3,11 @@
 // (@elastic/elasticsearch 8) and its bulk helper, client.helpers.bulk, against sluice's
 // /insert/elasticsearch endpoints. Driven by tests/e2e/test_elasticsearch.py with one JSON
 // argument:
-//   { url, tenant, count, prefix, service, index, t0Ms, compression: "gzip"|"none",
-//     headers?: {..}, query?: {..} }
+//   { url, tenant, count, prefix, service, index, t0Ms?, compression: "gzip"|"none",
+//     headers?: {..}, query?: {..}, concurrency? }
+// Document i is stamped t0Ms + i (t0Ms defaults to the time the documents are built);
+// `concurrency` is the helper's number of bulk requests in flight (default 2; 1 keeps the
+// documents in order on the wire).
 // `query` entries are passed to the helper as bulk options, which the client sends as query
 // parameters (_stream_fields, _msg_field, ...); `headers` go on every request (VL-* headers).
 // Prints one JSON summary line on stdout: the info() answer, the helper's stats, dropped
@@ -32,9 +35,10 @@ async function main () {
   const info = await client.info()
 
   const docs = []
+  const t0Ms = cfg.t0Ms === undefined ? Date.now() : cfg.t0Ms
   for (let i = 0; i < cfg.count; i++) {
     docs.push({
-      '@timestamp': new Date(cfg.t0Ms + i).toISOString(),
+      '@timestamp': new Date(t0Ms + i).toISOString(),
       message: `${cfg.prefix} ${i}`,
       service: { name: cfg.service },
       host: { name: 'es-host' },
@@ -49,7 +53,7 @@ async function main () {
     onDocument: () => ({ create: { _index: cfg.index } }),
     onDrop: d => dropped.push({ status: d.status, error: d.error }),
     flushBytes: 4000,
-    concurrency: 2,
+    concurrency: cfg.concurrency || 2,
     retries: 0,
     ...(cfg.query || {})
   })

@@ -21,6 +21,9 @@ async function main () {
       timeout: 10000
     }
   })
+  // pino unrefs the worker when it reports ready; ending before that (a slow start on a loaded
+  // machine) would see that unref undo ours below and Node exit before the final push, silently.
+  const ready = new Promise(resolve => transport.once('ready', resolve))
   const logger = pino({ base: { pid: process.pid, hostname: 'e2e-host' } }, transport)
   // Lines go out in `groups` bursts with a pause longer than the batching interval between
   // them, so the client sends several pushes.
@@ -33,6 +36,7 @@ async function main () {
   // Ending the transport runs pino-loki's close(), which pushes the remaining buffer; 'close'
   // fires once the worker thread has exited. pino unrefs the worker once it is ready, so ref it
   // again or Node would exit before the final push (as pino's own exit handler does).
+  await ready
   await new Promise((resolve, reject) => {
     transport.once('close', resolve)
     transport.once('error', reject)
