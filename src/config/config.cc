@@ -379,13 +379,19 @@ Status Config::Finalize() {
         fmt::format("chunk-duration ({}) must be greater than or equal to sample-interval ({})",
                     FormatDuration(pi.max_chunk_age), FormatDuration(pi.pattern_sample_interval)));
   }
-  SLUICE_RETURN_IF_ERROR(ring.Finalize());
+  SLUICE_RETURN_IF_ERROR(ring.Finalize(&ignored_loki_keys));
   return Status::OK();
 }
 
 namespace {
 
-Status FinalizeKvStore(std::string_view section, KvStoreConfig& k, const KvStoreConfig& common) {
+Status FinalizeKvStore(std::string_view section, KvStoreConfig& k, const KvStoreConfig& common,
+                       std::vector<std::string>* ignored) {
+  if (k.store == "memberlist" || k.store == "consul" || k.store == "multi") {
+    ignored->push_back(fmt::format("{}.kvstore.store ({}: sluice keeps its ring in memory or etcd)",
+                                   section, k.store));
+    k.store = "inmemory";
+  }
   if (k.store.empty()) k = common;
   if (k.store != "inmemory" && k.store != "etcd") {
     return Status::InvalidArgument(
@@ -400,12 +406,13 @@ Status FinalizeKvStore(std::string_view section, KvStoreConfig& k, const KvStore
 
 }  // namespace
 
-Status RingConfig::Finalize() {
+Status RingConfig::Finalize(std::vector<std::string>* ignored) {
   if (common_kvstore.store.empty()) common_kvstore.store = "inmemory";
-  SLUICE_RETURN_IF_ERROR(FinalizeKvStore("common.ring", common_kvstore, common_kvstore));
+  SLUICE_RETURN_IF_ERROR(FinalizeKvStore("common.ring", common_kvstore, common_kvstore, ignored));
   SLUICE_RETURN_IF_ERROR(
-      FinalizeKvStore("ingester.lifecycler.ring", lifecycler.kvstore, common_kvstore));
-  SLUICE_RETURN_IF_ERROR(FinalizeKvStore("distributor.ring", distributor_kvstore, common_kvstore));
+      FinalizeKvStore("ingester.lifecycler.ring", lifecycler.kvstore, common_kvstore, ignored));
+  SLUICE_RETURN_IF_ERROR(
+      FinalizeKvStore("distributor.ring", distributor_kvstore, common_kvstore, ignored));
   if (common_replication_factor < 0) {
     return Status::InvalidArgument("common.replication_factor must be at least 1");
   }

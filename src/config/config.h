@@ -47,7 +47,9 @@ struct RingConfig {
   KvStoreConfig distributor_kvstore;  // distributor.ring.kvstore
 
   // Fills the defaults that come from elsewhere (common.*, the host name) and checks values.
-  Status Finalize();
+  // Loki's other KV stores (memberlist, consul, multi) become inmemory, each named in *ignored:
+  // a Loki config starts the single binary, whose one-instance ring needs no shared store.
+  Status Finalize(std::vector<std::string>* ignored);
 };
 
 // The whole process configuration. YAML section and key names follow Loki where the concept

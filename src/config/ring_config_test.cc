@@ -76,6 +76,25 @@ TEST(RingConfigTest, DefaultsAreLokisWithAnInMemoryStore) {
   EXPECT_FALSE(l.id.empty());  // the host name
 }
 
+// Loki's example and Helm configs keep the ring in memberlist or consul; they start the single
+// binary, whose ring is in memory, and the start-up warning names them.
+TEST(RingConfigTest, LokisOtherStoresBecomeInMemoryAndAreNamed) {
+  auto c = ParseConfigYaml(
+      "common:\n  ring:\n    kvstore:\n      store: memberlist\n"
+      "distributor:\n  ring:\n    kvstore:\n      store: consul\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  c->ignored_loki_keys.clear();
+  ASSERT_TRUE(c->Finalize().ok());
+  EXPECT_EQ(c->ring.common_kvstore.store, "inmemory");
+  EXPECT_EQ(c->ring.lifecycler.kvstore.store, "inmemory");
+  EXPECT_EQ(c->ring.distributor_kvstore.store, "inmemory");
+  EXPECT_EQ(
+      c->ignored_loki_keys,
+      (std::vector<std::string>{
+          "common.ring.kvstore.store (memberlist: sluice keeps its ring in memory or etcd)",
+          "distributor.ring.kvstore.store (consul: sluice keeps its ring in memory or etcd)"}));
+}
+
 TEST(RingConfigTest, FlagsSetRingKeys) {
   auto c = LoadConfig({"-ingester.lifecycler.num-tokens=32", "-distributor.ring.kvstore.store=etcd",
                        "-distributor.ring.kvstore.etcd.endpoints=127.0.0.1:2379,127.0.0.1:2380"});
@@ -86,9 +105,9 @@ TEST(RingConfigTest, FlagsSetRingKeys) {
 }
 
 TEST(RingConfigTest, BadValuesNameTheKey) {
-  auto bad_store = LoadConfig({"-common.ring.kvstore.store=consul"});
+  auto bad_store = LoadConfig({"-common.ring.kvstore.store=zookeeper"});
   ASSERT_FALSE(bad_store.ok());
-  EXPECT_NE(bad_store.status().message().find("common.ring.kvstore.store: \"consul\""),
+  EXPECT_NE(bad_store.status().message().find("common.ring.kvstore.store: \"zookeeper\""),
             std::string::npos)
       << bad_store.status().message();
   auto no_endpoints = LoadConfig({"-ingester.lifecycler.ring.kvstore.store=etcd"});

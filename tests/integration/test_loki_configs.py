@@ -77,9 +77,9 @@ def test_typo_stops_start_with_suggestion(sluice_factory):
 def test_loki_flags(sluice_factory):
     # Loki's flag names: one sluice has (-distributor.ingestion-rate-limit-mb) and one it ignores.
     s = sluice_factory(flags=["-distributor.ingestion-rate-limit-mb=9",
-                              "-server.grpc-listen-port=9095"])
+                              "-server.http-write-timeout=1m"])
     assert "ingestion_rate_mb: 9" in s.get("/config").text
-    assert "-server.grpc-listen-port (server.grpc_listen_port)" in s.stderr_text()
+    assert "-server.http-write-timeout (server.http_server_write_timeout)" in s.stderr_text()
     bad = sluice_factory(flags=["-distributor.ingestion-rate-limit-mbb=9"], start=False, name="bad")
     bad.spawn()
     assert bad.wait_exit(timeout=30) == 1
