@@ -56,27 +56,38 @@ void FieldKey(std::string* out, bool* first, std::string_view name) {
   out->push_back(':');
 }
 
-void AppendStoreStats(std::string* out, uint64_t duplicates) {
+uint64_t Minus(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+// Loki's stats.Store for one component's reads. Entries the stages saw that were not read from
+// an ingester's head came out of decompressed blocks, so head and decompressed lines of both
+// components add up to the summary's lines, as in Loki's ComputeSummary. Bytes include
+// structured metadata, as Loki counts them. Zero, no counterpart in sluice: congestion control
+// and pipeline wrappers; queryReferencedStructuredMetadata is not tracked.
+void AppendStoreStats(std::string* out, const read::SourceStats& s, uint64_t chunks_ref,
+                      uint64_t duplicates) {
+  const uint64_t head_bytes = s.head_bytes + s.head_metadata_bytes;
+  const uint64_t bytes = s.pipeline.bytes_processed + s.pipeline.metadata_bytes_processed;
   out->push_back('{');
   bool f = true;
-  Field(out, &f, "totalChunksRef", 0);
-  Field(out, &f, "totalChunksDownloaded", 0);
-  Field(out, &f, "chunksDownloadTime", 0);
+  Field(out, &f, "totalChunksRef", chunks_ref);
+  Field(out, &f, "totalChunksDownloaded", s.chunks_downloaded);
+  Field(out, &f, "chunksDownloadTime", static_cast<uint64_t>(s.chunks_download_ns));
   FieldB(out, &f, "queryReferencedStructuredMetadata", false);
   FieldKey(out, &f, "chunk");
   out->push_back('{');
   bool c = true;
-  Field(out, &c, "headChunkBytes", 0);
-  Field(out, &c, "headChunkLines", 0);
-  Field(out, &c, "decompressedBytes", 0);
-  Field(out, &c, "decompressedLines", 0);
-  Field(out, &c, "compressedBytes", 0);
+  Field(out, &c, "headChunkBytes", head_bytes);
+  Field(out, &c, "headChunkLines", s.head_lines);
+  Field(out, &c, "decompressedBytes", Minus(bytes, head_bytes));
+  Field(out, &c, "decompressedLines", Minus(s.pipeline.lines_processed, s.head_lines));
+  Field(out, &c, "compressedBytes", s.blocks.compressed_bytes_read);
   Field(out, &c, "totalDuplicates", duplicates);
-  Field(out, &c, "postFilterLines", 0);
-  Field(out, &c, "headChunkStructuredMetadataBytes", 0);
-  Field(out, &c, "decompressedStructuredMetadataBytes", 0);
+  Field(out, &c, "postFilterLines", s.pipeline.lines_passed);
+  Field(out, &c, "headChunkStructuredMetadataBytes", s.head_metadata_bytes);
+  Field(out, &c, "decompressedStructuredMetadataBytes",
+        Minus(s.pipeline.metadata_bytes_processed, s.head_metadata_bytes));
   out->push_back('}');
-  Field(out, &f, "chunkRefsFetchTime", 0);
+  Field(out, &f, "chunkRefsFetchTime", static_cast<uint64_t>(s.chunk_refs_fetch_ns));
   Field(out, &f, "congestionControlLatency", 0);
   Field(out, &f, "pipelineWrapperFilteredLines", 0);
   out->push_back('}');
@@ -134,22 +145,27 @@ void AppendStatsJson(std::string* out, const querier::QueryStats& s) {
         s.total_structured_metadata_bytes_processed);
   out->push_back('}');
 
+  // The querier's own reads of the chunk store. Duplicates are dropped by the querier's merge
+  // of every source, so Loki counts them here.
   FieldKey(out, &top, "querier");
   out->append("{\"store\":");
-  AppendStoreStats(out, s.duplicates);
+  AppendStoreStats(out, s.store, s.store.chunks, s.duplicates);
   out->push_back('}');
 
+  // What the ingesters sent: their chunks in memory matched, their heads and cut blocks read.
+  // Ingesters look no chunk refs up and download nothing.
   FieldKey(out, &top, "ingester");
   out->push_back('{');
   bool g = true;
-  Field(out, &g, "totalReached", 0);
-  Field(out, &g, "totalChunksMatched", 0);
-  Field(out, &g, "totalBatches", 0);
-  Field(out, &g, "totalLinesSent", 0);
+  Field(out, &g, "totalReached", s.ingester.reached);
+  Field(out, &g, "totalChunksMatched", s.ingester.chunks);
+  Field(out, &g, "totalBatches", s.ingester.batches);
+  Field(out, &g, "totalLinesSent", s.ingester.lines_sent);
   FieldKey(out, &g, "store");
-  AppendStoreStats(out, 0);
+  AppendStoreStats(out, s.ingester, 0, 0);
   out->push_back('}');
 
+  // Always zero: sluice has no caches.
   FieldKey(out, &top, "cache");
   out->push_back('{');
   bool c = true;
@@ -163,8 +179,10 @@ void AppendStatsJson(std::string* out, const querier::QueryStats& s) {
   FieldKey(out, &top, "index");
   out->push_back('{');
   bool x = true;
-  Field(out, &x, "totalChunks", 0);
-  Field(out, &x, "postFilterChunks", 0);
+  // The chunk refs the index returned. Sluice filters no chunks by bloom (its blooms rule out
+  // blocks inside a chunk, later), so all of them pass; it fetches no shards.
+  Field(out, &x, "totalChunks", s.store.chunks);
+  Field(out, &x, "postFilterChunks", s.store.chunks);
   Field(out, &x, "shardsDuration", 0);
   FieldB(out, &x, "usedBloomFilters", false);
   out->push_back('}');

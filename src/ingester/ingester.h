@@ -52,6 +52,7 @@ class Ingester final : public write::Pusher, public read::StreamSource {
 
   // read::StreamSource: the data still in memory (flushed chunks stay queryable until
   // removed). read.cc.
+  read::SourceKind Kind() const override { return read::SourceKind::kIngester; }
   Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
                                                             std::string_view tenant) override;
   // Chunks in memory not yet flushed (a flushed one is counted by the store).

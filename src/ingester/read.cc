@@ -15,6 +15,28 @@ bool Overlaps(const MemChunk& c, int64_t from, int64_t through) {
   return c.num_entries > 0 && c.min_ts < through && c.max_ts >= from;
 }
 
+// Counts what a head's iterator returns: Loki's headChunkLines and headChunkBytes, the entries
+// processed without decompressing anything.
+class HeadCountingIterator final : public iter::ForwardingIterator {
+ public:
+  HeadCountingIterator(iter::EntryIteratorPtr it, read::SourceStats* stats)
+      : ForwardingIterator(std::move(it)), stats_(stats) {}
+
+  bool Next() override {
+    if (!inner_->Next()) return false;
+    // Counted as the stages will count it (read::FanOut's pipeline statistics): the line as
+    // returned, loaded or not.
+    const model::Entry& e = inner_->At();
+    ++stats_->head_lines;
+    stats_->head_bytes += e.line.size();
+    for (const auto& m : e.metadata) stats_->head_metadata_bytes += m.name.size() + m.value.size();
+    return true;
+  }
+
+ private:
+  read::SourceStats* stats_;
+};
+
 }  // namespace
 
 Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::SelectRequest& req,
@@ -27,13 +49,15 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::
   chunk::ReadOptions options;
   options.lines_needed = req.lines_needed;
   options.required_literals = literals->empty() ? nullptr : literals.get();
-  options.stats = req.stats != nullptr ? &req.stats->blocks : nullptr;
+  read::SourceStats* stats = req.stats != nullptr ? &req.stats->For(Kind()) : nullptr;
+  options.stats = stats != nullptr ? &stats->blocks : nullptr;
   for (auto& shard : tenant->shards) {
     MutexLock lock(&shard.mu);
     for (auto& [fp, stream] : shard.streams) {
       if (!model::MatchesAll(req.matchers, *stream->labels())) continue;
       for (const auto& c : stream->chunks()) {
         if (!Overlaps(c, req.from_ns, req.through_ns)) continue;
+        if (stats != nullptr) ++stats->chunks;
         std::vector<std::shared_ptr<const chunk::Block>> blocks;
         for (const auto& b : c.blocks) {
           if (b->min_ts >= req.through_ns || b->max_ts < req.from_ns) continue;
@@ -58,8 +82,11 @@ Result<std::vector<iter::EntryIteratorPtr>> Ingester::SelectStreams(const read::
           const model::LabelSet* labels = owner->labels.get();
           chunk::ReadOptions block_options = options;
           if (is_head) block_options.stats = nullptr;
-          out.push_back(chunk::NewBlocksIterator(std::move(owner), {block}, labels, req.from_ns,
-                                                 req.through_ns, req.direction, block_options));
+          auto it = chunk::NewBlocksIterator(std::move(owner), {block}, labels, req.from_ns,
+                                             req.through_ns, req.direction, block_options);
+          if (is_head && stats != nullptr)
+            it = std::make_unique<HeadCountingIterator>(std::move(it), stats);
+          out.push_back(std::move(it));
         }
       }
     }

@@ -60,6 +60,8 @@ void AddStats(QueryStats* sum, const QueryStats& s) {
   sum->total_entries_returned += s.total_entries_returned;
   sum->total_post_filter_lines += s.total_post_filter_lines;
   sum->duplicates += s.duplicates;
+  sum->store.Add(s.store);
+  sum->ingester.Add(s.ingester);
   sum->blocks_considered += s.blocks_considered;
   sum->blocks_skipped_by_bloom += s.blocks_skipped_by_bloom;
   sum->blocks_decompressed += s.blocks_decompressed;

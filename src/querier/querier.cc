@@ -166,6 +166,8 @@ Result<QueryResult> Querier::Exec(const std::vector<std::string>& tenants,
   result.stats.total_structured_metadata_bytes_processed = read.pipeline.metadata_bytes_processed;
   result.stats.total_post_filter_lines = read.pipeline.lines_passed;
   result.stats.duplicates = read.duplicates;
+  result.stats.store = read.store;
+  result.stats.ingester = read.ingester;
   result.stats.blocks_considered = read.blocks.blocks;
   result.stats.blocks_skipped_by_bloom = read.blocks.skipped_by_bloom;
   result.stats.blocks_decompressed = read.blocks.decompressed;

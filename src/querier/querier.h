@@ -56,7 +56,7 @@ struct QueryRequest {
   std::shared_ptr<const logql::syntax::Expr> plan;
 };
 
-// What Loki reports in data.stats; fields not tracked yet stay 0.
+// What Loki reports in data.stats; fields sluice has no counterpart for stay 0.
 struct QueryStats {
   int64_t exec_time_ns = 0;
   int64_t queue_time_ns = 0;
@@ -66,6 +66,10 @@ struct QueryStats {
   uint64_t total_entries_returned = 0;
   uint64_t total_post_filter_lines = 0;
   uint64_t duplicates = 0;  // dropped by the merge
+  // Per component, as Loki reports them: what the chunk store's reads did (querier.store, and
+  // the index's chunk refs) and what the ingesters' did (ingester).
+  read::SourceStats store;
+  read::SourceStats ingester;
   // Compressed blocks the read considered, ruled out by their bloom (nothing decompressed),
   // decompressed, and decompressed but holding no line with every required literal. Sluice's
   // own: Loki's statistics have no per-block figures.

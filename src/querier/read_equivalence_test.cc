@@ -7,15 +7,10 @@
 
 #include <random>
 
-#include "ingester/ingester.h"
 #include "ingester/test_util.h"
 #include "logql/syntax/parser.h"
 #include "metrics/metrics.h"
-#include "querier/querier.h"
-#include "querier/store_source.h"
-#include "storage/index/index_reader.h"
-#include "storage/index/index_writer.h"
-#include "storage/test_util.h"
+#include "querier/test_util.h"
 
 namespace sluice::querier {
 namespace {
@@ -26,20 +21,14 @@ using ingester::testing::MakeStream;
 
 class ReadEquivalenceTest : public ::testing::Test {
  protected:
-  ReadEquivalenceTest() : clock_(kT0 + 60 * kSecond), overrides_(config::Limits{}, "", kSecond) {
-    store_ = storage::NewMemoryStore();
-    index_writer_ = std::make_unique<storage::index::IndexWriter>(store_.get(), "test", &clock_);
-    index_reader_ = std::make_unique<storage::index::IndexReader>(store_.get(), 0, &clock_);
-    config_ = ingester::testing::QueryTestConfig(dir_.path());
-    ingester_ = std::make_unique<ingester::Ingester>(config_, &overrides_, store_.get(),
-                                                     index_writer_.get(), &clock_);
-    EXPECT_TRUE(ingester_->Start().ok());
-    store_source_ = std::make_unique<StoreSource>(store_.get(), index_reader_.get());
-    fan_out_ = std::make_unique<read::FanOut>(
-        std::vector<read::StreamSource*>{ingester_.get(), store_source_.get()});
-    querier_ = std::make_unique<Querier>(fan_out_.get(), &overrides_, &clock_);
+  ReadEquivalenceTest()
+      : stack_([](config::Config::Ingester* c) {
+          c->chunk_block_size = 600;                // many blocks, and entries left in the heads
+          c->chunk_retain_period = 3600 * kSecond;  // flushed chunks stay in memory too
+        }) {
+    EXPECT_TRUE(stack_.start_status.ok());
   }
-  ~ReadEquivalenceTest() override { EXPECT_TRUE(ingester_->Shutdown(false).ok()); }
+  ~ReadEquivalenceTest() override { EXPECT_TRUE(stack_.ing->Shutdown(false).ok()); }
 
   // Pushes `n` random entries per stream over 40 distinct timestamps, so timestamps repeat
   // within a stream and some entries repeat exactly. Every push also repeats a few entries of
@@ -68,15 +57,15 @@ class ReadEquivalenceTest : public ::testing::Test {
       }
       batch.push_back(MakeStream(std::string(R"({app=")") + app + R"("})", std::move(lines)));
     }
-    ASSERT_TRUE(ingester_->Push("t", batch).ok());
+    ASSERT_TRUE(stack_.ing->Push("t", batch).ok());
   }
 
   void Fill() {
     std::mt19937 rng(7);
     PushRandom(&rng, 60);
-    ASSERT_TRUE(ingester_->FlushAll().ok());
+    ASSERT_TRUE(stack_.ing->FlushAll().ok());
     PushRandom(&rng, 60);  // overlaps the first chunk of each stream in time
-    ASSERT_TRUE(ingester_->FlushAll().ok());
+    ASSERT_TRUE(stack_.ing->FlushAll().ok());
     PushRandom(&rng, 60);  // stays in memory: cut blocks and heads
   }
 
@@ -88,7 +77,7 @@ class ReadEquivalenceTest : public ::testing::Test {
     req.step_ns = kSecond;
     req.limit = 5000;
     req.direction = dir;
-    auto r = querier_->Exec({"t"}, req);
+    auto r = stack_.querier->Exec({"t"}, req);
     EXPECT_TRUE(r.ok()) << query << ": " << r.status().message();
     return r.ok() ? std::move(r).value() : QueryResult{};
   }
@@ -115,7 +104,7 @@ class ReadEquivalenceTest : public ::testing::Test {
     p.direction = model::Direction::kForward;
     p.order = stream_ordered ? read::Order::kStream : read::Order::kTime;
     p.lines_needed = lines_needed;
-    auto it = fan_out_->SelectLogs(p);
+    auto it = stack_.fan_out->SelectLogs(p);
     EXPECT_TRUE(it.ok());
     std::vector<std::string> out;
     while ((*it)->Next()) {
@@ -133,17 +122,7 @@ class ReadEquivalenceTest : public ::testing::Test {
     return out;
   }
 
-  storage::TempDir dir_;
-  storage::ManualClock clock_;
-  config::Overrides overrides_;
-  config::Config::Ingester config_;
-  storage::ObjectStorePtr store_;
-  std::unique_ptr<storage::index::IndexWriter> index_writer_;
-  std::unique_ptr<storage::index::IndexReader> index_reader_;
-  std::unique_ptr<ingester::Ingester> ingester_;
-  std::unique_ptr<StoreSource> store_source_;
-  std::unique_ptr<read::FanOut> fan_out_;
-  std::unique_ptr<Querier> querier_;
+  testing::ReadStack stack_;
   std::vector<std::pair<int64_t, std::string>> earlier_;
 };
 

@@ -23,7 +23,7 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
                  std::vector<storage::index::ChunkRef> refs, int64_t from_ns, int64_t through_ns,
                  model::Direction direction,
                  std::shared_ptr<const std::vector<std::string>> literals,
-                 const chunk::ReadOptions& options)
+                 const chunk::ReadOptions& options, read::SourceStats* stats)
       : source_(source),
         labels_(std::move(labels)),
         refs_(std::move(refs)),
@@ -31,7 +31,8 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
         through_(through_ns),
         direction_(direction),
         literals_(std::move(literals)),
-        options_(options) {
+        options_(options),
+        stats_(stats) {
     options_.required_literals = literals_->empty() ? nullptr : literals_.get();
     const bool forward = direction_ == model::Direction::kForward;
     // In iteration order: forward by start, backward by end (latest first).
@@ -97,7 +98,12 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
     std::vector<iter::EntryIteratorPtr> its;
     for (size_t i = group.first; i < group.second; ++i) {
       const auto& ref = refs_[i];
+      const int64_t started = source_->clock_->NowNanos();
       auto bytes = source_->store_->Get(ref.key);
+      if (stats_ != nullptr) {
+        ++stats_->chunks_downloaded;
+        stats_->chunks_download_ns += std::max<int64_t>(0, source_->clock_->NowNanos() - started);
+      }
       if (!bytes.ok()) {
         return Status::IOError(
             fmt::format("fetching chunk {}: {}", ref.key, bytes.status().message()));
@@ -129,6 +135,7 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
   model::Direction direction_;
   std::shared_ptr<const std::vector<std::string>> literals_;  // shared by a query's iterators
   chunk::ReadOptions options_;
+  read::SourceStats* stats_;                       // nullable
   std::vector<std::pair<size_t, size_t>> groups_;  // [first, last) indexes into refs_
   size_t next_group_ = 0;
   std::vector<std::unique_ptr<chunk::Chunk>> chunks_;  // the open group's chunks
@@ -136,30 +143,36 @@ class StoreSource::SeriesIterator final : public iter::EntryIterator {
   Status status_;
 };
 
-StoreSource::StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index)
-    : store_(store), index_(index) {}
+StoreSource::StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index,
+                         const Clock* clock)
+    : store_(store), index_(index), clock_(clock) {}
 
 // Requests' ranges are [from, through); the index's are inclusive.
 Result<std::vector<iter::EntryIteratorPtr>> StoreSource::SelectStreams(
     const read::SelectRequest& req, std::string_view tenant) {
   std::vector<iter::EntryIteratorPtr> out;
   if (req.through_ns <= req.from_ns) return out;
+  read::SourceStats* stats = req.stats != nullptr ? &req.stats->For(Kind()) : nullptr;
+  const int64_t started = clock_->NowNanos();
   SLUICE_ASSIGN_OR_RETURN(auto series,
                           index_->Select(tenant, req.matchers, req.from_ns, req.through_ns - 1));
+  if (stats != nullptr)
+    stats->chunk_refs_fetch_ns += std::max<int64_t>(0, clock_->NowNanos() - started);
   out.reserve(series.size());
   auto literals = std::make_shared<const std::vector<std::string>>(req.required_literals);
   chunk::ReadOptions options;
   options.lines_needed = req.lines_needed;
-  options.stats = req.stats != nullptr ? &req.stats->blocks : nullptr;
+  options.stats = stats != nullptr ? &stats->blocks : nullptr;
   for (auto& s : series) {
     std::vector<storage::index::ChunkRef> refs;
     for (auto& ref : s.chunks) {
       if (ref.Overlaps(req.from_ns, req.through_ns - 1)) refs.push_back(std::move(ref));
     }
     if (refs.empty()) continue;
+    if (stats != nullptr) stats->chunks += refs.size();
     out.push_back(std::make_unique<SeriesIterator>(this, std::move(s.labels), std::move(refs),
                                                    req.from_ns, req.through_ns, req.direction,
-                                                   literals, options));
+                                                   literals, options, stats));
   }
   return out;
 }

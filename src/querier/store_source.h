@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "read/read.h"
 #include "storage/index/index_reader.h"
 #include "storage/object_store.h"
@@ -25,8 +26,10 @@ namespace sluice::querier {
 
 class StoreSource final : public read::StreamSource {
  public:
-  // REQUIRES: *store and *index outlive the source and every iterator it returns.
-  StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index);
+  // REQUIRES: *store, *index and *clock outlive the source and every iterator it returns.
+  // `clock` times index lookups and chunk downloads for the query statistics.
+  StoreSource(storage::ObjectStore* store, storage::index::IndexReader* index,
+              const Clock* clock = SystemClock::Default());
 
   Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
                                                             std::string_view tenant) override;
@@ -50,6 +53,7 @@ class StoreSource final : public read::StreamSource {
 
   storage::ObjectStore* store_;
   storage::index::IndexReader* index_;
+  const Clock* clock_;
   std::atomic<uint64_t> chunks_downloaded_{0};
   std::atomic<uint64_t> bytes_downloaded_{0};
 };

@@ -86,6 +86,13 @@ struct ReadState {
 
   void Publish(uint64_t duplicates) {
     stats.duplicates = duplicates;
+    stats.blocks = stats.store.blocks;
+    stats.blocks.Add(stats.ingester.blocks);
+    stats.pipeline = stats.store.pipeline;
+    stats.pipeline.Add(stats.ingester.pipeline);
+    // Stages run per source, before the merge: what passed them is what the source sent on.
+    stats.store.lines_sent = stats.store.pipeline.lines_passed;
+    stats.ingester.lines_sent = stats.ingester.pipeline.lines_passed;
     const chunk::BlockStats& b = stats.blocks;
     const chunk::BlockStats& p = published.blocks;
     BlockMetrics& m = Metrics();
@@ -151,6 +158,9 @@ class SelectSamplesIterator final : public logql::log::SampleIterator {
     if (out_ == nullptr) return;
     *out_ = *read_stats_;
     out_->pipeline.lines_passed = extracted_->lines_passed;
+    // The stages ran on the merged streams: what passed them belongs to no one source.
+    out_->store.pipeline.lines_passed = 0;
+    out_->ingester.pipeline.lines_passed = 0;
   }
 
   std::unique_ptr<ReadStats> read_stats_;  // the raw read publishes into it
@@ -187,7 +197,7 @@ Result<iter::EntryIteratorPtr> FanOut::SelectLogs(const SelectRequest& req) {
   SLUICE_CHECK(req.order != Order::kStream || state->pipeline.IsNoop());
   SLUICE_CHECK(req.lines_needed || state->pipeline.IsNoop());
 
-  // Readers count blocks into the read's own statistics.
+  // Readers count into their section of the read's own statistics.
   SelectRequest sreq = req;
   sreq.stats = &state->stats;
   const bool multi_tenant = req.multi_tenant;
@@ -196,11 +206,12 @@ Result<iter::EntryIteratorPtr> FanOut::SelectLogs(const SelectRequest& req) {
     for (StreamSource* source : sources_) {
       SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got,
                               source->SelectStreams(sreq, tenant));
+      SourceStats& section = state->stats.For(source->Kind());
+      ++section.reached;
       for (auto& it : got) {
         if (req.deadline.set())
           it = std::make_unique<DeadlineIterator>(std::move(it), req.deadline);
-        it = logql::log::NewPipelineIterator(std::move(it), &state->pipeline,
-                                             &state->stats.pipeline);
+        it = logql::log::NewPipelineIterator(std::move(it), &state->pipeline, &section.pipeline);
         if (multi_tenant) {
           // A source's iterator reads one stream: stream-ordered reads build the labels once.
           it = req.order == Order::kStream

@@ -8,13 +8,27 @@
 
 namespace sluice::read {
 
+void SourceStats::Add(const SourceStats& o) {
+  reached += o.reached;
+  chunks += o.chunks;
+  batches += o.batches;
+  chunks_downloaded += o.chunks_downloaded;
+  chunks_download_ns += o.chunks_download_ns;
+  chunk_refs_fetch_ns += o.chunk_refs_fetch_ns;
+  blocks.Add(o.blocks);
+  head_lines += o.head_lines;
+  head_bytes += o.head_bytes;
+  head_metadata_bytes += o.head_metadata_bytes;
+  pipeline.Add(o.pipeline);
+  lines_sent += o.lines_sent;
+}
+
 void ReadStats::Add(const ReadStats& o) {
   blocks.Add(o.blocks);
-  pipeline.lines_processed += o.pipeline.lines_processed;
-  pipeline.bytes_processed += o.pipeline.bytes_processed;
-  pipeline.metadata_bytes_processed += o.pipeline.metadata_bytes_processed;
-  pipeline.lines_passed += o.pipeline.lines_passed;
+  pipeline.Add(o.pipeline);
   duplicates += o.duplicates;
+  store.Add(o.store);
+  ingester.Add(o.ingester);
 }
 
 std::vector<std::string> FilterTenants(const std::vector<std::string>& tenants,

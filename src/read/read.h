@@ -62,12 +62,47 @@ struct Deadline {
   bool set() const { return clock != nullptr; }
 };
 
-// What a read did, filled as its iterators are read. REQUIRES: outlives them.
-struct ReadStats {
-  chunk::BlockStats blocks;
-  logql::log::PipelineStats pipeline;
-  uint64_t duplicates = 0;  // exact duplicates dropped by merges
+// Which of Loki's per-component statistics a source's reads fill.
+enum class SourceKind : uint8_t {
+  kStore,     // chunks fetched from the object store: Loki's querier.store section
+  kIngester,  // an ingester's memory, in process or remote: Loki's ingester section
+};
 
+// What the reads of one kind of source did, in the terms of Loki's statistics
+// (logqlmodel/stats: Store, Chunk, Ingester). The source fills what it alone knows; FanOut fills
+// `reached`, `pipeline` and `lines_sent`. Plain counters: one thread reads a query's iterators.
+struct SourceStats {
+  uint64_t reached = 0;             // SelectStreams calls answered (for ingesters: totalReached)
+  uint64_t chunks = 0;              // chunks the read matched: the store's refs from the index, the
+                                    // ingester's chunks in memory
+  uint64_t batches = 0;             // messages a remote source received; 0 in process (no batches)
+  uint64_t chunks_downloaded = 0;   // fetched from the object store
+  int64_t chunks_download_ns = 0;   // spent fetching them
+  int64_t chunk_refs_fetch_ns = 0;  // spent asking the index for chunk refs
+  chunk::BlockStats blocks;         // compressed blocks read
+  // Of the entries in `pipeline`, those read from an ingester's head (not compressed yet):
+  // count, line bytes, structured metadata bytes (names and values).
+  uint64_t head_lines = 0;
+  uint64_t head_bytes = 0;
+  uint64_t head_metadata_bytes = 0;
+  // Every entry the source returned as the stages saw it. lines_passed stays 0 for sample reads:
+  // their stages run after the sources' copies of a stream are merged.
+  logql::log::PipelineStats pipeline;
+  uint64_t lines_sent = 0;  // entries the source handed on to the merge
+
+  void Add(const SourceStats& o);
+};
+
+// What a read did, filled as its iterators are read. REQUIRES: outlives them. Sources write only
+// their section (For(Kind())); FanOut derives the totals from the sections.
+struct ReadStats {
+  chunk::BlockStats blocks;            // all sources
+  logql::log::PipelineStats pipeline;  // all sources
+  uint64_t duplicates = 0;             // exact duplicates dropped by merges
+  SourceStats store;                   // sources of kind kStore
+  SourceStats ingester;                // sources of kind kIngester
+
+  SourceStats& For(SourceKind kind) { return kind == SourceKind::kIngester ? ingester : store; }
   void Add(const ReadStats& o);
 };
 
@@ -162,9 +197,12 @@ class Querier {
 // sources (memory and flushed chunks, replicas) is merged before anything is evaluated on it.
 class StreamSource : public Querier {
  public:
+  // Which section of the statistics this source's reads fill. The default: a store.
+  virtual SourceKind Kind() const { return SourceKind::kStore; }
   // Raw entries (no stages) of the streams matching req.matchers, each iterator in
-  // req.direction with entries in [from, through). Readers honour required_literals,
-  // lines_needed and stats->blocks. The iterators must not hold locks of the source.
+  // req.direction with entries in [from, through). Readers honour required_literals and
+  // lines_needed, and count into stats->For(Kind()) (nullable). The iterators must not hold
+  // locks of the source.
   virtual Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const SelectRequest& req,
                                                                     std::string_view tenant) = 0;
   // Label sets of the streams matching req.matchers with data in [from, through).

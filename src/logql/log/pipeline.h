@@ -46,6 +46,13 @@ struct PipelineStats {
   uint64_t bytes_processed = 0;           // line bytes
   uint64_t metadata_bytes_processed = 0;  // structured metadata names and values
   uint64_t lines_passed = 0;              // after filtering
+
+  void Add(const PipelineStats& o) {
+    lines_processed += o.lines_processed;
+    bytes_processed += o.bytes_processed;
+    metadata_bytes_processed += o.metadata_bytes_processed;
+    lines_passed += o.lines_passed;
+  }
 };
 
 // A compiled pipeline. Not thread-safe (stages may keep scratch buffers): one per query, used
