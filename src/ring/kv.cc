@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -66,9 +67,11 @@ Result<Desc> UpdateDesc(KvStore* kv, const std::string& key,
     if (written.ok()) return desc;
     last = written.status();
     if (!IsRevisionConflict(last)) return last;
-    // Someone else won the race: back off a little, jittered, so the losers do not collide again.
+    // Someone else won the race: back off, jittered and doubling (200 us up to 12.8 ms), so that
+    // the losers of a crowded round spread out instead of colliding again.
     thread_local std::minstd_rand jitter(std::random_device{}());
-    std::this_thread::sleep_for(std::chrono::microseconds(jitter() % (200 * (attempt + 1))));
+    const uint32_t cap_us = 200u << std::min(attempt, 6);
+    std::this_thread::sleep_for(std::chrono::microseconds(jitter() % cap_us));
   }
   return Status::Unavailable(fmt::format("ring update of {} gave up after {} attempts: {}", key,
                                          max_attempts, last.message()));

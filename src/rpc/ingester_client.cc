@@ -241,7 +241,7 @@ Result<std::vector<iter::EntryIteratorPtr>> RemoteIngester::SelectStreams(
   pb::ReadRequest request;
   ToProto(req, &request);
   auto call = std::make_shared<SelectCall>(
-      address_, req.stats != nullptr ? &req.stats->blocks : nullptr, &peak_buffered_);
+      address_, req.stats != nullptr ? &req.stats->For(Kind()).blocks : nullptr, &peak_buffered_);
   if (!Prepare(call->context(), tenant, req.deadline, 0)) {
     return Status::DeadlineExceeded(std::string(read::kQueryTimeoutMessage));
   }

@@ -47,7 +47,9 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   // write::Pusher: the ingester's answer (OK once its WAL has the entries, or its error).
   Status Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) override;
 
-  // read::StreamSource.
+  // read::StreamSource. Its reads count into the stats' ingester section; what the remote
+  // ingester read (chunks, head lines) does not travel back yet.
+  read::SourceKind Kind() const override { return read::SourceKind::kIngester; }
   Result<std::vector<iter::EntryIteratorPtr>> SelectStreams(const read::SelectRequest& req,
                                                             std::string_view tenant) override;
   Result<std::vector<model::LabelSet>> StreamLabels(const read::SelectRequest& req,

@@ -72,7 +72,10 @@ class Sender {
     } else {
       SLUICE_RETURN_IF_ERROR(SendByStream());
     }
-    ToProto(stats.blocks, msg_.mutable_stats());
+    // The source counted into its own section (read::ReadStats::For); send both.
+    chunk::BlockStats blocks = stats.store.blocks;
+    blocks.Add(stats.ingester.blocks);
+    ToProto(blocks, msg_.mutable_stats());
     return Flush();
   }
 
