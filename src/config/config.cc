@@ -220,12 +220,19 @@ void VisitConfig(Config& c, V& v) {
     });
     v.Field("replication_factor", c.ring.common_replication_factor);
     v.Field("instance_addr", c.ring.instance_addr);
-    v.Section("ring", [&] { VisitKvStore(c.ring.common_kvstore, v); });
+    v.Section("ring", [&] {
+      VisitKvStore(c.ring.common_kvstore, v);
+      v.Field("instance_addr", c.ring.common_ring_instance_addr);
+      v.Field("instance_id", c.ring.common_instance_id);
+      v.Field("instance_availability_zone", c.ring.common_availability_zone);
+      v.Field("zone_awareness_enabled", c.ring.common_zone_awareness_enabled);
+    });
   });
   v.Section("distributor", [&] {
     v.Field("max_recv_msg_size", BytesField{&c.distributor.max_recv_msg_size});
     v.Field("max_decompressed_size", BytesField{&c.distributor.max_decompressed_size});
     v.Section("ring", [&] { VisitKvStore(c.ring.distributor_kvstore, v); });
+    v.Field("zone_awareness_enabled", c.ring.distributor_zone_awareness_enabled);
   });
   v.Section("ingester", [&] {
     auto& i = c.ingester;
@@ -275,6 +282,13 @@ void VisitConfig(Config& c, V& v) {
   v.Section("querier", [&] {
     v.Field("max_concurrent", c.querier.max_concurrent);
     v.Field("index_refresh_interval", DurationField{&c.querier.index_refresh_interval});
+    v.Field("query_ingesters_within", DurationField{&c.querier.query_ingesters_within});
+  });
+  v.Section("frontend",
+            [&] { v.Field("max_outstanding_per_tenant", c.frontend.max_outstanding_per_tenant); });
+  v.Section("frontend_worker", [&] {
+    v.Field("frontend_address", c.frontend_worker.frontend_address);
+    v.Field("parallelism", c.frontend_worker.parallelism);
   });
   v.Section("ingester_client", [&] {
     auto& ic = c.ingester_client;
@@ -293,6 +307,8 @@ void VisitConfig(Config& c, V& v) {
       v.Field("failure_threshold", ic.circuit_breaker.failure_threshold);
       v.Field("cooldown", DurationField{&ic.circuit_breaker.cooldown});
     });
+    v.Field("push_retries", ic.push_retries);
+    v.Field("push_retry_backoff", DurationField{&ic.push_retry_backoff});
   });
   v.Section("runtime_config", [&] {
     v.Field("file", c.runtime_config.file);
@@ -327,11 +343,46 @@ void VisitConfig(Config& c, V& v) {
 
 }  // namespace
 
-Status Config::Finalize() {
-  if (target != "all") {
-    return Status::InvalidArgument(
-        fmt::format("unsupported target \"{}\": this build runs -target=all", target));
+Result<Targets> Targets::Parse(std::string_view target) {
+  Targets t;
+  bool any = false;
+  for (size_t begin = 0; begin <= target.size();) {
+    size_t end = std::min(target.find(',', begin), target.size());
+    std::string_view name = target.substr(begin, end - begin);
+    begin = end + 1;
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (name.empty()) continue;
+    any = true;
+    if (name == "all") {
+      t.all = t.distributor = t.ingester = t.querier = t.query_frontend = t.backend = true;
+    } else if (name == "distributor") {
+      t.distributor = true;
+    } else if (name == "ingester") {
+      t.ingester = true;
+    } else if (name == "querier") {
+      t.querier = true;
+    } else if (name == "query-frontend") {
+      t.query_frontend = true;
+    } else if (name == "write") {
+      t.distributor = t.ingester = true;
+    } else if (name == "read") {
+      t.query_frontend = t.querier = true;
+    } else if (name == "backend") {
+      t.backend = true;
+    } else {
+      return Status::InvalidArgument(
+          fmt::format("unrecognised target \"{}\": one of all, distributor, ingester, querier, "
+                      "query-frontend, write, read, backend, or a comma-separated list of them",
+                      name));
+    }
   }
+  if (!any) return Status::InvalidArgument("-target must name at least one target");
+  return t;
+}
+
+Status Config::Finalize() {
+  SLUICE_ASSIGN_OR_RETURN(targets, Targets::Parse(target));
   if (common.path_prefix.empty())
     return Status::InvalidArgument("common.path_prefix must not be empty");
   if (ingester.wal.dir.empty()) ingester.wal.dir = common.path_prefix + "/wal";
@@ -366,6 +417,12 @@ Status Config::Finalize() {
   }
   if (ingester.chunk_flush_block_size < 4096) {
     return Status::InvalidArgument("ingester.chunk_flush_block_size must be at least 4KB");
+  }
+  if (limits_config.ingestion_rate_strategy != "global" &&
+      limits_config.ingestion_rate_strategy != "local") {
+    return Status::InvalidArgument(
+        fmt::format("limits_config.ingestion_rate_strategy: \"{}\" is not one of global, local",
+                    limits_config.ingestion_rate_strategy));
   }
   // Loki's pattern ingester Config.Validate texts.
   const auto& pi = pattern_ingester;
@@ -417,6 +474,12 @@ Status RingConfig::Finalize(std::vector<std::string>* ignored) {
     return Status::InvalidArgument("common.replication_factor must be at least 1");
   }
   if (common_replication_factor > 0) lifecycler.replication_factor = common_replication_factor;
+  if (instance_addr.empty()) instance_addr = common_ring_instance_addr;
+  if (lifecycler.id.empty()) lifecycler.id = common_instance_id;
+  if (lifecycler.availability_zone.empty()) lifecycler.availability_zone = common_availability_zone;
+  lifecycler.zone_awareness_enabled = lifecycler.zone_awareness_enabled ||
+                                      common_zone_awareness_enabled ||
+                                      distributor_zone_awareness_enabled;
   if (lifecycler.replication_factor < 1) {
     return Status::InvalidArgument(
         "ingester.lifecycler.ring.replication_factor must be at least 1");

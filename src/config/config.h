@@ -27,8 +27,14 @@ struct KvStoreConfig {
 // ingester.lifecycler.*, distributor.ring.kvstore.
 struct RingConfig {
   int common_replication_factor = 0;  // common.replication_factor; 0 = not set
-  std::string instance_addr;          // common.instance_addr
+  std::string instance_addr;          // common.instance_addr (or common.ring.instance_addr)
   KvStoreConfig common_kvstore;       // common.ring.kvstore (store defaults to inmemory)
+  // common.ring.* and distributor.zone_awareness_enabled: defaults for the lifecycler's own keys.
+  std::string common_ring_instance_addr;
+  std::string common_instance_id;
+  std::string common_availability_zone;
+  bool common_zone_awareness_enabled = false;
+  bool distributor_zone_awareness_enabled = false;
   struct Lifecycler {
     std::string id;  // default: the host name
     int num_tokens = 128;
@@ -55,8 +61,26 @@ struct RingConfig {
 // The whole process configuration. YAML section and key names follow Loki where the concept
 // matches (server, auth_enabled, common, limits_config, ingester, ingester.wal, runtime_config)
 // so an existing Loki config needs few changes. Durations are nanoseconds, sizes bytes.
+// What -target asks this process to run: Loki's module names, or a comma-separated list of them
+// (-target=distributor,query-frontend). "all" is every component in one process with
+// in-process calls; the others talk to each other over gRPC and find ingesters in the ring.
+struct Targets {
+  bool all = false;
+  bool distributor = false;
+  bool ingester = false;
+  bool querier = false;
+  bool query_frontend = false;
+  bool backend = false;  // compactor and ruler, when they exist: nothing yet
+
+  // all | distributor | ingester | querier | query-frontend | write (distributor, ingester) |
+  // read (query-frontend, querier) | backend, or a comma-separated list of them.
+  static Result<Targets> Parse(std::string_view target);
+  bool serves_queries() const { return querier || query_frontend; }
+};
+
 struct Config {
   std::string target = "all";
+  Targets targets;  // parsed from `target` by Finalize
   bool auth_enabled = false;
 
   struct Server {
@@ -129,7 +153,21 @@ struct Config {
     // 0: list new index files on every query. Together with asking the ingester before the store,
     // this means a chunk flushed (and dropped from memory) mid-query is never missed.
     int64_t index_refresh_interval = 0;
+    // Ingesters are asked only for queries whose end is within this of now (they hold the last
+    // few hours; older data is in the store). 0: always ask them.
+    int64_t query_ingesters_within = 3LL * 3600 * 1'000'000'000;
   } querier;
+
+  // The query frontend as a process of its own (-target=query-frontend): queriers connect to
+  // its gRPC port and pull split queries from its per-tenant queues.
+  struct Frontend {
+    // Sub-queries queued per tenant before new queries get 429.
+    int max_outstanding_per_tenant = 2048;
+  } frontend;
+  struct FrontendWorker {
+    std::string frontend_address;  // host:port of the frontend's gRPC server; "" = none
+    int parallelism = 0;           // queries pulled at once; 0 = querier.max_concurrent
+  } frontend_worker;
 
   // How distributors and queriers call ingesters over gRPC (src/rpc/ingester_client.h). Loki's
   // names where Loki has the knob; the bulkhead and the circuit breaker are sluice's.
@@ -154,6 +192,11 @@ struct Config {
       // How long an open breaker fails calls at once before one trial call may pass.
       int64_t cooldown = 10LL * 1'000'000'000;
     } circuit_breaker;
+    // sluice's own: a push that failed with a retryable error (unavailable, timed out) is sent
+    // again up to push_retries times, after a jittered backoff starting at push_retry_backoff,
+    // within remote_timeout in all. Ingesters drop exact duplicates, so a retry adds nothing.
+    int push_retries = 2;
+    int64_t push_retry_backoff = 50LL * 1'000'000;
   } ingester_client;
 
   struct RuntimeConfig {

@@ -46,7 +46,10 @@ const std::vector<std::string>& DefaultLogLevelFields();
 // override files carry over. Durations are nanoseconds, sizes bytes. Defaults follow Loki 3.x.
 struct Limits {
   // Distributor: request-level rate limit (token bucket per tenant, 429 `rate_limited`).
-  std::string ingestion_rate_strategy = "local";  // sluice runs one distributor per process.
+  // global (Loki's default): ingestion_rate_mb is the tenant's rate across every distributor,
+  // each enforcing rate / (healthy distributors in the distributor ring); local: per distributor.
+  // The burst is not divided (as in Loki). One process: the same either way.
+  std::string ingestion_rate_strategy = "global";
   double ingestion_rate_mb = 4;
   double ingestion_burst_size_mb = 6;
 

@@ -123,3 +123,75 @@ TEST(RingConfigTest, BadValuesNameTheKey) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(TargetsTest, ParsesModulesGroupsAndLists) {
+  auto all = Targets::Parse("all");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->all && all->distributor && all->ingester && all->querier && all->query_frontend);
+  auto write = Targets::Parse("write");
+  ASSERT_TRUE(write.ok());
+  EXPECT_TRUE(write->distributor && write->ingester);
+  EXPECT_FALSE(write->all || write->querier || write->query_frontend);
+  auto read = Targets::Parse("read");
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(read->query_frontend && read->querier && read->serves_queries());
+  EXPECT_FALSE(read->distributor || read->ingester);
+  auto front_door = Targets::Parse("distributor, query-frontend");
+  ASSERT_TRUE(front_door.ok());
+  EXPECT_TRUE(front_door->distributor && front_door->query_frontend);
+  EXPECT_FALSE(front_door->querier || front_door->ingester);
+  EXPECT_FALSE(Targets::Parse("distributor")->serves_queries());
+
+  auto typo = Targets::Parse("ingestor");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unrecognised target \"ingestor\""), std::string::npos);
+  EXPECT_FALSE(Targets::Parse("").ok());
+  EXPECT_FALSE(Targets::Parse(" , ").ok());
+}
+
+TEST(RingConfigTest, CommonRingKeysAndClusterKnobs) {
+  auto c = ParseConfigYaml(R"(
+target: ingester
+common:
+  ring:
+    instance_addr: 10.0.0.9
+    instance_id: ing-9
+    instance_availability_zone: zone-c
+distributor:
+  zone_awareness_enabled: true
+querier:
+  query_ingesters_within: 2h
+frontend:
+  max_outstanding_per_tenant: 100
+frontend_worker:
+  frontend_address: 127.0.0.1:9096
+  parallelism: 4
+ingester_client:
+  push_retries: 1
+  push_retry_backoff: 10ms
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Finalize().ok());
+  EXPECT_TRUE(c->targets.ingester);
+  EXPECT_FALSE(c->targets.distributor);
+  EXPECT_EQ(c->ring.instance_addr, "10.0.0.9");
+  EXPECT_EQ(c->ring.lifecycler.id, "ing-9");
+  EXPECT_EQ(c->ring.lifecycler.availability_zone, "zone-c");
+  EXPECT_TRUE(c->ring.lifecycler.zone_awareness_enabled);
+  EXPECT_EQ(c->querier.query_ingesters_within, 2LL * 3600 * 1'000'000'000);
+  EXPECT_EQ(c->frontend.max_outstanding_per_tenant, 100);
+  EXPECT_EQ(c->frontend_worker.frontend_address, "127.0.0.1:9096");
+  EXPECT_EQ(c->frontend_worker.parallelism, 4);
+  EXPECT_EQ(c->ingester_client.push_retries, 1);
+  EXPECT_EQ(c->ingester_client.push_retry_backoff, 10'000'000);
+
+  auto bad = ParseConfigYaml("target: ingestor\n");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->Finalize().ok());
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -271,6 +271,9 @@ void Distributor::CacheLabels(std::string_view raw, std::shared_ptr<const Stream
 
 bool Distributor::AllowRate(std::string_view tenant, const config::Limits& limits, uint64_t bytes) {
   double rate = limits.ingestion_rate_mb * kMiB;
+  if (limits.ingestion_rate_strategy == "global" && distributor_count_) {
+    rate /= std::max(1, distributor_count_());
+  }
   double burst = limits.ingestion_burst_size_mb * kMiB;
   int64_t now = clock_->NowNanos();
   MutexLock lock(&mu_);

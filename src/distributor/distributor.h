@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ class Distributor {
   // the request is still stored (Loki's partial-success behaviour).
   Status Push(std::string_view tenant, model::PushRequest& request);
 
+  // How many distributors share a "global" ingestion rate (the healthy members of the
+  // distributor ring). Unset: this one alone. REQUIRES: called before the first Push.
+  void SetDistributorCount(std::function<int()> count) { distributor_count_ = std::move(count); }
+
  private:
   // Validates one stream; on failure returns the error and counts its lines as discarded.
   Status ValidateLabels(std::string_view tenant, const config::Limits& limits, std::string_view raw,
@@ -47,6 +52,7 @@ class Distributor {
 
   config::Overrides* overrides_;
   write::Pusher* pusher_;
+  std::function<int()> distributor_count_;
   Clock* clock_;
 
   Mutex mu_;

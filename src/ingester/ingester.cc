@@ -172,6 +172,11 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   const int64_t now = clock_->NowNanos();
   const int64_t window = config_.max_chunk_age / 2;
   uint64_t stream_limit = limits->max_global_streams_per_user;
+  if (stream_limit > 0 && global_limit_share_) {
+    const double share = std::clamp(global_limit_share_(), 0.0, 1.0);
+    stream_limit =
+        std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(stream_limit) * share));
+  }
   if (limits->max_streams_per_user > 0 &&
       (stream_limit == 0 || limits->max_streams_per_user < stream_limit)) {
     stream_limit = limits->max_streams_per_user;

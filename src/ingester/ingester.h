@@ -15,6 +15,7 @@
 // checkpoint thread run in the background.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -68,6 +69,14 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   Status Shutdown(bool flush) EXCLUDES(loop_mu_);
   bool stopping() const { return stopping_.load(); }
 
+  // In a cluster, max_global_streams_per_user is the tenant's limit across every ingester: each
+  // keeps `share()` of it (Loki's limiter: replication_factor / ingesters in the ring, at most 1),
+  // so the fleet holds the global number of streams whatever its size. Unset: the whole limit.
+  // REQUIRES: called before Start.
+  void SetGlobalLimitShare(std::function<double()> share) {
+    global_limit_share_ = std::move(share);
+  }
+
   // Writes a checkpoint now (also done every checkpoint_duration).
   Status Checkpoint() EXCLUDES(checkpoint_mu_);
 
@@ -108,6 +117,7 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   void FlushLoop() EXCLUDES(loop_mu_);
   void CheckpointLoop() EXCLUDES(loop_mu_);
   Status Replay();
+  std::function<double()> global_limit_share_;
   // What a stream holds in memory, taken before a change so that Charge() can account for it.
   struct StreamMemory {
     uint64_t head = 0, cut = 0;
