@@ -2,6 +2,7 @@
 # Installs every Debian (and npm) package sluice needs to build, run and test.
 # Idempotent and quiet when everything is already there, so both README commands call it.
 #   scripts/deps.sh          build + run dependencies
+#   scripts/deps.sh --cluster  also etcd, for scripts/cluster.sh
 #   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
 #                            systemd-journal-remote to write journal files, openssl for TLS,
 #                            etcd for the ring's KV tests)
@@ -27,6 +28,8 @@ test_pkgs=(
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_pkgs[@]}")
+elif [[ "${1:-}" == "--cluster" ]]; then
+  want+=(etcd-server curl)  # scripts/cluster.sh
 fi
 
 missing=()

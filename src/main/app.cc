@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "config/overrides.h"
 #include "distributor/distributor.h"
+#include "distributor/replicating_pusher.h"
 #include "http/limits_api.h"
 #include "http/patterns_api.h"
 #include "http/push/json_ingest.h"
@@ -26,6 +27,9 @@
 #include "querier/store_source.h"
 #include "ring/from_config.h"
 #include "ring/status_page.h"
+#include "rpc/ingester_client.h"
+#include "rpc/ingester_server.h"
+#include "rpc/ring_source.h"
 #include "storage/filesystem_store.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
@@ -33,45 +37,289 @@
 
 namespace sluice {
 
+// Which components a process runs comes from config.targets. -target=all wires them in
+// process (the distributor pushes into the ingester, the querier reads its memory); every other
+// target finds ingesters in the ring and calls them over gRPC:
+//
+//   distributor --ReplicatingPusher--> rpc::RemoteIngester (one per ring instance) --> ingester
+//   querier ------rpc::RingIngesters---> the same clients, read side; plus the shared store
+//
+// Members are declared in dependency order, so they are destroyed users first.
 struct App::Impl {
   config::Config config;
+  const config::Targets& targets() const { return config.targets; }
+  bool cluster() const { return !targets().all; }
+
   std::unique_ptr<config::Overrides> overrides;
   storage::ObjectStorePtr store;
+
+  // The ingester ring. -target=all: a one-instance in-memory ring shown at /ring, which nothing
+  // routes by. Cluster targets: the ring in common.ring.kvstore (etcd), watched.
+  std::unique_ptr<ring::KvStore> ring_kv;
+  std::unique_ptr<ring::Ring> ring;
+  std::unique_ptr<ring::Lifecycler> lifecycler;  // this ingester's entry
+  // Distributors' own ring (Loki's "distributor" key): how many share a global ingestion rate.
+  std::unique_ptr<ring::KvStore> distributor_kv;
+  std::unique_ptr<ring::Ring> distributor_ring;
+  std::unique_ptr<ring::Lifecycler> distributor_lifecycler;
+  std::unique_ptr<rpc::IngesterClientPool> ingester_clients;
+
+  // Write path.
   std::unique_ptr<storage::index::IndexWriter> index_writer;
-  std::unique_ptr<storage::index::IndexReader> index_reader;
   std::unique_ptr<ingester::Ingester> ingester;
   std::unique_ptr<pattern::Miner> pattern_miner;  // null unless pattern_ingester.enabled
   std::unique_ptr<pattern::TeePusher> pattern_tee;
+  std::unique_ptr<distributor::ReplicatingPusher> replicator;
   std::unique_ptr<distributor::Distributor> distributor;
+
+  // Read path.
+  std::unique_ptr<storage::index::IndexReader> index_reader;
   std::unique_ptr<querier::StoreSource> store_source;
+  std::unique_ptr<rpc::RingIngesters> ring_ingesters;
   std::unique_ptr<read::FanOut> fan_out;
   std::unique_ptr<querier::Querier> querier;
   std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
-  // -target=all's one-instance in-memory ring, shown at /ring. Nothing routes by it yet.
-  std::unique_ptr<ring::KvStore> ring_kv;
-  std::unique_ptr<ring::Ring> ring;
-  std::unique_ptr<ring::Lifecycler> lifecycler;
+
+  std::unique_ptr<rpc::IngesterService> ingester_service;
+  std::unique_ptr<rpc::GrpcServer> grpc_server;
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<syslog::Server> syslog_server;  // only with syslog.listeners configured
   std::function<void()> request_exit;
   std::atomic<bool> shutting_down{false};
+  std::atomic<bool> left_ring{false};
 
+  Status BuildRings();
+  Status BuildWritePath();
+  Status BuildReadPath();
+  Status StartGrpc();
+  Status StartLifecyclers();
   void RegisterRoutes();
-  Status StartRing();
+  void RegisterWriteRoutes();
+  // What a process without the component answers on its routes: 404 naming the target to ask.
+  void RegisterNotServed(const std::vector<std::string>& paths, const std::string& message);
+  bool Ready(std::string* why) const;
+  // LEAVING in the ring, flush, out of the ring (SIGTERM and POST /ingester/shutdown).
+  Status LeaveAndFlush(bool flush);
 };
 
-Status App::Impl::StartRing() {
-  std::string addr =
-      config.ring.instance_addr.empty() ? std::string("127.0.0.1") : config.ring.instance_addr;
-  addr += ":" + std::to_string(server->port());
-  ring::LifecyclerOptions lo = ring::LifecyclerOptionsFrom(config.ring, addr);
-  lo.registry = &metrics::DefaultRegistry();
-  lifecycler = std::make_unique<ring::Lifecycler>(ring_kv.get(), lo, SystemClock::Default());
-  SLUICE_RETURN_IF_ERROR(lifecycler->Start());
-  // The WAL was replayed by ingester->Start() before this.
-  lifecycler->MarkReplayDone();
-  return ring->Start();
+std::string InstanceAddr(const config::Config& c, int port) {
+  std::string host = c.ring.instance_addr.empty() ? std::string("127.0.0.1") : c.ring.instance_addr;
+  return host + ":" + std::to_string(port);
+}
+
+Status App::Impl::BuildRings() {
+  const config::RingConfig& rc = config.ring;
+  if (!cluster()) {
+    if (rc.lifecycler.kvstore.store != "inmemory") return Status::OK();
+    SLUICE_ASSIGN_OR_RETURN(ring_kv, ring::NewKvStore(rc.lifecycler.kvstore));
+    ring::RingOptions ro = ring::RingOptionsFrom(rc);
+    ro.registry = &metrics::DefaultRegistry();
+    ring = std::make_unique<ring::Ring>(ring_kv.get(), ro, SystemClock::Default());
+    return Status::OK();
+  }
+  SLUICE_ASSIGN_OR_RETURN(ring_kv, ring::NewKvStore(rc.lifecycler.kvstore));
+  ring::RingOptions ro = ring::RingOptionsFrom(rc);
+  ro.registry = &metrics::DefaultRegistry();
+  ring = std::make_unique<ring::Ring>(ring_kv.get(), ro, SystemClock::Default());
+  ingester_clients =
+      std::make_unique<rpc::IngesterClientPool>(config.ingester_client, SystemClock::Default());
+  if (targets().distributor) {
+    SLUICE_ASSIGN_OR_RETURN(distributor_kv, ring::NewKvStore(rc.distributor_kvstore));
+    ring::RingOptions dro;
+    dro.key = rc.distributor_kvstore.prefix + "distributor";
+    dro.name = "distributor";
+    dro.heartbeat_timeout_ns = rc.lifecycler.heartbeat_timeout;
+    dro.replication_factor = 1;
+    distributor_ring =
+        std::make_unique<ring::Ring>(distributor_kv.get(), dro, SystemClock::Default());
+  }
+  return Status::OK();
+}
+
+Status App::Impl::BuildWritePath() {
+  auto& c = config;
+  write::Pusher* pusher = nullptr;
+  if (targets().ingester) {
+    // In a cluster each ingester's index objects carry its ring id: they share the store.
+    std::string writer_id = c.ring.lifecycler.id;
+    if (!cluster()) {
+      char host[256] = "sluice";
+      gethostname(host, sizeof host - 1);
+      writer_id = host;
+    }
+    index_writer = std::make_unique<storage::index::IndexWriter>(store.get(), writer_id);
+    ingester = std::make_unique<ingester::Ingester>(c.ingester, overrides.get(), store.get(),
+                                                    index_writer.get(), SystemClock::Default());
+    if (cluster()) {
+      // Loki's limiter: each of N ingesters holds RF/N of the tenant's global stream limit.
+      const int rf = c.ring.lifecycler.replication_factor;
+      ring::Ring* r = ring.get();
+      ingester->SetGlobalLimitShare([r, rf] {
+        const int n = r->HealthyActiveCount();
+        return n <= 0 ? 1.0 : static_cast<double>(rf) / n;
+      });
+    }
+    pusher = ingester.get();
+    if (c.pattern_ingester.enabled) {
+      const auto& p = c.pattern_ingester;
+      pattern::MinerOptions options;
+      options.drain.max_clusters = p.max_clusters;
+      options.drain.max_eviction_ratio = p.max_eviction_ratio;
+      options.drain.max_line_length = static_cast<size_t>(std::max(0, p.max_allowed_line_length));
+      options.drain.sample_interval_ms = p.pattern_sample_interval / 1'000'000;
+      options.drain.max_samples =
+          static_cast<size_t>(p.retain_for / p.pattern_sample_interval) + 1;
+      options.retain_for_ns = p.retain_for;
+      options.memory_budget = p.memory_budget;
+      pattern_miner = std::make_unique<pattern::Miner>(options, SystemClock::Default());
+      pattern_tee = std::make_unique<pattern::TeePusher>(pusher, pattern_miner.get());
+      pusher = pattern_tee.get();
+    }
+  }
+  if (!targets().distributor) return Status::OK();
+  if (cluster()) {
+    distributor::ReplicationOptions ro;
+    ro.push_timeout_ns = c.ingester_client.remote_timeout;
+    ro.max_retries = c.ingester_client.push_retries;
+    ro.retry_backoff_ns = c.ingester_client.push_retry_backoff;
+    ro.registry = &metrics::DefaultRegistry();
+    rpc::IngesterClientPool* pool = ingester_clients.get();
+    replicator = std::make_unique<distributor::ReplicatingPusher>(
+        ring.get(),
+        [pool](const ring::InstanceDesc& instance) -> std::shared_ptr<write::Pusher> {
+          return pool->Get(instance.addr);
+        },
+        ro, SystemClock::Default());
+    pusher = replicator.get();
+  }
+  distributor =
+      std::make_unique<distributor::Distributor>(overrides.get(), pusher, SystemClock::Default());
+  if (distributor_ring) {
+    ring::Ring* r = distributor_ring.get();
+    distributor->SetDistributorCount([r] { return r->HealthyActiveCount(); });
+  }
+  return Status::OK();
+}
+
+Status App::Impl::BuildReadPath() {
+  auto& c = config;
+  if (!targets().serves_queries()) return Status::OK();
+  if (targets().querier) {
+    index_reader = std::make_unique<storage::index::IndexReader>(store.get(),
+                                                                 c.querier.index_refresh_interval);
+    store_source = std::make_unique<querier::StoreSource>(store.get(), index_reader.get());
+    std::vector<read::StreamSource*> sources;
+    // The ingesters are asked before the store: a chunk flushed and dropped from memory between
+    // the two calls is then already in the index the store reads.
+    if (cluster()) {
+      rpc::RingIngestersOptions ro;
+      ro.query_ingesters_within_ns = c.querier.query_ingesters_within;
+      ring_ingesters = std::make_unique<rpc::RingIngesters>(ring.get(), ingester_clients.get(), ro,
+                                                           SystemClock::Default());
+      sources.push_back(ring_ingesters.get());
+    } else {
+      sources.push_back(ingester.get());
+    }
+    sources.push_back(store_source.get());
+    fan_out = std::make_unique<read::FanOut>(std::move(sources));
+    querier = std::make_unique<querier::Querier>(fan_out.get(), overrides.get());
+  }
+  // Query work runs on the frontend's own pool (querier.max_concurrent threads), apart from the
+  // HTTP io threads that also serve pushes.
+  querier::FrontendOptions frontend_options;
+  frontend_options.workers = c.querier.max_concurrent;
+  frontend_options.max_outstanding_per_tenant =
+      static_cast<size_t>(std::max(1, c.frontend.max_outstanding_per_tenant));
+  frontend = std::make_unique<querier::QueryFrontend>(querier.get(), overrides.get(),
+                                                      frontend_options);
+  return Status::OK();
+}
+
+Status App::Impl::StartGrpc() {
+  std::vector<grpc::Service*> services;
+  if (cluster() && targets().ingester) {
+    ingester_service = std::make_unique<rpc::IngesterService>(ingester.get(), ingester.get());
+    services.push_back(ingester_service.get());
+  }
+  if (services.empty()) return Status::OK();
+  rpc::GrpcServer::Options go;
+  go.address =
+      rpc::GrpcServer::ListenAddress(config.server.grpc_listen_address, config.server.grpc_listen_port);
+  go.max_recv_msg_size = config.server.grpc_server_max_recv_msg_size;
+  go.max_send_msg_size = config.server.grpc_server_max_send_msg_size;
+  SLUICE_ASSIGN_OR_RETURN(grpc_server, rpc::GrpcServer::Start(go, services));
+  spdlog::info("msg=\"serving gRPC\" address={} port={}", go.address, grpc_server->port());
+  return Status::OK();
+}
+
+// Registers this process in the rings it belongs to. An ingester goes PENDING -> JOINING here;
+// it becomes ACTIVE once MarkReplayDone is called after the WAL replay.
+Status App::Impl::StartLifecyclers() {
+  if (ingester && ring_kv) {
+    const int port = cluster() ? grpc_server->port() : server->port();
+    ring::LifecyclerOptions lo = ring::LifecyclerOptionsFrom(config.ring, InstanceAddr(config, port));
+    lo.registry = &metrics::DefaultRegistry();
+    lifecycler = std::make_unique<ring::Lifecycler>(ring_kv.get(), lo, SystemClock::Default());
+    SLUICE_RETURN_IF_ERROR(lifecycler->Start());
+  }
+  if (distributor_kv) {
+    ring::LifecyclerOptions lo;
+    lo.key = config.ring.distributor_kvstore.prefix + "distributor";
+    lo.ring_name = "distributor";
+    lo.id = config.ring.lifecycler.id;
+    lo.addr = InstanceAddr(config, server->port());
+    lo.num_tokens = 1;
+    lo.heartbeat_period_ns = config.ring.lifecycler.heartbeat_period;
+    lo.min_ready_duration_ns = 0;
+    distributor_lifecycler =
+        std::make_unique<ring::Lifecycler>(distributor_kv.get(), lo, SystemClock::Default());
+    SLUICE_RETURN_IF_ERROR(distributor_lifecycler->Start());
+    distributor_lifecycler->MarkReplayDone();
+    SLUICE_RETURN_IF_ERROR(distributor_ring->Start());
+  }
+  return Status::OK();
+}
+
+bool App::Impl::Ready(std::string* why) const {
+  if (shutting_down || (ingester && ingester->stopping())) {
+    *why = "Application is stopping";
+    return false;
+  }
+  if (ingester && !ingester->ready()) {
+    *why = "Ingester not ready: waiting for WAL replay to finish";
+    return false;
+  }
+  if (cluster() && lifecycler && !lifecycler->Ready()) {
+    *why = fmt::format("Ingester not ready: this instance is {} in the ring",
+                       ring::StateName(lifecycler->state()));
+    if (lifecycler->state() == ring::InstanceState::kActive) {
+      *why += " for less than ingester.lifecycler.min_ready_duration";
+    }
+    return false;
+  }
+  return true;
+}
+
+Status App::Impl::LeaveAndFlush(bool flush) {
+  if (lifecycler) {
+    Status st = lifecycler->Leave();
+    if (!st.ok()) spdlog::warn("msg=\"ring LEAVING failed\" err=\"{}\"", st.message());
+  }
+  Status flushed = ingester->Shutdown(flush);
+  if (lifecycler && !left_ring.exchange(true)) {
+    Status st = lifecycler->Unregister();
+    if (!st.ok()) spdlog::warn("msg=\"leaving the ring failed\" err=\"{}\"", st.message());
+  }
+  return flushed;
+}
+
+void App::Impl::RegisterNotServed(const std::vector<std::string>& paths,
+                                  const std::string& message) {
+  for (const std::string& path : paths) {
+    router.Handle({"GET", "POST"}, path,
+                  [message](http::Request&) { return http::Response::Text(message + "\n", 404); });
+  }
 }
 
 App::App(config::Config config) : impl_(std::make_unique<Impl>()) {
@@ -86,7 +334,7 @@ void App::SetExitRequester(std::function<void()> request_exit) {
 
 int App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 
-void App::Impl::RegisterRoutes() {
+void App::Impl::RegisterWriteRoutes() {
   http::PushDecodeOptions decode_options;
   decode_options.max_compressed_bytes = config.distributor.max_recv_msg_size;
   decode_options.max_decompressed_bytes = config.distributor.max_decompressed_size;
@@ -94,7 +342,7 @@ void App::Impl::RegisterRoutes() {
   auto push = [this, decode_options](http::Request& req) {
     auto tenant = http::TenantForWrite(req, config.auth_enabled);
     if (!tenant.ok()) return http::Response::Error(tenant.status());
-    if (!ingester->ready())
+    if (ingester && !cluster() && !ingester->ready())
       return http::Response::Error(
           Status::Unavailable("Ingester not ready: WAL replay in progress"));
     auto decoded = http::DecodePush(req.body, req.Header("content-type"),
@@ -119,7 +367,7 @@ void App::Impl::RegisterRoutes() {
       return http::Response{
           code, "application/octet-stream", http::OtlpErrorBody(st.message()), {}};
     };
-    if (!ingester->ready())
+    if (ingester && !cluster() && !ingester->ready())
       return otlp_error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
     std::shared_ptr<const config::Limits> limits = overrides->ForTenant(*tenant);
     auto decoded =
@@ -140,7 +388,7 @@ void App::Impl::RegisterRoutes() {
                          http::Request& req,
                          http::JsonIngestFormat format) -> Result<http::JsonIngestResult> {
     SLUICE_ASSIGN_OR_RETURN(std::string tenant, http::TenantForWrite(req, config.auth_enabled));
-    if (!ingester->ready()) {
+    if (ingester && !cluster() && !ingester->ready()) {
       return Status::Unavailable("Ingester not ready: WAL replay in progress");
     }
     std::shared_ptr<const config::Limits> limits = overrides->ForTenant(tenant);
@@ -182,11 +430,21 @@ void App::Impl::RegisterRoutes() {
     return elastic(http::Response::Json(http::ElasticsearchInfoBody()));
   });
 
+}
+
+void App::Impl::RegisterRoutes() {
+  if (targets().distributor) {
+    RegisterWriteRoutes();
+  } else {
+    RegisterNotServed({"/loki/api/v1/push", "/api/prom/push", "/otlp/v1/logs", "/insert/jsonline",
+                       "/insert/elasticsearch/_bulk"},
+                      fmt::format("this sluice process runs -target={}, which takes no pushes: "
+                                  "send them to a distributor (-target=distributor or write)",
+                                  config.target));
+  }
   router.Handle({"GET"}, "/ready", [this](http::Request&) {
-    if (shutting_down || ingester->stopping())
-      return http::Response::Text("Application is stopping\n", 503);
-    if (!ingester->ready())
-      return http::Response::Text("Ingester not ready: waiting for WAL replay to finish\n", 503);
+    std::string why;
+    if (!Ready(&why)) return http::Response::Text(why + "\n", 503);
     return http::Response::Text("ready\n");
   });
   router.Handle({"GET"}, "/metrics", [](http::Request&) {
@@ -197,20 +455,23 @@ void App::Impl::RegisterRoutes() {
   router.Handle({"GET"}, "/config", [this](http::Request&) {
     return http::Response::Text(config::DumpConfigYaml(config));
   });
-  router.Handle({"GET", "POST"}, "/flush", [this](http::Request&) {
-    ingester->RequestFlush();
-    return http::Response::NoContent();
-  });
-  router.Handle({"GET", "POST"}, "/ingester/shutdown", [this](http::Request& req) {
-    if (ingester->stopping())
-      return http::Response::Text("Ingester is stopping or already stopped.", 503);
-    bool flush = req.Param("flush", "true") != "false";
-    bool terminate = req.Param("terminate", "true") != "false";
-    Status st = ingester->Shutdown(flush);
-    if (!st.ok()) return http::Response::Error(Status::Internal(st.message()));
-    if (terminate && request_exit) request_exit();
-    return http::Response::NoContent();
-  });
+  if (ingester) {
+    router.Handle({"GET", "POST"}, "/flush", [this](http::Request&) {
+      ingester->RequestFlush();
+      return http::Response::NoContent();
+    });
+    // Loki's: LEAVING, flush every chunk, out of the ring, and (by default) exit.
+    router.Handle({"GET", "POST"}, "/ingester/shutdown", [this](http::Request& req) {
+      if (ingester->stopping())
+        return http::Response::Text("Ingester is stopping or already stopped.", 503);
+      bool flush = req.Param("flush", "true") != "false";
+      bool terminate = req.Param("terminate", "true") != "false";
+      Status st = LeaveAndFlush(flush);
+      if (!st.ok()) return http::Response::Error(Status::Internal(st.message()));
+      if (terminate && request_exit) request_exit();
+      return http::Response::NoContent();
+    });
+  }
   router.Handle({"GET", "POST"}, "/ring", [this](http::Request& req) {
     if (!ring) return http::Response::Text("the ring is not in use\n", 404);
     ring::StatusPageRequest page{
@@ -228,9 +489,25 @@ void App::Impl::RegisterRoutes() {
                              {.auth_enabled = config.auth_enabled,
                               .pattern_ingester_enabled = pattern_miner != nullptr,
                               .version = std::string(GetBuildInfo().version)});
-  http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
-                            frontend.get());
-  http::RegisterPatternRoutes(&router, pattern_miner.get(), config.auth_enabled);
+  if (querier) {
+    http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
+                              frontend.get());
+  } else if (!targets().serves_queries()) {
+    RegisterNotServed(
+        {"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
+         "/loki/api/v1/label", "/loki/api/v1/label/{name}/values", "/loki/api/v1/series",
+         "/loki/api/v1/tail", "/loki/api/v1/index/stats", "/loki/api/v1/index/volume",
+         "/loki/api/v1/index/volume_range", "/loki/api/v1/detected_labels",
+         "/loki/api/v1/detected_fields", "/loki/api/v1/detected_field/{name}/values",
+         "/loki/api/v1/patterns", "/api/prom/query", "/api/prom/label",
+         "/api/prom/label/{name}/values"},
+        fmt::format("this sluice process runs -target={}, which answers no queries: send them to "
+                    "the query frontend or a querier (-target=query-frontend, querier or read)",
+                    config.target));
+  }
+  if (targets().serves_queries()) {
+    http::RegisterPatternRoutes(&router, pattern_miner.get(), config.auth_enabled);
+  }
 }
 
 Status App::Start() {
@@ -249,50 +526,9 @@ Status App::Start() {
     impl_->overrides->Start();
   }
   impl_->store = storage::NewFilesystemStore(c.storage.chunks_directory);
-  char host[256] = "sluice";
-  gethostname(host, sizeof host - 1);
-  impl_->index_writer = std::make_unique<storage::index::IndexWriter>(impl_->store.get(), host);
-  impl_->index_reader = std::make_unique<storage::index::IndexReader>(
-      impl_->store.get(), c.querier.index_refresh_interval);
-  impl_->ingester =
-      std::make_unique<ingester::Ingester>(c.ingester, impl_->overrides.get(), impl_->store.get(),
-                                           impl_->index_writer.get(), SystemClock::Default());
-  write::Pusher* pusher = impl_->ingester.get();
-  if (c.pattern_ingester.enabled) {
-    const auto& p = c.pattern_ingester;
-    pattern::MinerOptions options;
-    options.drain.max_clusters = p.max_clusters;
-    options.drain.max_eviction_ratio = p.max_eviction_ratio;
-    options.drain.max_line_length = static_cast<size_t>(std::max(0, p.max_allowed_line_length));
-    options.drain.sample_interval_ms = p.pattern_sample_interval / 1'000'000;
-    options.drain.max_samples = static_cast<size_t>(p.retain_for / p.pattern_sample_interval) + 1;
-    options.retain_for_ns = p.retain_for;
-    options.memory_budget = p.memory_budget;
-    impl_->pattern_miner = std::make_unique<pattern::Miner>(options, SystemClock::Default());
-    impl_->pattern_tee = std::make_unique<pattern::TeePusher>(pusher, impl_->pattern_miner.get());
-    pusher = impl_->pattern_tee.get();
-  }
-  impl_->distributor = std::make_unique<distributor::Distributor>(impl_->overrides.get(), pusher,
-                                                                  SystemClock::Default());
-  impl_->store_source =
-      std::make_unique<querier::StoreSource>(impl_->store.get(), impl_->index_reader.get());
-  // The ingester is asked before the store: a chunk flushed and dropped from memory between the
-  // two calls is then already in the index the store reads.
-  impl_->fan_out = std::make_unique<read::FanOut>(
-      std::vector<read::StreamSource*>{impl_->ingester.get(), impl_->store_source.get()});
-  impl_->querier = std::make_unique<querier::Querier>(impl_->fan_out.get(), impl_->overrides.get());
-  // Query work runs on the frontend's own pool (querier.max_concurrent threads), apart from the
-  // HTTP io threads that also serve pushes.
-  querier::FrontendOptions frontend_options;
-  frontend_options.workers = c.querier.max_concurrent;
-  impl_->frontend = std::make_unique<querier::QueryFrontend>(
-      impl_->querier.get(), impl_->overrides.get(), frontend_options);
-  if (c.ring.lifecycler.kvstore.store == "inmemory") {
-    SLUICE_ASSIGN_OR_RETURN(impl_->ring_kv, ring::NewKvStore(c.ring.lifecycler.kvstore));
-    ring::RingOptions ro = ring::RingOptionsFrom(c.ring);
-    ro.registry = &metrics::DefaultRegistry();
-    impl_->ring = std::make_unique<ring::Ring>(impl_->ring_kv.get(), ro, SystemClock::Default());
-  }
+  SLUICE_RETURN_IF_ERROR(impl_->BuildRings());
+  SLUICE_RETURN_IF_ERROR(impl_->BuildWritePath());
+  SLUICE_RETURN_IF_ERROR(impl_->BuildReadPath());
   impl_->RegisterRoutes();
 
   http::ServerOptions opts;
@@ -304,9 +540,19 @@ Status App::Start() {
   impl_->server = std::make_unique<http::Server>(opts, &impl_->router);
   SLUICE_RETURN_IF_ERROR(impl_->server->Start());
   spdlog::info("msg=\"serving HTTP\" address={} port={}", opts.address, impl_->server->port());
-  SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
+  SLUICE_RETURN_IF_ERROR(impl_->StartGrpc());
+  if (impl_->cluster()) {
+    // Distributors and queriers route by the ring from the start; an ingester registers and
+    // stays JOINING (no writes routed to it) while it replays its WAL.
+    SLUICE_RETURN_IF_ERROR(impl_->ring->Start());
+    SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
+  }
+  if (impl_->ingester) SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
+  if (!impl_->cluster() && impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
+  if (impl_->lifecycler) impl_->lifecycler->MarkReplayDone();
+  if (!impl_->cluster() && impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->ring->Start());
   // Syslog listeners start after WAL replay: a listener has no "not ready" answer to give.
-  if (!c.syslog.listeners.empty()) {
+  if (!c.syslog.listeners.empty() && impl_->distributor) {
     distributor::Distributor* distributor = impl_->distributor.get();
     impl_->syslog_server = std::make_unique<syslog::Server>(
         c.syslog.listeners, impl_->overrides.get(),
@@ -316,7 +562,6 @@ Status App::Start() {
         SystemClock::Default(), syslog::ServerOptions{});
     SLUICE_RETURN_IF_ERROR(impl_->syslog_server->Start());
   }
-  if (impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->StartRing());
   spdlog::info("msg=\"sluice is ready\" target={} data={}", c.target, c.common.path_prefix);
   return Status::OK();
 }
@@ -325,23 +570,23 @@ void App::Shutdown() {
   if (impl_->shutting_down.exchange(true)) return;
   // Syslog first: its last batches are pushed while the ingester still takes them.
   if (impl_->syslog_server) impl_->syslog_server->Stop();
-  spdlog::info("msg=\"shutting down: flushing chunks\"");
-  // LEAVING while the chunks are flushed (reads only), out of the ring afterwards.
-  if (impl_->lifecycler) {
-    Status st = impl_->lifecycler->Leave();
-    if (!st.ok()) spdlog::warn("msg=\"ring LEAVING failed\" err=\"{}\"", st.message());
+  if (impl_->distributor_lifecycler) {
+    Status st = impl_->distributor_lifecycler->Unregister();
+    if (!st.ok()) {
+      spdlog::warn("msg=\"leaving the distributor ring failed\" err=\"{}\"", st.message());
+    }
   }
-  if (impl_->ingester) {
-    Status st = impl_->ingester->Shutdown(impl_->config.ingester.wal.flush_on_shutdown ||
-                                          !impl_->config.ingester.wal.enabled);
+  // An ingester: LEAVING while the chunks are flushed (reads only), out of the ring afterwards.
+  if (impl_->ingester && !impl_->ingester->stopping()) {
+    spdlog::info("msg=\"shutting down: flushing chunks\"");
+    Status st = impl_->LeaveAndFlush(impl_->config.ingester.wal.flush_on_shutdown ||
+                                     !impl_->config.ingester.wal.enabled);
     if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
   }
-  if (impl_->lifecycler) {
-    Status st = impl_->lifecycler->Unregister();
-    if (!st.ok()) spdlog::warn("msg=\"leaving the ring failed\" err=\"{}\"", st.message());
-  }
   if (impl_->server) impl_->server->Stop();
+  if (impl_->grpc_server) impl_->grpc_server->Shutdown(1'000'000'000);
   if (impl_->ring) impl_->ring->Stop();
+  if (impl_->distributor_ring) impl_->distributor_ring->Stop();
   if (impl_->overrides) impl_->overrides->Stop();
   spdlog::info("msg=\"shutdown complete\"");
 }

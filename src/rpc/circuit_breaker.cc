@@ -10,8 +10,7 @@ CircuitBreaker::Permit CircuitBreaker::Allow() {
       return {true, generation_};
     case State::kOpen:
       if (clock_->NowNanos() - opened_at_ns_ < options_.cooldown_ns) return {false, generation_};
-      state_ = State::kHalfOpen;
-      ++generation_;
+      SetState(State::kHalfOpen);
       trial_in_flight_ = true;
       return {true, generation_};
     case State::kHalfOpen:
@@ -39,9 +38,8 @@ void CircuitBreaker::Record(const Permit& permit, bool success) {
     case State::kHalfOpen:
       trial_in_flight_ = false;
       if (success) {
-        state_ = State::kClosed;
+        SetState(State::kClosed);
         failures_ = 0;
-        ++generation_;
       } else {
         Open(clock_->NowNanos());
       }
@@ -50,11 +48,16 @@ void CircuitBreaker::Record(const Permit& permit, bool success) {
 }
 
 void CircuitBreaker::Open(int64_t now) {
-  state_ = State::kOpen;
+  SetState(State::kOpen);
   opened_at_ns_ = now;
   failures_ = 0;
   trial_in_flight_ = false;
+}
+
+void CircuitBreaker::SetState(State state) {
+  state_ = state;
   ++generation_;
+  if (options_.on_change) options_.on_change(state);
 }
 
 CircuitBreaker::State CircuitBreaker::state() const {

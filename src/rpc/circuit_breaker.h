@@ -12,6 +12,7 @@
 // Thread-safe.
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <optional>
 
@@ -27,6 +28,8 @@ class CircuitBreaker {
   struct Options {
     int failure_threshold = 5;  // 0: never opens
     int64_t cooldown_ns = 10 * kNanosPerSecond;
+    // Called with the new state on every change, under the breaker's lock: keep it to a metric.
+    std::function<void(State)> on_change;
   };
 
   // What Allow() granted; handed back to Record(), so the outcome of a call that began before
@@ -49,6 +52,7 @@ class CircuitBreaker {
 
  private:
   void Open(int64_t now) REQUIRES(mu_);
+  void SetState(State state) REQUIRES(mu_);
 
   const Options options_;
   const Clock* clock_;

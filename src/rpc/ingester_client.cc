@@ -7,6 +7,7 @@
 #include <limits>
 #include <utility>
 
+#include "metrics/metrics.h"
 #include "rpc/convert.h"
 #include "rpc/status.h"
 
@@ -194,13 +195,35 @@ Status UnaryRead(pb::Ingester::Stub* stub,
   return ReadStatus((stub->*method)(&ctx, request, response), peer);
 }
 
+// The breaker's state changes, per ingester: an open breaker is an ingester the distributors
+// have stopped waiting for.
+CircuitBreaker::Options BreakerOptions(const config::Config::IngesterClient& config,
+                                       const std::string& address) {
+  static auto* transitions = metrics::DefaultRegistry().NewCounter(
+      "sluice_ingester_client_circuit_breaker_transitions_total",
+      "State changes of the circuit breaker of each ingester client, by the state entered.",
+      {"ingester", "state"});
+  static auto* open = metrics::DefaultRegistry().NewGauge(
+      "sluice_ingester_client_circuit_breaker_open",
+      "1 while the circuit breaker of an ingester client is open or half-open.", {"ingester"});
+  CircuitBreaker::Options o;
+  o.failure_threshold = config.circuit_breaker.failure_threshold;
+  o.cooldown_ns = config.circuit_breaker.cooldown;
+  metrics::Gauge* open_gauge = open->WithLabels({address});
+  o.on_change = [address, open_gauge](CircuitBreaker::State state) {
+    transitions->WithLabels({address, StateName(state)})->Inc();
+    open_gauge->Set(state == CircuitBreaker::State::kClosed ? 0 : 1);
+  };
+  return o;
+}
+
 }  // namespace
 
 RemoteIngester::RemoteIngester(std::string address, const config::Config::IngesterClient& config,
                                const Clock* clock)
     : address_(std::move(address)),
       remote_timeout_ns_(config.remote_timeout),
-      breaker_({config.circuit_breaker.failure_threshold, config.circuit_breaker.cooldown}, clock),
+      breaker_(BreakerOptions(config, address_), clock),
       bulkhead_(config.max_inflight_push_requests) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(ClampToInt(config.grpc_client_config.max_recv_msg_size));

@@ -1,0 +1,252 @@
+"""`Cluster`: a sluice cluster started by scripts/cluster.sh (etcd, ingesters, queriers, the
+front door), and `FrontDoor`, a `Sluice`-like HTTP client of its front door.
+
+    c = Cluster(binary, workdir, ingesters=3, rf=3)
+    c.start()                        # returns once every component is ready
+    c.front.push_json(...); c.front.query_entries(...)
+    c.kill("ingester-2"); c.restart("ingester-2")
+    c.pause("ingester-1"); c.resume("ingester-1")   # SIGSTOP / SIGCONT
+    c.stop()
+
+Every process is signalled by the PID the script wrote; the ports are a block found free on
+127.0.0.1 just before the start.
+"""
+
+import os
+import random
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import requests
+
+from helpers.server import BASE_FLAGS, Sluice, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "cluster.sh"
+
+
+def free_port_block(size=60, attempts=50):
+    """The first port of `size` consecutive ports that were free on 127.0.0.1 a moment ago."""
+    for _ in range(attempts):
+        base = random.randrange(20000, 60000 - size)
+        socks = []
+        try:
+            for p in range(base, base + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no block of free ports found")
+
+
+class FrontDoor(Sluice):
+    """The HTTP helpers of `Sluice`, aimed at a cluster's front door (no process of its own)."""
+
+    def __init__(self, port, workdir):
+        super().__init__("(cluster)", workdir, name="frontdoor")
+        self.port = port
+
+    def start(self, *a, **kw):  # noqa: D401 - the cluster owns the processes
+        raise NotImplementedError("start the cluster instead")
+
+
+class Cluster:
+    def __init__(self, binary, workdir, ingesters=3, rf=3, zones=1, distributors=1, queriers=2,
+                 flags=()):
+        self.binary = str(binary)
+        self.dir = Path(workdir)
+        self.ingesters, self.rf, self.zones = ingesters, rf, zones
+        self.distributors, self.queriers = distributors, queriers
+        self.flags = list(BASE_FLAGS) + list(flags)
+        self.port = None
+        self.front = None
+
+    def _run(self, *args, timeout=180):
+        env = dict(os.environ, SLUICE_BIN=self.binary)
+        r = subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"cluster.sh {' '.join(args[:2])} failed ({r.returncode}):\n"
+                               f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        return r.stdout
+
+    def start(self):
+        self.port = free_port_block()
+        self._run("start", str(self.dir), "--ingesters", str(self.ingesters), "--rf", str(self.rf),
+                  "--zones", str(self.zones), "--distributors", str(self.distributors),
+                  "--queriers", str(self.queriers), "--port", str(self.port), "--", *self.flags)
+        self.front = FrontDoor(self.port, self.dir / "frontdoor-client")
+        return self
+
+    def stop(self):
+        if self.port is not None:
+            self._run("stop", str(self.dir), timeout=300)
+
+    def kill(self, name):
+        self._run("kill", str(self.dir), name)
+
+    def restart(self, name):
+        self._run("restart", str(self.dir), name, timeout=300)
+
+    def add_ingester(self):
+        out = self._run("add-ingester", str(self.dir))
+        return out.split()[0]
+
+    def pid(self, name):
+        p = self.dir / "pids" / f"{name}.pid"
+        return int(p.read_text()) if p.exists() else None
+
+    def pause(self, name):
+        os.kill(self.pid(name), signal.SIGSTOP)
+
+    def resume(self, name):
+        os.kill(self.pid(name), signal.SIGCONT)
+
+    def names(self):
+        return (self.dir / "names").read_text().split()
+
+    def endpoint(self, name):
+        """'http://127.0.0.1:PORT' of a sluice component."""
+        fields = dict(f.split("=", 1) for f in (self.dir / "cmd" / f"{name}.endpoint").read_text().split())
+        return "http://" + fields["http"]
+
+    def get(self, name, path, **kwargs):
+        kwargs.setdefault("timeout", 10)
+        return requests.get(self.endpoint(name) + path, **kwargs)
+
+    def post(self, name, path, **kwargs):
+        kwargs.setdefault("timeout", 60)
+        return requests.post(self.endpoint(name) + path, **kwargs)
+
+    def ring(self, via="frontdoor"):
+        r = self.get(via, "/ring", params={"format": "json"})
+        r.raise_for_status()
+        return {s["id"]: s for s in r.json()["shards"]}
+
+    def wait_ring(self, predicate, timeout=30, what="ring state"):
+        return wait_until(lambda: predicate(self.ring()), timeout=timeout, what=what)
+
+    def log(self, name):
+        p = self.dir / "logs" / f"{name}.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def logs_tail(self, n=30):
+        out = []
+        for name in self.names():
+            lines = self.log(name).splitlines()[-n:]
+            out.append(f"--- {name}\n" + "\n".join(lines))
+        return "\n".join(out)
+
+
+class PushLoad:
+    """Pushes numbered lines into `front` from several threads until stopped (bounded by
+    `max_seconds` and `max_pushes` per thread), remembering what was acknowledged.
+
+    Thread k writes stream {job="load", run=<run>, thread="k"}; each push carries `batch` lines
+    with timestamps unique within the stream, so every acknowledged line can be looked for
+    exactly once afterwards (verify())."""
+
+    def __init__(self, front, run, threads=3, batch=10, interval=0.05, max_seconds=300,
+                 max_pushes=20000, timeout=30):
+        import threading
+        import time
+
+        self.front, self.run, self.batch, self.interval = front, run, batch, interval
+        self.max_seconds, self.max_pushes, self.timeout = max_seconds, max_pushes, timeout
+        self.acked = {k: [] for k in range(threads)}    # thread -> [(ts, line)]
+        self.failures = []                              # (time, thread, status or exception text)
+        self.latencies = []                             # (time, seconds, status)
+        self.start_ns = time.time_ns() - 1_000_000_000
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._loop, args=(k,), daemon=True)
+                         for k in range(threads)]
+
+    def labels(self, k):
+        return {"job": "load", "run": self.run, "thread": str(k)}
+
+    def selector(self, k):
+        return '{job="load", run="%s", thread="%d"}' % (self.run, k)
+
+    def _loop(self, k):
+        import time
+
+        t0 = time.monotonic()
+        seq = 0
+        for _ in range(self.max_pushes):
+            if self._stop.is_set() or time.monotonic() - t0 > self.max_seconds:
+                break
+            now = time.time_ns()
+            values = []
+            for _i in range(self.batch):
+                values.append((now + seq, f"run={self.run} thread={k} seq={seq}"))
+                seq += 1
+            body = [{"stream": self.labels(k), "values": [[str(ts), line] for ts, line in values]}]
+            began = time.monotonic()
+            try:
+                r = self.front.push_json(body, timeout=self.timeout)
+                status = r.status_code
+            except requests.RequestException as e:
+                status = f"{type(e).__name__}"
+            took = time.monotonic() - began
+            with self._lock:
+                self.latencies.append((began, took, status))
+                if status == 204:
+                    self.acked[k].extend(values)
+                else:
+                    self.failures.append((began, k, status))
+            self._stop.wait(self.interval)
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=self.timeout + 10)
+
+    def acked_count(self):
+        with self._lock:
+            return sum(len(v) for v in self.acked.values())
+
+    def failures_between(self, t0, t1):
+        with self._lock:
+            return [f for f in self.failures if t0 <= f[0] <= t1]
+
+    def verify(self, query_front=None, extra_ok=True):
+        """Every acknowledged line is returned exactly once. Returns (acked, found) counts.
+        Lines of failed pushes may be present (a 5xx push can be stored in part)."""
+        import time
+
+        front = query_front or self.front
+        end = time.time_ns() + 60_000_000_000
+        total_acked = total_found = 0
+        for k, values in self.acked.items():
+            got = []
+            start = self.start_ns
+            for _ in range(1000):
+                page = front.query_entries(self.selector(k), start, end, limit=5000, direction="forward")
+                got.extend((ts, line) for _labels, ts, line, *_ in page)
+                if len(page) < 5000:
+                    break
+                start = page[-1][1] + 1
+            counts = {}
+            for ts, line in got:
+                counts[(ts, line)] = counts.get((ts, line), 0) + 1
+            dups = [e for e, n in counts.items() if n > 1]
+            missing = [v for v in values if v not in counts]
+            assert not dups, f"thread {k}: {len(dups)} lines returned more than once, e.g. {dups[:3]}"
+            assert not missing, (f"thread {k}: {len(missing)} of {len(values)} acknowledged lines "
+                                 f"missing, e.g. {missing[:3]}")
+            total_acked += len(values)
+            total_found += len(got)
+        return total_acked, total_found
