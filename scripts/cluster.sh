@@ -59,7 +59,7 @@ wait_ready() {
   local dir="$1" name="$2" url
   url="$(cat "$dir/cmd/$name.ready")"
   for _ in $(seq 1 600); do
-    if curl -fsS -o /dev/null --max-time 1 "$url"; then return 0; fi
+    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
     if ! running "$dir" "$name"; then
       tail -20 "$dir/logs/$name.log" >&2 || true
       die "$name exited while starting (log: $dir/logs/$name.log)"

@@ -168,8 +168,7 @@ Status App::Impl::BuildWritePath() {
       options.drain.max_eviction_ratio = p.max_eviction_ratio;
       options.drain.max_line_length = static_cast<size_t>(std::max(0, p.max_allowed_line_length));
       options.drain.sample_interval_ms = p.pattern_sample_interval / 1'000'000;
-      options.drain.max_samples =
-          static_cast<size_t>(p.retain_for / p.pattern_sample_interval) + 1;
+      options.drain.max_samples = static_cast<size_t>(p.retain_for / p.pattern_sample_interval) + 1;
       options.retain_for_ns = p.retain_for;
       options.memory_budget = p.memory_budget;
       pattern_miner = std::make_unique<pattern::Miner>(options, SystemClock::Default());
@@ -188,7 +187,9 @@ Status App::Impl::BuildWritePath() {
     replicator = std::make_unique<distributor::ReplicatingPusher>(
         ring.get(),
         [pool](const ring::InstanceDesc& instance) -> std::shared_ptr<write::Pusher> {
-          return pool->Get(instance.addr);
+          std::shared_ptr<rpc::RemoteIngester> client = pool->Get(instance.addr);
+          client->NoteHeartbeat(instance.timestamp);
+          return client;
         },
         ro, SystemClock::Default());
     pusher = replicator.get();
@@ -215,8 +216,9 @@ Status App::Impl::BuildReadPath() {
     if (cluster()) {
       rpc::RingIngestersOptions ro;
       ro.query_ingesters_within_ns = c.querier.query_ingesters_within;
+      ro.replication_factor = c.ring.lifecycler.replication_factor;
       ring_ingesters = std::make_unique<rpc::RingIngesters>(ring.get(), ingester_clients.get(), ro,
-                                                           SystemClock::Default());
+                                                            SystemClock::Default());
       sources.push_back(ring_ingesters.get());
     } else {
       sources.push_back(ingester.get());
@@ -231,8 +233,8 @@ Status App::Impl::BuildReadPath() {
   frontend_options.workers = c.querier.max_concurrent;
   frontend_options.max_outstanding_per_tenant =
       static_cast<size_t>(std::max(1, c.frontend.max_outstanding_per_tenant));
-  frontend = std::make_unique<querier::QueryFrontend>(querier.get(), overrides.get(),
-                                                      frontend_options);
+  frontend =
+      std::make_unique<querier::QueryFrontend>(querier.get(), overrides.get(), frontend_options);
   return Status::OK();
 }
 
@@ -244,8 +246,8 @@ Status App::Impl::StartGrpc() {
   }
   if (services.empty()) return Status::OK();
   rpc::GrpcServer::Options go;
-  go.address =
-      rpc::GrpcServer::ListenAddress(config.server.grpc_listen_address, config.server.grpc_listen_port);
+  go.address = rpc::GrpcServer::ListenAddress(config.server.grpc_listen_address,
+                                              config.server.grpc_listen_port);
   go.max_recv_msg_size = config.server.grpc_server_max_recv_msg_size;
   go.max_send_msg_size = config.server.grpc_server_max_send_msg_size;
   SLUICE_ASSIGN_OR_RETURN(grpc_server, rpc::GrpcServer::Start(go, services));
@@ -258,7 +260,8 @@ Status App::Impl::StartGrpc() {
 Status App::Impl::StartLifecyclers() {
   if (ingester && ring_kv) {
     const int port = cluster() ? grpc_server->port() : server->port();
-    ring::LifecyclerOptions lo = ring::LifecyclerOptionsFrom(config.ring, InstanceAddr(config, port));
+    ring::LifecyclerOptions lo =
+        ring::LifecyclerOptionsFrom(config.ring, InstanceAddr(config, port));
     lo.registry = &metrics::DefaultRegistry();
     lifecycler = std::make_unique<ring::Lifecycler>(ring_kv.get(), lo, SystemClock::Default());
     SLUICE_RETURN_IF_ERROR(lifecycler->Start());
@@ -429,7 +432,6 @@ void App::Impl::RegisterWriteRoutes() {
     if (req.method == "HEAD") return elastic(http::Response{200, "application/json", "", {}});
     return elastic(http::Response::Json(http::ElasticsearchInfoBody()));
   });
-
 }
 
 void App::Impl::RegisterRoutes() {

@@ -123,6 +123,7 @@ void Ring::WatchLoop() {
     if (!synced) {
       Status st = Refresh();
       if (!st.ok()) {
+        MarkKvLost();
         spdlog::warn("msg=\"ring read failed, using the cached ring\" ring={} err=\"{}\"",
                      options_.name, st.message());
         // Sleep in short steps so Stop() is prompt.
@@ -132,12 +133,14 @@ void Ring::WatchLoop() {
         backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
         continue;
       }
+      MarkKvReached();
       backoff_ms = 100;
     }
     int64_t revision = Current()->revision;
     Status st = kv_->Watch(
         options_.key, revision,
         [this](const KvValue& v) {
+          MarkKvReached();
           auto desc = Desc::Decode(v.value);
           if (desc.ok()) {
             Set(std::move(desc).value(), v.revision);
@@ -151,10 +154,37 @@ void Ring::WatchLoop() {
     // A watch window that ended normally needs no re-read; a broken one does (changes may have
     // been missed while it was down).
     synced = st.ok();
+    if (synced) MarkKvReached();
     if (!st.ok() && !stop_) {
+      MarkKvLost();
       spdlog::warn("msg=\"ring watch broke\" ring={} err=\"{}\"", options_.name, st.message());
     }
   }
+}
+
+void Ring::MarkKvLost() {
+  int64_t expected = 0;
+  kv_lost_at_ns_.compare_exchange_strong(expected, clock_->NowNanos());
+}
+
+void Ring::MarkKvReached() {
+  const int64_t lost_at = kv_lost_at_ns_.exchange(0);
+  if (lost_at == 0) return;
+  const int64_t now = clock_->NowNanos();
+  MutexLock lock(&mu_);
+  outage_ns_ = now - lost_at;
+  reached_again_at_ns_ = now;
+}
+
+int64_t Ring::HealthNow() const {
+  const int64_t lost_at = kv_lost_at_ns_.load();
+  if (lost_at != 0) return lost_at;
+  const int64_t now = clock_->NowNanos();
+  MutexLock lock(&mu_);
+  if (outage_ns_ > 0 && now - reached_again_at_ns_ < options_.heartbeat_timeout_ns) {
+    return now - outage_ns_;
+  }
+  return now;
 }
 
 Result<ReplicationSet> Ring::Get(uint32_t key, Op op) const {
@@ -165,7 +195,7 @@ Result<ReplicationSet> Ring::Get(uint32_t key, Op op, int rf) const {
   auto s = Current();
   if (s->tokens.empty()) return Status::Unavailable("empty ring");
   if (rf < 1) rf = 1;
-  const int64_t now = clock_->NowNanos();
+  const int64_t now = HealthNow();
   ReplicationSet set;
   set.quorum = QuorumFor(rf);
   std::set<std::string_view> ids, zones;
@@ -205,12 +235,30 @@ Result<ReplicationSet> Ring::Get(uint32_t key, Op op, int rf) const {
 
 Result<ReplicationSet> Ring::GetAllHealthy(Op op) const {
   auto s = Current();
-  const int64_t now = clock_->NowNanos();
+  const int64_t now = HealthNow();
   ReplicationSet set;
+  std::set<std::string> unhealthy_zones;
   for (const auto& [id, inst] : s->desc.instances) {
     if (StateServes(inst.state, op) && inst.HeartbeatFresh(now, options_.heartbeat_timeout_ns)) {
       set.instances.push_back(inst);
+    } else {
+      unhealthy_zones.insert(inst.zone);
     }
+  }
+  if (options_.zone_awareness_enabled) {
+    // Every key has a replica in RF distinct zones, so whole zones may be missing: up to RF/2 of
+    // them (Loki's max unavailable zones), however many instances they hold.
+    const int allowed = options_.replication_factor / 2;
+    const int failed = static_cast<int>(unhealthy_zones.size());
+    if (failed > allowed || set.instances.empty()) {
+      return Status::Unavailable(fmt::format(
+          "too many unhealthy zones in the ring: {} zones have unhealthy instances, {} allowed",
+          failed, allowed));
+    }
+    // Further failures are tolerated only as long as they cannot span more zones than remain.
+    set.max_errors = allowed - failed;
+    set.quorum = static_cast<int>(set.instances.size()) - set.max_errors;
+    return set;
   }
   const int total = static_cast<int>(s->desc.instances.size());
   int required = std::max(total, options_.replication_factor) - options_.replication_factor / 2;
@@ -227,7 +275,7 @@ Result<ReplicationSet> Ring::GetAllHealthy(Op op) const {
 
 int Ring::HealthyActiveCount() const {
   auto s = Current();
-  const int64_t now = clock_->NowNanos();
+  const int64_t now = HealthNow();
   int n = 0;
   for (const auto& [id, inst] : s->desc.instances) {
     n += inst.state == InstanceState::kActive &&

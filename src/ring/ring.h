@@ -120,11 +120,22 @@ class Ring {
   std::shared_ptr<const State> Current() const;
   void WatchLoop();
 
+  // The time heartbeats are judged against. While the KV store cannot be reached, the moment it
+  // was lost: no instance could heartbeat, so the cached ring stays as healthy as it was then
+  // (pushes keep their replicas through an etcd restart). For heartbeat_timeout after it is
+  // reached again, now minus the outage, so instances have time to heartbeat again.
+  int64_t HealthNow() const EXCLUDES(mu_);
+  void MarkKvLost();
+  void MarkKvReached() EXCLUDES(mu_);
+
   KvStore* const kv_;
   const RingOptions options_;
   const Clock* const clock_;
   mutable Mutex mu_;
   std::shared_ptr<const State> state_ GUARDED_BY(mu_);
+  std::atomic<int64_t> kv_lost_at_ns_{0};  // 0: reachable
+  int64_t outage_ns_ GUARDED_BY(mu_) = 0;
+  int64_t reached_again_at_ns_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> stop_{false};
   std::thread watcher_;
   metrics::Family<metrics::Gauge>* members_ = nullptr;

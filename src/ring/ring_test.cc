@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "testing/fake_clock.h"
 
@@ -296,6 +299,95 @@ TEST_F(RingTest, HealthyActiveCountAndForget) {
   auto stored = Desc::Decode(kv_.Get(std::string(kDefaultRingKey))->value);
   EXPECT_EQ(stored->instances.size(), 2u);
   EXPECT_EQ(ring->Forget("nope").code(), StatusCode::kNotFound);
+}
+
+TEST_F(RingTest, ZoneAwareReadsToleratesLosingAWholeZone) {
+  // 3 zones of 2: losing both instances of one zone leaves every key 2 replicas.
+  Desc d = RandomRing(6, 3, 7);
+  d.instances["ingester-0"].timestamp = 0;  // z0
+  d.instances["ingester-3"].timestamp = 0;  // z0
+  auto ring = MakeRing(d, 3, /*zones=*/true);
+  auto set = ring->GetAllHealthy(Op::kRead);
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->instances.size(), 4u);
+  EXPECT_EQ(set->max_errors, 0);
+  // A second zone with a dead instance is one too many at RF 3.
+  d.instances["ingester-1"].timestamp = 0;  // z1
+  ring->Set(d, 2);
+  EXPECT_EQ(ring->GetAllHealthy(Op::kRead).status().code(), StatusCode::kUnavailable);
+  // Without zone awareness, 2 dead of 6 is too many: (6 - 3/2) = 5 must answer.
+  d.instances["ingester-1"].timestamp = kNow / kSecond;
+  EXPECT_FALSE(MakeRing(d, 3, /*zones=*/false)->GetAllHealthy(Op::kRead).ok());
+}
+
+// A KV store that can be taken down: every call fails while `down`.
+class SwitchableKv final : public KvStore {
+ public:
+  std::atomic<bool> down{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> reads{0};
+  Result<KvValue> Get(const std::string& key) override {
+    if (down) return Fail();
+    ++reads;
+    return inner.Get(key);
+  }
+  Result<int64_t> CompareAndSwap(const std::string& key, int64_t rev,
+                                 const std::string& value) override {
+    if (down) return Fail();
+    return inner.CompareAndSwap(key, rev, value);
+  }
+  Status Watch(const std::string& key, int64_t after,
+               const std::function<bool(const KvValue&)>& on_change, const std::atomic<bool>* stop,
+               int64_t timeout_ns) override {
+    for (int64_t waited = 0; waited < timeout_ns && !*stop; waited += 20'000'000) {
+      if (down) return Fail();
+      Status st = inner.Watch(key, after, on_change, stop, 20'000'000);
+      if (!st.ok()) return st;
+    }
+    return Status::OK();
+  }
+  MemoryKv inner;
+
+ private:
+  Status Fail() {
+    ++failures;
+    return Status::Unavailable("connection refused");
+  }
+};
+
+TEST(RingKvOutageTest, CachedRingStaysHealthyWhileTheStoreIsDown) {
+  testing::FakeClock clock(kNow);
+  SwitchableKv kv;
+  Desc d = RandomRing(3, 1, 11);
+  ASSERT_TRUE(kv.inner.CompareAndSwap(std::string(kDefaultRingKey), 0, d.Encode()).ok());
+  RingOptions o;
+  o.heartbeat_timeout_ns = 60 * kSecond;
+  Ring ring(&kv, o, &clock);
+  ASSERT_TRUE(ring.Start().ok());
+  auto wait_for = [](const std::function<bool()>& cond) {
+    for (int i = 0; i < 500 && !cond(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return cond();
+  };
+
+  kv.down = true;
+  // The watch broke and a re-read failed after it: the ring knows the store is gone.
+  ASSERT_TRUE(wait_for([&] { return kv.failures.load() >= 2; }));
+  clock.Advance(120 * kSecond);  // no heartbeat for twice the timeout, as etcd is down
+  EXPECT_TRUE(ring.Get(12345, Op::kWrite).ok());
+  EXPECT_EQ(ring.HealthyActiveCount(), 3);
+
+  const int reads = kv.reads.load();
+  kv.down = false;
+  ASSERT_TRUE(wait_for([&] { return kv.reads.load() > reads; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Back: instances get heartbeat_timeout to heartbeat again before they count as dead.
+  EXPECT_TRUE(ring.Get(12345, Op::kWrite).ok());
+  clock.Advance(61 * kSecond);
+  EXPECT_FALSE(ring.Get(12345, Op::kWrite).ok());
+  EXPECT_EQ(ring.HealthyActiveCount(), 0);
+  ring.Stop();
 }
 
 }  // namespace

@@ -54,6 +54,15 @@ void CircuitBreaker::Open(int64_t now) {
   trial_in_flight_ = false;
 }
 
+bool CircuitBreaker::CloseIfOpenedBefore(int64_t ns) {
+  MutexLock lock(&mu_);
+  if (state_ == State::kClosed || opened_at_ns_ >= ns) return false;
+  SetState(State::kClosed);
+  failures_ = 0;
+  trial_in_flight_ = false;
+  return true;
+}
+
 void CircuitBreaker::SetState(State state) {
   state_ = state;
   ++generation_;

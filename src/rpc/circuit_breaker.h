@@ -12,8 +12,8 @@
 // Thread-safe.
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "common/clock.h"
@@ -49,6 +49,9 @@ class CircuitBreaker {
   void Record(const Permit& permit, bool success) EXCLUDES(mu_);
 
   State state() const EXCLUDES(mu_);
+  // Closes a breaker that opened before `ns` (clock time): something newer than its failures
+  // says the peer is back, such as a ring heartbeat. Returns whether it closed.
+  bool CloseIfOpenedBefore(int64_t ns) EXCLUDES(mu_);
 
  private:
   void Open(int64_t now) REQUIRES(mu_);

@@ -20,7 +20,7 @@ void Fail(CircuitBreaker& b) {
 
 TEST(CircuitBreakerTest, OpensAfterConsecutiveFailuresOnly) {
   testing::FakeClock clock(1000 * kSecond);
-  CircuitBreaker b({3, 10 * kSecond}, &clock);
+  CircuitBreaker b({3, 10 * kSecond, {}}, &clock);
   Fail(b);
   Fail(b);
   auto ok = b.Allow();
@@ -35,7 +35,7 @@ TEST(CircuitBreakerTest, OpensAfterConsecutiveFailuresOnly) {
 
 TEST(CircuitBreakerTest, OneTrialAfterCooldownClosesOrReopens) {
   testing::FakeClock clock(1000 * kSecond);
-  CircuitBreaker b({1, 10 * kSecond}, &clock);
+  CircuitBreaker b({1, 10 * kSecond, {}}, &clock);
   Fail(b);
   ASSERT_EQ(b.state(), State::kOpen);
   clock.Advance(10 * kSecond - 1);
@@ -59,7 +59,7 @@ TEST(CircuitBreakerTest, OneTrialAfterCooldownClosesOrReopens) {
 
 TEST(CircuitBreakerTest, OutcomesOfCallsFromBeforeAStateChangeAreIgnored) {
   testing::FakeClock clock(1000 * kSecond);
-  CircuitBreaker b({2, 10 * kSecond}, &clock);
+  CircuitBreaker b({2, 10 * kSecond, {}}, &clock);
   auto slow_call = b.Allow();  // began while closed, answers late
   Fail(b);
   Fail(b);
@@ -77,7 +77,7 @@ TEST(CircuitBreakerTest, OutcomesOfCallsFromBeforeAStateChangeAreIgnored) {
 
 TEST(CircuitBreakerTest, ZeroThresholdNeverOpens) {
   testing::FakeClock clock(0);
-  CircuitBreaker b({0, kSecond}, &clock);
+  CircuitBreaker b({0, kSecond, {}}, &clock);
   for (int i = 0; i < 100; ++i) Fail(b);
   EXPECT_EQ(b.state(), State::kClosed);
 }
@@ -102,6 +102,22 @@ TEST(BulkheadTest, BoundsCallsInFlight) {
   std::vector<Bulkhead::Slot> many;
   for (int i = 0; i < 1000; ++i) many.push_back(std::move(*unbounded.TryAcquire()));
   EXPECT_EQ(unbounded.in_flight(), 1000);
+}
+
+TEST(CircuitBreakerTest, ANewerSignOfLifeClosesItAndStateChangesAreReported) {
+  testing::FakeClock clock(1000 * kSecond);
+  std::vector<State> changes;
+  CircuitBreaker b({1, 10 * kSecond, [&](State s) { changes.push_back(s); }}, &clock);
+  Fail(b);
+  ASSERT_EQ(b.state(), State::kOpen);
+  EXPECT_FALSE(b.CloseIfOpenedBefore(999 * kSecond));  // older than the failure: no news
+  EXPECT_FALSE(b.CloseIfOpenedBefore(1000 * kSecond));
+  EXPECT_EQ(b.state(), State::kOpen);
+  EXPECT_TRUE(b.CloseIfOpenedBefore(1001 * kSecond));
+  EXPECT_EQ(b.state(), State::kClosed);
+  EXPECT_TRUE(b.Allow().allowed);
+  EXPECT_FALSE(b.CloseIfOpenedBefore(2000 * kSecond));  // already closed
+  EXPECT_EQ(changes, (std::vector<State>{State::kOpen, State::kClosed}));
 }
 
 }  // namespace

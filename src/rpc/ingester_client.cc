@@ -236,6 +236,14 @@ RemoteIngester::RemoteIngester(std::string address, const config::Config::Ingest
   stub_ = pb::Ingester::NewStub(channel_);
 }
 
+void RemoteIngester::NoteHeartbeat(int64_t unix_seconds) {
+  if (breaker_.state() == CircuitBreaker::State::kClosed) return;
+  // Whole seconds: only a heartbeat from a later second than the opening counts.
+  if (breaker_.CloseIfOpenedBefore(unix_seconds * kNanosPerSecond)) {
+    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+  }
+}
+
 Status RemoteIngester::Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) {
   std::optional<Bulkhead::Slot> slot = bulkhead_.TryAcquire();
   if (!slot) {

@@ -61,6 +61,12 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
                                                      std::string_view name) override;
   Result<uint64_t> CountChunks(const read::SelectRequest& req, std::string_view tenant) override;
 
+  // The ring says the ingester heartbeated at `unix_seconds`. A heartbeat newer than the failures
+  // that opened the breaker means the ingester is back (restarted after a crash, say): the
+  // breaker closes and the connection retries at once, instead of after the cool-down and
+  // gRPC's reconnect backoff. A hung ingester does not heartbeat, so its breaker stays open.
+  void NoteHeartbeat(int64_t unix_seconds);
+
   const std::string& address() const { return address_; }
   const CircuitBreaker& breaker() const { return breaker_; }
   const Bulkhead& bulkhead() const { return bulkhead_; }

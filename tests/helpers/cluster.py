@@ -28,9 +28,16 @@ SCRIPT = REPO / "scripts" / "cluster.sh"
 
 
 def free_port_block(size=60, attempts=50):
-    """The first port of `size` consecutive ports that were free on 127.0.0.1 a moment ago."""
+    """The first port of `size` consecutive ports that were free on 127.0.0.1 a moment ago, below
+    the kernel's ephemeral range: a restarted component must get its port back, and an outgoing
+    connection (the load generator opens thousands) may hold any ephemeral port."""
+    low = 32768
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
     for _ in range(attempts):
-        base = random.randrange(20000, 60000 - size)
+        base = random.randrange(10000, max(10001, low - size))
         socks = []
         try:
             for p in range(base, base + size):
@@ -193,15 +200,17 @@ class PushLoad:
             try:
                 r = self.front.push_json(body, timeout=self.timeout)
                 status = r.status_code
+                detail = r.text[:300]
             except requests.RequestException as e:
                 status = f"{type(e).__name__}"
+                detail = str(e)[:300]
             took = time.monotonic() - began
             with self._lock:
                 self.latencies.append((began, took, status))
                 if status == 204:
                     self.acked[k].extend(values)
                 else:
-                    self.failures.append((began, k, status))
+                    self.failures.append((began, k, status, detail))
             self._stop.wait(self.interval)
 
     def start(self):
