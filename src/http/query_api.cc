@@ -41,16 +41,9 @@ Response QueryResponse(const ExecFn& exec, Request& request,
 constexpr std::string_view kLegacyMetricMessage =
     "legacy endpoints only support streams result type";
 
-}  // namespace
-
-void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled, const Clock* clock,
-                         querier::QueryFrontend* frontend) {
+// query_range, query and the legacy query route, run by `exec`.
+void RegisterExecRoutes(Router* router, const ExecFn& exec, bool auth_enabled, const Clock* clock) {
   const std::vector<std::string> kGetPost = {"GET", "POST"};
-  ExecFn exec = [q, frontend](const std::vector<std::string>& tenants,
-                              const querier::QueryRequest& r) {
-    return frontend != nullptr ? frontend->Exec(tenants, r) : q->Exec(tenants, r);
-  };
-
   auto range = [exec, auth_enabled, clock](Request& request, bool legacy) -> Response {
     auto tenants = TenantsForRead(request, auth_enabled);
     if (!tenants.ok()) return Response::Error(tenants.status());
@@ -88,6 +81,59 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     if (!parsed.ok()) return Response::Error(parsed.status());
     return QueryResponse(exec, request, *tenants, *parsed, false);
   });
+}
+
+void RegisterFormatQueryRoute(Router* router) {
+  const std::vector<std::string> kGetPost = {"GET", "POST"};
+  // Loki's format_query (pkg/loki/format_query_handler.go): no tenant needed; the body is Go's
+  // json.Encoder output, newline included. A query that does not parse is a 400 with status
+  // "invalid-query" and the parser's message under "error". The text is the canonical printer's
+  // (logql/syntax/printer.h), which is what Loki's Prettify writes for any query whose printed
+  // form fits its 100-column line; longer queries Loki breaks over indented lines, sluice does not.
+  router->Handle(kGetPost, "/loki/api/v1/format_query", [](Request& request) {
+    auto expr = logql::syntax::Parse(request.Param("query"));
+    std::string out;
+    if (!expr.ok()) {
+      out = "{\"status\":\"invalid-query\",\"error\":";
+      AppendJsonString(&out, expr.status().message());
+      out.append("}\n");
+      return Response::Json(std::move(out), 400);
+    }
+    out = "{\"status\":\"success\",\"data\":";
+    AppendJsonString(&out, logql::syntax::Print(**expr));
+    out.append("}\n");
+    return Response::Json(std::move(out));
+  });
+}
+
+// The routes the frontend process passes whole to a querier (QueryFrontend::Forward): every
+// read of query_api.h but the split ones, format_query (answered locally) and tail (a websocket).
+constexpr std::string_view kPassThroughRoutes[] = {
+    "/loki/api/v1/labels",
+    "/loki/api/v1/label",
+    "/api/prom/label",
+    "/loki/api/v1/label/{name}/values",
+    "/api/prom/label/{name}/values",
+    "/loki/api/v1/series",
+    "/loki/api/v1/index/stats",
+    "/loki/api/v1/index/volume",
+    "/loki/api/v1/index/volume_range",
+    "/loki/api/v1/detected_labels",
+    "/loki/api/v1/detected_fields",
+    "/loki/api/v1/detected_field/{name}/values",
+    "/loki/api/v1/patterns",
+};
+
+}  // namespace
+
+void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled, const Clock* clock,
+                         querier::QueryFrontend* frontend) {
+  const std::vector<std::string> kGetPost = {"GET", "POST"};
+  ExecFn exec = [q, frontend](const std::vector<std::string>& tenants,
+                              const querier::QueryRequest& r) {
+    return frontend != nullptr ? frontend->Exec(tenants, r) : q->Exec(tenants, r);
+  };
+  RegisterExecRoutes(router, exec, auth_enabled, clock);
 
   auto labels = [q, auth_enabled, clock](Request& request, bool legacy) -> Response {
     auto tenants = TenantsForRead(request, auth_enabled);
@@ -145,29 +191,42 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
     return Response::Json(MarshalSeriesResponse(*got));
   });
 
-  // Loki's format_query (pkg/loki/format_query_handler.go): no tenant needed; the body is Go's
-  // json.Encoder output, newline included. A query that does not parse is a 400 with status
-  // "invalid-query" and the parser's message under "error". The text is the canonical printer's
-  // (logql/syntax/printer.h), which is what Loki's Prettify writes for any query whose printed
-  // form fits its 100-column line; longer queries Loki breaks over indented lines, sluice does not.
-  router->Handle(kGetPost, "/loki/api/v1/format_query", [](Request& request) {
-    auto expr = logql::syntax::Parse(request.Param("query"));
-    std::string out;
-    if (!expr.ok()) {
-      out = "{\"status\":\"invalid-query\",\"error\":";
-      AppendJsonString(&out, expr.status().message());
-      out.append("}\n");
-      return Response::Json(std::move(out), 400);
-    }
-    out = "{\"status\":\"success\",\"data\":";
-    AppendJsonString(&out, logql::syntax::Print(**expr));
-    out.append("}\n");
-    return Response::Json(std::move(out));
-  });
+  RegisterFormatQueryRoute(router);
 
   RegisterIndexRoutes(router, q, auth_enabled, clock);
   RegisterDrilldownRoutes(router, q, auth_enabled, clock);
   RegisterTailRoutes(router, q, q->overrides(), auth_enabled, clock);
+}
+
+void RegisterFrontendQueryRoutes(Router* router, querier::QueryFrontend* frontend,
+                                 bool auth_enabled, const Clock* clock) {
+  ExecFn exec = [frontend](const std::vector<std::string>& tenants,
+                           const querier::QueryRequest& r) { return frontend->Exec(tenants, r); };
+  RegisterExecRoutes(router, exec, auth_enabled, clock);
+  RegisterFormatQueryRoute(router);
+
+  auto forward = [frontend, auth_enabled](Request& request) -> Response {
+    // The tenant is checked here too: it names the queue, and a 401 needs no querier.
+    auto tenants = TenantsForRead(request, auth_enabled);
+    if (!tenants.ok()) return Response::Error(tenants.status());
+    querier::HttpJob job;
+    job.method = request.method;
+    job.path = request.path;
+    job.params.assign(request.params.begin(), request.params.end());
+    job.headers.assign(request.headers.begin(), request.headers.end());
+    job.body = request.body;
+    auto reply = frontend->Forward(*tenants, std::move(job));
+    if (!reply.ok()) return Response::Error(reply.status());
+    Response out;
+    out.status = reply->status;
+    out.content_type = std::move(reply->content_type);
+    out.body = std::move(reply->body);
+    out.headers = std::move(reply->headers);
+    return out;
+  };
+  for (std::string_view route : kPassThroughRoutes) {
+    router->Handle({"GET", "POST"}, std::string(route), forward);
+  }
 }
 
 }  // namespace sluice::http

@@ -30,4 +30,18 @@ void RegisterQueryRoutes(Router* router, querier::Querier* querier, bool auth_en
                          const Clock* clock = SystemClock::Default(),
                          querier::QueryFrontend* frontend = nullptr);
 
+// The read routes of a frontend-only process (-target=query-frontend), every answer coming from
+// the queriers pulling jobs from `frontend` (rpc::FrontendWorker):
+//   - query_range, query, /api/prom/query: split and merged by the frontend (QueryFrontend::Exec);
+//   - labels, label, label/{name}/values, series (and their /api/prom forms), index/stats,
+//     index/volume, index/volume_range, detected_labels, detected_fields,
+//     detected_field/{name}/values, patterns: passed whole to a querier (QueryFrontend::Forward),
+//     which answers with its own router, so status, content type and body are the querier's
+//     (a querier without pattern routes answers patterns with 404);
+//   - format_query: answered here, it reads nothing.
+// Not served: /loki/api/v1/tail (a websocket; queriers serve it directly, as Loki's frontend
+// only proxies it). REQUIRES: *frontend and *clock outlive the router's use.
+void RegisterFrontendQueryRoutes(Router* router, querier::QueryFrontend* frontend,
+                                 bool auth_enabled, const Clock* clock = SystemClock::Default());
+
 }  // namespace sluice::http

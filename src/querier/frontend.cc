@@ -160,21 +160,29 @@ void AlignToStep(int64_t step_ns, int64_t* start_ns, int64_t* end_ns) {
 struct QueryFrontend::Query {
   std::vector<std::string> tenants;
   std::string queue;
-  std::vector<QueryRequest> requests;  // one per sub-query, in merge order
-  // The deadline every sub-query checks; lowered to cancel them.
+  std::vector<QueryRequest> requests;  // one per sub-query, in merge order; empty for `http`
+  std::optional<HttpJob> http;         // a pass-through: one job, index 0
+  // The deadline every sub-query checks; lowered to cancel them. Handed to workers through
+  // PulledJob::deadline, which shares the Query's ownership.
   std::atomic<int64_t> deadline{kNoDeadline};
 
   // Guarded by QueryFrontend::mu_ (not annotated: the analysis cannot name a lock of another
   // object).
   std::vector<std::optional<Result<QueryResult>>> results;
+  std::optional<Result<HttpReply>> reply;  // `http`'s answer
   std::vector<int64_t> enqueued_ns;
-  CondVar done_cv;  // a result arrived
+  bool abandoned = false;  // no one waits: a requeued job is dropped
+  CondVar done_cv;         // a result arrived
+
+  bool Done(size_t index) const {
+    return http.has_value() ? reply.has_value() : results[index].has_value();
+  }
 };
 
 QueryFrontend::QueryFrontend(Querier* querier, const config::Overrides* overrides,
                              FrontendOptions options, const Clock* clock)
     : querier_(querier), overrides_(overrides), options_(options), clock_(clock) {
-  const int n = std::max(1, options_.workers);
+  const int n = querier_ == nullptr ? 0 : std::max(1, options_.workers);
   workers_.reserve(n);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
@@ -185,6 +193,7 @@ QueryFrontend::~QueryFrontend() {
     stopping_ = true;
     queues_.clear();
     round_robin_.clear();
+    running_.clear();
   }
   work_cv_.SignalAll();
   for (auto& w : workers_) w.join();
@@ -194,6 +203,19 @@ size_t QueryFrontend::queued(std::string_view queue) const {
   MutexLock lock(&mu_);
   auto it = queues_.find(std::string(queue));
   return it == queues_.end() ? 0 : it->second.size();
+}
+
+size_t QueryFrontend::running() const {
+  MutexLock lock(&mu_);
+  return running_.size();
+}
+
+int64_t QueryFrontend::Timeout(const std::vector<std::string>& tenants) const {
+  int64_t timeout = 0;
+  for (const auto& t : tenants) {
+    timeout = SmallestPositive(timeout, overrides_->ForTenant(t)->query_timeout);
+  }
+  return timeout;
 }
 
 int64_t QueryFrontend::SplitInterval(const std::vector<std::string>& tenants) const {
@@ -263,6 +285,7 @@ Status QueryFrontend::Enqueue(const std::shared_ptr<Query>& query, size_t index)
 }
 
 void QueryFrontend::Abandon(Query* query) {
+  query->abandoned = true;
   query->deadline.store(std::numeric_limits<int64_t>::min());
   auto it = queues_.find(query->queue);
   if (it == queues_.end()) return;
@@ -277,11 +300,56 @@ void QueryFrontend::Abandon(Query* query) {
   }
 }
 
-void QueryFrontend::WorkerLoop() {
+Status QueryFrontend::Await(Query* query, size_t index, const std::atomic<bool>* cancelled) {
+  while (!query->Done(index)) {
+    if (clock_->NowNanos() > query->deadline.load()) {
+      Abandon(query);
+      return Status::DeadlineExceeded(std::string(kQueryTimeoutMessage));
+    }
+    if (cancelled != nullptr && cancelled->load()) {
+      Abandon(query);
+      return Status::Unavailable("context canceled");
+    }
+    query->done_cv.WaitFor(&mu_, kPollEvery);
+  }
+  return Status::OK();
+}
+
+void QueryFrontend::SetResult(const Job& job, Result<QueryResult> result) {
+  Query* q = job.query.get();
+  if (q->http.has_value() || q->results[job.index].has_value()) return;
+  if (result.ok()) result->stats.queue_time_ns += job.queue_time_ns;
+  q->results[job.index] = std::move(result);
+  q->done_cv.SignalAll();
+}
+
+void QueryFrontend::SetReply(const Job& job, Result<HttpReply> reply) {
+  Query* q = job.query.get();
+  if (!q->http.has_value() || q->reply.has_value()) return;
+  q->reply = std::move(reply);
+  q->done_cv.SignalAll();
+}
+
+void QueryFrontend::Fail(const Job& job, const Status& status) {
+  if (job.query->http.has_value()) {
+    SetReply(job, status);
+  } else {
+    SetResult(job, status);
+  }
+}
+
+Result<PulledJob> QueryFrontend::Next(int64_t wait_ns) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(wait_ns);
   MutexLock lock(&mu_);
   while (true) {
-    work_cv_.Wait(&mu_, [this]() REQUIRES(mu_) { return stopping_ || !round_robin_.empty(); });
-    if (stopping_) return;
+    if (stopping_) return Status::Unavailable("query frontend is stopping");
+    if (round_robin_.empty()) {
+      if (std::chrono::steady_clock::now() >= until) {
+        return Status::DeadlineExceeded("no job queued");
+      }
+      work_cv_.WaitUntil(&mu_, until);
+      continue;
+    }
     // Round-robin over tenants: take the next tenant's oldest sub-query, then send the tenant to
     // the back of the line.
     std::string key = std::move(round_robin_.front());
@@ -297,32 +365,114 @@ void QueryFrontend::WorkerLoop() {
     }
     Query* q = job.query.get();
     const int64_t now = clock_->NowNanos();
-    const int64_t queue_time = now - q->enqueued_ns[job.index];
-    lock.Unlock();
+    if (now > q->deadline.load()) {
+      Fail(job, Status::DeadlineExceeded(std::string(kQueryTimeoutMessage)));
+      continue;
+    }
+    ++job.attempts;
+    job.queue_time_ns = now - q->enqueued_ns[job.index];
 
-    Result<QueryResult> result =
-        now > q->deadline.load()
-            ? Result<QueryResult>(Status::DeadlineExceeded(std::string(kQueryTimeoutMessage)))
-            : querier_->Exec(q->tenants, q->requests[job.index]);
-    if (result.ok()) result->stats.queue_time_ns += queue_time;
-
-    lock.Lock();
-    q->results[job.index] = std::move(result);
-    q->done_cv.SignalAll();
+    PulledJob out;
+    out.handle = next_handle_++;
+    out.tenants = q->tenants;
+    if (q->http.has_value()) {
+      out.http = *q->http;
+    } else {
+      out.query = q->requests[job.index];
+    }
+    out.deadline = std::shared_ptr<const std::atomic<int64_t>>(job.query, &q->deadline);
+    out.queue_time_ns = job.queue_time_ns;
+    out.attempt = job.attempts;
+    running_.emplace(out.handle, std::move(job));
+    return out;
   }
+}
+
+void QueryFrontend::Complete(JobHandle handle, Result<QueryResult> result) {
+  MutexLock lock(&mu_);
+  auto it = running_.find(handle);
+  if (it == running_.end()) return;
+  SetResult(it->second, std::move(result));
+  running_.erase(it);
+}
+
+void QueryFrontend::Complete(JobHandle handle, Result<HttpReply> reply) {
+  MutexLock lock(&mu_);
+  auto it = running_.find(handle);
+  if (it == running_.end()) return;
+  SetReply(it->second, std::move(reply));
+  running_.erase(it);
+}
+
+void QueryFrontend::Requeue(JobHandle handle, std::string_view reason) {
+  MutexLock lock(&mu_);
+  auto node = running_.extract(handle);
+  if (node.empty()) return;
+  Job job = std::move(node.mapped());
+  Query* q = job.query.get();
+  if (q->abandoned || stopping_) return;  // no one waits for it
+  if (job.attempts >= kMaxJobAttempts) {
+    Fail(job, Status::Unavailable("query frontend: a sub-query failed on " +
+                                  std::to_string(job.attempts) +
+                                  " queriers, the last one: " + std::string(reason)));
+    return;
+  }
+  // The job had its turn already: it goes first in its queue, and its queue joins the round at
+  // the front when it had emptied.
+  auto it = queues_.find(q->queue);
+  if (it == queues_.end()) {
+    it = queues_.emplace(q->queue, std::deque<Job>{}).first;
+    round_robin_.push_front(q->queue);
+  }
+  it->second.push_front(std::move(job));
+  work_cv_.Signal();
+}
+
+void QueryFrontend::WorkerLoop() {
+  // How long a local worker waits for a job between looks at stopping_ (Next returns at once
+  // when the frontend stops, so this only bounds the wait).
+  constexpr int64_t kLocalWait = 1'000'000'000;
+  while (true) {
+    Result<PulledJob> job = Next(kLocalWait);
+    if (!job.ok()) {
+      if (job.status().code() == StatusCode::kUnavailable) return;  // stopping
+      continue;
+    }
+    if (job->http.has_value()) {
+      Complete(job->handle, Result<HttpReply>(Status::Internal(
+                                "query frontend: a local worker cannot answer a pass-through")));
+      continue;
+    }
+    Complete(job->handle, querier_->Exec(job->tenants, *job->query));
+  }
+}
+
+Result<HttpReply> QueryFrontend::Forward(const std::vector<std::string>& tenants, HttpJob job,
+                                         const std::atomic<bool>* cancelled) {
+  if (tenants.empty()) return Status::Unauthenticated("no org id");
+  const int64_t timeout = Timeout(tenants);
+  auto query = std::make_shared<Query>();
+  query->tenants = tenants;
+  query->queue = QueueKey(tenants);
+  query->http = std::move(job);
+  query->deadline.store(timeout > 0 ? clock_->NowNanos() + timeout : kNoDeadline);
+  query->enqueued_ns.resize(1);
+  SLUICE_RETURN_IF_ERROR(Enqueue(query, 0));
+  MutexLock lock(&mu_);
+  SLUICE_RETURN_IF_ERROR(Await(query.get(), 0, cancelled));
+  return std::move(*query->reply);
 }
 
 Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
                                         const QueryRequest& request,
                                         const std::atomic<bool>* cancelled) {
   const int64_t started = clock_->NowNanos();
-  if (tenants.empty()) return querier_->Exec(tenants, request);  // 401, as the querier says it
+  if (tenants.empty()) return Status::Unauthenticated("no org id");  // the querier's 401
 
-  int64_t timeout = 0;
+  const int64_t timeout = Timeout(tenants);
   uint64_t parallelism = 0, max_series = 0;
   for (const auto& t : tenants) {
     auto l = overrides_->ForTenant(t);
-    timeout = SmallestPositive(timeout, l->query_timeout);
     parallelism = SmallestPositive(parallelism, l->max_query_parallelism);
     max_series = SmallestPositive(max_series, l->max_query_series);
   }
@@ -373,17 +523,7 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
       }
     }
     MutexLock lock(&mu_);
-    while (!query->results[next].has_value()) {
-      if (clock_->NowNanos() > query->deadline.load()) {
-        Abandon(query.get());
-        return Status::DeadlineExceeded(std::string(kQueryTimeoutMessage));
-      }
-      if (cancelled != nullptr && cancelled->load()) {
-        Abandon(query.get());
-        return Status::Unavailable("context canceled");
-      }
-      query->done_cv.WaitFor(&mu_, kPollEvery);
-    }
+    SLUICE_RETURN_IF_ERROR(Await(query.get(), next, cancelled));
     Result<QueryResult> got = std::move(*query->results[next]);
     if (!got.ok()) {
       Abandon(query.get());

@@ -21,12 +21,28 @@
 //     sub-query with the same step and range; steps evaluate independently, so the series'
 //     points concatenate. max_query_series is checked again on the union.
 // Everything else (instant queries, unparsable queries, ranges over max_query_length, which the
-// querier refuses with its own message) runs unsplit as one queued job. Labels and series calls
-// go straight to the querier.
+// querier refuses with its own message) runs unsplit as one queued job.
+//
+// Who runs the jobs. The queue is apart from the executors:
+//   - local workers: `workers` threads in this process calling the local Querier::Exec (the
+//     single binary; querier.max_concurrent);
+//   - remote workers: querier processes pulling jobs over gRPC (rpc::FrontendService calls
+//     Next / Complete / Requeue, one job at a time per stream; Loki's frontend v1 with
+//     frontend_worker). A frontend-only process has no Querier and no local workers.
+// Both take jobs through Next, so round-robin over tenants and max_query_parallelism apply to
+// every worker alike. A job whose remote worker died (the stream broke) is put back at the
+// front of its tenant's queue (Requeue) and retried by another worker, kMaxJobAttempts times in
+// all; after that the query fails with 503 naming the reason.
+//
+// Pass-through jobs (Forward): reads the frontend does not split (labels, series, index stats,
+// detected_*, ...) are queued as an HTTP request (HttpJob) and answered by a remote querier's own
+// router, so the answer is byte for byte what that querier would give. Local workers cannot run
+// them (there is no router in this layer); the single binary calls the querier directly instead.
 //
 // Cancellation: a query past its query_timeout, or whose caller cancelled it, has its queued
 // sub-queries dropped; running ones see the shared deadline lowered (QueryRequest's
-// shared_deadline_ns) and stop at their next deadline check.
+// shared_deadline_ns, PulledJob::deadline) and stop at their next deadline check; a remote
+// worker is told by its stream (rpc::FrontendService).
 //
 // Thread safety: all methods may be called concurrently.
 
@@ -36,9 +52,11 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -54,10 +72,49 @@ namespace sluice::querier {
 inline constexpr std::string_view kTooManyOutstandingRequests = "too many outstanding requests";
 
 struct FrontendOptions {
-  int workers = 1;  // querier.max_concurrent
+  // Local worker threads (querier.max_concurrent); at least one when the frontend has a local
+  // Querier, none without one.
+  int workers = 1;
   // Loki's frontend.max_outstanding_per_tenant: sub-queries queued per tenant (multi-tenant
   // queries queue under "a|b") before new ones are refused with 429.
   size_t max_outstanding_per_tenant = 2048;
+};
+
+// A job is tried this often (a first run and two retries after its worker died) before the
+// query fails.
+inline constexpr int kMaxJobAttempts = 3;
+
+// A read passed whole to a querier and answered by its HTTP router: Loki's httpgrpc pass-through.
+// Plain data, so this layer needs no HTTP types (http/query_api.h converts).
+struct HttpJob {
+  std::string method;
+  std::string path;  // without the query string
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+};
+struct HttpReply {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
+};
+
+// Identifies a job handed out by Next until it is completed or requeued.
+using JobHandle = uint64_t;
+
+// A job as a worker gets it.
+struct PulledJob {
+  JobHandle handle = 0;
+  std::vector<std::string> tenants;
+  // Exactly one is set.
+  std::optional<QueryRequest> query;  // its shared_deadline_ns points at *deadline
+  std::optional<HttpJob> http;
+  // The whole query's deadline (Unix ns on the frontend's clock; INT64_MAX: none), lowered when
+  // the query is abandoned. Shared with the frontend, kept alive by this pointer.
+  std::shared_ptr<const std::atomic<int64_t>> deadline;
+  int64_t queue_time_ns = 0;
+  int attempt = 1;  // 1 for the first run
 };
 
 // One sub-query as planned: the request the querier runs.
@@ -83,11 +140,13 @@ void AlignToStep(int64_t step_ns, int64_t* start_ns, int64_t* end_ns);
 
 class QueryFrontend {
  public:
-  // Starts the workers. REQUIRES: *querier, *overrides and *clock outlive the frontend.
+  // Starts the local workers. `querier` may be null: a frontend-only process, whose jobs only
+  // remote workers run (Next). REQUIRES: *querier, *overrides and *clock outlive the frontend.
   QueryFrontend(Querier* querier, const config::Overrides* overrides, FrontendOptions options,
                 const Clock* clock = SystemClock::Default());
-  // Joins the workers after their current sub-query. REQUIRES: no Exec in progress (the HTTP
-  // server is stopped first).
+  // Joins the local workers after their current sub-query; Next returns Unavailable from then
+  // on. REQUIRES: no Exec or Forward in progress (the HTTP server is stopped first), and no
+  // remote worker calls Complete or Requeue after it (the gRPC server is stopped first).
   ~QueryFrontend();
 
   QueryFrontend(const QueryFrontend&) = delete;
@@ -99,7 +158,28 @@ class QueryFrontend {
   Result<QueryResult> Exec(const std::vector<std::string>& tenants, const QueryRequest& request,
                            const std::atomic<bool>* cancelled = nullptr) EXCLUDES(mu_);
 
-  // Pass-through to the querier.
+  // Queues `job` as one pass-through job under the tenants' queue and waits for a remote
+  // worker's answer, as Exec waits (query_timeout, `cancelled`, 429 when the queue is full).
+  // REQUIRES: tenants not empty (the caller answers 401 itself).
+  Result<HttpReply> Forward(const std::vector<std::string>& tenants, HttpJob job,
+                            const std::atomic<bool>* cancelled = nullptr) EXCLUDES(mu_);
+
+  // The pull API of workers. The next job in round-robin tenant order, waiting up to `wait_ns`
+  // (real time) for one: DeadlineExceeded when none came, Unavailable once the frontend is
+  // stopping. A job whose query is past its deadline is never handed out (its query fails
+  // with the timeout). The caller must then call exactly one of Complete or Requeue.
+  Result<PulledJob> Next(int64_t wait_ns) EXCLUDES(mu_);
+  // The job's answer: a sub-query's result or error, or a pass-through's reply (a pass-through
+  // job's error Status is answered as an HTTP error by the caller of Forward). An unknown handle
+  // (already requeued) is ignored.
+  void Complete(JobHandle handle, Result<QueryResult> result) EXCLUDES(mu_);
+  void Complete(JobHandle handle, Result<HttpReply> reply) EXCLUDES(mu_);
+  // The worker running the job went away: the job goes back to the front of its tenant's queue
+  // for another worker, or, after kMaxJobAttempts runs, its query fails with 503 naming
+  // `reason`. An unknown handle is ignored.
+  void Requeue(JobHandle handle, std::string_view reason) EXCLUDES(mu_);
+
+  // Pass-through to the local querier. REQUIRES: the frontend has one.
   Result<std::vector<std::string>> Labels(const std::vector<std::string>& tenants, int64_t from_ns,
                                           int64_t through_ns) {
     return querier_->Labels(tenants, from_ns, through_ns);
@@ -117,12 +197,16 @@ class QueryFrontend {
 
   // Sub-queries waiting in `queue` (a tenant, or "a|b" for a multi-tenant query): for tests.
   size_t queued(std::string_view queue) const EXCLUDES(mu_);
+  // Jobs handed out by Next and not yet completed or requeued: for tests.
+  size_t running() const EXCLUDES(mu_);
 
  private:
   struct Query;
   struct Job {
     std::shared_ptr<Query> query;  // shared with the caller, which may give up first
     size_t index = 0;              // which sub-query
+    int attempts = 0;              // runs started
+    int64_t queue_time_ns = 0;     // of the current run
   };
   enum class Kind : uint8_t { kUnsplit, kLogs, kMetric };
   struct Plan {
@@ -133,13 +217,23 @@ class QueryFrontend {
   Plan MakePlan(const std::vector<std::string>& tenants, const QueryRequest& request) const;
   // The smallest positive split_queries_by_interval among the tenants; 0 when none splits.
   int64_t SplitInterval(const std::vector<std::string>& tenants) const;
+  // The smallest positive query_timeout among the tenants; 0 when none has one.
+  int64_t Timeout(const std::vector<std::string>& tenants) const;
   // Queues sub-query `index` of `query`; RateLimited when its queue is full.
   Status Enqueue(const std::shared_ptr<Query>& query, size_t index) EXCLUDES(mu_);
+  // Waits until job `index` of `query` has its answer: OK, or the timeout / cancellation error
+  // (the query then abandoned).
+  Status Await(Query* query, size_t index, const std::atomic<bool>* cancelled) REQUIRES(mu_);
   // Drops the query's queued sub-queries and lowers its deadline so running ones stop.
   void Abandon(Query* query) REQUIRES(mu_);
+  // Sets a job's answer (no-op when it has one) and wakes its waiter.
+  void SetResult(const Job& job, Result<QueryResult> result) REQUIRES(mu_);
+  void SetReply(const Job& job, Result<HttpReply> reply) REQUIRES(mu_);
+  // Fails a job with `status`, whichever kind it is.
+  void Fail(const Job& job, const Status& status) REQUIRES(mu_);
   void WorkerLoop() EXCLUDES(mu_);
 
-  Querier* querier_;
+  Querier* querier_;  // null in a frontend-only process
   const config::Overrides* overrides_;
   FrontendOptions options_;
   const Clock* clock_;
@@ -148,6 +242,8 @@ class QueryFrontend {
   CondVar work_cv_;                                                // a job was queued, or stopping
   std::map<std::string, std::deque<Job>> queues_ GUARDED_BY(mu_);  // no empty queue is kept
   std::deque<std::string> round_robin_ GUARDED_BY(mu_);            // the keys of queues_
+  std::map<JobHandle, Job> running_ GUARDED_BY(mu_);               // handed out by Next
+  JobHandle next_handle_ GUARDED_BY(mu_) = 1;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };
