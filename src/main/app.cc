@@ -27,6 +27,8 @@
 #include "querier/store_source.h"
 #include "ring/from_config.h"
 #include "ring/status_page.h"
+#include "rpc/frontend_service.h"
+#include "rpc/frontend_worker.h"
 #include "rpc/ingester_client.h"
 #include "rpc/ingester_server.h"
 #include "rpc/ring_source.h"
@@ -79,6 +81,10 @@ struct App::Impl {
   std::unique_ptr<read::FanOut> fan_out;
   std::unique_ptr<querier::Querier> querier;
   std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
+  // -target=query-frontend without a querier: queriers connect and pull its queued work.
+  std::unique_ptr<rpc::FrontendService> frontend_service;
+  // A querier with frontend_worker.frontend_address: pulls work from that frontend.
+  std::unique_ptr<rpc::FrontendWorker> frontend_worker;
 
   std::unique_ptr<rpc::IngesterService> ingester_service;
   std::unique_ptr<rpc::GrpcServer> grpc_server;
@@ -228,13 +234,18 @@ Status App::Impl::BuildReadPath() {
     querier = std::make_unique<querier::Querier>(fan_out.get(), overrides.get());
   }
   // Query work runs on the frontend's own pool (querier.max_concurrent threads), apart from the
-  // HTTP io threads that also serve pushes.
+  // HTTP io threads that also serve pushes. A frontend without a querier has no pool: remote
+  // queriers pull its sub-queries over gRPC.
   querier::FrontendOptions frontend_options;
-  frontend_options.workers = c.querier.max_concurrent;
+  frontend_options.workers = querier ? c.querier.max_concurrent : 0;
   frontend_options.max_outstanding_per_tenant =
       static_cast<size_t>(std::max(1, c.frontend.max_outstanding_per_tenant));
   frontend =
       std::make_unique<querier::QueryFrontend>(querier.get(), overrides.get(), frontend_options);
+  if (!querier) {
+    frontend_service =
+        std::make_unique<rpc::FrontendService>(frontend.get(), SystemClock::Default());
+  }
   return Status::OK();
 }
 
@@ -244,11 +255,18 @@ Status App::Impl::StartGrpc() {
     ingester_service = std::make_unique<rpc::IngesterService>(ingester.get(), ingester.get());
     services.push_back(ingester_service.get());
   }
+  rpc::FrontendWorkerOptions worker_defaults;
+  uint64_t min_recv = 0;
+  if (frontend_service) {
+    services.push_back(frontend_service.get());
+    // Queriers send whole sub-query results: what they may send must be receivable.
+    min_recv = worker_defaults.max_send_msg_size;
+  }
   if (services.empty()) return Status::OK();
   rpc::GrpcServer::Options go;
   go.address = rpc::GrpcServer::ListenAddress(config.server.grpc_listen_address,
                                               config.server.grpc_listen_port);
-  go.max_recv_msg_size = config.server.grpc_server_max_recv_msg_size;
+  go.max_recv_msg_size = std::max(config.server.grpc_server_max_recv_msg_size, min_recv);
   go.max_send_msg_size = config.server.grpc_server_max_send_msg_size;
   SLUICE_ASSIGN_OR_RETURN(grpc_server, rpc::GrpcServer::Start(go, services));
   spdlog::info("msg=\"serving gRPC\" address={} port={}", go.address, grpc_server->port());
@@ -494,7 +512,9 @@ void App::Impl::RegisterRoutes() {
   if (querier) {
     http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
                               frontend.get());
-  } else if (!targets().serves_queries()) {
+  } else if (frontend) {
+    http::RegisterFrontendQueryRoutes(&router, frontend.get(), config.auth_enabled);
+  } else {
     RegisterNotServed(
         {"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
          "/loki/api/v1/label", "/loki/api/v1/label/{name}/values", "/loki/api/v1/series",
@@ -507,9 +527,7 @@ void App::Impl::RegisterRoutes() {
                     "the query frontend or a querier (-target=query-frontend, querier or read)",
                     config.target));
   }
-  if (targets().serves_queries()) {
-    http::RegisterPatternRoutes(&router, pattern_miner.get(), config.auth_enabled);
-  }
+  if (querier) http::RegisterPatternRoutes(&router, pattern_miner.get(), config.auth_enabled);
 }
 
 Status App::Start() {
@@ -550,6 +568,17 @@ Status App::Start() {
     SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
   }
   if (impl_->ingester) SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
+  if (impl_->querier && !c.frontend_worker.frontend_address.empty()) {
+    rpc::FrontendWorkerOptions wo;
+    wo.frontend_address = c.frontend_worker.frontend_address;
+    wo.match_max_concurrent = c.frontend_worker.parallelism <= 0;
+    if (c.frontend_worker.parallelism > 0) wo.parallelism = c.frontend_worker.parallelism;
+    wo.max_concurrent = c.querier.max_concurrent;
+    wo.querier_id = c.ring.lifecycler.id;
+    impl_->frontend_worker = std::make_unique<rpc::FrontendWorker>(
+        wo, impl_->querier.get(), &impl_->router, SystemClock::Default());
+    SLUICE_RETURN_IF_ERROR(impl_->frontend_worker->Start());
+  }
   if (!impl_->cluster() && impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
   if (impl_->lifecycler) impl_->lifecycler->MarkReplayDone();
   if (!impl_->cluster() && impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->ring->Start());
@@ -585,7 +614,10 @@ void App::Shutdown() {
                                      !impl_->config.ingester.wal.enabled);
     if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
   }
+  // Queries: the worker finishes what it runs, then the frontend stops handing out work.
+  if (impl_->frontend_worker) impl_->frontend_worker->Stop(5'000'000'000);
   if (impl_->server) impl_->server->Stop();
+  if (impl_->frontend_service) impl_->frontend_service->Stop();
   if (impl_->grpc_server) impl_->grpc_server->Shutdown(1'000'000'000);
   if (impl_->ring) impl_->ring->Stop();
   if (impl_->distributor_ring) impl_->distributor_ring->Stop();
