@@ -160,3 +160,44 @@ TEST_F(DistributorTest, DetectedLevelDoesNotCountAgainstMetadataLimits) {
 
 }  // namespace
 }  // namespace sluice::distributor
+
+namespace sluice::distributor {
+namespace {
+
+// ingestion_rate_strategy global: the tenant's rate is shared by the distributors of the ring,
+// each enforcing its part; the burst is not divided (Loki's global strategy).
+TEST(DistributorRateTest, GlobalStrategyDividesTheRateByTheDistributorCount) {
+  config::Limits limits;
+  limits.discover_service_name.clear();
+  limits.discover_log_levels = false;
+  limits.ingestion_rate_mb = 1;        // 1 MiB/s across the fleet
+  limits.ingestion_burst_size_mb = 1;  // each distributor's bucket starts full
+  std::string line(100 * 1024, 'x');
+  auto push_mib_over = [&](const std::string& strategy, int distributors, int seconds) {
+    limits.ingestion_rate_strategy = strategy;
+    config::Overrides overrides(limits, "", 0);
+    CapturingPusher pusher;
+    testing::FakeClock clock(kNow);
+    Distributor d(&overrides, &pusher, &clock);
+    d.SetDistributorCount([distributors] { return distributors; });
+    int accepted = 0;
+    for (int i = 0; i < 10 * (seconds + 1); ++i) {  // 100 KiB every 100 ms: 1 MiB/s offered
+      model::PushRequest request;
+      request.streams.push_back({"{app=\"a\"}", {{kNow + i, line, {}}}});
+      accepted += d.Push("tenant", request).ok();
+      clock.Advance(100'000'000);
+    }
+    return accepted;
+  };
+  // Alone, the whole rate: everything offered passes.
+  EXPECT_EQ(push_mib_over("global", 1, 10), 110);
+  // One of four: a quarter of the rate after the burst (~10 + 10 * 10 / 4 pushes).
+  const int quarter = push_mib_over("global", 4, 10);
+  EXPECT_GE(quarter, 30);
+  EXPECT_LE(quarter, 40);
+  // local: every distributor enforces the whole rate.
+  EXPECT_EQ(push_mib_over("local", 4, 10), 110);
+}
+
+}  // namespace
+}  // namespace sluice::distributor

@@ -103,6 +103,21 @@ TEST_F(IngesterTest, StreamLimit) {
   EXPECT_EQ(ing.memory_streams(), 1u);
 }
 
+// In a cluster each ingester holds its share (RF / ingesters) of the global stream limit.
+TEST_F(IngesterTest, GlobalStreamLimitIsSharedByTheRing) {
+  config::Limits limits;
+  limits.max_global_streams_per_user = 6;
+  config::Overrides overrides(limits, "", kSecond);
+  Ingester ing(config_, &overrides, store_.get(), index_writer_.get(), &clock_);
+  ing.SetGlobalLimitShare([] { return 3.0 / 9.0; });  // RF 3 over 9 ingesters: 2 streams here
+  ASSERT_TRUE(ing.Start().ok());
+  std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", {{kT0, "x"}}),
+                                            MakeStream(R"({app="b"})", {{kT0, "y"}}),
+                                            MakeStream(R"({app="c"})", {{kT0, "z"}})};
+  EXPECT_EQ(ing.Push("t", batch).code(), StatusCode::kRateLimited);
+  EXPECT_EQ(ing.memory_streams(), 2u);
+}
+
 TEST_F(IngesterTest, FlushWritesChunksAndIndex) {
   config_.chunk_block_size = 64;  // many blocks
   auto ing = NewIngester();
