@@ -387,7 +387,8 @@ def section(r):
     lines.append("| --- |" + " --- |" * len(names))
 
     def row(label, fn):
-        lines.append(f"| {label} | " + " | ".join(fn(d[n], n) for n in names) + " |")
+        cells = [label, *(fn(d[n], n) for n in names)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
 
     def vs_single(v, base):
         return f"{v:.2f} ({ratio(v, base):.2f}x)"
@@ -445,6 +446,7 @@ def section(r):
 def write_section(path, text):
     """Replaces the section in RESULTS.md, or inserts it before the reference-tool tables."""
     head = "## Issue 11: cluster vs single binary"
+    text = text.rstrip("\n") + "\n"
     old = open(path).read() if os.path.exists(path) else ""
     if head in old:
         start = old.index(head)
@@ -529,7 +531,19 @@ def main():
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--analysis", default=os.path.join(REPO, "bench", "CLUSTER_ANALYSIS.md"),
                     help="markdown appended to the section (profile notes on what the figures come from)")
+    ap.add_argument("--render-only", default=None, metavar="JSON",
+                    help="rewrite the section from a --json-out file of an earlier run")
     args = ap.parse_args()
+    if args.render_only:
+        with open(args.render_only) as f:
+            r = json.load(f)
+        r.pop("analysis", None)
+        if os.path.exists(args.analysis):
+            with open(args.analysis) as f:
+                r["analysis"] = f.read()
+        write_section(args.out, section(r))
+        log(f"wrote the issue 11 section of {args.out} from {args.render_only}")
+        return
     deployments = args.deployments.split(",")
     if "single" not in deployments:
         sys.exit("bench: --deployments needs single (every ratio is against it)")
