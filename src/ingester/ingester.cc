@@ -167,6 +167,7 @@ void Ingester::Settle(const MemoryDelta& delta) {
 Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedStream>& streams) {
   if (stopping_) return Status::Unavailable("Ingester is stopping or already stopped.");
   if (!ready_) return Status::Unavailable("Ingester not ready: WAL replay in progress");
+  if (wal_broken_.load()) SLUICE_RETURN_IF_ERROR(RepairWal());
   std::shared_ptr<const config::Limits> limits = overrides_->ForTenant(tenant_id);
   Tenant* tenant = GetOrCreateTenant(tenant_id);
   const int64_t now = clock_->NowNanos();
@@ -293,12 +294,30 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   if (wal_ && !wal_batch.empty()) {
     Status logged = wal_->Log(tenant_id, wal_batch);
     if (!logged.ok()) {
+      wal_broken_ = true;
       spdlog::error("msg=\"WAL write failed; push not acknowledged\" tenant={} err=\"{}\"",
                     tenant_id, logged.message());
       return Status::Unavailable("failed to write to the WAL: " + logged.message());
     }
   }
   return errors.ToStatus();
+}
+
+Status Ingester::RepairWal() {
+  const int64_t now = clock_->NowNanos();
+  int64_t not_before = wal_repair_not_before_ns_.load();
+  if (now < not_before ||
+      !wal_repair_not_before_ns_.compare_exchange_strong(not_before, now + kNanosPerSecond)) {
+    return Status::Unavailable("the WAL failed; pushes resume once a checkpoint succeeds");
+  }
+  Status st = Checkpoint();
+  if (!st.ok()) {
+    spdlog::error("msg=\"checkpoint after a WAL failure failed\" err=\"{}\"", st.message());
+    return Status::Unavailable("the WAL failed and a checkpoint failed too: " + st.message());
+  }
+  spdlog::info("msg=\"WAL repaired: a checkpoint holds everything in memory\"");
+  wal_broken_ = false;
+  return Status::OK();
 }
 
 Status Ingester::Shutdown(bool flush) {

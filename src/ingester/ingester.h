@@ -117,6 +117,9 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   void FlushLoop() EXCLUDES(loop_mu_);
   void CheckpointLoop() EXCLUDES(loop_mu_);
   Status Replay();
+  // OK once a checkpoint after a WAL failure succeeded; Unavailable until then (one attempt a
+  // second at most).
+  Status RepairWal();
   std::function<double()> global_limit_share_;
   // What a stream holds in memory, taken before a change so that Charge() can account for it.
   struct StreamMemory {
@@ -157,6 +160,11 @@ class Ingester final : public write::Pusher, public read::StreamSource {
 
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
+  // A failed WAL write leaves that push's entries in memory but not in the WAL, and a retry of the
+  // push finds them there (duplicates: nothing more is logged). So after a failure no push is
+  // acknowledged until a checkpoint has made all of memory durable again (RepairWal).
+  std::atomic<bool> wal_broken_{false};
+  std::atomic<int64_t> wal_repair_not_before_ns_{0};
   Mutex loop_mu_;
   CondVar loop_cv_;
   bool loops_stop_ GUARDED_BY(loop_mu_) = false;

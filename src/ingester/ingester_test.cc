@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -162,6 +164,39 @@ TEST_F(IngesterTest, ReplayRestoresAcknowledgedWritesAcrossRepeatedCrashes) {
   }
   auto ing = NewIngester();
   EXPECT_EQ(Lines(*ing), expected);
+}
+
+// A push whose WAL write failed left its entries in memory; its retry must not be acknowledged
+// (the entries would be "duplicates" and never logged) until a checkpoint made memory durable.
+TEST_F(IngesterTest, AfterAWalFailureNothingIsAcknowledgedUntilACheckpointSucceeds) {
+  auto ing = NewIngester();
+  // Writes past byte 1 of any file fail with EFBIG while the limit is set (the WAL's and the
+  // checkpoint's alike); SIGXFSZ would otherwise end the process.
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit tiny = saved;
+  tiny.rlim_cur = 1;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  auto push = [&] {
+    std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", {{kT0, "kept"}})};
+    return ing->Push("t", batch);
+  };
+  Status first = push();
+  Status retry = push();
+  clock_.Advance(2 * kSecond);
+  Status retry_later = push();  // a repair attempt: the checkpoint fails too
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  EXPECT_EQ(first.code(), StatusCode::kUnavailable) << first.message();
+  EXPECT_EQ(retry.code(), StatusCode::kUnavailable) << retry.message();
+  EXPECT_EQ(retry_later.code(), StatusCode::kUnavailable) << retry_later.message();
+  EXPECT_NE(retry_later.message().find("checkpoint"), std::string::npos) << retry_later.message();
+
+  clock_.Advance(2 * kSecond);
+  ASSERT_TRUE(push().ok());  // the checkpoint now holds "kept"
+  ing.reset();               // crash: no Shutdown, only the WAL directory survives
+  auto back = NewIngester();
+  EXPECT_EQ(Lines(*back), (std::vector<std::string>{"kept"}));
 }
 
 // Replay appends on several threads, each owning some streams: every stream must come back
