@@ -1,6 +1,7 @@
 #include "http/query_api.h"
 
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -107,7 +108,8 @@ void RegisterFormatQueryRoute(Router* router) {
 }
 
 // The routes the frontend process passes whole to a querier (QueryFrontend::Forward): every
-// read of query_api.h but the split ones, format_query (answered locally) and tail (a websocket).
+// read of query_api.h but the split ones, format_query (answered locally) and tail (polled
+// through the frontend).
 constexpr std::string_view kPassThroughRoutes[] = {
     "/loki/api/v1/labels",
     "/loki/api/v1/label",
@@ -199,7 +201,8 @@ void RegisterQueryRoutes(Router* router, querier::Querier* q, bool auth_enabled,
 }
 
 void RegisterFrontendQueryRoutes(Router* router, querier::QueryFrontend* frontend,
-                                 bool auth_enabled, const Clock* clock) {
+                                 bool auth_enabled, const Clock* clock,
+                                 const config::Overrides* overrides) {
   ExecFn exec = [frontend](const std::vector<std::string>& tenants,
                            const querier::QueryRequest& r) { return frontend->Exec(tenants, r); };
   RegisterExecRoutes(router, exec, auth_enabled, clock);
@@ -227,6 +230,8 @@ void RegisterFrontendQueryRoutes(Router* router, querier::QueryFrontend* fronten
   for (std::string_view route : kPassThroughRoutes) {
     router->Handle({"GET", "POST"}, std::string(route), forward);
   }
+  RegisterTailRoutes(router, std::make_shared<FrontendTailSource>(frontend, overrides), overrides,
+                     auth_enabled, clock);
 }
 
 }  // namespace sluice::http

@@ -17,6 +17,7 @@
 // the routes; query_params.h parses requests and query_responses.h writes the bodies.
 
 #include "common/clock.h"
+#include "config/overrides.h"
 #include "http/server.h"
 #include "querier/frontend.h"
 #include "querier/querier.h"
@@ -38,10 +39,13 @@ void RegisterQueryRoutes(Router* router, querier::Querier* querier, bool auth_en
 //     detected_field/{name}/values, patterns: passed whole to a querier (QueryFrontend::Forward),
 //     which answers with its own router, so status, content type and body are the querier's
 //     (a querier without pattern routes answers patterns with 404);
-//   - format_query: answered here, it reads nothing.
-// Not served: /loki/api/v1/tail (a websocket; queriers serve it directly, as Loki's frontend
-// only proxies it). REQUIRES: *frontend and *clock outlive the router's use.
+//   - format_query: answered here, it reads nothing;
+//   - tail (a websocket): polled through the frontend (tail.h, FrontendTailSource), with
+//     max_concurrent_tail_requests and max_entries_limit_per_query from `overrides` (null: the
+//     default limits for every tenant).
+// REQUIRES: *frontend, *clock and *overrides outlive the router's use.
 void RegisterFrontendQueryRoutes(Router* router, querier::QueryFrontend* frontend,
-                                 bool auth_enabled, const Clock* clock = SystemClock::Default());
+                                 bool auth_enabled, const Clock* clock = SystemClock::Default(),
+                                 const config::Overrides* overrides = nullptr);
 
 }  // namespace sluice::http

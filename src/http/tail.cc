@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <string_view>
 
 #include "gocompat/number.h"
@@ -101,7 +102,8 @@ Status TailLimiter::Acquire(const std::vector<std::string>& tenants,
                             const config::Overrides* overrides) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& t : tenants) {
-    uint64_t limit = overrides->ForTenant(t)->max_concurrent_tail_requests;
+    uint64_t limit = overrides != nullptr ? overrides->ForTenant(t)->max_concurrent_tail_requests
+                                          : config::Limits{}.max_concurrent_tail_requests;
     uint64_t open = open_[t];
     if (limit > 0 && open >= limit) {
       return Status::InvalidArgument(fmt::format(kTooManyTailsFormat, open + 1, limit));
@@ -118,9 +120,170 @@ void TailLimiter::Release(const std::vector<std::string>& tenants) {
   }
 }
 
-Tailer::Tailer(querier::Querier* q, std::vector<std::string> tenants, TailRequest request,
+namespace {
+
+// SelectLogs' entries with the labels a query's result gives them.
+class ResultLabelsIterator final : public iter::EntryIterator {
+ public:
+  // `plan` keeps the selector `inner` reads alive.
+  ResultLabelsIterator(iter::EntryIteratorPtr inner,
+                       std::shared_ptr<const logql::syntax::Expr> plan, bool categorize)
+      : inner_(std::move(inner)), plan_(std::move(plan)), categorize_(categorize) {}
+
+  bool Next() override {
+    if (!inner_->Next()) return false;
+    entry_ = inner_->At();
+    labels_ = logql::log::ResultLabels(inner_->Labels(), &entry_, categorize_);
+    return true;
+  }
+  const model::Entry& At() const override { return entry_; }
+  const model::LabelSet& Labels() const override { return labels_; }
+  Status Error() const override { return inner_->Error(); }
+
+ private:
+  iter::EntryIteratorPtr inner_;
+  std::shared_ptr<const logql::syntax::Expr> plan_;
+  bool categorize_;
+  model::Entry entry_;
+  model::LabelSet labels_;
+};
+
+// The pages of FrontendTailSource (see tail.h), flattened into one timestamp-ordered sequence.
+class FrontendPagesIterator final : public iter::EntryIterator {
+ public:
+  FrontendPagesIterator(querier::QueryFrontend* frontend, std::vector<std::string> tenants,
+                        const TailRead& read, uint32_t page_limit)
+      : frontend_(frontend), tenants_(std::move(tenants)), read_(read), page_limit_(page_limit) {}
+
+  // Reads the next page; false at the end or on error (then Error() says which).
+  bool Fetch() {
+    if (!more_ || pages_ >= FrontendTailSource::kMaxPages) return false;
+    const bool forward = read_.direction == model::Direction::kForward;
+    querier::QueryRequest req;
+    req.query = read_.query;
+    req.plan = read_.plan;
+    req.limit = page_limit_;
+    req.direction = read_.direction;
+    req.categorize_labels = read_.categorize_labels;
+    req.start_ns = read_.from_ns;
+    req.end_ns = read_.through_ns;
+    if (pages_ > 0) {
+      // After a full page: from its last timestamp on, or past that timestamp when the page
+      // gave nothing new (all of it entries of that timestamp already returned).
+      const bool stuck = !new_in_page_;
+      if (forward) {
+        req.start_ns = stuck ? boundary_ts_ + 1 : boundary_ts_;
+      } else {
+        req.end_ns = stuck ? boundary_ts_ : boundary_ts_ + 1;
+      }
+    }
+    more_ = false;
+    if (req.end_ns <= req.start_ns) return false;
+    ++pages_;
+    new_in_page_ = false;
+    auto result = frontend_->Exec(tenants_, req);
+    if (!result.ok()) {
+      error_ = result.status();
+      return false;
+    }
+    streams_.clear();
+    stream_keys_.clear();
+    page_.clear();
+    pos_ = 0;
+    for (auto& stream : result->streams) {
+      stream_keys_.push_back(stream.labels.ToString());
+      for (auto& e : stream.entries) page_.push_back(Item{streams_.size(), std::move(e)});
+      streams_.push_back(std::move(stream.labels));
+    }
+    // Each stream is in the read's direction; merged as iter::NewMergeIterator orders entries
+    // (timestamp, then labels, both in the read's direction), here with the result's labels.
+    std::stable_sort(page_.begin(), page_.end(), [this, forward](const Item& a, const Item& b) {
+      if (a.entry.timestamp_ns != b.entry.timestamp_ns) {
+        return forward ? a.entry.timestamp_ns < b.entry.timestamp_ns
+                       : a.entry.timestamp_ns > b.entry.timestamp_ns;
+      }
+      if (a.stream == b.stream) return false;
+      return forward ? streams_[a.stream] < streams_[b.stream]
+                     : streams_[b.stream] < streams_[a.stream];
+    });
+    more_ = page_.size() >= page_limit_;
+    return true;
+  }
+
+  bool Next() override {
+    for (;;) {
+      while (pos_ < page_.size()) {
+        const Item& item = page_[pos_++];
+        if (item.entry.timestamp_ns != boundary_ts_) {
+          boundary_ts_ = item.entry.timestamp_ns;
+          boundary_.clear();
+        }
+        // Entries of the previous page's last timestamp come again at the start of this one.
+        if (!boundary_.emplace(stream_keys_[item.stream], item.entry.line).second) continue;
+        new_in_page_ = true;
+        return true;
+      }
+      if (!Fetch()) return false;
+    }
+  }
+  const model::Entry& At() const override { return page_[pos_ - 1].entry; }
+  const model::LabelSet& Labels() const override { return streams_[page_[pos_ - 1].stream]; }
+  Status Error() const override { return error_; }
+
+ private:
+  struct Item {
+    size_t stream;  // into streams_
+    model::Entry entry;
+  };
+
+  querier::QueryFrontend* frontend_;
+  std::vector<std::string> tenants_;
+  TailRead read_;
+  uint32_t page_limit_;
+  int pages_ = 0;
+  bool more_ = true;          // the last page was full
+  bool new_in_page_ = false;  // the current page returned an entry
+  Status error_;
+  std::vector<model::LabelSet> streams_;  // of the current page
+  std::vector<std::string> stream_keys_;  // their string forms
+  std::vector<Item> page_;
+  size_t pos_ = 0;  // the next item of page_
+  // The timestamp of the last entry returned and the (labels, line) returned at it.
+  int64_t boundary_ts_ = std::numeric_limits<int64_t>::min();
+  std::set<std::pair<std::string, std::string>> boundary_;
+};
+
+}  // namespace
+
+Result<iter::EntryIteratorPtr> QuerierTailSource::Read(const std::vector<std::string>& tenants,
+                                                       const TailRead& read) {
+  const auto& selector = read.plan->Cast<logql::syntax::LogSelectorExpr>();
+  auto it = querier_->SelectLogs(tenants, selector, read.from_ns, read.through_ns, read.direction);
+  if (!it.ok()) return it.status();
+  return iter::EntryIteratorPtr(
+      std::make_unique<ResultLabelsIterator>(std::move(*it), read.plan, read.categorize_labels));
+}
+
+Result<iter::EntryIteratorPtr> FrontendTailSource::Read(const std::vector<std::string>& tenants,
+                                                        const TailRead& read) {
+  // The querier refuses a log query whose limit is over max_entries_limit_per_query (the
+  // smallest positive one of the tenants), so no page asks for more.
+  uint64_t page = std::max<uint64_t>(read.expected, 1);
+  for (const auto& t : tenants) {
+    uint64_t limit = overrides_ != nullptr ? overrides_->ForTenant(t)->max_entries_limit_per_query
+                                           : config::Limits{}.max_entries_limit_per_query;
+    if (limit > 0) page = std::min(page, limit);
+  }
+  page = std::min<uint64_t>(page, std::numeric_limits<uint32_t>::max());
+  auto it = std::make_unique<FrontendPagesIterator>(frontend_, tenants, read,
+                                                    static_cast<uint32_t>(page));
+  if (!it->Fetch() && !it->Error().ok()) return it->Error();
+  return iter::EntryIteratorPtr(std::move(it));
+}
+
+Tailer::Tailer(TailSource* source, std::vector<std::string> tenants, TailRequest request,
                const Clock* clock)
-    : querier_(q), tenants_(std::move(tenants)), request_(std::move(request)), clock_(clock) {}
+    : source_(source), tenants_(std::move(tenants)), request_(std::move(request)), clock_(clock) {}
 
 constexpr std::string_view kMetricTailMessage = "tail requires a log query, not a metric query";
 
@@ -135,7 +298,6 @@ Status Tailer::Init() {
 }
 
 Result<std::string> Tailer::Poll() {
-  const auto& selector = expr_->Cast<logql::syntax::LogSelectorExpr>();
   int64_t through = clock_->NowNanos() - request_.delay_ns;
   int64_t from = first_ ? request_.start_ns : std::max(request_.start_ns, cursor_ns_ - kLateWindow);
   if (through <= from) return std::string();
@@ -144,7 +306,16 @@ Result<std::string> Tailer::Poll() {
   // in the window, oldest first, up to kMaxEntriesPerPoll.
   size_t max_entries = first_ ? request_.limit : kMaxEntriesPerPoll;
   model::Direction direction = first_ ? model::Direction::kBackward : model::Direction::kForward;
-  auto it = querier_->SelectLogs(tenants_, selector, from, through, direction);
+  TailRead read;
+  read.query = request_.query;
+  read.plan = expr_;
+  read.from_ns = from;
+  read.through_ns = through;
+  read.direction = direction;
+  read.categorize_labels = request_.categorize_labels;
+  // What is remembered is what the window may hold again (seen_ is trimmed to it below).
+  read.expected = max_entries + (first_ ? 0 : seen_.size());
+  auto it = source_->Read(tenants_, read);
   if (!it.ok()) return it.status();
 
   std::vector<Pending> streams;
@@ -152,15 +323,14 @@ Result<std::string> Tailer::Poll() {
   std::vector<std::pair<int64_t, uint64_t>> sent;
   int64_t last_ts = from;
   while (sent.size() < max_entries && (*it)->Next()) {
-    model::Entry e = (*it)->At();
-    model::LabelSet labels =
-        logql::log::ResultLabels((*it)->Labels(), &e, request_.categorize_labels);
+    const model::Entry& e = (*it)->At();
+    const model::LabelSet& labels = (*it)->Labels();
     std::string key = labels.ToString();
     std::pair<int64_t, uint64_t> id{e.timestamp_ns, EntryHash(key, e)};
     if (seen_.count(id) != 0) continue;
     auto [pos, inserted] = index.emplace(key, streams.size());
     if (inserted) streams.push_back(Pending{key, labels.labels(), {}});
-    streams[pos->second].entries.push_back(std::move(e));
+    streams[pos->second].entries.push_back(e);
     sent.push_back(id);
     last_ts = std::max(last_ts, e.timestamp_ns);
   }
@@ -187,19 +357,21 @@ Result<std::string> Tailer::Poll() {
   return MarshalTailFrame(streams, request_.categorize_labels);
 }
 
-void RegisterTailRoutes(Router* router, querier::Querier* q, const config::Overrides* overrides,
-                        bool auth_enabled, const Clock* clock, int64_t poll_interval_ns) {
+void RegisterTailRoutes(Router* router, std::shared_ptr<TailSource> source,
+                        const config::Overrides* overrides, bool auth_enabled, const Clock* clock,
+                        int64_t poll_interval_ns) {
   auto limiter = std::make_shared<TailLimiter>();
   auto handler = [=](Request& request) -> Result<WebSocketRun> {
     auto tenants = TenantsForRead(request, auth_enabled);
     if (!tenants.ok()) return tenants.status();
     auto parsed = ParseTailQuery(request, clock->NowNanos());
     if (!parsed.ok()) return parsed.status();
-    auto tailer = std::make_shared<Tailer>(q, *tenants, *parsed, clock);
+    auto tailer = std::make_shared<Tailer>(source.get(), *tenants, *parsed, clock);
     Status st = tailer->Init();
     if (!st.ok()) return st;
     std::vector<std::string> tenant_list = *tenants;
-    return WebSocketRun([=](WebSocketSession& session) {
+    // The session holds `source` as long as its tailer reads it.
+    return WebSocketRun([=, held_source = source](WebSocketSession& session) {
       // As Loki, the limit is checked after the upgrade and reported in the close frame.
       Status acquired = limiter->Acquire(tenant_list, overrides);
       if (!acquired.ok()) return session.Close(1011, acquired.message());
@@ -215,6 +387,12 @@ void RegisterTailRoutes(Router* router, querier::Querier* q, const config::Overr
     });
   };
   router->HandleWebSocket("/loki/api/v1/tail", handler);
+}
+
+void RegisterTailRoutes(Router* router, querier::Querier* q, const config::Overrides* overrides,
+                        bool auth_enabled, const Clock* clock, int64_t poll_interval_ns) {
+  RegisterTailRoutes(router, std::make_shared<QuerierTailSource>(q), overrides, auth_enabled, clock,
+                     poll_interval_ns);
 }
 
 }  // namespace sluice::http
