@@ -513,7 +513,8 @@ void App::Impl::RegisterRoutes() {
     http::RegisterQueryRoutes(&router, querier.get(), config.auth_enabled, SystemClock::Default(),
                               frontend.get());
   } else if (frontend) {
-    http::RegisterFrontendQueryRoutes(&router, frontend.get(), config.auth_enabled);
+    http::RegisterFrontendQueryRoutes(&router, frontend.get(), config.auth_enabled,
+                                      SystemClock::Default(), overrides.get());
   } else {
     RegisterNotServed(
         {"/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/labels",
