@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,9 +21,11 @@ inline constexpr int64_t kSecond = 1'000'000'000;
 inline constexpr int64_t kT0 = 1'700'000'000 * kSecond;
 
 // Pushed entries borrow their lines, as they would from a request; this keeps them alive for the
-// whole test program.
+// whole test program. Tests push from several threads.
 inline std::string_view KeepLine(std::string line) {
+  static std::mutex mu;
   static std::deque<std::string> lines;
+  std::lock_guard<std::mutex> lock(mu);
   return lines.emplace_back(std::move(line));
 }
 
