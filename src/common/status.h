@@ -45,6 +45,10 @@ class [[nodiscard]] Status {
     return {StatusCode::kDeadlineExceeded, std::move(msg)};
   }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  // A status of any code (kOk ignores the message): for errors carried across a hop.
+  static Status FromCode(StatusCode code, std::string msg) {
+    return code == StatusCode::kOk ? Status() : Status(code, std::move(msg));
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -61,6 +65,11 @@ class [[nodiscard]] Status {
 };
 
 int HttpStatusFor(StatusCode code);
+
+// Whether a call to a remote component got no answer (unavailable, timed out, failed inside or
+// in I/O): worth a retry, and what a circuit breaker counts. Every other error is an answer that
+// refused the request (a 4xx), which a retry would only repeat.
+bool IsUnanswered(const Status& status);
 
 // Either a value or a non-OK Status. A small stand-in for C++23's std::expected.
 template <typename T>

@@ -21,52 +21,10 @@ namespace sluice::distributor {
 
 namespace {
 
-// The ingester did not answer (or not in time): worth another try. The set rpc::RemoteIngester's
-// circuit breaker counts as failures; a 4xx is an answer, Corruption would repeat.
-bool Retryable(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded:
-    case StatusCode::kInternal:
-    case StatusCode::kIOError:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The ingester answered and refused some entries: what it accepted is stored.
 bool IsClientError(const Status& st) {
   const int http = HttpStatusFor(st.code());
   return http >= 400 && http < 500;
-}
-
-Status WithCode(StatusCode code, std::string msg) {
-  switch (code) {
-    case StatusCode::kOk:
-      return Status::OK();
-    case StatusCode::kInvalidArgument:
-      return Status::InvalidArgument(std::move(msg));
-    case StatusCode::kUnauthenticated:
-      return Status::Unauthenticated(std::move(msg));
-    case StatusCode::kNotFound:
-      return Status::NotFound(std::move(msg));
-    case StatusCode::kTooLarge:
-      return Status::TooLarge(std::move(msg));
-    case StatusCode::kRateLimited:
-      return Status::RateLimited(std::move(msg));
-    case StatusCode::kCorruption:
-      return Status::Corruption(std::move(msg));
-    case StatusCode::kIOError:
-      return Status::IOError(std::move(msg));
-    case StatusCode::kUnavailable:
-      return Status::Unavailable(std::move(msg));
-    case StatusCode::kDeadlineExceeded:
-      return Status::DeadlineExceeded(std::move(msg));
-    case StatusCode::kInternal:
-      return Status::Internal(std::move(msg));
-  }
-  return Status::Internal(std::move(msg));
 }
 
 // Uniform in [0, max_ns]: full jitter, so retries of many pushes spread out.
@@ -320,7 +278,7 @@ Status ReplicatingPusher::Push(std::string_view tenant,
     if (!msg.empty()) msg += "; ";
     msg += e.message();
   }
-  return WithCode(call->client_errors.front().code(), std::move(msg));
+  return Status::FromCode(call->client_errors.front().code(), std::move(msg));
 }
 
 void ReplicatingPusher::RunSend(const std::shared_ptr<Call>& call, Send& send) {
@@ -353,7 +311,7 @@ void ReplicatingPusher::RunSend(const std::shared_ptr<Call>& call, Send& send) {
                 : Status::Unavailable("no client for ingester " + addr);
     if (st.ok()) break;
     if (failures) failures->Inc();
-    if (!Retryable(st) || attempt >= options_.max_retries) break;
+    if (!IsUnanswered(st) || attempt >= options_.max_retries) break;
     int64_t backoff = options_.retry_backoff_ns;
     for (int i = 0; i < attempt && backoff < options_.push_timeout_ns; ++i) backoff *= 2;
     const int64_t remaining = call->deadline_ns - clock_->NowNanos();

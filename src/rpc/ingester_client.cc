@@ -19,20 +19,6 @@ int ClampToInt(uint64_t v) {
   return static_cast<int>(std::min<uint64_t>(v, std::numeric_limits<int>::max()));
 }
 
-// Whether a call's outcome says the ingester did not answer (what the breaker counts), as
-// opposed to an answer that refused the request.
-bool IsFailure(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded:
-    case StatusCode::kInternal:
-    case StatusCode::kIOError:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // A read call's status: a timed-out query says so in Loki's words, wherever it ran out.
 Status ReadStatus(const grpc::Status& gs, std::string_view peer) {
   if (gs.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
@@ -263,7 +249,7 @@ Status RemoteIngester::Push(std::string_view tenant, std::vector<write::Validate
   (void)Prepare(&ctx, tenant, read::Deadline{}, remote_timeout_ns_);
   pb::PushResponse response;
   Status st = FromGrpcStatus(stub_->Push(&ctx, request, &response), address_);
-  breaker_.Record(permit, !IsFailure(st));
+  breaker_.Record(permit, !IsUnanswered(st));
   return st;
 }
 

@@ -59,34 +59,6 @@ StatusCode FromCanonical(grpc::StatusCode code) {
   }
 }
 
-Status Make(StatusCode code, std::string msg) {
-  switch (code) {
-    case StatusCode::kOk:
-      return Status::OK();
-    case StatusCode::kInvalidArgument:
-      return Status::InvalidArgument(std::move(msg));
-    case StatusCode::kUnauthenticated:
-      return Status::Unauthenticated(std::move(msg));
-    case StatusCode::kNotFound:
-      return Status::NotFound(std::move(msg));
-    case StatusCode::kTooLarge:
-      return Status::TooLarge(std::move(msg));
-    case StatusCode::kRateLimited:
-      return Status::RateLimited(std::move(msg));
-    case StatusCode::kCorruption:
-      return Status::Corruption(std::move(msg));
-    case StatusCode::kIOError:
-      return Status::IOError(std::move(msg));
-    case StatusCode::kUnavailable:
-      return Status::Unavailable(std::move(msg));
-    case StatusCode::kDeadlineExceeded:
-      return Status::DeadlineExceeded(std::move(msg));
-    case StatusCode::kInternal:
-      return Status::Internal(std::move(msg));
-  }
-  return Status::Internal(std::move(msg));
-}
-
 }  // namespace
 
 grpc::Status ToGrpcStatus(const Status& status) {
@@ -108,11 +80,11 @@ Status FromGrpcStatus(const grpc::Status& status, std::string_view peer) {
   if (details.starts_with(kDetailsPrefix)) {
     details.remove_prefix(kDetailsPrefix.size());
     for (const auto& c : kCodes) {
-      if (c.name == details) return Make(c.code, status.error_message());
+      if (c.name == details) return Status::FromCode(c.code, status.error_message());
     }
   }
-  return Make(FromCanonical(status.error_code()),
-              "ingester " + std::string(peer) + ": " + status.error_message());
+  return Status::FromCode(FromCanonical(status.error_code()),
+                          "ingester " + std::string(peer) + ": " + status.error_message());
 }
 
 }  // namespace sluice::rpc
