@@ -449,26 +449,54 @@ char* WriteStreamAdapter(const write::ValidatedStream& stream, size_t size, char
   return out;
 }
 
-size_t PushRequestSize(std::span<const write::ValidatedStream> streams) {
-  size_t n = 0;
-  for (const auto& s : streams) n += BytesFieldSize(StreamAdapterSize(s));
-  return n;
+PushRequestWriter::PushRequestWriter(std::span<const write::ValidatedStream> streams)
+    : streams_(streams) {
+  stream_sizes_.reserve(streams.size());
+  size_t entries = 0;
+  for (const auto& s : streams) entries += s.entries.size();
+  entry_sizes_.reserve(entries);
+  for (const auto& s : streams) {
+    size_t n = 0;
+    if (!s.labels_text().empty()) n += BytesFieldSize(s.labels_text().size());
+    for (const auto& e : s.entries) {
+      const size_t entry = EntrySize(e);
+      // A single entry above 4 GiB cannot be in a gRPC message (their limit is 2 GiB).
+      SLUICE_CHECK(entry <= UINT32_MAX);
+      entry_sizes_.push_back(static_cast<uint32_t>(entry));
+      n += BytesFieldSize(entry);
+    }
+    if (s.fingerprint() != 0) n += 1 + VarintSize(s.fingerprint());
+    stream_sizes_.push_back(n);
+    size_ += BytesFieldSize(n);
+  }
 }
 
-char* WritePushRequest(std::span<const write::ValidatedStream> streams, char* out) {
-  for (const auto& s : streams) {
-    const size_t size = StreamAdapterSize(s);
+char* PushRequestWriter::Write(char* out) const {
+  char* const start = out;
+  const uint32_t* entry_size = entry_sizes_.data();
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    const write::ValidatedStream& s = streams_[i];
     *out++ = Tag(1, kBytes);
-    out = PutVarint(size, out);
-    out = WriteStreamAdapter(s, size, out);
+    out = PutVarint(stream_sizes_[i], out);
+    if (!s.labels_text().empty()) out = PutBytesField(Tag(1, kBytes), s.labels_text(), out);
+    for (const auto& e : s.entries) {
+      *out++ = Tag(2, kBytes);
+      out = PutVarint(*entry_size++, out);
+      out = WriteEntry(e, out);
+    }
+    if (s.fingerprint() != 0) {
+      *out++ = Tag(3, kVarint);
+      out = PutVarint(s.fingerprint(), out);
+    }
   }
+  SLUICE_CHECK(static_cast<size_t>(out - start) == size_);
   return out;
 }
 
 std::string EncodePushRequest(std::span<const write::ValidatedStream> streams) {
-  std::string out(PushRequestSize(streams), '\0');
-  char* end = WritePushRequest(streams, out.data());
-  SLUICE_CHECK(end == out.data() + out.size());
+  PushRequestWriter writer(streams);
+  std::string out(writer.size(), '\0');
+  writer.Write(out.data());
   return out;
 }
 

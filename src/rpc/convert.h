@@ -60,9 +60,22 @@ size_t StreamAdapterSize(const write::ValidatedStream& stream);
 // Writes the StreamAdapter of `stream`, whose size is `size` (StreamAdapterSize), at `out`;
 // returns the end. REQUIRES: `out` has room for `size` bytes.
 char* WriteStreamAdapter(const write::ValidatedStream& stream, size_t size, char* out);
-// Size of a PushRequest holding `streams`, and the request itself: every stream's field 1.
-size_t PushRequestSize(std::span<const write::ValidatedStream> streams);
-char* WritePushRequest(std::span<const write::ValidatedStream> streams, char* out);
+// A PushRequest holding `streams` (every stream's field 1), sized once and then written: each
+// entry's size is computed once, not again for the write.
+class PushRequestWriter {
+ public:
+  // REQUIRES: `streams` outlive the writer.
+  explicit PushRequestWriter(std::span<const write::ValidatedStream> streams);
+  size_t size() const { return size_; }
+  // Writes size() bytes at `out`; returns the end.
+  char* Write(char* out) const;
+
+ private:
+  std::span<const write::ValidatedStream> streams_;
+  std::vector<size_t> stream_sizes_;
+  std::vector<uint32_t> entry_sizes_;  // every stream's entries, in order
+  size_t size_ = 0;
+};
 std::string EncodePushRequest(std::span<const write::ValidatedStream> streams);
 
 // A received push as the ingester takes it. The streams' lines are views into the decoded bytes

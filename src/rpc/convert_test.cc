@@ -82,7 +82,7 @@ TEST_F(PushWireTest, EncoderWritesWhatProtobufSerializes) {
   std::string want;
   ASSERT_TRUE(reference.SerializeToString(&want));
   EXPECT_EQ(EncodePushRequest(streams), want);
-  EXPECT_EQ(PushRequestSize(streams), want.size());
+  EXPECT_EQ(PushRequestWriter(streams).size(), want.size());
   // Stream by stream, as a replicated push would reuse them.
   std::string joined;
   for (const auto& s : streams) {

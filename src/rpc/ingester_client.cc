@@ -269,10 +269,9 @@ Status RemoteIngester::Push(std::string_view tenant, std::vector<write::Validate
                                ": circuit breaker open after repeated failures");
   }
   // One buffer of exactly the request's size, handed to gRPC without another copy.
-  const size_t size = PushRequestSize(streams);
-  grpc::Slice slice(grpc_slice_malloc(size), grpc::Slice::STEAL_REF);
-  char* const begin = reinterpret_cast<char*>(const_cast<uint8_t*>(slice.begin()));
-  SLUICE_CHECK(WritePushRequest(streams, begin) == begin + size);
+  PushRequestWriter writer(streams);
+  grpc::Slice slice(grpc_slice_malloc(writer.size()), grpc::Slice::STEAL_REF);
+  writer.Write(reinterpret_cast<char*>(const_cast<uint8_t*>(slice.begin())));
   grpc::ByteBuffer request(&slice, 1);
   grpc::ClientContext ctx;
   (void)Prepare(&ctx, tenant, read::Deadline{}, remote_timeout_ns_);
