@@ -82,6 +82,9 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   const int64_t remote_timeout_ns_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::sluice::ingester::v1::Ingester::Stub> stub_;
+  // Ingester.Push called with the request's bytes as encoded by PushRequestWriter (rpc/convert.h),
+  // where the stub would build a logproto::PushRequest first: the same method, the same bytes.
+  std::unique_ptr<grpc::internal::RpcMethod> push_method_;
   CircuitBreaker breaker_;
   Bulkhead bulkhead_;
   std::atomic<uint64_t> peak_buffered_{0};

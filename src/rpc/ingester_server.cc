@@ -240,14 +240,67 @@ Status ReadRequestOf(const grpc::ServerContext& ctx, const pb::ReadRequest& in,
 
 }  // namespace
 
-grpc::Status IngesterService::Push(grpc::ServerContext* ctx, const logproto::PushRequest* request,
+IngesterService::IngesterService(write::Pusher* pusher, read::StreamSource* source,
+                                 size_t select_batch_bytes)
+    : pusher_(pusher), source_(source), batch_bytes_(select_batch_bytes) {
+  using grpc::internal::RpcMethod;
+  using grpc::internal::RpcMethodHandler;
+  using grpc::internal::RpcServiceMethod;
+  // The generated Ingester::Service's table (ingester.grpc.pb.cc), with Push's request as bytes.
+  const std::string prefix = std::string("/") + pb::Ingester::service_full_name() + "/";
+  method_names_ = {prefix + "Push", prefix + "SelectStreams", prefix + "StreamLabels",
+                   prefix + "Label", prefix + "CountChunks"};
+  AddMethod(new RpcServiceMethod(
+      method_names_[0].c_str(), RpcMethod::NORMAL_RPC,
+      new RpcMethodHandler<IngesterService, grpc::ByteBuffer, pb::PushResponse>(
+          [](IngesterService* s, grpc::ServerContext* ctx, const grpc::ByteBuffer* req,
+             pb::PushResponse* resp) { return s->Push(ctx, req, resp); },
+          this)));
+  AddMethod(new RpcServiceMethod(
+      method_names_[1].c_str(), RpcMethod::SERVER_STREAMING,
+      new grpc::internal::ServerStreamingHandler<IngesterService, pb::ReadRequest,
+                                                 pb::SelectStreamsResponse>(
+          [](IngesterService* s, grpc::ServerContext* ctx, const pb::ReadRequest* req,
+             grpc::ServerWriter<pb::SelectStreamsResponse>* writer) {
+            return s->SelectStreams(ctx, req, writer);
+          },
+          this)));
+  AddMethod(new RpcServiceMethod(
+      method_names_[2].c_str(), RpcMethod::NORMAL_RPC,
+      new RpcMethodHandler<IngesterService, pb::ReadRequest, pb::StreamLabelsResponse>(
+          [](IngesterService* s, grpc::ServerContext* ctx, const pb::ReadRequest* req,
+             pb::StreamLabelsResponse* resp) { return s->StreamLabels(ctx, req, resp); },
+          this)));
+  AddMethod(new RpcServiceMethod(
+      method_names_[3].c_str(), RpcMethod::NORMAL_RPC,
+      new RpcMethodHandler<IngesterService, pb::LabelRequest, pb::LabelResponse>(
+          [](IngesterService* s, grpc::ServerContext* ctx, const pb::LabelRequest* req,
+             pb::LabelResponse* resp) { return s->Label(ctx, req, resp); },
+          this)));
+  AddMethod(new RpcServiceMethod(
+      method_names_[4].c_str(), RpcMethod::NORMAL_RPC,
+      new RpcMethodHandler<IngesterService, pb::ReadRequest, pb::CountChunksResponse>(
+          [](IngesterService* s, grpc::ServerContext* ctx, const pb::ReadRequest* req,
+             pb::CountChunksResponse* resp) { return s->CountChunks(ctx, req, resp); },
+          this)));
+}
+
+grpc::Status IngesterService::Push(grpc::ServerContext* ctx, const grpc::ByteBuffer* request,
                                    pb::PushResponse* response) {
   auto tenant = TenantOf(*ctx);
   if (!tenant.ok()) return ToGrpcStatus(tenant.status());
   // A push the distributor has given up on is not worth a WAL write.
   if (ctx->IsCancelled()) return ToGrpcStatus(CancelledStatus(*ctx));
+  // The decoded lines point into these bytes: one slice as received, or one copy of the
+  // received frames.
+  grpc::Slice bytes;
+  if (!request->TrySingleSlice(&bytes).ok() && !request->DumpToSingleSlice(&bytes).ok()) {
+    return ToGrpcStatus(Status::Internal("cannot read the push request's bytes"));
+  }
   ReceivedPush push;
-  Status st = FromProto(*request, &push);
+  Status st = DecodePushRequest(
+      std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()), &labels_,
+      &push);
   if (st.ok()) st = pusher_->Push(*tenant, push.streams);
   return ToGrpcStatus(st);
 }

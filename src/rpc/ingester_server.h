@@ -24,11 +24,17 @@
 
 #include "common/status.h"
 #include "read/read.h"
+#include "rpc/convert.h"
 #include "write/pusher.h"
 
 namespace sluice::rpc {
 
-class IngesterService final : public ::sluice::ingester::v1::Ingester::Service {
+// The methods and messages of ingester.proto's Ingester service, with Push taking the request's
+// bytes (grpc::ByteBuffer) instead of a parsed logproto::PushRequest: DecodePushRequest
+// (rpc/convert.h) reads the lines in place where protobuf would allocate several objects per
+// line. Hence a grpc::Service whose methods are registered here, not the generated
+// Ingester::Service; clients call it with the generated stub or RemoteIngester alike.
+class IngesterService final : public grpc::Service {
  public:
   static constexpr size_t kDefaultSelectBatchBytes = 256 << 10;
 
@@ -42,22 +48,22 @@ class IngesterService final : public ::sluice::ingester::v1::Ingester::Service {
 
   // REQUIRES: `pusher` and `source` outlive the service.
   IngesterService(write::Pusher* pusher, read::StreamSource* source,
-                  size_t select_batch_bytes = kDefaultSelectBatchBytes)
-      : pusher_(pusher), source_(source), batch_bytes_(select_batch_bytes) {}
+                  size_t select_batch_bytes = kDefaultSelectBatchBytes);
 
-  grpc::Status Push(grpc::ServerContext* ctx, const logproto::PushRequest* request,
-                    ::sluice::ingester::v1::PushResponse* response) override;
+  // `request`: a serialized logproto.PushRequest.
+  grpc::Status Push(grpc::ServerContext* ctx, const grpc::ByteBuffer* request,
+                    ::sluice::ingester::v1::PushResponse* response);
   grpc::Status SelectStreams(
       grpc::ServerContext* ctx, const ::sluice::ingester::v1::ReadRequest* request,
-      grpc::ServerWriter<::sluice::ingester::v1::SelectStreamsResponse>* writer) override;
+      grpc::ServerWriter<::sluice::ingester::v1::SelectStreamsResponse>* writer);
   grpc::Status StreamLabels(grpc::ServerContext* ctx,
                             const ::sluice::ingester::v1::ReadRequest* request,
-                            ::sluice::ingester::v1::StreamLabelsResponse* response) override;
+                            ::sluice::ingester::v1::StreamLabelsResponse* response);
   grpc::Status Label(grpc::ServerContext* ctx, const ::sluice::ingester::v1::LabelRequest* request,
-                     ::sluice::ingester::v1::LabelResponse* response) override;
+                     ::sluice::ingester::v1::LabelResponse* response);
   grpc::Status CountChunks(grpc::ServerContext* ctx,
                            const ::sluice::ingester::v1::ReadRequest* request,
-                           ::sluice::ingester::v1::CountChunksResponse* response) override;
+                           ::sluice::ingester::v1::CountChunksResponse* response);
 
   const Counters& counters() const { return counters_; }
 
@@ -66,6 +72,8 @@ class IngesterService final : public ::sluice::ingester::v1::Ingester::Service {
   read::StreamSource* source_;
   const size_t batch_bytes_;
   Counters counters_;
+  LabelsCache labels_;                     // the pushed streams' labels
+  std::vector<std::string> method_names_;  // gRPC keeps pointers to them
 };
 
 // A gRPC server on one address, serving the services it is given.
