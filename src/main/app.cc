@@ -311,6 +311,11 @@ bool App::Impl::Ready(std::string* why) const {
     *why = "Ingester not ready: waiting for WAL replay to finish";
     return false;
   }
+  // Loki's frontend readiness: queries would only queue until a querier connects.
+  if (frontend_service && frontend_service->counters().connected.load() == 0) {
+    *why = "not ready: number of queriers connected to query-frontend is 0";
+    return false;
+  }
   if (cluster() && lifecycler && !lifecycler->Ready()) {
     *why = fmt::format("Ingester not ready: this instance is {} in the ring",
                        ring::StateName(lifecycler->state()));
