@@ -109,25 +109,24 @@ struct App::Impl {
   Status LeaveAndFlush(bool flush);
 };
 
+namespace {
+
+// What other components dial to reach this process's `port`: common.instance_addr:port.
 std::string InstanceAddr(const config::Config& c, int port) {
   std::string host = c.ring.instance_addr.empty() ? std::string("127.0.0.1") : c.ring.instance_addr;
   return host + ":" + std::to_string(port);
 }
 
+}  // namespace
+
 Status App::Impl::BuildRings() {
   const config::RingConfig& rc = config.ring;
-  if (!cluster()) {
-    if (rc.lifecycler.kvstore.store != "inmemory") return Status::OK();
-    SLUICE_ASSIGN_OR_RETURN(ring_kv, ring::NewKvStore(rc.lifecycler.kvstore));
-    ring::RingOptions ro = ring::RingOptionsFrom(rc);
-    ro.registry = &metrics::DefaultRegistry();
-    ring = std::make_unique<ring::Ring>(ring_kv.get(), ro, SystemClock::Default());
-    return Status::OK();
-  }
+  if (!cluster() && rc.lifecycler.kvstore.store != "inmemory") return Status::OK();
   SLUICE_ASSIGN_OR_RETURN(ring_kv, ring::NewKvStore(rc.lifecycler.kvstore));
   ring::RingOptions ro = ring::RingOptionsFrom(rc);
   ro.registry = &metrics::DefaultRegistry();
   ring = std::make_unique<ring::Ring>(ring_kv.get(), ro, SystemClock::Default());
+  if (!cluster()) return Status::OK();
   ingester_clients =
       std::make_unique<rpc::IngesterClientPool>(config.ingester_client, SystemClock::Default());
   if (targets().distributor) {
@@ -567,13 +566,14 @@ Status App::Start() {
   SLUICE_RETURN_IF_ERROR(impl_->server->Start());
   spdlog::info("msg=\"serving HTTP\" address={} port={}", opts.address, impl_->server->port());
   SLUICE_RETURN_IF_ERROR(impl_->StartGrpc());
-  if (impl_->cluster()) {
+  if (impl_->ring) {
     // Distributors and queriers route by the ring from the start; an ingester registers and
     // stays JOINING (no writes routed to it) while it replays its WAL.
     SLUICE_RETURN_IF_ERROR(impl_->ring->Start());
     SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
   }
   if (impl_->ingester) SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
+  if (impl_->lifecycler) impl_->lifecycler->MarkReplayDone();
   if (impl_->querier && !c.frontend_worker.frontend_address.empty()) {
     rpc::FrontendWorkerOptions wo;
     wo.frontend_address = c.frontend_worker.frontend_address;
@@ -585,9 +585,6 @@ Status App::Start() {
         wo, impl_->querier.get(), &impl_->router, SystemClock::Default());
     SLUICE_RETURN_IF_ERROR(impl_->frontend_worker->Start());
   }
-  if (!impl_->cluster() && impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
-  if (impl_->lifecycler) impl_->lifecycler->MarkReplayDone();
-  if (!impl_->cluster() && impl_->ring) SLUICE_RETURN_IF_ERROR(impl_->ring->Start());
   // Syslog listeners start after WAL replay: a listener has no "not ready" answer to give.
   if (!c.syslog.listeners.empty() && impl_->distributor) {
     distributor::Distributor* distributor = impl_->distributor.get();
