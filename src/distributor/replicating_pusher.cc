@@ -6,8 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -16,6 +18,7 @@
 #include "common/duration.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
+#include "write/push_wire.h"
 
 namespace sluice::distributor {
 
@@ -108,12 +111,12 @@ struct ReplicatingPusher::Call {
   // Immutable once the sends are submitted.
   std::string tenant;
   int64_t deadline_ns = 0;
-  // The arena: every line and every entry's structured metadata of the push, copied once and
-  // shared by the per-ingester requests (the caller's request dies when Push returns, while
-  // sends may still run).
-  std::string lines;
-  std::vector<model::Label> metadata;
-  std::vector<write::ValidatedStream> streams;  // entries point into the arena
+  // The push encoded once, in the write path's wire format, and shared by the per-ingester
+  // requests: the call's own copy of the lines (the caller's request dies when Push returns,
+  // while sends may still run), and the bytes every replica is sent.
+  std::unique_ptr<char[]> wire;
+  std::vector<std::string_view> pieces;  // per stream: its PushRequest field, in `wire`
+  std::vector<std::shared_ptr<const write::StreamLabels>> labels;  // per stream
   std::vector<Send> sends;
 
   struct Tracker {
@@ -153,9 +156,8 @@ struct ReplicatingPusher::Call {
       } else {
         t.last_error = st;
         if (++t.failed == t.max_errors + 1 && failure.ok()) {
-          failure =
-              Status::Unavailable(fmt::format("push to ingesters failed: {}; last error: {}",
-                                              Describe(t, streams[i].labels_text()), st.message()));
+          failure = Status::Unavailable(fmt::format("push to ingesters failed: {}; last error: {}",
+                                                    Describe(t, labels[i]->text), st.message()));
         }
       }
     }
@@ -185,47 +187,39 @@ Status ReplicatingPusher::Push(std::string_view tenant,
   call->tenant = std::string(tenant);
   call->deadline_ns = clock_->NowNanos() + options_.push_timeout_ns;
 
-  // Replication sets first: nothing is copied or sent when one stream has no quorum of healthy
+  // Replication sets first: nothing is encoded or sent when one stream has no quorum of healthy
   // ingesters.
   std::vector<ring::ReplicationSet> sets;
-  std::vector<const write::ValidatedStream*> given;
+  std::vector<size_t> given;  // indexes into `streams` of the streams with entries
   sets.reserve(streams.size());
   given.reserve(streams.size());
-  size_t line_bytes = 0;
-  size_t labels = 0;
-  for (const auto& s : streams) {
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const write::ValidatedStream& s = streams[i];
     if (s.entries.empty()) continue;
     auto set = ring_->Get(ring::TokenFor(tenant, s.labels_text()), ring::Op::kWrite);
     if (!set.ok()) return set.status();
     sets.push_back(std::move(set).value());
-    given.push_back(&s);
-    for (const auto& e : s.entries) {
-      line_bytes += e.line.size();
-      labels += e.metadata.size();
-    }
+    given.push_back(i);
   }
   if (given.empty()) return Status::OK();
 
-  // The copy: reserved up front, so the views taken while filling stay valid.
-  call->lines.reserve(line_bytes);
-  call->metadata.reserve(labels);
-  call->streams.resize(given.size());
-  for (size_t i = 0; i < given.size(); ++i) {
-    write::ValidatedStream& owned = call->streams[i];
-    owned.labels = given[i]->labels;
-    owned.entries.reserve(given[i]->entries.size());
-    for (const auto& e : given[i]->entries) {
-      const size_t at = call->lines.size();
-      call->lines.append(e.line);
-      std::span<const model::Label> md;
-      if (!e.metadata.empty()) {
-        const size_t m = call->metadata.size();
-        call->metadata.insert(call->metadata.end(), e.metadata.begin(), e.metadata.end());
-        md = std::span<const model::Label>(call->metadata.data() + m, e.metadata.size());
-      }
-      owned.entries.push_back(model::EntryView{
-          e.timestamp_ns, std::string_view(call->lines.data() + at, e.line.size()), md});
+  // The encoding, once for every replica. Empty streams are written too (a few bytes of labels)
+  // and never sent: one pass over `streams` keeps the writer's offsets simple.
+  const write::PushRequestWriter writer(streams);
+  call->wire = std::make_unique_for_overwrite<char[]>(writer.size());
+  writer.Write(call->wire.get());
+  call->pieces.reserve(given.size());
+  call->labels.reserve(given.size());
+  size_t at = 0;
+  size_t next = 0;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const size_t n = writer.stream_field_size(i);
+    if (next < given.size() && given[next] == i) {
+      call->pieces.emplace_back(call->wire.get() + at, n);
+      call->labels.push_back(streams[i].labels);
+      ++next;
     }
+    at += n;
   }
 
   // One request per ingester, holding every stream the ingester is a replica of.
@@ -265,7 +259,7 @@ Status ReplicatingPusher::Push(std::string_view tenant,
       if (t.succeeded >= t.quorum) continue;
       std::string msg = fmt::format("push to ingesters timed out after {}: {}",
                                     FormatDuration(options_.push_timeout_ns),
-                                    Call::Describe(t, call->streams[i].labels_text()));
+                                    Call::Describe(t, call->labels[i]->text));
       if (!t.last_error.ok()) msg += "; last error: " + t.last_error.message();
       return Status::Unavailable(std::move(msg));
     }
@@ -285,6 +279,18 @@ void ReplicatingPusher::RunSend(const std::shared_ptr<Call>& call, Send& send) {
   const std::string& addr = send.instance.addr.empty() ? send.instance.id : send.instance.addr;
   metrics::Counter* appends = appends_ ? appends_->WithLabels({addr}) : nullptr;
   metrics::Counter* failures = append_failures_ ? append_failures_->WithLabels({addr}) : nullptr;
+  // The send's request: its streams' pieces of the call's encoding, neighbours joined (an
+  // ingester that holds a replica of every stream sends the whole encoding as one piece).
+  std::vector<std::string_view> pieces;
+  pieces.reserve(send.streams.size());
+  for (uint32_t i : send.streams) {
+    const std::string_view piece = call->pieces[i];
+    if (!pieces.empty() && pieces.back().data() + pieces.back().size() == piece.data()) {
+      pieces.back() = std::string_view(pieces.back().data(), pieces.back().size() + piece.size());
+    } else {
+      pieces.push_back(piece);
+    }
+  }
   std::shared_ptr<write::Pusher> client;
   Status st;
   for (int attempt = 0;; ++attempt) {
@@ -301,13 +307,8 @@ void ReplicatingPusher::RunSend(const std::shared_ptr<Call>& call, Send& send) {
       break;
     }
     if (!client) client = clients_(send.instance);
-    // The ingester may compact `entries` (it drops what it refused), so every attempt gets a
-    // fresh list of views; the bytes stay in the call's arena.
-    std::vector<write::ValidatedStream> batch;
-    batch.reserve(send.streams.size());
-    for (uint32_t i : send.streams) batch.push_back(call->streams[i]);
     if (appends) appends->Inc();
-    st = client ? client->Push(call->tenant, batch)
+    st = client ? client->PushEncoded(call->tenant, pieces)
                 : Status::Unavailable("no client for ingester " + addr);
     if (st.ok()) break;
     if (failures) failures->Inc();

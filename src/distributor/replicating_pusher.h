@@ -11,9 +11,10 @@
 //
 // Push does not wait for the slowest replica: once each stream has its quorum it returns, and
 // the sends still running finish in the background (a hung ingester adds no latency). So the
-// requests own their bytes: Push copies the lines and structured metadata of the call into one
-// arena shared by its per-ingester requests (one copy, whatever the replication factor; labels
-// are shared_ptrs already) before sending anything.
+// requests own their bytes: Push encodes the streams once, in the write path's wire format
+// (write/push_wire.h), into one buffer the call owns, and each ingester's request is the pieces of
+// its streams (write::Pusher::PushEncoded; rpc::RemoteIngester sends them as they are). One
+// encoding and one copy of the lines, whatever the replication factor.
 //
 // Answers, per replica of a stream:
 //   OK                          acknowledged.
@@ -103,7 +104,7 @@ class ReplicatingPusher final : public write::Pusher {
   Status Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) override;
 
  private:
-  struct Call;     // one Push: owned copy of the streams, per-stream quorum tracking
+  struct Call;     // one Push: its encoded streams, per-stream quorum tracking
   struct Send;     // one ingester's part of a Call
   class SendPool;  // the send threads
 

@@ -24,6 +24,7 @@
 #include "ring/ring.h"
 #include "storage/index/index_writer.h"
 #include "storage/test_util.h"
+#include "write/push_wire.h"
 
 namespace sluice::distributor {
 namespace {
@@ -102,13 +103,37 @@ class FaultyPusher final : public write::Pusher {
     return inner_->Push(tenant, streams);
   }
 
+  // Records what was sent, then decodes it into Push (write::Pusher's default).
+  Status PushEncoded(std::string_view tenant, std::span<const std::string_view> encoded) override {
+    {
+      MutexLock lock(&mu_);
+      sent_.emplace_back();
+      for (std::string_view piece : encoded) {
+        sent_.back().bytes.append(piece);
+        sent_.back().pieces.push_back(piece.data());
+      }
+    }
+    return write::Pusher::PushEncoded(tenant, encoded);
+  }
+
+  // What each PushEncoded call was handed: the request's bytes, and where its pieces were.
+  struct Sent {
+    std::string bytes;
+    std::vector<const char*> pieces;
+  };
+  std::vector<Sent> sent() const EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    return sent_;
+  }
+
  private:
   write::Pusher* const inner_;
   std::atomic<int64_t> delay_ms_{0};
   std::atomic<int> calls_{0};
   std::atomic<int> finished_{0};
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar released_;
+  std::vector<Sent> sent_ GUARDED_BY(mu_);
   Status fail_ GUARDED_BY(mu_);
   int fail_times_ GUARDED_BY(mu_) = 0;
   bool blocked_ GUARDED_BY(mu_) = false;
@@ -253,6 +278,47 @@ TEST_F(ReplicatingPusherTest, EveryReplicaGetsEveryStreamWhenAllAreUp) {
   }
   EXPECT_EQ(Counter("loki_distributor_ingester_appends_total", 0), 1);
   EXPECT_EQ(Counter("loki_distributor_ingester_append_failures_total", 0), 0);
+}
+
+TEST_F(ReplicatingPusherTest, StreamsAreEncodedOnceAndTheSameBytesSentToEveryReplica) {
+  Start(3, 3);
+  auto streams = AbcStreams();
+  streams.insert(streams.begin() + 1, MakeStream(R"({app="empty"})", {}));  // not sent
+  ASSERT_TRUE(pusher_->Push("t", streams).ok());
+  streams.erase(streams.begin() + 1);
+  const std::string want = write::EncodePushRequest(streams);
+  const char* buffer = nullptr;
+  for (auto& n : nodes_) {
+    ASSERT_TRUE(WaitFor([&] { return n->net->finished() == 1; }));
+    auto sent = n->net->sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].bytes, want);
+    // Every replica's request is in the one encoding of the call: the same first piece; the
+    // empty stream between the first two splits the request in two.
+    ASSERT_EQ(sent[0].pieces.size(), 2u);
+    if (buffer == nullptr) buffer = sent[0].pieces[0];
+    EXPECT_EQ(sent[0].pieces[0], buffer);
+    EXPECT_EQ(n->Streams(), kAbc);
+  }
+}
+
+TEST_F(ReplicatingPusherTest, ReplicasOfDifferentStreamsGetTheirStreamsOnly) {
+  Start(5, 1);
+  std::vector<write::ValidatedStream> streams;
+  for (int i = 0; i < 20; ++i) {
+    streams.push_back(
+        MakeStream("{app=\"s" + std::to_string(i) + "\"}", {{kT0, "line-" + std::to_string(i)}}));
+  }
+  ASSERT_TRUE(pusher_->Push("t", streams).ok());
+  std::map<std::string, std::vector<std::string>> all;
+  for (int k = 0; k < static_cast<int>(nodes_.size()); ++k) {
+    for (const auto& [labels, lines] : nodes_[k]->Streams()) {
+      EXPECT_EQ(Replicas(labels), std::set<int>{k}) << labels;
+      all[labels] = lines;
+    }
+  }
+  ASSERT_EQ(all.size(), 20u);
+  EXPECT_EQ(all[R"({app="s7"})"], std::vector<std::string>{"line-7"});
 }
 
 TEST_F(ReplicatingPusherTest, OneFailingReplicaStillMakesQuorum) {

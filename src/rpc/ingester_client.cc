@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "metrics/metrics.h"
 #include "rpc/convert.h"
 #include "rpc/status.h"
+#include "write/push_wire.h"
 
 namespace sluice::rpc {
 
@@ -242,6 +244,26 @@ void RemoteIngester::NoteHeartbeat(int64_t unix_seconds) {
 }
 
 Status RemoteIngester::Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) {
+  write::PushRequestWriter writer(streams);
+  return SendPush(tenant, writer.size(), [&](char* out) { writer.Write(out); });
+}
+
+Status RemoteIngester::PushEncoded(std::string_view tenant,
+                                   std::span<const std::string_view> encoded) {
+  size_t size = 0;
+  for (std::string_view piece : encoded) size += piece.size();
+  // One copy of the pieces, not a re-encoding: gRPC owns (and may keep) the buffer it sends,
+  // while the pieces are borrowed for the call only.
+  return SendPush(tenant, size, [&](char* out) {
+    for (std::string_view piece : encoded) {
+      if (!piece.empty()) std::memcpy(out, piece.data(), piece.size());
+      out += piece.size();
+    }
+  });
+}
+
+Status RemoteIngester::SendPush(std::string_view tenant, size_t size,
+                                const std::function<void(char*)>& write) {
   std::optional<Bulkhead::Slot> slot = bulkhead_.TryAcquire();
   if (!slot) {
     return Status::Unavailable("ingester " + address_ + ": " +
@@ -255,9 +277,8 @@ Status RemoteIngester::Push(std::string_view tenant, std::vector<write::Validate
                                ": circuit breaker open after repeated failures");
   }
   // One buffer of exactly the request's size, handed to gRPC without another copy.
-  PushRequestWriter writer(streams);
-  grpc::Slice slice(grpc_slice_malloc(writer.size()), grpc::Slice::STEAL_REF);
-  writer.Write(reinterpret_cast<char*>(const_cast<uint8_t*>(slice.begin())));
+  grpc::Slice slice(grpc_slice_malloc(size), grpc::Slice::STEAL_REF);
+  write(reinterpret_cast<char*>(const_cast<uint8_t*>(slice.begin())));
   grpc::ByteBuffer request(&slice, 1);
   grpc::ClientContext ctx;
   (void)Prepare(&ctx, tenant, read::Deadline{}, remote_timeout_ns_);

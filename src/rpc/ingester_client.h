@@ -19,8 +19,10 @@
 // connection stream and belong to one thread, as read::StreamSource's iterators do.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +48,8 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
 
   // write::Pusher: the ingester's answer (OK once its WAL has the entries, or its error).
   Status Push(std::string_view tenant, std::vector<write::ValidatedStream>& streams) override;
+  // The pieces sent as one request, copied into it as they are (no re-encoding).
+  Status PushEncoded(std::string_view tenant, std::span<const std::string_view> encoded) override;
 
   // read::StreamSource. Its reads count into the stats' ingester section; what the remote
   // ingester read (chunks, head lines) does not travel back yet.
@@ -75,6 +79,9 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   uint64_t peak_buffered_entries() const { return peak_buffered_.load(); }
 
  private:
+  // One push request of `size` bytes, written by `write` into gRPC's buffer, under the
+  // bulkhead, the circuit breaker and remote_timeout.
+  Status SendPush(std::string_view tenant, size_t size, const std::function<void(char*)>& write);
   Result<std::vector<std::string>> Label(const read::SelectRequest& req, std::string_view tenant,
                                          bool values, std::string_view name);
 
@@ -82,8 +89,9 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   const int64_t remote_timeout_ns_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::sluice::ingester::v1::Ingester::Stub> stub_;
-  // Ingester.Push called with the request's bytes as encoded by PushRequestWriter (rpc/convert.h),
-  // where the stub would build a logproto::PushRequest first: the same method, the same bytes.
+  // Ingester.Push called with the request's bytes as encoded by write::PushRequestWriter
+  // (write/push_wire.h), where the stub would build a logproto::PushRequest first: the same method,
+  // the same bytes.
   std::unique_ptr<grpc::internal::RpcMethod> push_method_;
   CircuitBreaker breaker_;
   Bulkhead bulkhead_;

@@ -21,6 +21,7 @@
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
 #include "storage/test_util.h"
+#include "write/push_wire.h"
 
 namespace sluice::rpc {
 namespace {
@@ -205,7 +206,7 @@ TEST_F(IngesterRpcTest, ALokiClientsPushStoresWhatTheClientsPushStores) {
   };
   batch[0].entries[0].metadata = metadata.emplace_back(std::vector<model::Label>{{"k", "v"}});
   logproto::PushRequest proto;
-  ToProto(batch, &proto);
+  write::ToProto(batch, &proto);
   auto stub = pb::Ingester::NewStub(
       grpc::CreateChannel(Address(server_->port()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
@@ -214,15 +215,25 @@ TEST_F(IngesterRpcTest, ALokiClientsPushStoresWhatTheClientsPushStores) {
   grpc::Status gs = stub->Push(&ctx, proto, &resp);
   ASSERT_TRUE(gs.ok()) << gs.error_message();
   ASSERT_TRUE(remote_->Push("sluice", batch).ok());
+  // Pre-encoded, one piece per stream, as the replicating distributor sends them.
+  std::vector<std::string> encoded;
+  for (const auto& s : batch) {
+    encoded.push_back(write::EncodePushRequest(std::span<const write::ValidatedStream>(&s, 1)));
+  }
+  const std::vector<std::string_view> pieces(encoded.begin(), encoded.end());
+  ASSERT_TRUE(remote_->PushEncoded("encoded", pieces).ok());
 
   read::SelectRequest req = Select(R"({app=~".+"})", model::Direction::kForward);
   req.tenants = {"loki"};
   auto from_loki = ingester_->SelectLogs(req);
   req.tenants = {"sluice"};
   auto from_sluice = ingester_->SelectLogs(req);
-  ASSERT_TRUE(from_loki.ok() && from_sluice.ok());
+  req.tenants = {"encoded"};
+  auto from_encoded = ingester_->SelectLogs(req);
+  ASSERT_TRUE(from_loki.ok() && from_sluice.ok() && from_encoded.ok());
   const std::string got = RenderRead(from_loki->get());
   EXPECT_EQ(got, RenderRead(from_sluice->get()));
+  EXPECT_EQ(got, RenderRead(from_encoded->get()));
   EXPECT_NE(got.find(" one k=v\n"), std::string::npos) << got;
   EXPECT_NE(got.find(" later\n"), std::string::npos) << got;
 }

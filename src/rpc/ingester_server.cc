@@ -297,8 +297,8 @@ grpc::Status IngesterService::Push(grpc::ServerContext* ctx, const grpc::ByteBuf
   if (!request->TrySingleSlice(&bytes).ok() && !request->DumpToSingleSlice(&bytes).ok()) {
     return ToGrpcStatus(Status::Internal("cannot read the push request's bytes"));
   }
-  ReceivedPush push;
-  Status st = DecodePushRequest(
+  write::ReceivedPush push;
+  Status st = write::DecodePushRequest(
       std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()), &labels_,
       &push);
   if (st.ok()) st = pusher_->Push(*tenant, push.streams);

@@ -25,13 +25,14 @@
 #include "common/status.h"
 #include "read/read.h"
 #include "rpc/convert.h"
+#include "write/push_wire.h"
 #include "write/pusher.h"
 
 namespace sluice::rpc {
 
 // The methods and messages of ingester.proto's Ingester service, with Push taking the request's
-// bytes (grpc::ByteBuffer) instead of a parsed logproto::PushRequest: DecodePushRequest
-// (rpc/convert.h) reads the lines in place where protobuf would allocate several objects per
+// bytes (grpc::ByteBuffer) instead of a parsed logproto::PushRequest: write::DecodePushRequest
+// (write/push_wire.h) reads the lines in place where protobuf would allocate several objects per
 // line. Hence a grpc::Service whose methods are registered here, not the generated
 // Ingester::Service; clients call it with the generated stub or RemoteIngester alike.
 class IngesterService final : public grpc::Service {
@@ -72,7 +73,7 @@ class IngesterService final : public grpc::Service {
   read::StreamSource* source_;
   const size_t batch_bytes_;
   Counters counters_;
-  LabelsCache labels_;                     // the pushed streams' labels
+  write::LabelsCache labels_;              // the pushed streams' labels
   std::vector<std::string> method_names_;  // gRPC keeps pointers to them
 };
 

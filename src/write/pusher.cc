@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "write/push_wire.h"
+
 namespace sluice::write {
 
 std::shared_ptr<const StreamLabels> StreamLabels::Make(model::LabelSet labels) {
@@ -10,6 +12,12 @@ std::shared_ptr<const StreamLabels> StreamLabels::Make(model::LabelSet labels) {
   made->text = made->labels.ToString();
   made->fingerprint = made->labels.Fingerprint();
   return made;
+}
+
+Status Pusher::PushEncoded(std::string_view tenant, std::span<const std::string_view> encoded) {
+  ReceivedPush push;
+  SLUICE_RETURN_IF_ERROR(DecodePushRequest(encoded, nullptr, &push));
+  return Push(tenant, push.streams);
 }
 
 void ErrorCollector::Add(const Status& status) {

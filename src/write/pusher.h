@@ -5,6 +5,7 @@
 // client. Below both, so neither depends on the other.
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,13 @@ class Pusher {
   // On return each stream's `entries` holds the entries stored by this call (refused and
   // duplicate ones removed), which is what a tee behind it (pattern::TeePusher) reads.
   virtual Status Push(std::string_view tenant, std::vector<ValidatedStream>& streams) = 0;
+
+  // The same push, its streams already encoded in the write path's wire format
+  // (write/push_wire.h): `encoded` are pieces of a logproto.PushRequest, whole fields each, whose
+  // concatenation is the request. The replicating distributor encodes a push once and hands the
+  // same bytes to every replica. A remote pusher sends them as they are; the default decodes
+  // them and calls Push (malformed bytes are InvalidArgument). The bytes are borrowed for the call.
+  virtual Status PushEncoded(std::string_view tenant, std::span<const std::string_view> encoded);
 };
 
 // Loki's grouping of several errors: identical messages counted, groups joined by "; ".

@@ -1,24 +1,22 @@
-// The push path's hand-written wire format (rpc/convert.h) against protobuf's generated
+// The write path's hand-written wire format (write/push_wire.h) against protobuf's generated
 // logproto::PushRequest: the encoder writes the same bytes, the decoder reads what the generated
 // parser reads.
 
-#include "rpc/convert.h"
+#include "write/push_wire.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
 #include <random>
 
+#include "common/clock.h"
 #include "common/coding.h"
-#include "ingester/test_util.h"
 
-namespace sluice::rpc {
+namespace sluice::write {
 namespace {
 
-using ::sluice::ingester::testing::MakeStream;
-
 // What a decoded stream says, one line per entry, as the generated parser's message says it.
-std::string Render(const std::vector<write::ValidatedStream>& streams) {
+std::string Render(const std::vector<ValidatedStream>& streams) {
   std::string out;
   for (const auto& s : streams) {
     out += s.labels_text() + "\n";
@@ -51,8 +49,8 @@ class PushWireTest : public ::testing::Test {
  protected:
   // Streams with the cases the encoding has: timestamps before 1970, on a second, at 0; empty
   // lines; metadata with empty names or values; lines long enough for multi-byte lengths.
-  std::vector<write::ValidatedStream> Sample() {
-    std::vector<write::ValidatedStream> streams = {
+  std::vector<ValidatedStream> Sample() {
+    std::vector<ValidatedStream> streams = {
         MakeStream(R"({app="a"})", {{1'700'000'000'123'456'789, "one"},
                                     {1'700'000'001'000'000'000, ""},
                                     {0, "at zero"},
@@ -68,15 +66,27 @@ class PushWireTest : public ::testing::Test {
     return streams;
   }
 
+  // The entries borrow their lines and metadata from the fixture.
+  ValidatedStream MakeStream(const std::string& labels_text,
+                             std::vector<std::pair<int64_t, std::string>> lines) {
+    ValidatedStream vs;
+    vs.labels = StreamLabels::Make(*model::ParseLabels(labels_text));
+    for (auto& [ts, line] : lines) {
+      vs.entries.push_back(model::EntryView{ts, lines_.emplace_back(std::move(line)), {}});
+    }
+    return vs;
+  }
+
   std::span<const model::Label> Metadata(std::vector<model::Label> labels) {
     return metadata_.emplace_back(std::move(labels));
   }
 
+  std::deque<std::string> lines_;
   std::deque<std::vector<model::Label>> metadata_;
 };
 
 TEST_F(PushWireTest, EncoderWritesWhatProtobufSerializes) {
-  std::vector<write::ValidatedStream> streams = Sample();
+  std::vector<ValidatedStream> streams = Sample();
   logproto::PushRequest reference;
   ToProto(streams, &reference);
   std::string want;
@@ -94,8 +104,66 @@ TEST_F(PushWireTest, EncoderWritesWhatProtobufSerializes) {
   EXPECT_EQ(EncodePushRequest({}), "");
 }
 
+TEST_F(PushWireTest, WritersPiecesAreOneStreamRequestsThatConcatenateToTheRequest) {
+  std::vector<ValidatedStream> streams = Sample();
+  PushRequestWriter writer(streams);
+  std::string bytes(writer.size(), '\0');
+  writer.Write(bytes.data());
+  size_t at = 0;
+  std::vector<std::string_view> pieces;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const std::string_view piece(bytes.data() + at, writer.stream_field_size(i));
+    at += piece.size();
+    EXPECT_EQ(piece, EncodePushRequest(std::span<const ValidatedStream>(&streams[i], 1)));
+    pieces.push_back(piece);
+  }
+  EXPECT_EQ(at, bytes.size());
+
+  // A replica's request: some pieces, in any order, decoded in place without joining them.
+  std::vector<std::string_view> some = {pieces[1], pieces[0]};
+  ReceivedPush got;
+  ASSERT_TRUE(DecodePushRequest(some, nullptr, &got).ok());
+  std::vector<ValidatedStream> want = {streams[1], streams[0]};
+  EXPECT_EQ(Render(got.streams), Render(want));
+  const std::string_view line = got.streams[0].entries[1].line;
+  EXPECT_GE(line.data(), bytes.data());
+  EXPECT_LE(line.data() + line.size(), bytes.data() + bytes.size());
+  // Metadata of entries in several pieces all point at the right labels.
+  EXPECT_EQ(got.streams[0].entries[1].metadata[0].value, std::string(200, 'v'));
+  EXPECT_EQ(got.streams[1].entries[0].metadata[0].value, "abc");
+}
+
+// A pusher that only implements Push: PushEncoded's default hands it the decoded streams.
+class RecordingPusher final : public Pusher {
+ public:
+  Status Push(std::string_view tenant, std::vector<ValidatedStream>& streams) override {
+    tenant_ = std::string(tenant);
+    rendered_ = Render(streams);
+    return status_;
+  }
+  std::string tenant_;
+  std::string rendered_;
+  Status status_;
+};
+
+TEST_F(PushWireTest, DefaultPushEncodedDecodesAndPushes) {
+  std::vector<ValidatedStream> streams = Sample();
+  const std::string a = EncodePushRequest(std::span<const ValidatedStream>(streams).first(1));
+  const std::string b = EncodePushRequest(std::span<const ValidatedStream>(streams).subspan(1));
+  RecordingPusher pusher;
+  const std::vector<std::string_view> pieces = {a, b};
+  ASSERT_TRUE(pusher.PushEncoded("tenant-1", pieces).ok());
+  EXPECT_EQ(pusher.tenant_, "tenant-1");
+  EXPECT_EQ(pusher.rendered_, Render(streams));
+
+  pusher.status_ = Status::RateLimited("slow down");
+  EXPECT_EQ(pusher.PushEncoded("t", pieces).code(), StatusCode::kRateLimited);
+  const std::vector<std::string_view> bad = {a.substr(0, a.size() - 1)};
+  EXPECT_EQ(pusher.PushEncoded("t", bad).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(PushWireTest, DecoderReadsWhatTheGeneratedParserReads) {
-  std::vector<write::ValidatedStream> streams = Sample();
+  std::vector<ValidatedStream> streams = Sample();
   logproto::PushRequest reference;
   ToProto(streams, &reference);
   const std::string bytes = reference.SerializeAsString();
@@ -149,7 +217,7 @@ TEST_F(PushWireTest, DecoderFollowsProtobufOnUnusualButValidBytes) {
 }
 
 TEST_F(PushWireTest, MalformedBytesAreRefusedAsTheGeneratedParserRefusesThem) {
-  std::vector<write::ValidatedStream> streams = Sample();
+  std::vector<ValidatedStream> streams = Sample();
   const std::string bytes = EncodePushRequest(streams);
   // Every truncation, and seeded random corruptions: ours fails exactly when protobuf's does
   // (and then with InvalidArgument), and agrees on the content when both succeed.
@@ -197,4 +265,4 @@ TEST_F(PushWireTest, LabelsAreParsedOncePerTextAndBadOnesRefused) {
 }
 
 }  // namespace
-}  // namespace sluice::rpc
+}  // namespace sluice::write
