@@ -21,6 +21,7 @@
 #include "ring/ring.h"
 #include "rpc/ingester_client.h"
 #include "rpc/ingester_server.h"
+#include "rpc/test_util.h"
 #include "storage/index/index_writer.h"
 #include "storage/test_util.h"
 
@@ -31,38 +32,9 @@ using ::sluice::ingester::testing::kSecond;
 using ::sluice::ingester::testing::kT0;
 using ::sluice::ingester::testing::MakeStream;
 
-std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-// Every entry of a read, one line each: labels, timestamp, line, metadata.
-std::string RenderRead(iter::EntryIterator* it) {
-  std::string out;
-  while (it->Next()) {
-    out +=
-        it->Labels().ToString() + " " + std::to_string(it->At().timestamp_ns) + " " + it->At().line;
-    for (const auto& m : it->At().metadata) out += " " + m.name + "=" + m.value;
-    out += "\n";
-  }
-  if (!it->Error().ok()) out += "ERROR " + it->Error().ToString();
-  return out;
-}
-
-std::string Render(const querier::QueryResult& r) {
-  std::string out;
-  for (const auto& s : r.streams) {
-    out += s.labels.ToString() + "\n";
-    for (const auto& e : s.entries) {
-      out += std::to_string(e.timestamp_ns) + " " + e.line;
-      for (const auto& m : e.metadata) out += " " + m.name + "=" + m.value;
-      out += "\n";
-    }
-  }
-  for (const auto& s : r.series) {
-    out += s.labels.ToString() + "\n";
-    for (const auto& p : s.points)
-      out += std::to_string(p.ts_ms) + " " + std::to_string(p.value) + "\n";
-  }
-  return out;
-}
+using test::Address;
+using test::Render;
+using test::RenderRead;
 
 // Random entries of three streams over 10 s (equal timestamps and repeated lines included), some
 // with structured metadata. The same seed gives the same batch: what a distributor sends to
