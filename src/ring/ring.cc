@@ -154,7 +154,6 @@ void Ring::WatchLoop() {
     // A watch window that ended normally needs no re-read; a broken one does (changes may have
     // been missed while it was down).
     synced = st.ok();
-    if (synced) MarkKvReached();
     if (!st.ok() && !stop_) {
       MarkKvLost();
       spdlog::warn("msg=\"ring watch broke\" ring={} err=\"{}\"", options_.name, st.message());
@@ -171,18 +170,19 @@ void Ring::MarkKvReached() {
   const int64_t lost_at = kv_lost_at_ns_.exchange(0);
   if (lost_at == 0) return;
   const int64_t now = clock_->NowNanos();
-  MutexLock lock(&mu_);
   outage_ns_ = now - lost_at;
   reached_again_at_ns_ = now;
 }
 
+// Lock-free: every Get (one per stream of a push) asks. The two values change together only
+// once per outage; a read that mixes them judges against now, as without an outage.
 int64_t Ring::HealthNow() const {
   const int64_t lost_at = kv_lost_at_ns_.load();
   if (lost_at != 0) return lost_at;
   const int64_t now = clock_->NowNanos();
-  MutexLock lock(&mu_);
-  if (outage_ns_ > 0 && now - reached_again_at_ns_ < options_.heartbeat_timeout_ns) {
-    return now - outage_ns_;
+  const int64_t outage = outage_ns_.load();
+  if (outage > 0 && now - reached_again_at_ns_.load() < options_.heartbeat_timeout_ns) {
+    return now - outage;
   }
   return now;
 }

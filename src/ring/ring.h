@@ -124,9 +124,9 @@ class Ring {
   // was lost: no instance could heartbeat, so the cached ring stays as healthy as it was then
   // (pushes keep their replicas through an etcd restart). For heartbeat_timeout after it is
   // reached again, now minus the outage, so instances have time to heartbeat again.
-  int64_t HealthNow() const EXCLUDES(mu_);
+  int64_t HealthNow() const;
   void MarkKvLost();
-  void MarkKvReached() EXCLUDES(mu_);
+  void MarkKvReached();
 
   KvStore* const kv_;
   const RingOptions options_;
@@ -134,8 +134,8 @@ class Ring {
   mutable Mutex mu_;
   std::shared_ptr<const State> state_ GUARDED_BY(mu_);
   std::atomic<int64_t> kv_lost_at_ns_{0};  // 0: reachable
-  int64_t outage_ns_ GUARDED_BY(mu_) = 0;
-  int64_t reached_again_at_ns_ GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> outage_ns_{0};
+  std::atomic<int64_t> reached_again_at_ns_{0};
   std::atomic<bool> stop_{false};
   std::thread watcher_;
   metrics::Family<metrics::Gauge>* members_ = nullptr;
