@@ -132,7 +132,7 @@ Status App::Impl::BuildRings() {
   if (targets().distributor) {
     SLUICE_ASSIGN_OR_RETURN(distributor_kv, ring::NewKvStore(rc.distributor_kvstore));
     ring::RingOptions dro;
-    dro.key = rc.distributor_kvstore.prefix + "distributor";
+    dro.key = ring::DistributorRingKey(rc.distributor_kvstore);
     dro.name = "distributor";
     dro.heartbeat_timeout_ns = rc.lifecycler.heartbeat_timeout;
     dro.replication_factor = 1;
@@ -285,7 +285,7 @@ Status App::Impl::StartLifecyclers() {
   }
   if (distributor_kv) {
     ring::LifecyclerOptions lo;
-    lo.key = config.ring.distributor_kvstore.prefix + "distributor";
+    lo.key = ring::DistributorRingKey(config.ring.distributor_kvstore);
     lo.ring_name = "distributor";
     lo.id = config.ring.lifecycler.id;
     lo.addr = InstanceAddr(config, server->port());

@@ -20,6 +20,10 @@ Result<KvStorePtr> NewKvStore(const config::KvStoreConfig& kvstore) {
 
 std::string RingKey(const config::KvStoreConfig& kvstore) { return kvstore.prefix + "ring"; }
 
+std::string DistributorRingKey(const config::KvStoreConfig& kvstore) {
+  return kvstore.prefix + "distributor";
+}
+
 RingOptions RingOptionsFrom(const config::RingConfig& config) {
   RingOptions o;
   o.key = RingKey(config.lifecycler.kvstore);

@@ -13,6 +13,8 @@ namespace sluice::ring {
 Result<KvStorePtr> NewKvStore(const config::KvStoreConfig& kvstore);
 // The ingester ring's key: <kvstore.prefix>ring (Loki's "collectors/ring").
 std::string RingKey(const config::KvStoreConfig& kvstore);
+// The distributors' ring key: <kvstore.prefix>distributor (Loki's).
+std::string DistributorRingKey(const config::KvStoreConfig& kvstore);
 RingOptions RingOptionsFrom(const config::RingConfig& config);
 // `addr` is what other components dial to reach this instance.
 LifecyclerOptions LifecyclerOptionsFrom(const config::RingConfig& config, std::string addr);
