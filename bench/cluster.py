@@ -96,19 +96,7 @@ def check_ports(first, count):
 
 def metrics_of(port):
     """A /metrics page summed over label sets: {name: value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
-        try:
-            out[name] = out.get(name, 0.0) + float(value)
-        except ValueError:
-            pass
-    return out
+    return run.metrics_at(f"http://127.0.0.1:{port}/metrics")
 
 
 # --- deployments -------------------------------------------------------------------------------

@@ -124,6 +124,23 @@ limits_config:
 STARTED = []  # every Server started, so a failure anywhere still stops them
 
 
+
+def metrics_at(url):
+    """A /metrics page summed over label sets: {name: value}."""
+    with urllib.request.urlopen(url, timeout=30) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{", 1)[0]
+        try:
+            out[name] = out.get(name, 0.0) + float(value)
+        except ValueError:
+            pass
+    return out
+
 class Server:
     """One sluice process on 127.0.0.1 with its own data directory."""
 
@@ -177,19 +194,7 @@ class Server:
         return proc_status_kb(self.pid, "VmHWM") * 1024
 
     def metrics(self):
-        with urllib.request.urlopen(self.url("/metrics"), timeout=30) as r:
-            text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            name_labels, _, value = line.rpartition(" ")
-            name = name_labels.split("{", 1)[0]
-            try:
-                out[name] = out.get(name, 0.0) + float(value)
-            except ValueError:
-                pass
-        return out
+        return metrics_at(self.url("/metrics"))
 
     def post(self, path, timeout=600):
         req = urllib.request.Request(self.url(path), data=b"", method="POST")
