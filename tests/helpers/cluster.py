@@ -17,6 +17,8 @@ import random
 import signal
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import requests
@@ -162,9 +164,6 @@ class PushLoad:
 
     def __init__(self, front, run, threads=3, batch=10, interval=0.05, max_seconds=300,
                  max_pushes=20000, timeout=30):
-        import threading
-        import time
-
         self.front, self.run, self.batch, self.interval = front, run, batch, interval
         self.max_seconds, self.max_pushes, self.timeout = max_seconds, max_pushes, timeout
         self.acked = {k: [] for k in range(threads)}    # thread -> [(ts, line)]
@@ -183,8 +182,6 @@ class PushLoad:
         return '{job="load", run="%s", thread="%d"}' % (self.run, k)
 
     def _loop(self, k):
-        import time
-
         t0 = time.monotonic()
         seq = 0
         for _ in range(self.max_pushes):
@@ -231,11 +228,9 @@ class PushLoad:
         with self._lock:
             return [f for f in self.failures if t0 <= f[0] <= t1]
 
-    def verify(self, query_front=None, extra_ok=True):
+    def verify(self, query_front=None):
         """Every acknowledged line is returned exactly once. Returns (acked, found) counts.
         Lines of failed pushes may be present (a 5xx push can be stored in part)."""
-        import time
-
         front = query_front or self.front
         end = time.time_ns() + 60_000_000_000
         total_acked = total_found = 0
