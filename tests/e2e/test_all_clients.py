@@ -234,7 +234,10 @@ def world(tmp_path_factory):
     rsyslog = agent = None
     tails = []
     try:
-        t0_ns = time.time_ns()
+        # From the start of this second: RFC 3164 syslog timestamps carry whole seconds, so a
+        # line rsyslog stamps in the second the tails start is dated before a start with
+        # nanoseconds, and no tail would be asked for it.
+        t0_ns = time.time_ns() // 1_000_000_000 * 1_000_000_000
         tails = [TailReader(sluice, c, t0_ns) for c in clients.values()]
         agent_cfg = agent_config(sluice.url + "/loki/api/v1/push", d / "positions.yaml",
                                  files=[str(log_path)],
