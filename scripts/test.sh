@@ -12,8 +12,11 @@ git ls-files -z '*.h' '*.cc' | xargs -0 clang-format --dry-run --Werror
 scripts/build.sh build
 
 echo "== unit tests"
-# The ring's etcd tests start /usr/bin/etcd; here a missing etcd is a failure, not a skip.
+# The ring's etcd tests start /usr/bin/etcd and the object store's S3 tests start s3rver (npm);
+# here a missing one is a failure, not a skip.
 export SLUICE_REQUIRE_ETCD=1
+scripts/node-deps.sh
+export SLUICE_S3RVER="$PWD/tests/e2e/node/node_modules/.bin/s3rver"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 
 echo "== clang build with thread-safety analysis"
