@@ -198,6 +198,53 @@ void VisitKvStore(KvStoreConfig& k, V& v) {
 }
 
 template <typename V>
+void VisitCache(CacheConfig& c, V& v) {
+  v.Section("embedded_cache", [&] {
+    v.Field("enabled", c.embedded_cache.enabled);
+    v.Field("max_size_mb", c.embedded_cache.max_size_mb);
+    v.Field("ttl", DurationField{&c.embedded_cache.ttl});
+  });
+  v.Section("memcached", [&] {
+    v.Field("expiration", DurationField{&c.memcached.expiration});
+    v.Field("batch_size", c.memcached.batch_size);
+    v.Field("parallelism", c.memcached.parallelism);
+  });
+  v.Section("memcached_client", [&] {
+    v.Field("addresses", c.memcached_client.addresses);
+    v.Field("host", c.memcached_client.host);
+    v.Field("service", c.memcached_client.service);
+    v.Field("timeout", DurationField{&c.memcached_client.timeout});
+    v.Field("max_item_size", BytesField{&c.memcached_client.max_item_size});
+  });
+  v.Field("default_validity", DurationField{&c.default_validity});
+}
+
+// common.storage.s3 and storage_config.aws: one block under two names.
+template <typename V>
+void VisitS3(Config::Storage::S3& s3, V& v) {
+  v.Field("s3", s3.s3);
+  v.Field("endpoint", s3.endpoint);
+  v.Field("region", s3.region);
+  v.Field("bucketnames", s3.bucketnames);
+  v.Field("access_key_id", s3.access_key_id);
+  v.Field("secret_access_key", s3.secret_access_key);
+  v.Field("session_token", s3.session_token);
+  v.Field("s3forcepathstyle", s3.s3forcepathstyle);
+  v.Field("insecure", s3.insecure);
+  v.Section("http_config", [&] {
+    v.Field("idle_conn_timeout", DurationField{&s3.http_config.idle_conn_timeout});
+    v.Field("response_header_timeout", DurationField{&s3.http_config.response_header_timeout});
+    v.Field("insecure_skip_verify", s3.http_config.insecure_skip_verify);
+    v.Field("ca_file", s3.http_config.ca_file);
+  });
+  v.Section("backoff_config", [&] {
+    v.Field("min_period", DurationField{&s3.backoff_config.min_period});
+    v.Field("max_period", DurationField{&s3.backoff_config.max_period});
+    v.Field("max_retries", s3.backoff_config.max_retries);
+  });
+}
+
+template <typename V>
 void VisitConfig(Config& c, V& v) {
   v.Field("target", c.target);
   v.Field("auth_enabled", c.auth_enabled);
@@ -217,6 +264,7 @@ void VisitConfig(Config& c, V& v) {
     v.Field("path_prefix", c.common.path_prefix);
     v.Section("storage", [&] {
       v.Section("filesystem", [&] { v.Field("chunks_directory", c.storage.chunks_directory); });
+      v.Section("s3", [&] { VisitS3(c.storage.s3, v); });
     });
     v.Field("replication_factor", c.ring.common_replication_factor);
     v.Field("instance_addr", c.ring.instance_addr);
@@ -237,6 +285,7 @@ void VisitConfig(Config& c, V& v) {
   v.Section("ingester", [&] {
     auto& i = c.ingester;
     v.Field("chunk_idle_period", DurationField{&i.chunk_idle_period});
+    v.Field("chunk_idle_min_size", BytesField{&i.chunk_idle_min_size});
     v.Field("chunk_block_size", BytesField{&i.chunk_block_size});
     v.Field("chunk_target_size", BytesField{&i.chunk_target_size});
     v.Field("chunk_encoding", i.chunk_encoding);
@@ -249,6 +298,11 @@ void VisitConfig(Config& c, V& v) {
     v.Field("chunk_retain_period", DurationField{&i.chunk_retain_period});
     v.Field("flush_check_period", DurationField{&i.flush_check_period});
     v.Field("concurrent_flushes", i.concurrent_flushes);
+    v.Section("flush_op_backoff", [&] {
+      v.Field("min_period", DurationField{&i.flush_op_backoff.min_period});
+      v.Field("max_period", DurationField{&i.flush_op_backoff.max_period});
+      v.Field("max_retries", i.flush_op_backoff.max_retries);
+    });
     v.Field("concurrency", i.concurrency);
     v.Field("max_returned_stream_errors", i.max_returned_stream_errors);
     v.Section("wal", [&] {
@@ -283,6 +337,31 @@ void VisitConfig(Config& c, V& v) {
     v.Field("max_concurrent", c.querier.max_concurrent);
     v.Field("index_refresh_interval", DurationField{&c.querier.index_refresh_interval});
     v.Field("query_ingesters_within", DurationField{&c.querier.query_ingesters_within});
+  });
+  v.Section("storage_config", [&] {
+    v.Section("aws", [&] { VisitS3(c.storage.s3, v); });
+    v.Section("index_queries_cache_config",
+              [&] { VisitCache(c.storage.index_queries_cache_config, v); });
+  });
+  v.Section("chunk_store_config", [&] {
+    v.Section("chunk_cache_config",
+              [&] { VisitCache(c.chunk_store_config.chunk_cache_config, v); });
+  });
+  v.Section("query_range", [&] {
+    v.Field("cache_results", c.query_range.cache_results);
+    v.Section("results_cache", [&] {
+      v.Section("cache", [&] { VisitCache(c.query_range.results_cache.cache, v); });
+    });
+  });
+  v.Section("compactor", [&] {
+    auto& k = c.compactor;
+    v.Field("working_directory", k.working_directory);
+    v.Field("compaction_interval", DurationField{&k.compaction_interval});
+    v.Field("retention_enabled", k.retention_enabled);
+    v.Field("retention_delete_delay", DurationField{&k.retention_delete_delay});
+    v.Field("retention_delete_worker_count", k.retention_delete_worker_count);
+    v.Field("delete_request_store", k.delete_request_store);
+    v.Field("delete_request_cancel_period", DurationField{&k.delete_request_cancel_period});
   });
   v.Section("frontend",
             [&] { v.Field("max_outstanding_per_tenant", c.frontend.max_outstanding_per_tenant); });
@@ -343,6 +422,48 @@ void VisitConfig(Config& c, V& v) {
 
 }  // namespace
 
+// Loki's storage_config.aws.s3 URL: s3://[key:secret@]region/bucket, or an S3-compatible
+// server's http(s)://[key:secret@]host[:port]/bucket. Fields set explicitly win.
+Status ApplyS3Url(Config::Storage::S3* s3) {
+  if (s3->s3.empty()) return Status::OK();
+  std::string_view url = s3->s3;
+  const size_t scheme_end = url.find("://");
+  const std::string_view scheme =
+      scheme_end == std::string_view::npos ? "" : url.substr(0, scheme_end);
+  if (scheme != "s3" && scheme != "http" && scheme != "https") {
+    return Status::InvalidArgument(fmt::format(
+        "storage_config.aws.s3: \"{}\" is not s3://region/bucket or http(s)://host/bucket",
+        s3->s3));
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view bucket = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  while (!bucket.empty() && bucket.back() == '/') bucket.remove_suffix(1);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view user = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const size_t colon = user.find(':');
+    if (s3->access_key_id.empty()) s3->access_key_id = std::string(user.substr(0, colon));
+    if (s3->secret_access_key.empty() && colon != std::string_view::npos) {
+      s3->secret_access_key = std::string(user.substr(colon + 1));
+    }
+  }
+  if (bucket.empty() || authority.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("storage_config.aws.s3: \"{}\" names no bucket or host", s3->s3));
+  }
+  if (s3->bucketnames.empty()) s3->bucketnames = std::string(bucket);
+  if (scheme == "s3") {
+    if (s3->region.empty()) s3->region = std::string(authority);
+  } else {
+    if (s3->endpoint.empty()) s3->endpoint = std::string(authority);
+    if (scheme == "http") s3->insecure = true;
+    s3->s3forcepathstyle = true;
+  }
+  return Status::OK();
+}
+
 Result<Targets> Targets::Parse(std::string_view target) {
   Targets t;
   bool any = false;
@@ -355,7 +476,8 @@ Result<Targets> Targets::Parse(std::string_view target) {
     if (name.empty()) continue;
     any = true;
     if (name == "all") {
-      t.all = t.distributor = t.ingester = t.querier = t.query_frontend = t.backend = true;
+      t.all = t.distributor = t.ingester = t.querier = t.query_frontend = t.compactor = t.backend =
+          true;
     } else if (name == "distributor") {
       t.distributor = true;
     } else if (name == "ingester") {
@@ -368,12 +490,15 @@ Result<Targets> Targets::Parse(std::string_view target) {
       t.distributor = t.ingester = true;
     } else if (name == "read") {
       t.query_frontend = t.querier = true;
+    } else if (name == "compactor") {
+      t.compactor = true;
     } else if (name == "backend") {
-      t.backend = true;
+      t.backend = t.compactor = true;
     } else {
       return Status::InvalidArgument(
           fmt::format("unrecognised target \"{}\": one of all, distributor, ingester, querier, "
-                      "query-frontend, write, read, backend, or a comma-separated list of them",
+                      "query-frontend, compactor, write, read, backend, or a comma-separated "
+                      "list of them",
                       name));
     }
   }
@@ -387,6 +512,22 @@ Status Config::Finalize() {
     return Status::InvalidArgument("common.path_prefix must not be empty");
   if (ingester.wal.dir.empty()) ingester.wal.dir = common.path_prefix + "/wal";
   if (storage.chunks_directory.empty()) storage.chunks_directory = common.path_prefix + "/chunks";
+  if (compactor.working_directory.empty()) {
+    compactor.working_directory = common.path_prefix + "/compactor";
+  }
+  SLUICE_RETURN_IF_ERROR(ApplyS3Url(&storage.s3));
+  if (storage.s3.bucketnames.find(',') != std::string::npos) {
+    return Status::InvalidArgument(fmt::format(
+        "storage_config.aws.bucketnames: \"{}\" names several buckets; sluice stores in one",
+        storage.s3.bucketnames));
+  }
+  if (compactor.compaction_interval <= 0) {
+    return Status::InvalidArgument("compactor.compaction_interval must be positive");
+  }
+  if (compactor.retention_delete_delay < 0 || compactor.delete_request_cancel_period < 0) {
+    return Status::InvalidArgument(
+        "compactor.retention_delete_delay and delete_request_cancel_period must not be negative");
+  }
   if (ingester.wal.fsync != "batch" && ingester.wal.fsync != "interval" &&
       ingester.wal.fsync != "never") {
     return Status::InvalidArgument(fmt::format(
@@ -521,19 +662,18 @@ std::vector<std::string> IgnoredLokiFeatureWarnings(const Config& config) {
     std::string message;
   };
   const Feature features[] = {
-      {{"common.storage.s3",           "common.storage.gcs",          "common.storage.azure",
-        "common.storage.swift",        "common.storage.cos",          "common.storage.bos",
-        "common.storage.alibabacloud", "common.storage.object_store", "storage_config.aws",
-        "storage_config.gcs",          "storage_config.azure",        "storage_config.swift",
-        "storage_config.cos",          "storage_config.bos",          "storage_config.alibabacloud",
-        "storage_config.object_store", "storage_config.named_stores", "storage_config.cassandra",
-        "storage_config.bigtable",     "storage_config.grpc_store"},
-       fmt::format("msg=\"object storage is not supported yet: chunks and index are stored on the "
-                   "local filesystem\" chunks_directory=\"{}\"",
+      {{"common.storage.gcs", "common.storage.azure", "common.storage.swift", "common.storage.cos",
+        "common.storage.bos", "common.storage.alibabacloud", "common.storage.object_store",
+        "storage_config.gcs", "storage_config.azure", "storage_config.swift", "storage_config.cos",
+        "storage_config.bos", "storage_config.alibabacloud", "storage_config.object_store",
+        "storage_config.named_stores", "storage_config.cassandra", "storage_config.bigtable",
+        "storage_config.grpc_store"},
+       fmt::format("msg=\"only S3-compatible object storage is supported (common.storage.s3): "
+                   "chunks and index are stored on the local filesystem\" chunks_directory=\"{}\"",
                    config.storage.chunks_directory)},
-      {{"limits_config.retention_period", "compactor.retention_enabled",
-        "table_manager.retention_period", "table_manager.retention_deletes_enabled"},
-       "msg=\"retention is not applied: no data is deleted\""},
+      {{"table_manager.retention_period", "table_manager.retention_deletes_enabled"},
+       "msg=\"the table manager's retention is not applied: configure the compactor's "
+       "(compactor.retention_enabled, limits_config.retention_period)\""},
   };
   std::vector<std::string> warnings;
   for (const Feature& f : features) {

@@ -23,6 +23,34 @@ struct KvStoreConfig {
   } etcd;
 };
 
+// A cache, as Loki's cache blocks name it (chunk_store_config.chunk_cache_config,
+// query_range.results_cache.cache, storage_config.index_queries_cache_config). Neither part
+// enabled = no cache.
+struct CacheConfig {
+  struct EmbeddedCache {
+    bool enabled = false;
+    uint64_t max_size_mb = 100;
+    int64_t ttl = 3600LL * 1'000'000'000;
+  } embedded_cache;
+  struct Memcached {
+    int64_t expiration = 0;  // 0 = memcached's default (never, until evicted)
+    int batch_size = 256;
+    int parallelism = 10;
+  } memcached;
+  struct MemcachedClient {
+    std::string addresses;  // comma-separated host:port; the cache is on when set
+    std::string host;       // with `service`: host:port from these when addresses is empty
+    std::string service = "memcached";
+    int64_t timeout = 100LL * 1'000'000;
+    uint64_t max_item_size = 0;  // 0 = memcached's 1 MB
+  } memcached_client;
+  int64_t default_validity = 0;
+  bool enabled() const {
+    return embedded_cache.enabled || !memcached_client.addresses.empty() ||
+           !memcached_client.host.empty();
+  }
+};
+
 // The hash ring of ingesters (src/ring), read by the cluster targets. Loki's keys: common.*,
 // ingester.lifecycler.*, distributor.ring.kvstore.
 struct RingConfig {
@@ -70,10 +98,11 @@ struct Targets {
   bool ingester = false;
   bool querier = false;
   bool query_frontend = false;
-  bool backend = false;  // compactor and ruler, when they exist: nothing yet
+  bool compactor = false;
+  bool backend = false;  // the compactor (and the ruler, when it exists)
 
-  // all | distributor | ingester | querier | query-frontend | write (distributor, ingester) |
-  // read (query-frontend, querier) | backend, or a comma-separated list of them.
+  // all | distributor | ingester | querier | query-frontend | compactor | write (distributor,
+  // ingester) | read (query-frontend, querier) | backend (compactor), or a comma-separated list.
   static Result<Targets> Parse(std::string_view target);
   bool serves_queries() const { return querier || query_frontend; }
 };
@@ -110,6 +139,10 @@ struct Config {
 
   struct Ingester {
     int64_t chunk_idle_period = 30LL * 60 * 1'000'000'000;
+    // sluice's own: an idle chunk smaller than this (compressed) is not flushed at
+    // chunk_idle_period but kept (in memory and the WAL) until max_chunk_age, so streams that
+    // write a line now and then do not fill the bucket with tiny objects. 0: flush when idle.
+    uint64_t chunk_idle_min_size = 32ull << 10;
     uint64_t chunk_block_size = 262144;
     uint64_t chunk_target_size = 1572864;
     std::string chunk_encoding = "zstd";
@@ -130,6 +163,14 @@ struct Config {
     int64_t chunk_retain_period = 0;
     int64_t flush_check_period = 30LL * 1'000'000'000;
     int concurrent_flushes = 4;
+    // A failed flush is retried after a jittered backoff doubling from min_period to max_period
+    // (Loki's flush_op_backoff), for as long as it takes: chunks stay in memory and in the WAL
+    // until stored. max_retries is accepted for Loki's configs; sluice never gives a chunk up.
+    struct FlushOpBackoff {
+      int64_t min_period = 10LL * 1'000'000'000;
+      int64_t max_period = 60LL * 1'000'000'000;
+      int max_retries = 10;
+    } flush_op_backoff;
     int concurrency = 0;  // stream shards; 0 = 4 x cores
     uint64_t max_returned_stream_errors = 10;
     struct Wal {
@@ -146,7 +187,65 @@ struct Config {
 
   struct Storage {
     std::string chunks_directory;  // default <path_prefix>/chunks (common.storage.filesystem)
+    // common.storage.s3 and storage_config.aws (the same block): chunks, index and delete
+    // requests go to this bucket instead of chunks_directory when `bucketnames` is set.
+    struct S3 {
+      // Loki's URL form, applied by Finalize to the fields below: s3://[key:secret@]region/bucket
+      // (AWS) or http(s)://[key:secret@]host[:port]/bucket (any S3-compatible store, path style).
+      std::string s3;
+      std::string endpoint;  // host[:port] or URL; "" = s3.<region>.amazonaws.com
+      std::string region;    // "" = AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
+      std::string bucketnames;
+      // "" = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN from the environment.
+      std::string access_key_id;
+      std::string secret_access_key;
+      std::string session_token;
+      bool s3forcepathstyle = false;  // http(s)://endpoint/bucket/key, not bucket.endpoint/key
+      bool insecure = false;          // http instead of https
+      struct HttpConfig {
+        int64_t idle_conn_timeout = 90LL * 1'000'000'000;
+        int64_t response_header_timeout = 0;  // 0 = none beyond the request's own time bound
+        bool insecure_skip_verify = false;
+        std::string ca_file;
+      } http_config;
+      struct BackoffConfig {
+        int64_t min_period = 100LL * 1'000'000;
+        int64_t max_period = 3LL * 1'000'000'000;
+        int max_retries = 5;
+      } backoff_config;
+    } s3;
+    bool uses_s3() const { return !s3.bucketnames.empty(); }
+    // storage_config.index_queries_cache_config: decoded index objects (off: only the index
+    // reader's own bounded in-memory set).
+    CacheConfig index_queries_cache_config;
   } storage;
+
+  // chunk_store_config.chunk_cache_config: chunk objects read by queries. With S3 and no cache
+  // configured, an embedded cache of embedded_cache.max_size_mb is used (as Loki does).
+  struct ChunkStore {
+    CacheConfig chunk_cache_config;
+  } chunk_store_config;
+
+  // query_range: the results cache of metric range queries, per split (src/querier/frontend.h).
+  struct QueryRange {
+    bool cache_results = false;
+    struct ResultsCache {
+      CacheConfig cache;
+    } results_cache;
+  } query_range;
+
+  // The compactor (-target=compactor, also in all and backend): index compaction, replica merge,
+  // retention and deletes (src/compactor/). One instance is active at a time (a lease in the
+  // ring's KV store).
+  struct Compactor {
+    std::string working_directory;  // default <path_prefix>/compactor
+    int64_t compaction_interval = 10LL * 60 * 1'000'000'000;
+    bool retention_enabled = false;
+    int64_t retention_delete_delay = 2LL * 3600 * 1'000'000'000;
+    int retention_delete_worker_count = 150;
+    std::string delete_request_store;  // accepted; delete requests live in the chunk store
+    int64_t delete_request_cancel_period = 24LL * 3600 * 1'000'000'000;
+  } compactor;
 
   struct Querier {
     int max_concurrent = 0;  // query worker threads; 0 = cores

@@ -78,34 +78,75 @@ limits_config:
   EXPECT_EQ(c->ignored_loki_keys, want);
 }
 
-TEST(LokiConfigTest, WarnsAboutObjectStorageAndRetention) {
+TEST(LokiConfigTest, WarnsAboutUnsupportedObjectStoresAndTableManagerRetention) {
   auto c = ParseConfigYaml(R"(
 common:
   storage:
-    s3:
-      bucketnames: chunks
+    gcs:
+      bucket_name: chunks
     filesystem:
       rules_directory: /tmp/rules
-limits_config:
+table_manager:
   retention_period: 744h
 storage_config:
-  aws:
-    s3: s3://bucket
+  azure:
+    container_name: x
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   ASSERT_TRUE(c->Finalize().ok());
   auto warnings = IgnoredLokiFeatureWarnings(*c);
   ASSERT_EQ(warnings.size(), 2u);
   EXPECT_EQ(warnings[0],
-            "msg=\"object storage is not supported yet: chunks and index are stored on the local "
-            "filesystem\" chunks_directory=\"./data/chunks\" "
-            "keys=\"common.storage.s3.bucketnames, storage_config.aws.s3\"");
+            "msg=\"only S3-compatible object storage is supported (common.storage.s3): chunks and "
+            "index are stored on the local filesystem\" chunks_directory=\"./data/chunks\" "
+            "keys=\"common.storage.gcs.bucket_name, storage_config.azure.container_name\"");
   EXPECT_EQ(warnings[1],
-            "msg=\"retention is not applied: no data is deleted\" "
-            "keys=\"limits_config.retention_period\"");
+            "msg=\"the table manager's retention is not applied: configure the compactor's "
+            "(compactor.retention_enabled, limits_config.retention_period)\" "
+            "keys=\"table_manager.retention_period\"");
   auto local = ParseConfigYaml("common:\n  storage:\n    filesystem:\n      rules_directory: x\n");
   ASSERT_TRUE(local.ok());
   EXPECT_TRUE(IgnoredLokiFeatureWarnings(*local).empty());
+}
+
+TEST(LokiConfigTest, S3BlockUnderEitherNameAndItsUrlForm) {
+  auto c = ParseConfigYaml(R"(
+common:
+  storage:
+    s3:
+      endpoint: 127.0.0.1:9000
+      bucketnames: loki-chunks
+      s3forcepathstyle: true
+      insecure: true
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Finalize().ok());
+  EXPECT_TRUE(c->storage.uses_s3());
+  EXPECT_EQ(c->storage.s3.endpoint, "127.0.0.1:9000");
+  EXPECT_TRUE(IgnoredLokiFeatureWarnings(*c).empty());
+
+  auto url =
+      ParseConfigYaml("storage_config:\n  aws:\n    s3: http://key:secret@minio:9000/logs\n");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  ASSERT_TRUE(url->Finalize().ok());
+  EXPECT_EQ(url->storage.s3.bucketnames, "logs");
+  EXPECT_EQ(url->storage.s3.endpoint, "minio:9000");
+  EXPECT_EQ(url->storage.s3.access_key_id, "key");
+  EXPECT_EQ(url->storage.s3.secret_access_key, "secret");
+  EXPECT_TRUE(url->storage.s3.insecure);
+  EXPECT_TRUE(url->storage.s3.s3forcepathstyle);
+
+  auto aws = ParseConfigYaml("storage_config:\n  aws:\n    s3: s3://eu-west-1/logs\n");
+  ASSERT_TRUE(aws.ok());
+  ASSERT_TRUE(aws->Finalize().ok());
+  EXPECT_EQ(aws->storage.s3.region, "eu-west-1");
+  EXPECT_EQ(aws->storage.s3.bucketnames, "logs");
+  EXPECT_FALSE(aws->storage.s3.s3forcepathstyle);
+
+  auto two = ParseConfigYaml("common:\n  storage:\n    s3:\n      bucketnames: a,b\n");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->Finalize().message(),
+            "storage_config.aws.bucketnames: \"a,b\" names several buckets; sluice stores in one");
 }
 
 TEST(LokiConfigTest, TyposStopTheLoadWithASuggestion) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "chunk/chunk.h"
@@ -114,7 +115,8 @@ Status Ingester::Sweep(bool force, bool memory) {
           const StreamMemory before = MemoryOf(stream);
           if (force) {
             stream.CloseOpenChunk("forced");
-          } else if (now - open.last_append_ns > config_.chunk_idle_period) {
+          } else if (now - open.last_append_ns > config_.chunk_idle_period &&
+                     open.compressed_bytes + open.head_bytes >= config_.chunk_idle_min_size) {
             stream.CloseOpenChunk("idle");
           } else if (now - open.first_append_ns > config_.max_chunk_age) {
             stream.CloseOpenChunk("max_age");
@@ -140,8 +142,16 @@ Status Ingester::Sweep(bool force, bool memory) {
       }
     }
   }
-  if (items.empty()) return Status::OK();
+  if (items.empty()) {
+    flush_failing_ = false;
+    return Status::OK();
+  }
   Status st = FlushItems(items);
+  if (!st.ok()) {
+    MutexLock lock(&flush_error_mu_);
+    last_flush_error_ = st.message();
+  }
+  flush_failing_ = !st.ok();
   // Mark the outcome; a failed chunk is retried by the next sweep.
   const int64_t done = clock_->NowNanos();
   for (const auto& item : items) {
@@ -171,9 +181,14 @@ Status Ingester::FlushItems(std::vector<FlushItem>& items) {
   // what they produce is then collected in item order, so the index is written as before.
   struct Stored {
     Status status;
+    bool skipped = false;  // not attempted because an earlier Put failed
     storage::index::ChunkRef ref;
   };
   std::vector<Stored> stored(items.size());
+  // Once one Put has failed the store is assumed down for the rest of this sweep: each later Put
+  // would spend the store's whole retry budget too, and the sweep must end so the flush loop can
+  // back off (and pushes are refused once memory fills).
+  std::atomic<bool> store_failed{false};
   auto store_one = [&](size_t i) {
     FlushItem& item = items[i];
     auto blocks = OrderedBlocks(item.blocks, stream_options_);
@@ -206,7 +221,13 @@ Status Ingester::FlushItems(std::vector<FlushItem>& items) {
     // 4KB directory block each (about 20 MB per GB raw with 1,000 streams of a 2h chunk).
     ref.key = fmt::format("chunks/{}/{:016x}-{:x}-{:x}-{:08x}", item.tenant, item.fingerprint,
                           ref.from_ns, ref.through_ns, Crc32(data));
+    if (store_failed.load()) {
+      stored[i].status = Status::Unavailable("not attempted: an earlier flush failed");
+      stored[i].skipped = true;
+      return;
+    }
     stored[i].status = store_->Put(ref.key, data);
+    if (!stored[i].status.ok()) store_failed = true;
   };
   const size_t workers =
       std::min(items.size(), static_cast<size_t>(std::max(1, config_.concurrent_flushes)));
@@ -231,12 +252,12 @@ Status Ingester::FlushItems(std::vector<FlushItem>& items) {
     FlushItem& item = items[i];
     Stored& s = stored[i];
     if (!s.status.ok()) {
-      if (!s.ref.key.empty()) {  // the Put failed (an encoding failure has no key yet)
+      if (!s.ref.key.empty() && !s.skipped) {  // the Put failed (encoding failures have no key)
         m.flush_failures->WithLabels({})->Inc();
         spdlog::error("msg=\"chunk flush failed\" tenant={} key={} err=\"{}\"", item.tenant,
                       s.ref.key, s.status.message());
       }
-      if (first_error.ok()) first_error = s.status;
+      if (first_error.ok() && !s.skipped) first_error = s.status;
       continue;
     }
     m.chunks_stored->WithLabels({item.tenant})->Inc();
@@ -269,19 +290,34 @@ void Ingester::RequestFlush() {
 }
 
 void Ingester::FlushLoop() {
+  // After a failed sweep the next one waits a jittered, doubling backoff (not the check
+  // period, and not woken by memory pressure), so a store outage is retried promptly but not
+  // hammered.
+  int64_t backoff = 0;
+  std::minstd_rand jitter(std::random_device{}());
   MutexLock lock(&loop_mu_);
   while (!loops_stop_) {
-    loop_cv_.WaitFor(&loop_mu_, std::chrono::nanoseconds(config_.flush_check_period),
-                     [this]() REQUIRES(loop_mu_) {
-                       return loops_stop_ || flush_requested_ || memory_flush_wanted_.load();
-                     });
+    const int64_t wait = backoff > 0 ? backoff : config_.flush_check_period;
+    loop_cv_.WaitFor(
+        &loop_mu_, std::chrono::nanoseconds(wait), [this, backoff]() REQUIRES(loop_mu_) {
+          return loops_stop_ || flush_requested_ || (backoff == 0 && memory_flush_wanted_.load());
+        });
     if (loops_stop_) break;
     bool force = flush_requested_;
     flush_requested_ = false;
     bool memory = memory_flush_wanted_.exchange(false);
     lock.Unlock();
     Status st = Sweep(force, memory);
-    if (!st.ok()) spdlog::warn("msg=\"flush sweep failed; will retry\" err=\"{}\"", st.message());
+    if (st.ok()) {
+      backoff = 0;
+    } else {
+      const auto& b = config_.flush_op_backoff;
+      backoff = backoff == 0 ? b.min_period : std::min(2 * backoff, b.max_period);
+      // Up to a quarter less, so ingesters that failed together do not retry together.
+      backoff -= static_cast<int64_t>(jitter() % static_cast<uint64_t>(backoff / 4 + 1));
+      spdlog::warn("msg=\"flush sweep failed; will retry\" backoff={} err=\"{}\"",
+                   FormatDuration(backoff), st.message());
+    }
     if (memory && wal_) {
       // The WAL still holds what the sweep just flushed: a crash now would replay it into
       // memory and flush it a second time. A checkpoint leaves flushed chunks out and lets the

@@ -156,6 +156,7 @@ void Ingester::Charge(Stream* stream, StreamMemory before, MemoryDelta* delta) {
 void Ingester::Settle(const MemoryDelta& delta) {
   const int64_t heads = head_bytes_.fetch_add(delta.heads) + delta.heads;
   const int64_t blocks = block_bytes_.fetch_add(delta.blocks) + delta.blocks;
+  Metrics().unflushed_bytes->WithLabels({})->Set(static_cast<double>(heads + blocks));
   const uint64_t budget = HeadBudget() + config_.chunk_memory_budget;
   if (heads + blocks > static_cast<int64_t>(budget) && !memory_flush_wanted_.load() &&
       !memory_flush_wanted_.exchange(true)) {
@@ -164,10 +165,29 @@ void Ingester::Settle(const MemoryDelta& delta) {
   }
 }
 
+Status Ingester::MemoryPushback() {
+  const int64_t used =
+      head_bytes_.load(std::memory_order_relaxed) + block_bytes_.load(std::memory_order_relaxed);
+  const auto budget = static_cast<int64_t>(HeadBudget() + config_.chunk_memory_budget);
+  const bool failing = flush_failing_.load(std::memory_order_relaxed);
+  if (used < budget || (!failing && used < 2 * budget)) return Status::OK();
+  Metrics().pushes_refused->WithLabels({})->Inc();
+  std::string cause = "flushes are not keeping up";
+  if (failing) {
+    MutexLock lock(&flush_error_mu_);
+    cause = "the object store is failing: " + last_flush_error_;
+  }
+  return Status::Unavailable(
+      fmt::format("ingester memory budget exhausted: {} MiB of chunks are waiting to be flushed "
+                  "(budget {} MiB) because {}; retry later",
+                  used >> 20, budget >> 20, cause));
+}
+
 Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedStream>& streams) {
   if (stopping_) return Status::Unavailable("Ingester is stopping or already stopped.");
   if (!ready_) return Status::Unavailable("Ingester not ready: WAL replay in progress");
   if (wal_broken_.load()) SLUICE_RETURN_IF_ERROR(RepairWal());
+  SLUICE_RETURN_IF_ERROR(MemoryPushback());
   std::shared_ptr<const config::Limits> limits = overrides_->ForTenant(tenant_id);
   Tenant* tenant = GetOrCreateTenant(tenant_id);
   const int64_t now = clock_->NowNanos();

@@ -139,6 +139,11 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   void Settle(const MemoryDelta& delta);
   // ingester.head_memory_budget, raised to at least 16KB per stream.
   uint64_t HeadBudget() const;
+  // Unavailable when chunks that cannot be stored fill the memory budget (heads plus
+  // chunk_memory_budget), or when memory is at twice the budget because flushes do not keep up:
+  // without it a store outage would grow memory until the process is killed, losing nothing
+  // (the WAL has it) but taking every tenant down.
+  Status MemoryPushback() EXCLUDES(flush_error_mu_);
 
   const config::Config::Ingester config_;
   config::Overrides* overrides_;
@@ -153,6 +158,11 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   std::atomic<int64_t> head_bytes_{0};            // every open head's Stream::head_bytes()
   std::atomic<int64_t> block_bytes_{0};           // compressed blocks of the chunks not flushed yet
   std::atomic<bool> memory_flush_wanted_{false};  // Charge() found memory over budget
+  // The last sweep failed to store something (the object store is failing or unreachable): the
+  // flush loop backs off, and pushes are refused once memory reaches its budget (MemoryPushback).
+  std::atomic<bool> flush_failing_{false};
+  Mutex flush_error_mu_;
+  std::string last_flush_error_ GUARDED_BY(flush_error_mu_);
 
   std::unique_ptr<wal::Writer> wal_;
   Mutex flush_mu_;       // one sweep at a time

@@ -26,6 +26,13 @@ struct IngesterMetrics {
                    "Total bytes stored in chunks per tenant.", {"tenant"});
   metrics::Family<metrics::Counter>* flush_failures = r.NewCounter(
       "sluice_ingester_flush_failures_total", "Chunk flushes that failed and will be retried.");
+  metrics::Family<metrics::Counter>* pushes_refused =
+      r.NewCounter("sluice_ingester_pushes_refused_total",
+                   "Pushes answered 503 because chunks waiting for the object store filled the "
+                   "memory budget.");
+  metrics::Family<metrics::Gauge>* unflushed_bytes =
+      r.NewGauge("sluice_ingester_unflushed_bytes",
+                 "Bytes of heads and compressed blocks not yet in the object store.");
   metrics::Family<metrics::Counter>* wal_records =
       r.NewCounter("loki_ingester_wal_records_logged_total", "Total number of WAL records logged.");
   metrics::Family<metrics::Counter>* wal_bytes =

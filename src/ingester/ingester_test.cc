@@ -337,6 +337,95 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
   EXPECT_TRUE(checkpointed);
 }
 
+// An object store that can be taken down: every call fails with IOError while `down`.
+class OutageStore final : public storage::ObjectStore {
+ public:
+  explicit OutageStore(storage::ObjectStore* inner) : inner_(inner) {}
+  std::atomic<bool> down{false};
+  Status Put(std::string_view key, std::string_view data) override {
+    if (down) return Status::IOError("store down");
+    return inner_->Put(key, data);
+  }
+  Result<std::string> Get(std::string_view key) override { return inner_->Get(key); }
+  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
+    return inner_->GetRange(key, offset, length);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return inner_->List(prefix);
+  }
+  Status Delete(std::string_view key) override { return inner_->Delete(key); }
+
+ private:
+  storage::ObjectStore* inner_;
+};
+
+// With the store down, pushes are acknowledged while memory lasts, then refused with 503 naming
+// the cause; once the store is back the backed-off flushes store everything acknowledged.
+TEST_F(IngesterTest, AStoreOutagePushesBackOnceMemoryIsFullAndLosesNothing) {
+  OutageStore outage(store_.get());
+  index_writer_ = std::make_unique<storage::index::IndexWriter>(&outage, "test", &clock_);
+  config_.chunk_block_size = 64 << 10;
+  config_.chunk_target_size = 256 << 10;  // chunks close (and want flushing) often
+  config_.head_memory_budget = 1 << 20;
+  config_.chunk_memory_budget = 2 << 20;
+  config_.flush_check_period = 20'000'000;
+  config_.flush_op_backoff.min_period = 20'000'000;
+  config_.flush_op_backoff.max_period = 100'000'000;
+  auto ing =
+      std::make_unique<Ingester>(config_, &overrides_, &outage, index_writer_.get(), &clock_);
+  ASSERT_TRUE(ing->Start().ok());
+  outage.down = true;
+  uint64_t state = 7;
+  auto noise = [&] {
+    std::string out;
+    for (int i = 0; i < 32; ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      out += fmt::format("{:016x}", state);
+    }
+    return out;
+  };
+  int64_t ts = kT0;
+  auto push = [&] {
+    std::vector<std::pair<int64_t, std::string>> lines;
+    for (int k = 0; k < 100; ++k) lines.emplace_back(++ts, noise());
+    std::vector<write::ValidatedStream> batch;
+    batch.push_back(MakeStream(R"({app="a"})", lines));
+    return ing->Push("t", batch);
+  };
+  uint64_t acknowledged = 0;
+  Status refused;
+  for (int i = 0; i < 2000 && refused.ok(); ++i) {  // 2000 x 51 KB would be 100 MB
+    refused = push();
+    if (refused.ok()) acknowledged += 100;
+  }
+  ASSERT_EQ(refused.code(), StatusCode::kUnavailable) << refused.ToString();
+  EXPECT_NE(refused.message().find("memory budget exhausted"), std::string::npos);
+  EXPECT_NE(refused.message().find("object store is failing: store down"), std::string::npos)
+      << refused.message();
+  EXPECT_GT(acknowledged, 0u);
+  EXPECT_LT(ing->memory_head_bytes(), 4u << 20);
+
+  outage.down = false;
+  Status accepted = push();
+  for (int i = 0; i < 200 && !accepted.ok(); ++i) {  // backoff at most 100 ms
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    accepted = push();
+  }
+  ASSERT_TRUE(accepted.ok()) << accepted.ToString();
+  acknowledged += 100;
+  ASSERT_TRUE(ing->FlushAll().ok());
+  storage::index::IndexReader reader(store_.get(), 0);
+  auto series = reader.Select(
+      "t", {*model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "app", "a")},
+      kT0 - 3600 * kSecond, kT0 + 3600 * kSecond);
+  ASSERT_TRUE(series.ok());
+  uint64_t stored = 0;
+  for (const auto& s : *series) {
+    for (const auto& c : s.chunks) stored += c.num_entries;
+  }
+  EXPECT_EQ(stored, acknowledged);
+}
+
 TEST_F(IngesterTest, OverlappingBlocksAreSortedBeforeFlush) {
   config_.chunk_block_size = 32;
   auto ing = NewIngester();

@@ -39,20 +39,22 @@ def test_fixtures_present():
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_loki_config_starts_and_serves(sluice_factory, path):
     s = sluice_factory(config=path.read_text(), start=False, name=path.stem)
+    # Fixtures that store in S3 name servers that do not run here: store on the local disk.
     s.flags += [f"-common.storage.filesystem.chunks-directory={s.data_dir}/chunks",
-                "-runtime-config.file="]
+                "-runtime-config.file=", "-common.storage.s3.bucketnames=",
+                "-common.storage.s3.s3="]
     s.start()
-    # Every fixture carries Loki-only keys (grpc_listen_port, schema_config, ...): one warning.
+    # Loki-only keys (grpc_listen_port, schema_config, ...) are named in one warning.
     warnings = [line for line in s.stderr_text().splitlines() if WARNING in line]
-    assert len(warnings) == 1, s.stderr_tail(20)
+    assert len(warnings) <= 1, s.stderr_tail(20)
     text = path.read_text()
     if "schema_config:" in text:
-        assert "schema_config.configs[0]" in warnings[0]
-    # A config that stores in S3 (or another object store) gets a second, explicit warning.
-    stores = ("  s3:", "  aws:", "  gcs:", "  azure:", "  swift:", "  cos:", "  bos:",
+        assert len(warnings) == 1 and "schema_config.configs[0]" in warnings[0]
+    # A config that stores in an object store other than S3 gets a second, explicit warning.
+    stores = ("  gcs:", "  azure:", "  swift:", "  cos:", "  bos:",
               "  alibabacloud:", "  cassandra:", "  bigtable:")
     object_store = [line for line in s.stderr_text().splitlines()
-                    if "object storage is not supported yet" in line]
+                    if "only S3-compatible object storage is supported" in line]
     assert len(object_store) == (1 if any(st in text for st in stores) else 0), s.stderr_tail(20)
 
     now = time.time_ns()
