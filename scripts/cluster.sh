@@ -4,11 +4,14 @@
 # trying a cluster.
 #
 #   scripts/cluster.sh start DIR [--ingesters N] [--rf R] [--zones Z] [--distributors D]
-#                                [--queriers Q] [--port P] [-- SLUICE-FLAGS...]
+#                                [--queriers Q] [--backends B] [--s3 URL] [--port P]
+#                                [-- SLUICE-FLAGS...]
 #       Starts etcd and every component, waits until each is ready and prints the endpoints.
 #       The front door, P (default 3100), is the first distributor and the query frontend in one
-#       process: push and query there. Defaults: 3 ingesters, RF 3, 1 zone, 1 distributor,
-#       2 queriers. Other ports follow P. SLUICE-FLAGS go to every sluice process.
+#       process: push and query there. Backends run the compactor (one of them active at a time).
+#       Defaults: 3 ingesters, RF 3, 1 zone, 1 distributor, 2 queriers, 1 backend; the store is
+#       DIR/chunks, or with --s3 the bucket of Loki's URL form http(s)://KEY:SECRET@HOST:PORT/BUCKET.
+#       Other ports follow P. SLUICE-FLAGS go to every sluice process.
 #   scripts/cluster.sh stop DIR                 SIGTERM to every process (ingesters flush), etcd last
 #   scripts/cluster.sh kill DIR NAME            kill -9 one process (ingester-2, querier-1, etcd, ...)
 #   scripts/cluster.sh restart DIR NAME         SIGTERM it if running, start it again, wait until ready
@@ -126,7 +129,7 @@ ingester_cmd() {
 }
 
 cmd_start() {
-  local dir="" ingesters=3 rf=3 zones=1 distributors=1 queriers=2 port=3100
+  local dir="" ingesters=3 rf=3 zones=1 distributors=1 queriers=2 backends=1 port=3100 s3=""
   local extra=()
   while (($#)); do
     case "$1" in
@@ -135,6 +138,8 @@ cmd_start() {
       --zones) zones="$2"; shift 2 ;;
       --distributors) distributors="$2"; shift 2 ;;
       --queriers) queriers="$2"; shift 2 ;;
+      --backends) backends="$2"; shift 2 ;;
+      --s3) s3="$2"; shift 2 ;;
       --port) port="$2"; shift 2 ;;
       --) shift; extra=("$@"); break ;;
       -*) die "unknown option $1" ;;
@@ -142,7 +147,8 @@ cmd_start() {
     esac
   done
   [[ -n "$dir" ]] || usage
-  ((ingesters >= 1 && rf >= 1 && zones >= 1 && distributors >= 1 && queriers >= 1)) ||
+  ((ingesters >= 1 && rf >= 1 && zones >= 1 && distributors >= 1 && queriers >= 1 &&
+    backends >= 0)) ||
     die "--ingesters, --rf, --zones, --distributors and --queriers must be at least 1"
   ((rf <= ingesters)) || die "--rf $rf needs at least $rf ingesters"
   ((zones == 1 || zones >= rf)) || die "--zones $zones: zone awareness needs at least RF zones"
@@ -181,6 +187,9 @@ common:
   storage:
     filesystem:
       chunks_directory: $dir/chunks
+storage_config:
+  aws:
+    s3: "$s3"
 ingester:
   lifecycler:
     heartbeat_period: 1s
@@ -216,6 +225,13 @@ EOF
   done
   sluice_cmd "$dir" frontdoor distributor,query-frontend "$fd_http" "$fd_grpc" ""
   names+=(frontdoor)
+  for i in $(seq 1 "$backends"); do
+    local h g
+    h="$(next_port "$dir")"
+    g="$(next_port "$dir")"
+    sluice_cmd "$dir" "backend-$i" backend "$h" "$g" ""
+    names+=("backend-$i")
+  done
   for i in $(seq 2 "$distributors"); do
     local h g
     h="$(next_port "$dir")"
@@ -229,7 +245,7 @@ EOF
   wait_ready "$dir" etcd
   for name in "${names[@]}"; do launch "$dir" "$name"; done
   for name in "${names[@]}"; do wait_ready "$dir" "$name"; done
-  echo "sluice cluster in $dir: $ingesters ingesters (RF $rf, $zones zone(s)), $distributors distributor(s), $queriers querier(s)"
+  echo "sluice cluster in $dir: $ingesters ingesters (RF $rf, $zones zone(s)), $distributors distributor(s), $queriers querier(s), $backends backend(s)"
   echo "front door (push and query): http://127.0.0.1:$fd_http"
   cmd_status "$dir"
 }

@@ -68,11 +68,12 @@ class FrontDoor(Sluice):
 
 class Cluster:
     def __init__(self, binary, workdir, ingesters=3, rf=3, zones=1, distributors=1, queriers=2,
-                 flags=()):
+                 backends=0, s3="", flags=()):
         self.binary = str(binary)
         self.dir = Path(workdir)
         self.ingesters, self.rf, self.zones = ingesters, rf, zones
-        self.distributors, self.queriers = distributors, queriers
+        self.distributors, self.queriers, self.backends = distributors, queriers, backends
+        self.s3 = s3  # Loki's URL form of the bucket; "" = the shared directory
         self.flags = list(BASE_FLAGS) + list(flags)
         self.port = None
         self.front = None
@@ -90,7 +91,8 @@ class Cluster:
         self.port = free_port_block()
         self._run("start", str(self.dir), "--ingesters", str(self.ingesters), "--rf", str(self.rf),
                   "--zones", str(self.zones), "--distributors", str(self.distributors),
-                  "--queriers", str(self.queriers), "--port", str(self.port), "--", *self.flags)
+                  "--queriers", str(self.queriers), "--backends", str(self.backends),
+                  "--s3", self.s3, "--port", str(self.port), "--", *self.flags)
         self.front = FrontDoor(self.port, self.dir / "frontdoor-client")
         return self
 
