@@ -20,6 +20,9 @@ namespace sluice::storage {
 struct ObjectStoreFactory {
   std::string name;                      // A gtest name suffix: [A-Za-z0-9_] only.
   std::function<ObjectStorePtr()> make;  // Each call returns an empty store; it owns its cleanup.
+  // False only for a test double of a real service that overwrites objects in place (s3rver):
+  // the torn-read test is skipped for it, since the service itself (S3) does not tear.
+  bool atomic_overwrite = true;
 };
 
 inline std::string ObjectStoreFactoryName(const testing::TestParamInfo<ObjectStoreFactory>& info) {
