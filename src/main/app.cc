@@ -33,6 +33,7 @@
 #include "rpc/ingester_server.h"
 #include "rpc/ring_source.h"
 #include "storage/filesystem_store.h"
+#include "storage/s3_store.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
 #include "syslog/server.h"
@@ -118,6 +119,43 @@ std::string InstanceAddr(const config::Config& c, int port) {
 }
 
 }  // namespace
+
+// The object store of chunks, index and delete requests: S3 when a bucket is configured, else
+// the local directory.
+Result<storage::ObjectStorePtr> BuildObjectStore(const config::Config& c) {
+  if (!c.storage.uses_s3()) {
+    std::error_code ec;
+    std::filesystem::create_directories(c.storage.chunks_directory, ec);
+    if (ec) {
+      return Status::IOError(
+          fmt::format("cannot create {}: {}", c.storage.chunks_directory, ec.message()));
+    }
+    return storage::NewFilesystemStore(c.storage.chunks_directory);
+  }
+  const auto& s3 = c.storage.s3;
+  storage::S3Options o;
+  o.endpoint = s3.endpoint;
+  o.region = s3.region;
+  o.bucket = s3.bucketnames;
+  o.access_key_id = s3.access_key_id;
+  o.secret_access_key = s3.secret_access_key;
+  o.session_token = s3.session_token;
+  o.force_path_style = s3.s3forcepathstyle;
+  o.insecure = s3.insecure;
+  o.ca_file = s3.http_config.ca_file;
+  o.insecure_skip_verify = s3.http_config.insecure_skip_verify;
+  if (s3.http_config.response_header_timeout > 0) {
+    o.response_header_timeout_ns = s3.http_config.response_header_timeout;
+  }
+  o.idle_conn_timeout_ns = s3.http_config.idle_conn_timeout;
+  o.min_backoff_ns = s3.backoff_config.min_period;
+  o.max_backoff_ns = s3.backoff_config.max_period;
+  o.max_retries = s3.backoff_config.max_retries;
+  SLUICE_ASSIGN_OR_RETURN(storage::ObjectStorePtr store, storage::NewS3Store(std::move(o)));
+  spdlog::info("msg=\"storing in S3\" bucket={} endpoint={}", s3.bucketnames,
+               s3.endpoint.empty() ? "(AWS)" : s3.endpoint);
+  return store;
+}
 
 Status App::Impl::BuildRings() {
   const config::RingConfig& rc = config.ring;
@@ -537,11 +575,6 @@ void App::Impl::RegisterRoutes() {
 
 Status App::Start() {
   auto& c = impl_->config;
-  std::error_code ec;
-  std::filesystem::create_directories(c.storage.chunks_directory, ec);
-  if (ec)
-    return Status::IOError(
-        fmt::format("cannot create {}: {}", c.storage.chunks_directory, ec.message()));
 
   impl_->overrides = std::make_unique<config::Overrides>(c.limits_config, c.runtime_config.file,
                                                          c.runtime_config.period);
@@ -550,7 +583,7 @@ Status App::Start() {
     if (!st.ok()) return Status::InvalidArgument("runtime_config.file: " + st.message());
     impl_->overrides->Start();
   }
-  impl_->store = storage::NewFilesystemStore(c.storage.chunks_directory);
+  SLUICE_ASSIGN_OR_RETURN(impl_->store, BuildObjectStore(c));
   SLUICE_RETURN_IF_ERROR(impl_->BuildRings());
   SLUICE_RETURN_IF_ERROR(impl_->BuildWritePath());
   SLUICE_RETURN_IF_ERROR(impl_->BuildReadPath());

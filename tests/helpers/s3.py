@@ -59,9 +59,12 @@ class S3rver:
     def start(self, timeout=30):
         args = [_s3rver_binary(), "-d", str(self.data_dir), "-a", "127.0.0.1",
                 "-p", str(self.port), "--configure-bucket", self.bucket]
+        # s3rver encrypts listing continuation tokens with DES, which Node's OpenSSL 3 only
+        # offers through its legacy provider.
+        env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
