@@ -90,7 +90,7 @@ class Load(threading.Thread):
             if self.stop_event.is_set():
                 return
             ts = pf.now_ns()
-            lines = [f"batch {b} line {i} " + "x" * 200 for i in range(200)]
+            lines = [f"batch {b} line {i} " + "x" * 200 for i in range(100)]
             streams = [{"stream": {"job": "outage", "shard": str(b % 8)},
                         "values": [[str(ts + i), line] for i, line in enumerate(lines)]}]
             try:
@@ -101,6 +101,7 @@ class Load(threading.Thread):
             self.codes[code] = self.codes.get(code, 0) + 1
             if code == 204:
                 self.acked.extend(lines)
+                time.sleep(0.04)  # about 400 KB/s: the 60 s outage outgrows the 8 MB budget
             else:
                 if code == 503 and len(self.refusals) < 3:
                     self.refusals.append(r.text)
