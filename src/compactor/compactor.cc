@@ -352,7 +352,7 @@ Status Compactor::RunPass(RunStats* stats, const std::function<bool()>& keep_goi
         stopped = true;
         break;
       }
-      Status st = CompactPeriod(tenant, period, s);
+      Status st = CompactPeriod(tenant, period, s, keep_going);
       if (!st.ok()) {
         ++s->periods_failed;
         tenant_ok = false;
@@ -389,7 +389,8 @@ Status Compactor::RunPass(RunStats* stats, const std::function<bool()>& keep_goi
   return first_error;
 }
 
-Status Compactor::CompactPeriod(std::string_view tenant, int64_t period, RunStats* stats) {
+Status Compactor::CompactPeriod(std::string_view tenant, int64_t period, RunStats* stats,
+                                const std::function<bool()>& keep_going) {
   auto& m = Metrics();
   Job job;
   job.tenant = std::string(tenant);
@@ -468,6 +469,9 @@ Status Compactor::CompactPeriod(std::string_view tenant, int64_t period, RunStat
 
     for (const auto& group : groups) {
       if (group.size() < 2 && !deleted) continue;
+      // The lease is renewed here too, so a long period does not outlive it; giving up before
+      // the index is written leaves only marked chunks behind.
+      if (!keep_going()) return Status::Unavailable("compactor pass stopped (lease lost or Stop)");
       GroupReader reader(store_, group);
       std::vector<model::Entry> run;  // the entries written with the current timestamp
       uint64_t removed = 0, duplicates = 0;

@@ -144,7 +144,9 @@ class Compactor {
 
  private:
   struct Job;
-  Status CompactPeriod(std::string_view tenant, int64_t period, RunStats* stats);
+  // `keep_going` is asked between periods and between rewritten groups; false stops the pass.
+  Status CompactPeriod(std::string_view tenant, int64_t period, RunStats* stats,
+                       const std::function<bool()>& keep_going);
   Status RunPass(RunStats* stats, const std::function<bool()>& keep_going);
   void Loop();
 

@@ -13,6 +13,9 @@
 #include "chunk/block.h"
 #include "chunk/chunk.h"
 #include "common/checksum.h"
+#include "config/config.h"
+#include "ingester/ingester.h"
+#include "ingester/test_util.h"
 #include "iter/merge.h"
 #include "querier/store_source.h"
 #include "ring/etcd_kv.h"
@@ -20,6 +23,7 @@
 #include "storage/index/format.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
+#include "storage/test_util.h"
 #include "testing/etcd_process.h"
 #include "testing/fake_clock.h"
 
@@ -264,6 +268,67 @@ TEST_F(CompactorTest, MergesReplicasIntoOneCopy) {
   EXPECT_EQ(StoredChunks(), CheckIndexPointsAtExistingChunks());
   EXPECT_TRUE(base_->List("markers/").value().empty());
   EXPECT_EQ(Query(), before);
+}
+
+// Three real ingesters receive the same pushes and flush at their own points (as replicas do):
+// after compaction the store holds each entry once.
+TEST_F(CompactorTest, MergesWhatThreeIngestersFlushed) {
+  config::Overrides overrides(config::Limits{}, "", kSec);
+  struct Node {
+    storage::TempDir dir;
+    std::unique_ptr<storage::index::IndexWriter> writer;
+    std::unique_ptr<ingester::Ingester> ingester;
+  };
+  clock_.Set(kT0 + 3600 * kSec);
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (int r = 0; r < 3; ++r) {
+    auto n = std::make_unique<Node>();
+    n->writer =
+        std::make_unique<storage::index::IndexWriter>(&store_, fmt::format("ing-{}", r), &clock_);
+    n->ingester =
+        std::make_unique<ingester::Ingester>(ingester::testing::QueryTestConfig(n->dir.path()),
+                                             &overrides, &store_, n->writer.get(), &clock_);
+    ASSERT_TRUE(n->ingester->Start().ok());
+    nodes.push_back(std::move(n));
+  }
+  const int cuts[3] = {70, 130, 200};
+  for (int i = 0; i < 300; ++i) {
+    for (int r = 0; r < 3; ++r) {
+      std::vector<write::ValidatedStream> streams;
+      streams.push_back(ingester::testing::MakeStream(
+          R"({app="a"})", {{kT0 + i * kSec, fmt::format("line {} {}", i, std::string(40, 'y'))}}));
+      ASSERT_TRUE(nodes[r]->ingester->Push(kTenant, streams).ok());
+      if (i % cuts[r] == cuts[r] - 1) {
+        ASSERT_TRUE(nodes[r]->ingester->FlushAll().ok());
+      }
+    }
+  }
+  for (auto& n : nodes) ASSERT_TRUE(n->ingester->FlushAll().ok());
+  auto raw_indexed = [&] {
+    uint64_t raw = 0;
+    for (const auto& [period, refs] : IndexedRefs()) {
+      for (const auto& r : refs) raw += r.raw_bytes;
+    }
+    return raw;
+  };
+  const auto before = Query();
+  ASSERT_EQ(before.size(), 300u);
+  const uint64_t raw_before = raw_indexed();
+
+  Compactor c(TestOptions(), &store_, nullptr, &policy_, &clock_);
+  RunStats stats;
+  ASSERT_TRUE(c.RunOnce(&stats).ok());
+  EXPECT_EQ(stats.duplicates_dropped, 600u);
+  EXPECT_EQ(Query(), before);
+  const uint64_t raw_after = raw_indexed();
+  EXPECT_GT(raw_after * 3, raw_before * 95 / 100);  // about a third: one copy left
+  EXPECT_LT(raw_after * 3, raw_before * 105 / 100);
+  clock_.Advance(3600 * kSec);
+  ASSERT_TRUE(c.RunOnce().ok());
+  EXPECT_EQ(StoredChunks(), CheckIndexPointsAtExistingChunks());
+  EXPECT_EQ(StoredChunks().size(), 1u);
+  EXPECT_EQ(Query(), before);
+  for (auto& n : nodes) EXPECT_TRUE(n->ingester->Shutdown(false).ok());
 }
 
 TEST_F(CompactorTest, WorksOnFilesystemStore) {
