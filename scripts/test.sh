@@ -12,10 +12,12 @@ git ls-files -z '*.h' '*.cc' | xargs -0 clang-format --dry-run --Werror
 scripts/build.sh build
 
 echo "== unit tests"
-# The ring's etcd tests start /usr/bin/etcd and the object store's S3 tests start s3rver (npm);
+# The ring's etcd tests start /usr/bin/etcd, the caches' memcached tests /usr/bin/memcached and
+# the object store's S3 tests start s3rver (npm);
 # here a missing one is a failure, not a skip.
 export SLUICE_REQUIRE_ETCD=1
 export SLUICE_REQUIRE_S3=1
+export SLUICE_REQUIRE_MEMCACHED=1
 scripts/node-deps.sh
 export SLUICE_S3RVER="$PWD/tests/e2e/node/node_modules/.bin/s3rver"
 (cd build && ctest --output-on-failure -j2 --timeout 300)

@@ -10,6 +10,7 @@
 #include "iter/merge.h"
 #include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
+#include "querier/results_cache.h"
 
 namespace sluice::querier {
 
@@ -66,6 +67,9 @@ void AddStats(QueryStats* sum, const QueryStats& s) {
   sum->blocks_skipped_by_bloom += s.blocks_skipped_by_bloom;
   sum->blocks_decompressed += s.blocks_decompressed;
   sum->blocks_skipped_by_scan += s.blocks_skipped_by_scan;
+  sum->results_cache_requested += s.results_cache_requested;
+  sum->results_cache_found += s.results_cache_found;
+  sum->results_cache_stored += s.results_cache_stored;
 }
 
 // The first `limit` entries of the parts (each already cut at `limit`, disjoint in time) in the
@@ -507,14 +511,53 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
   query->results.resize(n);
   query->enqueued_ns.resize(n);
 
+  // Metric splits old enough to be final are looked up in the results cache first; those found
+  // are answered before anything is queued.
+  std::vector<std::string> cache_keys(n);  // empty: not cacheable
+  uint64_t cache_requested = 0, cache_found = 0;
+  if (plan.kind == Kind::kMetric && options_.cache_results && options_.results_cache != nullptr) {
+    const int64_t final_before = clock_->NowNanos() - options_.max_cache_freshness_ns;
+    std::vector<std::string> lookup;
+    for (size_t i = 0; i < n; ++i) {
+      const QueryRequest& r = query->requests[i];
+      if (r.end_ns >= final_before) continue;
+      cache_keys[i] = ResultsCacheKey(tenants, *parsed.plan, r.start_ns, r.end_ns, r.step_ns);
+      lookup.push_back(cache_keys[i]);
+    }
+    cache_requested = lookup.size();
+    if (!lookup.empty()) {
+      auto found = options_.results_cache->Fetch(lookup);
+      MutexLock lock(&mu_);
+      for (size_t i = 0; i < n; ++i) {
+        if (cache_keys[i].empty()) continue;
+        auto it = found.find(cache_keys[i]);
+        if (it == found.end()) continue;
+        auto series = DecodeMatrix(it->second);
+        if (!series.ok()) continue;  // an older format or a damaged entry: a miss
+        QueryResult cached;
+        cached.type = ResultType::kMatrix;
+        cached.series = std::move(series).value();
+        query->results[i] = std::move(cached);
+        cache_keys[i].clear();  // nothing to store back
+        ++cache_found;
+      }
+    }
+  }
+  std::vector<cache::KeyValue> to_store;
+
   // Sub-queries are submitted in merge order, at most `window` ahead of the one awaited, so a
-  // log query that reaches its limit early leaves the rest unasked.
+  // log query that reaches its limit early leaves the rest unasked. Splits answered from the
+  // cache are not queued.
   const size_t window = std::max<uint64_t>(parallelism, 1);
   std::vector<QueryResult> parts;
   uint64_t entries = 0;
   size_t submitted = 0;
   for (size_t next = 0; next < n; ++next) {
     for (; submitted < n && submitted - next < window; ++submitted) {
+      {
+        MutexLock lock(&mu_);
+        if (query->results[submitted].has_value()) continue;
+      }
       Status st = Enqueue(query, submitted);
       if (!st.ok()) {
         MutexLock lock(&mu_);
@@ -530,6 +573,9 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
       return got.status();
     }
     if (plan.kind == Kind::kUnsplit) return got;
+    if (!cache_keys[next].empty() && got->type == ResultType::kMatrix) {
+      to_store.emplace_back(std::move(cache_keys[next]), EncodeMatrix(got->series));
+    }
     entries += got->stats.total_entries_returned;
     parts.push_back(std::move(got).value());
     if (plan.kind == Kind::kLogs && entries >= request.limit) {
@@ -538,8 +584,13 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
     }
   }
 
+  if (!to_store.empty()) options_.results_cache->Store(to_store);
+
   QueryResult result;
   for (const auto& p : parts) AddStats(&result.stats, p.stats);
+  result.stats.results_cache_requested += cache_requested;
+  result.stats.results_cache_found += cache_found;
+  result.stats.results_cache_stored += to_store.size();
   result.stats.subqueries = parts.size();
   result.stats.splits = n;
   if (plan.kind == Kind::kLogs) {

@@ -20,6 +20,8 @@
 //   - metric range queries: the step timestamps are grouped by interval and each group is its own
 //     sub-query with the same step and range; steps evaluate independently, so the series'
 //     points concatenate. max_query_series is checked again on the union.
+// Metric splits that end before now - max_cache_freshness are answered from the results cache
+// when it has them (FrontendOptions::cache_results).
 // Everything else (instant queries, unparsable queries, ranges over max_query_length, which the
 // querier refuses with its own message) runs unsplit as one queued job.
 //
@@ -59,6 +61,7 @@
 #include <utility>
 #include <vector>
 
+#include "cache/cache.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
@@ -78,6 +81,19 @@ struct FrontendOptions {
   // Loki's frontend.max_outstanding_per_tenant: sub-queries queued per tenant (multi-tenant
   // queries queue under "a|b") before new ones are refused with 429.
   size_t max_outstanding_per_tenant = 2048;
+
+  // The results cache (results_cache.h): each split of a metric range query is looked up before
+  // it is queued and stored after it ran, when it ends (its last step) before
+  // now - max_cache_freshness_ns, i.e. when no data can still arrive for it. A dashboard
+  // refreshing "the last hour" then runs only its newest splits. Log queries, instant queries
+  // and unsplit queries are never cached. A cache failure is a miss.
+  bool cache_results = false;  // query_range.cache_results
+  // query_range.results_cache.cache, built with cache::NewCache(options,
+  // "frontend.results-cache"). Not owned; must outlive the frontend. Null: no caching.
+  cache::Cache* results_cache = nullptr;
+  // limits_config.max_cache_freshness_per_query (Loki: 10m; a per-tenant limit there, one value
+  // for every tenant here).
+  int64_t max_cache_freshness_ns = 10 * 60 * kNanosPerSecond;
 };
 
 // A job is tried this often (a first run and two retries after its worker died) before the

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <limits>
@@ -14,7 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "cache/cache.h"
+#include "cache/cache_metrics.h"
 #include "logql/engine/engine.h"
+#include "querier/results_cache.h"
 #include "testing/fake_clock.h"
 #include "testing/memory_source.h"
 
@@ -529,6 +533,171 @@ TEST_F(FrontendCancelTest, CancelDropsQueuedAndStopsRunningSubqueries) {
   std::atomic<bool> cancelled{false};
   ExpectAbandoned([&] { cancelled = true; }, &cancelled, StatusCode::kUnavailable,
                   "context canceled");
+}
+
+}  // namespace
+}  // namespace sluice::querier
+
+namespace sluice::querier {
+namespace {
+
+// Exact equality of two matrices: labels, timestamps and the values' bits.
+void ExpectSameMatrix(const QueryResult& got, const QueryResult& want) {
+  ASSERT_EQ(got.type, ResultType::kMatrix);
+  ASSERT_EQ(want.type, ResultType::kMatrix);
+  ASSERT_EQ(got.series.size(), want.series.size());
+  for (size_t i = 0; i < got.series.size(); ++i) {
+    EXPECT_EQ(got.series[i].labels, want.series[i].labels);
+    EXPECT_EQ(got.series[i].points, want.series[i].points) << got.series[i].labels.ToString();
+  }
+}
+
+cache::CachePtr ResultsCache() {
+  cache::CacheOptions o;
+  o.embedded_cache.enabled = true;
+  o.embedded_cache.max_size_bytes = 16 << 20;
+  auto c = cache::NewCache(o, "frontend.results-cache");
+  EXPECT_TRUE(c.ok());
+  return std::move(c).value();
+}
+
+TEST_F(FrontendTest, ResultsCacheAnswersRepeatedMetricQueriesIdentically) {
+  cache::CachePtr results = ResultsCache();
+  FrontendOptions options{3, 2048};
+  options.cache_results = true;
+  options.results_cache = results.get();
+  QueryFrontend cached(&querier_, &overrides_, options, &clock_);
+  QueryFrontend uncached(&querier_, &overrides_, FrontendOptions{3, 2048}, &clock_);
+  auto& hits = *cache::InstrumentMetrics::Get().hits->WithLabels({"frontend.results-cache"});
+
+  const std::vector<std::string> queries = {
+      R"(count_over_time({env=~".+"}[90s]))",
+      R"(sum by (app) (rate({env=~".+"}[2m])))",
+      R"(sum(count_over_time({app="api"}[30s])) * 2)",
+  };
+  for (const auto& q : queries) {
+    SCOPED_TRACE(q);
+    for (auto [start, end, step] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {0, 600 * kSec, 7 * kSec}, {13 * kSec, 400 * kSec, 60 * kSec}}) {
+      QueryRequest req = MetricRequest(q, start, end, step);
+      auto want = uncached.Exec({"a"}, req);
+      ASSERT_TRUE(want.ok());
+      auto first = cached.Exec({"a"}, req);
+      ASSERT_TRUE(first.ok());
+      ExpectSameMatrix(*first, *want);
+      EXPECT_EQ(first->stats.results_cache_found, 0u);
+      EXPECT_EQ(first->stats.results_cache_stored, first->stats.splits);
+
+      const double hits_before = hits.value();
+      auto again = cached.Exec({"a"}, req);
+      ASSERT_TRUE(again.ok());
+      ExpectSameMatrix(*again, *want);
+      EXPECT_EQ(again->stats.results_cache_requested, again->stats.splits);
+      EXPECT_EQ(again->stats.results_cache_found, again->stats.splits);
+      EXPECT_EQ(again->stats.results_cache_stored, 0u);
+      EXPECT_EQ(again->stats.total_lines_processed, 0u);  // nothing ran
+      EXPECT_EQ(hits.value() - hits_before, static_cast<double>(again->stats.splits));
+    }
+  }
+  // Different tenants, another query text, another step: different entries.
+  auto other = cached.Exec({"b"}, MetricRequest(queries[0], 0, 600 * kSec, 7 * kSec));
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->stats.results_cache_found, 0u);
+  // The same query spelled differently shares them.
+  auto respelled = cached.Exec(
+      {"a"}, MetricRequest("count_over_time( { env =~ \".+\" } [90s] )", 0, 600 * kSec, 7 * kSec));
+  ASSERT_TRUE(respelled.ok());
+  EXPECT_EQ(respelled->stats.results_cache_found, respelled->stats.splits);
+}
+
+TEST_F(FrontendTest, ResultsCacheRunsRecentSplitsAndSeesNewData) {
+  cache::CachePtr results = ResultsCache();
+  FrontendOptions options{3, 2048};
+  options.cache_results = true;
+  options.results_cache = results.get();
+  options.max_cache_freshness_ns = 10 * 60 * kSec;
+  QueryFrontend cached(&querier_, &overrides_, options, &clock_);
+  QueryFrontend uncached(&querier_, &overrides_, FrontendOptions{3, 2048}, &clock_);
+
+  // "Now" is 15 minutes after the data starts: splits ending before minute 5 are final.
+  clock_.Set(900 * kSec);
+  const QueryRequest req =
+      MetricRequest(R"(sum by (app) (count_over_time({env=~".+"}[1m])))", 0, 600 * kSec, 15 * kSec);
+  auto first = cached.Exec({"a"}, req);
+  ASSERT_TRUE(first.ok());
+  const uint64_t final_splits = first->stats.results_cache_requested;
+  EXPECT_EQ(final_splits, 5u);  // minutes 0-4 of the eleven one-minute splits
+  EXPECT_EQ(first->stats.results_cache_stored, final_splits);
+
+  // New lines arrive in the newest split, which is not final: it runs again and shows them.
+  source_.Add("a", R"({app="api", env="prod"})", 590 * kSec + 1, "late arrival");
+  source_.Add("a", R"({app="new", env="prod"})", 595 * kSec, "a new stream");
+  auto again = cached.Exec({"a"}, req);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->stats.results_cache_found, final_splits);
+  auto want = uncached.Exec({"a"}, req);
+  ASSERT_TRUE(want.ok());
+  ExpectSameMatrix(*again, *want);
+  bool saw_new = false;
+  for (const auto& s : again->series) saw_new |= s.labels.ToString() == R"({app="new"})";
+  EXPECT_TRUE(saw_new);
+
+  // As time passes, the newer splits become final and are cached in their turn.
+  clock_.Set(2000 * kSec);
+  auto later = cached.Exec({"a"}, req);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->stats.results_cache_requested, later->stats.splits);
+  EXPECT_EQ(later->stats.results_cache_found, final_splits);
+  ExpectSameMatrix(*later, *want);
+}
+
+TEST_F(FrontendTest, ResultsCacheLeavesLogAndInstantQueriesAlone) {
+  cache::CachePtr results = ResultsCache();
+  FrontendOptions options{3, 2048};
+  options.cache_results = true;
+  options.results_cache = results.get();
+  QueryFrontend cached(&querier_, &overrides_, options, &clock_);
+  auto logs =
+      cached.Exec({"a"}, LogRequest(R"({app="api"})", 0, 600 * kSec, 50, Direction::kBackward));
+  ASSERT_TRUE(logs.ok());
+  EXPECT_EQ(logs->stats.results_cache_requested, 0u);
+  QueryRequest instant = MetricRequest(R"(count_over_time({app="api"}[1m]))", 0, 300 * kSec, 0);
+  instant.instant = true;
+  auto inst = cached.Exec({"a"}, instant);
+  ASSERT_TRUE(inst.ok());
+  EXPECT_EQ(inst->stats.results_cache_requested, 0u);
+}
+
+TEST(ResultsCacheCodecTest, RoundTripKeepsEveryBit) {
+  std::vector<logql::engine::Series> series = {
+      {*model::ParseLabels(R"({app="api", env="prod"})"),
+       {{-5000, 1.5}, {0, -0.0}, {15000, 1e300}, {15001, std::numeric_limits<double>::infinity()}}},
+      {model::LabelSet(), {}},
+      {*model::ParseLabels(R"({a="\n\"quoted\""})"),
+       {{std::numeric_limits<int64_t>::max() / 2, 3}}},
+  };
+  std::string encoded = EncodeMatrix(series);
+  auto decoded = DecodeMatrix(encoded);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ASSERT_EQ(decoded->size(), series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    EXPECT_EQ((*decoded)[i].labels, series[i].labels);
+    ASSERT_EQ((*decoded)[i].points.size(), series[i].points.size());
+    for (size_t j = 0; j < series[i].points.size(); ++j) {
+      EXPECT_EQ((*decoded)[i].points[j].ts_ms, series[i].points[j].ts_ms);
+      EXPECT_EQ(std::signbit((*decoded)[i].points[j].value),
+                std::signbit(series[i].points[j].value));
+      EXPECT_EQ((*decoded)[i].points[j].value, series[i].points[j].value);
+    }
+  }
+  // Every truncation, a trailing byte and an unknown version are refused.
+  for (size_t cut = 0; cut < encoded.size(); ++cut) {
+    EXPECT_FALSE(DecodeMatrix(encoded.substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_FALSE(DecodeMatrix(encoded + "x").ok());
+  std::string v2 = encoded;
+  v2[0] = 2;
+  EXPECT_FALSE(DecodeMatrix(v2).ok());
 }
 
 }  // namespace

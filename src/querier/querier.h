@@ -77,6 +77,10 @@ struct QueryStats {
   uint64_t blocks_skipped_by_bloom = 0;
   uint64_t blocks_decompressed = 0;
   uint64_t blocks_skipped_by_scan = 0;
+  // The frontend's results cache (Loki's stats cache.result): splits looked up, found, stored.
+  uint64_t results_cache_requested = 0;
+  uint64_t results_cache_found = 0;
+  uint64_t results_cache_stored = 0;
   uint64_t subqueries = 1;
   uint64_t splits = 0;
   uint64_t shards = 0;

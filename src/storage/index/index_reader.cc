@@ -46,12 +46,29 @@ class IndexReader::LoadedIndex {
     for (uint32_t id = 0; id < series_.size(); ++id) {
       for (const auto& l : series_[id].labels.labels()) postings_[l.name][l.value].push_back(id);
     }
+    bytes_ = static_cast<int64_t>(sizeof(*this));
+    for (const auto& s : series_) {
+      bytes_ += static_cast<int64_t>(sizeof(SeriesChunks) + s.chunks.capacity() * sizeof(ChunkRef));
+      for (const auto& l : s.labels.labels()) {
+        bytes_ += static_cast<int64_t>(sizeof(l) + l.name.size() + l.value.size());
+      }
+      for (const auto& c : s.chunks) bytes_ += static_cast<int64_t>(c.key.size());
+    }
+    // Map nodes (~64 bytes each) and the ids.
+    for (const auto& [name, values] : postings_) {
+      bytes_ += 64;
+      for (const auto& [value, ids] : values) {
+        bytes_ += 64 + static_cast<int64_t>(ids.capacity() * sizeof(uint32_t));
+      }
+    }
   }
   LoadedIndex(const LoadedIndex&) = delete;
   LoadedIndex& operator=(const LoadedIndex&) = delete;
 
   const std::vector<SeriesChunks>& series() const { return series_; }
   const auto& postings() const { return postings_; }
+  // Approximately what this object occupies in memory.
+  int64_t bytes() const { return bytes_; }
 
   // Ids of the series matching all matchers, ignoring time.
   SeriesIds Match(const std::vector<model::LabelMatcher>& matchers) const {
@@ -102,15 +119,50 @@ class IndexReader::LoadedIndex {
   }
 
   std::vector<SeriesChunks> series_;
+  int64_t bytes_ = 0;
   // name -> value -> ascending series ids.
   std::map<std::string_view, std::map<std::string_view, SeriesIds, std::less<>>, std::less<>>
       postings_;
 };
 
-IndexReader::IndexReader(ObjectStore* store, int64_t refresh_interval_ns, const Clock* clock)
-    : store_(store), refresh_interval_ns_(refresh_interval_ns), clock_(clock) {}
+IndexReader::IndexReader(ObjectStore* store, int64_t refresh_interval_ns, const Clock* clock,
+                         int64_t max_cached_bytes)
+    : store_(store),
+      refresh_interval_ns_(refresh_interval_ns),
+      clock_(clock),
+      max_cached_bytes_(max_cached_bytes) {}
 
 IndexReader::~IndexReader() = default;
+
+int64_t IndexReader::cached_bytes() const {
+  MutexLock lock(&mu_);
+  return cached_bytes_;
+}
+
+size_t IndexReader::cached_objects() const {
+  MutexLock lock(&mu_);
+  return objects_.size();
+}
+
+void IndexReader::Touch(CachedObject* object) { lru_.splice(lru_.begin(), lru_, object->lru); }
+
+void IndexReader::AddObject(const std::string& key, std::shared_ptr<const LoadedIndex> index) {
+  // A skipped (corrupt) object is remembered at the cost of its key.
+  const int64_t bytes =
+      static_cast<int64_t>(key.size()) + 64 + (index != nullptr ? index->bytes() : 0);
+  lru_.push_front(key);
+  objects_.emplace(key, CachedObject{std::move(index), bytes, lru_.begin()});
+  cached_bytes_ += bytes;
+  while (max_cached_bytes_ > 0 && cached_bytes_ > max_cached_bytes_ && !lru_.empty()) {
+    EraseObject(objects_.find(lru_.back()));
+  }
+}
+
+void IndexReader::EraseObject(Objects::iterator it) {
+  cached_bytes_ -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  objects_.erase(it);
+}
 
 Result<IndexReader::LoadedIndexes> IndexReader::Load(std::string_view tenant, int64_t from_ns,
                                                      int64_t through_ns) {
@@ -138,10 +190,15 @@ Status IndexReader::LoadPeriod(std::string_view tenant, int64_t period, LoadedIn
     const PeriodState& state = periods_[prefix];
     bool fresh = state.listed && refresh_interval_ns_ > 0 &&
                  now_ns - state.listed_at_ns < refresh_interval_ns_;
-    if (fresh) {
+    // A fresh listing whose objects were all kept answers from memory; one the bound evicted
+    // from is refreshed (listed again, the evicted objects fetched again).
+    bool all_cached = std::all_of(state.keys.begin(), state.keys.end(),
+                                  [&](const std::string& key) { return objects_.contains(key); });
+    if (fresh && all_cached) {
       for (const auto& key : state.keys) {
-        auto it = objects_.find(key);
-        if (it != objects_.end() && it->second != nullptr) out->push_back(it->second);
+        CachedObject& object = objects_.find(key)->second;
+        Touch(&object);
+        if (object.index != nullptr) out->push_back(object.index);
       }
       return Status::OK();
     }
@@ -165,7 +222,8 @@ Status IndexReader::RefreshPeriod(const std::string& prefix, std::string_view te
       for (const auto& key : keys) {
         if (found.contains(key)) continue;
         if (auto it = objects_.find(key); it != objects_.end()) {
-          found.emplace(key, it->second);
+          Touch(&it->second);
+          found.emplace(key, it->second.index);
         } else {
           missing.push_back(key);
         }
@@ -206,10 +264,14 @@ Status IndexReader::RefreshPeriod(const std::string& prefix, std::string_view te
   PeriodState& state = periods_[prefix];
   // A slower concurrent refresh must not replace a newer listing (nor cache what that dropped).
   if (state.listed && now_ns < state.listed_at_ns) return Status::OK();
-  for (const auto& key : loaded) objects_.emplace(key, found[key]);
   std::unordered_set<std::string_view> listed(keys.begin(), keys.end());
   for (const auto& old_key : state.keys) {
-    if (!listed.contains(old_key)) objects_.erase(old_key);
+    if (listed.contains(old_key)) continue;
+    if (auto it = objects_.find(old_key); it != objects_.end()) EraseObject(it);
+  }
+  for (const auto& key : loaded) {
+    // A concurrent refresh of the same period may have cached it meanwhile.
+    if (!objects_.contains(key)) AddObject(key, found[key]);
   }
   state.keys = std::move(keys);
   state.listed_at_ns = now_ns;
