@@ -4,6 +4,7 @@ nothing; the objects are readable without sluice; a store outage under load is a
 while memory lasts, then 503, and every acknowledged line is stored once the store is back."""
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -90,7 +91,8 @@ class Load(threading.Thread):
             if self.stop_event.is_set():
                 return
             ts = pf.now_ns()
-            lines = [f"batch {b} line {i} " + "x" * 200 for i in range(100)]
+            # Random hex: compressed blocks hold about half the raw bytes.
+            lines = [f"batch {b} line {i} " + os.urandom(100).hex() for i in range(100)]
             streams = [{"stream": {"job": "outage", "shard": str(b % 8)},
                         "values": [[str(ts + i), line] for i, line in enumerate(lines)]}]
             try:
@@ -101,7 +103,7 @@ class Load(threading.Thread):
             self.codes[code] = self.codes.get(code, 0) + 1
             if code == 204:
                 self.acked.extend(lines)
-                time.sleep(0.04)  # about 400 KB/s: the 60 s outage outgrows the 8 MB budget
+                time.sleep(0.04)  # ~250 KB/s compressed: a 60 s outage outgrows 8 MB
             else:
                 if code == 503 and len(self.refusals) < 3:
                     self.refusals.append(r.text)
