@@ -179,6 +179,7 @@ void VisitLimits(Limits& l, V& v) {
   v.Field("query_timeout", DurationField{&l.query_timeout});
   v.Field("max_query_parallelism", l.max_query_parallelism);
   v.Field("split_queries_by_interval", DurationField{&l.split_queries_by_interval});
+  v.Field("max_cache_freshness_per_query", DurationField{&l.max_cache_freshness_per_query});
   v.Field("max_query_lookback", DurationField{&l.max_query_lookback});
   v.Field("max_concurrent_tail_requests", l.max_concurrent_tail_requests);
 }

@@ -94,6 +94,9 @@ struct Limits {
   // The query frontend splits range queries into sub-queries aligned to this interval
   // (0 = no splitting).
   int64_t split_queries_by_interval = 3600LL * 1'000'000'000;
+  // Splits of a metric query ending within this of now are not taken from (or put into) the
+  // results cache: data for them may still arrive. One value for every tenant (the frontend's).
+  int64_t max_cache_freshness_per_query = 10LL * 60 * 1'000'000'000;
   int64_t max_query_lookback = 0;
   uint64_t max_concurrent_tail_requests = 10;
 };

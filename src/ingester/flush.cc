@@ -172,6 +172,8 @@ Status Ingester::Sweep(bool force, bool memory) {
     }
     DropRetired(tenant, shard, it, done);  // a zero retain period drops at once
   }
+  m.unflushed_bytes->WithLabels({})->Set(
+      static_cast<double>(head_bytes_.load() + block_bytes_.load()));
   return st;
 }
 

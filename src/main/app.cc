@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/clock.h"
+#include "compactor/compactor.h"
 #include "config/overrides.h"
 #include "distributor/distributor.h"
 #include "distributor/replicating_pusher.h"
@@ -20,6 +21,7 @@
 #include "http/tenant.h"
 #include "ingester/ingester.h"
 #include "main/build_info.h"
+#include "main/storage.h"
 #include "metrics/metrics.h"
 #include "pattern/miner.h"
 #include "querier/frontend.h"
@@ -32,8 +34,7 @@
 #include "rpc/ingester_client.h"
 #include "rpc/ingester_server.h"
 #include "rpc/ring_source.h"
-#include "storage/filesystem_store.h"
-#include "storage/s3_store.h"
+#include "storage/caching_store.h"
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
 #include "syslog/server.h"
@@ -55,6 +56,14 @@ struct App::Impl {
 
   std::unique_ptr<config::Overrides> overrides;
   storage::ObjectStorePtr store;
+  // Queries read through the caches (chunk_cache_config, index_queries_cache_config), when
+  // configured: read_store is the outermost layer, or `store` itself.
+  cache::CachePtr chunk_cache;
+  cache::CachePtr index_cache;
+  storage::ObjectStorePtr cached_chunks;
+  storage::ObjectStorePtr cached_index;
+  storage::ObjectStore* read_store = nullptr;
+  cache::CachePtr results_cache;  // query_range.results_cache, when cache_results
 
   // The ingester ring. -target=all: a one-instance in-memory ring shown at /ring, which nothing
   // routes by. Cluster targets: the ring in common.ring.kvstore (etcd), watched.
@@ -87,6 +96,12 @@ struct App::Impl {
   // A querier with frontend_worker.frontend_address: pulls work from that frontend.
   std::unique_ptr<rpc::FrontendWorker> frontend_worker;
 
+  // The compactor (targets compactor, backend, all): active while it holds its lease in the
+  // ring's KV store (compactor_kv when the ring has none: the single binary with etcd unset).
+  std::unique_ptr<ring::KvStore> compactor_kv;
+  std::unique_ptr<compactor::Policy> compactor_policy;
+  std::unique_ptr<compactor::Compactor> compactor;
+
   std::unique_ptr<rpc::IngesterService> ingester_service;
   std::unique_ptr<rpc::GrpcServer> grpc_server;
   http::Router router;
@@ -96,6 +111,8 @@ struct App::Impl {
   std::atomic<bool> shutting_down{false};
   std::atomic<bool> left_ring{false};
 
+  Status BuildCaches();
+  Status BuildCompactor();
   Status BuildRings();
   Status BuildWritePath();
   Status BuildReadPath();
@@ -120,41 +137,45 @@ std::string InstanceAddr(const config::Config& c, int port) {
 
 }  // namespace
 
-// The object store of chunks, index and delete requests: S3 when a bucket is configured, else
-// the local directory.
-Result<storage::ObjectStorePtr> BuildObjectStore(const config::Config& c) {
-  if (!c.storage.uses_s3()) {
-    std::error_code ec;
-    std::filesystem::create_directories(c.storage.chunks_directory, ec);
-    if (ec) {
-      return Status::IOError(
-          fmt::format("cannot create {}: {}", c.storage.chunks_directory, ec.message()));
+Status App::Impl::BuildCaches() {
+  read_store = store.get();
+  SLUICE_ASSIGN_OR_RETURN(chunk_cache,
+                          cache::NewCache(CacheOptionsFrom(EffectiveChunkCache(config)), "chunks"));
+  if (chunk_cache) {
+    cached_chunks = storage::NewCachingStore(read_store, chunk_cache.get(), {"chunks/"});
+    read_store = cached_chunks.get();
+  }
+  SLUICE_ASSIGN_OR_RETURN(
+      index_cache, cache::NewCache(CacheOptionsFrom(config.storage.index_queries_cache_config),
+                                   "index-queries"));
+  if (index_cache) {
+    cached_index = storage::NewCachingStore(read_store, index_cache.get(), {"index/"});
+    read_store = cached_index.get();
+  }
+  if (config.query_range.cache_results) {
+    SLUICE_ASSIGN_OR_RETURN(
+        results_cache, cache::NewCache(CacheOptionsFrom(config.query_range.results_cache.cache),
+                                       "frontend.results-cache"));
+    if (!results_cache) {
+      return Status::InvalidArgument(
+          "query_range.cache_results is true but query_range.results_cache.cache configures no "
+          "cache: enable embedded_cache or set memcached_client.addresses");
     }
-    return storage::NewFilesystemStore(c.storage.chunks_directory);
   }
-  const auto& s3 = c.storage.s3;
-  storage::S3Options o;
-  o.endpoint = s3.endpoint;
-  o.region = s3.region;
-  o.bucket = s3.bucketnames;
-  o.access_key_id = s3.access_key_id;
-  o.secret_access_key = s3.secret_access_key;
-  o.session_token = s3.session_token;
-  o.force_path_style = s3.s3forcepathstyle;
-  o.insecure = s3.insecure;
-  o.ca_file = s3.http_config.ca_file;
-  o.insecure_skip_verify = s3.http_config.insecure_skip_verify;
-  if (s3.http_config.response_header_timeout > 0) {
-    o.response_header_timeout_ns = s3.http_config.response_header_timeout;
+  return Status::OK();
+}
+
+Status App::Impl::BuildCompactor() {
+  if (!targets().compactor) return Status::OK();
+  SLUICE_ASSIGN_OR_RETURN(compactor::Options options, CompactorOptionsFrom(config));
+  ring::KvStore* kv = ring_kv.get();
+  if (kv == nullptr) {
+    compactor_kv = std::make_unique<ring::MemoryKv>();
+    kv = compactor_kv.get();
   }
-  o.idle_conn_timeout_ns = s3.http_config.idle_conn_timeout;
-  o.min_backoff_ns = s3.backoff_config.min_period;
-  o.max_backoff_ns = s3.backoff_config.max_period;
-  o.max_retries = s3.backoff_config.max_retries;
-  SLUICE_ASSIGN_OR_RETURN(storage::ObjectStorePtr store, storage::NewS3Store(std::move(o)));
-  spdlog::info("msg=\"storing in S3\" bucket={} endpoint={}", s3.bucketnames,
-               s3.endpoint.empty() ? "(AWS)" : s3.endpoint);
-  return store;
+  compactor =
+      std::make_unique<compactor::Compactor>(options, store.get(), kv, compactor_policy.get());
+  return Status::OK();
 }
 
 Status App::Impl::BuildRings() {
@@ -250,9 +271,9 @@ Status App::Impl::BuildReadPath() {
   auto& c = config;
   if (!targets().serves_queries()) return Status::OK();
   if (targets().querier) {
-    index_reader = std::make_unique<storage::index::IndexReader>(store.get(),
-                                                                 c.querier.index_refresh_interval);
-    store_source = std::make_unique<querier::StoreSource>(store.get(), index_reader.get());
+    index_reader =
+        std::make_unique<storage::index::IndexReader>(read_store, c.querier.index_refresh_interval);
+    store_source = std::make_unique<querier::StoreSource>(read_store, index_reader.get());
     std::vector<read::StreamSource*> sources;
     // The ingesters are asked before the store: a chunk flushed and dropped from memory between
     // the two calls is then already in the index the store reads.
@@ -277,6 +298,9 @@ Status App::Impl::BuildReadPath() {
   frontend_options.workers = querier ? c.querier.max_concurrent : 0;
   frontend_options.max_outstanding_per_tenant =
       static_cast<size_t>(std::max(1, c.frontend.max_outstanding_per_tenant));
+  frontend_options.cache_results = results_cache != nullptr;
+  frontend_options.results_cache = results_cache.get();
+  frontend_options.max_cache_freshness_ns = c.limits_config.max_cache_freshness_per_query;
   frontend =
       std::make_unique<querier::QueryFrontend>(querier.get(), overrides.get(), frontend_options);
   if (!querier) {
@@ -584,7 +608,9 @@ Status App::Start() {
     impl_->overrides->Start();
   }
   SLUICE_ASSIGN_OR_RETURN(impl_->store, BuildObjectStore(c));
+  SLUICE_RETURN_IF_ERROR(impl_->BuildCaches());
   SLUICE_RETURN_IF_ERROR(impl_->BuildRings());
+  SLUICE_RETURN_IF_ERROR(impl_->BuildCompactor());
   SLUICE_RETURN_IF_ERROR(impl_->BuildWritePath());
   SLUICE_RETURN_IF_ERROR(impl_->BuildReadPath());
   impl_->RegisterRoutes();
@@ -607,6 +633,7 @@ Status App::Start() {
   }
   if (impl_->ingester) SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
   if (impl_->lifecycler) impl_->lifecycler->MarkReplayDone();
+  if (impl_->compactor) impl_->compactor->Start();
   if (impl_->querier && !c.frontend_worker.frontend_address.empty()) {
     rpc::FrontendWorkerOptions wo;
     wo.frontend_address = c.frontend_worker.frontend_address;
@@ -650,6 +677,7 @@ void App::Shutdown() {
                                      !impl_->config.ingester.wal.enabled);
     if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
   }
+  if (impl_->compactor) impl_->compactor->Stop();  // gives its lease to another instance
   // Queries: the worker finishes what it runs, then the frontend stops handing out work.
   if (impl_->frontend_worker) impl_->frontend_worker->Stop(5'000'000'000);
   if (impl_->server) impl_->server->Stop();

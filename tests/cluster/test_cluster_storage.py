@@ -5,6 +5,7 @@ different chunks; after the compactor's run storage holds each entry once (bytes
 import random
 import time
 
+from helpers.promtext import Metrics
 from helpers.server import wait_until
 
 S = 10**9
@@ -50,9 +51,9 @@ def run(cluster_factory, ingesters, rf, t0):
     assert before == want
 
     # Two runs after the flush: the first merges, the second finds nothing more to do.
-    wait_until(lambda: all(c.get(n, "/metrics").text.count("sluice_ingester_unflushed_bytes 0")
-                           for n in c.names() if n.startswith("ingester-")), 60,
-               what="every ingester flushed")
+    wait_until(lambda: all(
+        Metrics(c.get(n, "/metrics").text).value("sluice_ingester_unflushed_bytes", -1) == 0
+        for n in c.names() if n.startswith("ingester-")), 60, what="every ingester flushed")
     base = completed_runs(c)
     wait_until(lambda: completed_runs(c) >= base + 2, 60, interval=0.5, what="two compactor runs")
     assert lines() == want
@@ -62,10 +63,8 @@ def run(cluster_factory, ingesters, rf, t0):
 
 
 def completed_runs(c):
-    for line in c.get("backend-1", "/metrics").text.splitlines():
-        if line.startswith("loki_compactor_runs_completed_total"):
-            return float(line.split()[-1])
-    return 0.0
+    return Metrics(c.get("backend-1", "/metrics").text).value(
+        "loki_compactor_compact_tables_operation_total", 0.0, status="success")
 
 
 def test_rf3_after_compaction_stores_each_entry_once(cluster_factory):
