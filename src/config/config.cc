@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <unistd.h>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "common/duration.h"
 #include "config/loader.h"
 #include "config/loki_keys.h"
+#include "model/labels.h"
 
 namespace sluice::config {
 
@@ -69,6 +71,34 @@ const std::vector<std::string>& DefaultLogLevelFields() {
   };
   return kList;
 }
+
+std::string_view DeletionModeName(DeletionMode mode) {
+  switch (mode) {
+    case DeletionMode::kDisabled:
+      return "disabled";
+    case DeletionMode::kFilterOnly:
+      return "filter-only";
+    case DeletionMode::kFilterAndDelete:
+      break;
+  }
+  return "filter-and-delete";
+}
+
+// deletion_mode as a scalar field (found by the visitors through argument-dependent lookup).
+// Loki's text for an unknown mode (deletionmode.ParseMode).
+Status ParseScalar(std::string_view key, const std::string& text, DeletionMode& out) {
+  for (DeletionMode m :
+       {DeletionMode::kDisabled, DeletionMode::kFilterOnly, DeletionMode::kFilterAndDelete}) {
+    if (text == DeletionModeName(m)) {
+      out = m;
+      return Status::OK();
+    }
+  }
+  return Status::InvalidArgument(fmt::format(
+      "{}: unknown deletion mode: must be one of disabled|filter-only|filter-and-delete", key));
+}
+
+std::string FormatScalar(DeletionMode mode) { return std::string(DeletionModeName(mode)); }
 
 namespace {
 
@@ -132,6 +162,105 @@ auto VisitOtlpRule(V& v, bool allow_index_label) {
   };
 }
 
+// A retention_stream selector: `{name op "value", ...}` with op one of = != =~ !~ (Loki parses it
+// with its LogQL parser, which this layer cannot use; this is the selector subset of it).
+Result<std::vector<model::LabelMatcher>> ParseRetentionSelector(std::string_view s) {
+  size_t pos = 0;
+  auto skip_space = [&] {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))
+      ++pos;
+  };
+  auto fail = [&](std::string_view what) {
+    return Status::InvalidArgument(fmt::format("parse error at col {}: {}", pos + 1, what));
+  };
+  std::vector<model::LabelMatcher> matchers;
+  skip_space();
+  if (pos >= s.size() || s[pos] != '{') return fail("expected {");
+  ++pos;
+  skip_space();
+  if (pos < s.size() && s[pos] == '}') {
+    ++pos;
+  } else {
+    while (true) {
+      skip_space();
+      size_t start = pos;
+      while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '_'))
+        ++pos;
+      std::string name(s.substr(start, pos - start));
+      if (!model::IsValidLabelName(name)) return fail("expected a label name");
+      skip_space();
+      model::LabelMatcher::Type type;
+      if (s.substr(pos, 2) == "=~") {
+        type = model::LabelMatcher::Type::kRegexMatch;
+        pos += 2;
+      } else if (s.substr(pos, 2) == "!~") {
+        type = model::LabelMatcher::Type::kRegexNoMatch;
+        pos += 2;
+      } else if (s.substr(pos, 2) == "!=") {
+        type = model::LabelMatcher::Type::kNotEqual;
+        pos += 2;
+      } else if (s.substr(pos, 1) == "=") {
+        type = model::LabelMatcher::Type::kEqual;
+        pos += 1;
+      } else {
+        return fail("expected one of = != =~ !~");
+      }
+      skip_space();
+      std::string value;
+      if (pos >= s.size() || (s[pos] != '"' && s[pos] != '`') ||
+          !model::UnquoteString(s, &pos, &value)) {
+        return fail("expected a quoted string");
+      }
+      SLUICE_ASSIGN_OR_RETURN(model::LabelMatcher m,
+                              model::LabelMatcher::Make(type, std::move(name), std::move(value)));
+      matchers.push_back(std::move(m));
+      skip_space();
+      if (pos < s.size() && s[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < s.size() && s[pos] == '}') {
+        ++pos;
+        break;
+      }
+      return fail("expected , or }");
+    }
+  }
+  skip_space();
+  if (pos != s.size()) return fail("unexpected text after }");
+  bool selective = false;
+  for (const auto& m : matchers) selective = selective || !m.Matches("");
+  if (!selective) {
+    return Status::InvalidArgument(
+        "queries require at least one regexp or equality matcher that does not have an "
+        "empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but "
+        "app=~\".+\" will");
+  }
+  return matchers;
+}
+
+// One retention_stream rule, validated as Loki's Limits.Validate does (with its texts).
+template <typename V>
+auto VisitStreamRetention(V& v) {
+  return [&v](StreamRetention& r) -> Status {
+    v.Field("selector", r.selector);
+    v.Field("priority", r.priority);
+    v.Field("period", DurationField{&r.period});
+    if (r.matchers.empty()) {
+      auto matchers = ParseRetentionSelector(r.selector);
+      if (!matchers.ok()) {
+        return Status::InvalidArgument("invalid labels matchers: " + matchers.status().message());
+      }
+      r.matchers = std::move(matchers).value();
+    }
+    if (r.period < 24LL * 3600 * 1'000'000'000) {
+      return Status::InvalidArgument(
+          fmt::format("retention period must be >= 24h was {}", FormatDuration(r.period)));
+    }
+    return Status::OK();
+  };
+}
+
 template <typename V>
 void VisitOtlpConfig(OtlpConfig& c, V& v) {
   v.Section("resource_attributes", [&] {
@@ -182,6 +311,9 @@ void VisitLimits(Limits& l, V& v) {
   v.Field("max_cache_freshness_per_query", DurationField{&l.max_cache_freshness_per_query});
   v.Field("max_query_lookback", DurationField{&l.max_query_lookback});
   v.Field("max_concurrent_tail_requests", l.max_concurrent_tail_requests);
+  v.Field("retention_period", DurationField{&l.retention_period});
+  v.List("retention_stream", l.retention_stream, VisitStreamRetention(v));
+  v.Field("deletion_mode", l.deletion_mode);
 }
 
 template <typename V>

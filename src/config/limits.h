@@ -3,7 +3,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "model/matcher.h"
 
 namespace re2 {
 class RE2;
@@ -41,6 +44,22 @@ const std::vector<std::string>& DefaultDiscoverServiceName();
 
 // Loki's default `log_level_fields` (pkg/validation/limits.go DefaultAllowedLevelFields).
 const std::vector<std::string>& DefaultLogLevelFields();
+
+// Loki's `retention_stream` rule (pkg/validation StreamRetention): streams matching `selector`
+// keep their data for `period`. Of the rules a stream matches, the highest priority wins, and
+// among equals the shortest period (deletion/retention.h applies it).
+struct StreamRetention {
+  std::string selector;  // as written: `{namespace="dev", app=~"a.*"}`
+  int priority = 0;
+  int64_t period = 0;  // nanoseconds; Loki requires at least 24h
+  // Parsed from `selector` at load, so readers never parse it.
+  std::vector<model::LabelMatcher> matchers;
+};
+
+// Loki's `deletion_mode` (pkg/compactor/deletionmode): whether the tenant may submit delete
+// requests, and whether they are only filtered out of query results or also removed from the
+// store by the compactor.
+enum class DeletionMode : uint8_t { kDisabled, kFilterOnly, kFilterAndDelete };
 
 // Per-tenant limits, named as in Loki's `limits_config` so existing configs and runtime
 // override files carry over. Durations are nanoseconds, sizes bytes. Defaults follow Loki 3.x.
@@ -99,6 +118,15 @@ struct Limits {
   int64_t max_cache_freshness_per_query = 10LL * 60 * 1'000'000'000;
   int64_t max_query_lookback = 0;
   uint64_t max_concurrent_tail_requests = 10;
+
+  // Retention and deletion (the compactor applies them to the store; queries filter at once).
+  // 0 keeps data forever (Loki 3's default; Loki accepts durations such as "744h" or "31d").
+  int64_t retention_period = 0;
+  std::vector<StreamRetention> retention_stream;
+  DeletionMode deletion_mode = DeletionMode::kFilterAndDelete;
 };
+
+// "disabled", "filter-only", "filter-and-delete".
+std::string_view DeletionModeName(DeletionMode mode);
 
 }  // namespace sluice::config

@@ -62,6 +62,7 @@ limits_config:
   EXPECT_EQ(c->server.http_listen_port, 3200);
   EXPECT_EQ(c->common.path_prefix, "/tmp/loki");
   EXPECT_EQ(c->limits_config.ingestion_rate_mb, 8);
+  EXPECT_EQ(c->limits_config.retention_period, 744LL * 3600 * 1'000'000'000);
   // Renamed: Loki's path for the chunk directory and the 2.9 home of the split interval.
   EXPECT_EQ(c->storage.chunks_directory, "/tmp/loki/chunks-here");
   EXPECT_EQ(c->limits_config.split_queries_by_interval, 3600LL * 1'000'000'000);
@@ -71,9 +72,9 @@ limits_config:
   EXPECT_EQ(c->ring.instance_addr, "127.0.0.1");
   EXPECT_EQ(c->ring.common_kvstore.store, "inmemory");
   std::vector<std::string> want = {
-      "server.http_server_write_timeout",      "limits_config.retention_period",
-      "schema_config.configs[0].from",         "schema_config.configs[0].store",
-      "schema_config.configs[0].index.prefix", "schema_config.configs[0].index.period",
+      "server.http_server_write_timeout",      "schema_config.configs[0].from",
+      "schema_config.configs[0].store",        "schema_config.configs[0].index.prefix",
+      "schema_config.configs[0].index.period",
   };
   EXPECT_EQ(c->ignored_loki_keys, want);
 }

@@ -37,17 +37,15 @@ constexpr std::array<std::string_view, 18> kPublishedLimits = {
 };
 
 // Published limits sluice has no setting for, with the value that describes what sluice does
-// (JSON text): the volume endpoints are always on, nothing is deleted by age yet, and no
-// aggregated metrics or patterns are written back as logs.
+// (JSON text): the volume endpoints are always on, and no aggregated metrics or patterns are
+// written back as logs.
 struct FixedLimit {
   std::string_view name;
   std::string_view json;
 };
-constexpr std::array<FixedLimit, 6> kFixedLimits = {{
+constexpr std::array<FixedLimit, 4> kFixedLimits = {{
     {"metric_aggregation_enabled", "false"},
     {"pattern_persistence_enabled", "false"},
-    {"retention_period", "\"0s\""},
-    {"retention_stream", "[]"},
     {"volume_enabled", "true"},
     {"volume_max_series", "1000"},
 }};
