@@ -9,8 +9,10 @@
 #include "common/clock.h"
 #include "compactor/compactor.h"
 #include "config/overrides.h"
+#include "deletion/delete_request_store.h"
 #include "distributor/distributor.h"
 #include "distributor/replicating_pusher.h"
+#include "http/delete_api.h"
 #include "http/limits_api.h"
 #include "http/patterns_api.h"
 #include "http/push/json_ingest.h"
@@ -24,6 +26,7 @@
 #include "main/storage.h"
 #include "metrics/metrics.h"
 #include "pattern/miner.h"
+#include "querier/deletion_source.h"
 #include "querier/frontend.h"
 #include "querier/querier.h"
 #include "querier/store_source.h"
@@ -56,6 +59,9 @@ struct App::Impl {
 
   std::unique_ptr<config::Overrides> overrides;
   storage::ObjectStorePtr store;
+  // Loki's delete requests, kept in the store: every process that reads (queries filter the
+  // lines out), serves the API or compacts has one.
+  std::unique_ptr<deletion::DeleteRequestStore> delete_requests;
   // Queries read through the caches (chunk_cache_config, index_queries_cache_config), when
   // configured: read_store is the outermost layer, or `store` itself.
   cache::CachePtr chunk_cache;
@@ -88,6 +94,9 @@ struct App::Impl {
   std::unique_ptr<storage::index::IndexReader> index_reader;
   std::unique_ptr<querier::StoreSource> store_source;
   std::unique_ptr<rpc::RingIngesters> ring_ingesters;
+  // Retention and delete requests applied to what each source returns.
+  std::unique_ptr<querier::DeletionSource> memory_filter;
+  std::unique_ptr<querier::DeletionSource> store_filter;
   std::unique_ptr<read::FanOut> fan_out;
   std::unique_ptr<querier::Querier> querier;
   std::unique_ptr<querier::QueryFrontend> frontend;  // before the server: outlives its handlers
@@ -99,6 +108,7 @@ struct App::Impl {
   // The compactor (targets compactor, backend, all): active while it holds its lease in the
   // ring's KV store (compactor_kv when the ring has none: the single binary with etcd unset).
   std::unique_ptr<ring::KvStore> compactor_kv;
+  std::unique_ptr<deletion::CompactorDeletes> compactor_deletes;
   std::unique_ptr<compactor::Policy> compactor_policy;
   std::unique_ptr<compactor::Compactor> compactor;
 
@@ -168,6 +178,9 @@ Status App::Impl::BuildCaches() {
 Status App::Impl::BuildCompactor() {
   if (!targets().compactor) return Status::OK();
   SLUICE_ASSIGN_OR_RETURN(compactor::Options options, CompactorOptionsFrom(config));
+  compactor_deletes =
+      std::make_unique<deletion::CompactorDeletes>(delete_requests.get(), overrides.get());
+  compactor_policy = std::make_unique<CompactorPolicy>(compactor_deletes.get());
   ring::KvStore* kv = ring_kv.get();
   if (kv == nullptr) {
     compactor_kv = std::make_unique<ring::MemoryKv>();
@@ -274,21 +287,23 @@ Status App::Impl::BuildReadPath() {
     index_reader =
         std::make_unique<storage::index::IndexReader>(read_store, c.querier.index_refresh_interval);
     store_source = std::make_unique<querier::StoreSource>(read_store, index_reader.get());
-    std::vector<read::StreamSource*> sources;
     // The ingesters are asked before the store: a chunk flushed and dropped from memory between
     // the two calls is then already in the index the store reads.
+    read::StreamSource* memory = ingester.get();
     if (cluster()) {
       rpc::RingIngestersOptions ro;
       ro.query_ingesters_within_ns = c.querier.query_ingesters_within;
       ro.replication_factor = c.ring.lifecycler.replication_factor;
       ring_ingesters = std::make_unique<rpc::RingIngesters>(ring.get(), ingester_clients.get(), ro,
                                                             SystemClock::Default());
-      sources.push_back(ring_ingesters.get());
-    } else {
-      sources.push_back(ingester.get());
+      memory = ring_ingesters.get();
     }
-    sources.push_back(store_source.get());
-    fan_out = std::make_unique<read::FanOut>(std::move(sources));
+    memory_filter =
+        std::make_unique<querier::DeletionSource>(memory, overrides.get(), delete_requests.get());
+    store_filter = std::make_unique<querier::DeletionSource>(store_source.get(), overrides.get(),
+                                                             delete_requests.get());
+    fan_out = std::make_unique<read::FanOut>(
+        std::vector<read::StreamSource*>{memory_filter.get(), store_filter.get()});
     querier = std::make_unique<querier::Querier>(fan_out.get(), overrides.get());
   }
   // Query work runs on the frontend's own pool (querier.max_concurrent threads), apart from the
@@ -595,6 +610,13 @@ void App::Impl::RegisterRoutes() {
                     config.target));
   }
   if (querier) http::RegisterPatternRoutes(&router, pattern_miner.get(), config.auth_enabled);
+  http::RegisterDeleteRoutes(
+      &router, delete_requests.get(), overrides.get(),
+      {.auth_enabled = config.auth_enabled,
+       .not_served_message = fmt::format(
+           "this sluice process runs -target={}, which keeps no delete requests: send them to "
+           "the query frontend, a querier or the compactor",
+           config.target)});
 }
 
 Status App::Start() {
@@ -609,6 +631,13 @@ Status App::Start() {
   }
   SLUICE_ASSIGN_OR_RETURN(impl_->store, BuildObjectStore(c));
   SLUICE_RETURN_IF_ERROR(impl_->BuildCaches());
+  if (c.targets.serves_queries() || c.targets.compactor) {
+    deletion::DeleteRequestStoreOptions delete_options;
+    delete_options.cancel_period_ns = c.compactor.delete_request_cancel_period;
+    impl_->delete_requests = std::make_unique<deletion::DeleteRequestStore>(
+        impl_->store.get(), delete_options, SystemClock::Default());
+    SLUICE_RETURN_IF_ERROR(impl_->delete_requests->Load());
+  }
   SLUICE_RETURN_IF_ERROR(impl_->BuildRings());
   SLUICE_RETURN_IF_ERROR(impl_->BuildCompactor());
   SLUICE_RETURN_IF_ERROR(impl_->BuildWritePath());

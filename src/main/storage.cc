@@ -99,7 +99,18 @@ Result<compactor::Options> CompactorOptionsFrom(const config::Config& c) {
   // about 8x at level 1 (bench/RESULTS.md), so merged chunks come out near the flushed size.
   o.target_chunk_size = c.ingester.chunk_target_size * 8;
   o.instance_id = c.ring.lifecycler.id;
+  // The loop wakes every renew interval to renew the lease and see whether a run is due.
+  o.lease_renew_interval_ns = std::min(o.lease_renew_interval_ns, o.compaction_interval_ns);
   return o;
+}
+
+void CompactorPolicy::DeletesApplied(std::string_view tenant) {
+  Status st = deletes_->DeletesApplied(tenant);
+  // The requests stay "received" and are applied again by the next run (deleting is idempotent).
+  if (!st.ok()) {
+    spdlog::warn("msg=\"marking delete requests processed failed\" tenant={} err=\"{}\"", tenant,
+                 st.message());
+  }
 }
 
 }  // namespace sluice

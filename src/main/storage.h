@@ -9,6 +9,7 @@
 #include "cache/cache.h"
 #include "compactor/compactor.h"
 #include "config/config.h"
+#include "deletion/compactor_deletes.h"
 #include "storage/object_store.h"
 
 namespace sluice {
@@ -27,5 +28,24 @@ config::CacheConfig EffectiveChunkCache(const config::Config& config);
 // The compactor's options from compactor.* and the ingester's flush encoding (rewritten chunks
 // are encoded as flushed ones are).
 Result<compactor::Options> CompactorOptionsFrom(const config::Config& config);
+
+// The compactor's view of retention and delete requests: the deletion layer's answers.
+class CompactorPolicy final : public compactor::Policy {
+ public:
+  // REQUIRES: *deletes outlives the policy.
+  explicit CompactorPolicy(deletion::CompactorDeletes* deletes) : deletes_(deletes) {}
+  int64_t RetentionPeriod(std::string_view tenant, const model::LabelSet& labels) override {
+    return deletes_->RetentionPeriod(tenant, labels);
+  }
+  std::function<bool(int64_t ts, std::string_view line)> DeletedEntries(
+      std::string_view tenant, const model::LabelSet& labels, int64_t from,
+      int64_t through) override {
+    return deletes_->DeletedEntries(tenant, labels, from, through);
+  }
+  void DeletesApplied(std::string_view tenant) override;
+
+ private:
+  deletion::CompactorDeletes* deletes_;
+};
 
 }  // namespace sluice
