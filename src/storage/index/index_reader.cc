@@ -192,8 +192,8 @@ Status IndexReader::LoadPeriod(std::string_view tenant, int64_t period, LoadedIn
                  now_ns - state.listed_at_ns < refresh_interval_ns_;
     // A fresh listing whose objects were all kept answers from memory; one the bound evicted
     // from is refreshed (listed again, the evicted objects fetched again).
-    bool all_cached = std::all_of(state.keys.begin(), state.keys.end(),
-                                  [&](const std::string& key) { return objects_.contains(key); });
+    bool all_cached = true;  // a loop, not all_of: the analysis cannot see the lock in a lambda
+    for (const auto& key : state.keys) all_cached = all_cached && objects_.contains(key);
     if (fresh && all_cached) {
       for (const auto& key : state.keys) {
         CachedObject& object = objects_.find(key)->second;
