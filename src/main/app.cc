@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include <xxhash.h>
+
 #include "common/clock.h"
 #include "compactor/compactor.h"
 #include "config/overrides.h"
@@ -316,6 +318,19 @@ Status App::Impl::BuildReadPath() {
   frontend_options.cache_results = results_cache != nullptr;
   frontend_options.results_cache = results_cache.get();
   frontend_options.max_cache_freshness_ns = c.limits_config.max_cache_freshness_per_query;
+  if (delete_requests) {
+    // A new or cancelled delete request changes which lines a final split counts: the tenants'
+    // request ids are part of the key, so such a change misses the cache.
+    deletion::DeleteRequestStore* deletes = delete_requests.get();
+    frontend_options.cache_generation = [deletes](const std::vector<std::string>& tenants) {
+      std::string ids;
+      for (const std::string& tenant : tenants) {
+        for (const auto& request : deletes->List(tenant)) ids += request.request_id + ",";
+      }
+      return ids.empty() ? std::string()
+                         : fmt::format("{:016x}", XXH3_64bits(ids.data(), ids.size()));
+    };
+  }
   frontend =
       std::make_unique<querier::QueryFrontend>(querier.get(), overrides.get(), frontend_options);
   if (!querier) {

@@ -517,11 +517,14 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
   uint64_t cache_requested = 0, cache_found = 0;
   if (plan.kind == Kind::kMetric && options_.cache_results && options_.results_cache != nullptr) {
     const int64_t final_before = clock_->NowNanos() - options_.max_cache_freshness_ns;
+    const std::string generation =
+        options_.cache_generation ? options_.cache_generation(tenants) : std::string();
     std::vector<std::string> lookup;
     for (size_t i = 0; i < n; ++i) {
       const QueryRequest& r = query->requests[i];
       if (r.end_ns >= final_before) continue;
       cache_keys[i] = ResultsCacheKey(tenants, *parsed.plan, r.start_ns, r.end_ns, r.step_ns);
+      if (!generation.empty()) cache_keys[i] += "\x00gen=" + generation;
       lookup.push_back(cache_keys[i]);
     }
     cache_requested = lookup.size();

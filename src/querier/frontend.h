@@ -94,6 +94,10 @@ struct FrontendOptions {
   // limits_config.max_cache_freshness_per_query (Loki: 10m; a per-tenant limit there, one value
   // for every tenant here).
   int64_t max_cache_freshness_ns = 10 * 60 * kNanosPerSecond;
+  // Part of every results cache key: what changes when cached answers become wrong although
+  // their time range is final (Loki's cache generation numbers: the tenants' delete requests).
+  // Null: nothing does.
+  std::function<std::string(const std::vector<std::string>& tenants)> cache_generation = nullptr;
 };
 
 // A job is tried this often (a first run and two retries after its worker died) before the

@@ -204,3 +204,11 @@ def test_results_cache_serves_repeats_and_sees_new_data(sluice_factory):
     third = run(now + 60 * S)
     total = lambda res: sum(float(v[1]) for s in res for v in s["values"])  # noqa: E731
     assert total(third) > total(second)
+
+    # A delete request changes what final splits count: the cached answers are not used.
+    r = srv.post("/loki/api/v1/delete", params={"query": '{job="rc", level="error"}',
+                                                "start": str(start // S - 1),
+                                                "end": str(pf.now_ns() // S)})
+    assert r.status_code == 204, r.text
+    after = run(now + 60 * S)
+    assert [s["metric"]["level"] for s in after] == ["info"], after
