@@ -25,6 +25,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -125,21 +126,33 @@ STARTED = []  # every Server started, so a failure anywhere still stops them
 
 
 
-def metrics_at(url):
-    """A /metrics page summed over label sets: {name: value}."""
+LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metrics_samples(url):
+    """A /metrics page as (name, {label: value}, value) samples, one per line."""
     with urllib.request.urlopen(url, timeout=30) as r:
         text = r.read().decode()
-    out = {}
+    out = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
+        name, _, labels = name_labels.partition("{")
         try:
-            out[name] = out.get(name, 0.0) + float(value)
+            out.append((name, dict(LABEL_RE.findall(labels)), float(value)))
         except ValueError:
             pass
     return out
+
+
+def metrics_at(url):
+    """A /metrics page summed over label sets: {name: value}."""
+    out = {}
+    for name, _, value in metrics_samples(url):
+        out[name] = out.get(name, 0.0) + value
+    return out
+
 
 class Server:
     """One sluice process on 127.0.0.1 with its own data directory."""
