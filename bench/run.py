@@ -318,6 +318,33 @@ def machine_info():
     return f"{os.cpu_count()} cores, {model or 'unknown CPU'}, {mem / 2**30:.0f} GiB RAM, {os.uname().release}"
 
 
+def provenance_lines(r):
+    """The command, date, commit and machine lines that head every results section."""
+    la0, la1 = r["loadavg_start"], r["loadavg_end"]
+    return [f"- command: `{r['command']}`",
+            f"- date: {r['date']}",
+            f"- commit: `{r['commit']}`{' (working tree has uncommitted changes)' if r['dirty'] else ''}",
+            f"- machine: {r['machine']}; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in la0)} at the "
+            f"start, {'/'.join(f'{x:.1f}' for x in la1)} at the end"]
+
+
+def stop_each(things, stop):
+    """Calls stop(thing) for each, logging a failure and going on to the next."""
+    for thing in list(things):
+        try:
+            stop(thing)
+        except Exception as e:  # keep stopping the others
+            log(f"stopping {getattr(thing, 'name', thing)} failed: {e}")
+
+
+def finish_workdir(workdir, args):
+    """Removes a work directory this run created, unless --keep (then says where it is)."""
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif args.keep:
+        log(f"kept {workdir}")
+
+
 # --- phases ------------------------------------------------------------------------------------
 
 
@@ -805,10 +832,7 @@ def main():
         for s in STARTED:
             if s.proc is not None and s.proc.poll() is None:
                 s.stop(signal.SIGTERM, timeout=60)
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
-            log(f"kept {workdir}")
+        finish_workdir(workdir, args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -202,12 +201,7 @@ def section(r):
                  "store and on S3 (s3rver on 127.0.0.1, same 2 cores: s3rver's own CPU is not counted), then "
                  "flushed and queried. Request counts are sluice's `loki_s3_request_duration_seconds_count` by "
                  "operation; object counts come from listing the bucket (awscli) or the chunks directory.\n")
-    lines.append(f"- command: `{r['command']}`")
-    lines.append(f"- date: {r['date']}")
-    lines.append(f"- commit: `{r['commit']}`{' (working tree has uncommitted changes)' if r['dirty'] else ''}")
-    la0, la1 = r["loadavg_start"], r["loadavg_end"]
-    lines.append(f"- machine: {r['machine']}; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in la0)} at the "
-                 f"start, {'/'.join(f'{x:.1f}' for x in la1)} at the end")
+    lines += run.provenance_lines(r)
     c = r["corpus"]
     lines.append(f"- corpus: {c['lines']:,} lines, {c['raw_bytes'] / MB:.0f} MB raw, {c['streams']:,} streams, "
                  f"{len(c['tenants'])} tenants, 2 h of timestamps, {c['lines_per_request']:,} lines a request, "
@@ -374,15 +368,8 @@ def main():
         log(f"wrote the issue 12 section of {args.out} ({r['elapsed_s'] / 60:.1f} min)")
         print(text)
     finally:
-        for be in live:
-            try:
-                be.close()
-            except Exception as e:  # keep stopping the others
-                log(f"stopping {be.name} failed: {e}")
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
-            log(f"kept {workdir}")
+        run.stop_each(live, lambda be: be.close())
+        run.finish_workdir(workdir, args)
 
 
 if __name__ == "__main__":
