@@ -250,17 +250,19 @@ def section(r):
                  f"({ff['objects']['chunks']:,} chunks + {ff['objects']['index']:,} index objects for "
                  f"{ff['raw_bytes'] / MB:.0f} MB), S3 {sum(sf['objects'].values()) / gb_s:,.0f} "
                  f"({sf['objects']['chunks']:,} chunks + {sf['objects']['index']:,} index objects); "
-                 f"S3 PUTs per GB: {sf['puts_per_gb']:,.0f}.")
+                 f"S3 PUTs per GB: {sf['puts_per_gb']:,.0f}.\n")
     for qn, label in QUERIES:
         sq = s3["queries"][qn]
         label = label.replace("|", "\\|")
         lines.append(f"Requests per query, {label}: cold {sum(sq['cold']['requests']['s3'].values()):.0f} "
                      f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(sq['cold']['requests']['s3'].items()))}), "
                      f"warm {sum(sq['warm']['requests']['s3'].values()):.1f}"
-                     f"{' (' + ', '.join(f'{k} {v:.1f}' for k, v in sorted(sq['warm']['requests']['s3'].items())) + ')' if sq['warm']['requests']['s3'] else ''}.")
-    lines.append("")
+                     f"{' (' + ', '.join(f'{k} {v:.1f}' for k, v in sorted(sq['warm']['requests']['s3'].items())) + ')' if sq['warm']['requests']['s3'] else ''}.\n")
     for n in r.get("notes", []):
         lines.append(f"- {n}")
+    if r.get("analysis"):
+        lines.append("")
+        lines.append(r["analysis"].rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -303,6 +305,13 @@ def write_section(path, text):
         f.write(new)
 
 
+def read_analysis(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -322,11 +331,15 @@ def main():
     ap.add_argument("--out", default=os.path.join(run.REPO, "bench", "RESULTS.md"),
                     help="the section 'Issue 12 (object storage)' is replaced or appended here")
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--analysis", default=os.path.join(run.REPO, "bench", "STORAGE_ANALYSIS.md"),
+                    help="markdown appended to the section (what the figures come from)")
     ap.add_argument("--render-only", default=None, metavar="JSON", help="rewrite the section from a --json-out file")
     args = ap.parse_args()
     if args.render_only:
         with open(args.render_only) as f:
-            write_section(args.out, section(json.load(f)))
+            r = json.load(f)
+        r["analysis"] = read_analysis(args.analysis)
+        write_section(args.out, section(r))
         return
     if not args.no_build:
         cluster.ensure_built(args.build_dir, args.build_type,
@@ -360,6 +373,7 @@ def main():
         r["loadavg_end"] = list(os.getloadavg())
         r["elapsed_s"] = time.monotonic() - started
         r["notes"] = notes(r, args)
+        r["analysis"] = read_analysis(args.analysis)
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump(r, f, indent=1, default=str)
