@@ -28,7 +28,6 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -354,12 +353,7 @@ def section(r):
     lines.append("Written by `bench/cluster.py`: the same corpus pushed into three fresh deployments in one run. "
                  "The cluster runs on the same 2 cores as everything else (etcd, 3 ingesters, 1 querier, and the "
                  "front door: distributor + query frontend), so the figures are CPU cost, not scaling.\n")
-    lines.append(f"- command: `{r['command']}`")
-    lines.append(f"- date: {r['date']}")
-    lines.append(f"- commit: `{r['commit']}`{' (working tree has uncommitted changes)' if r['dirty'] else ''}")
-    la0, la1 = r["loadavg_start"], r["loadavg_end"]
-    lines.append(f"- machine: {r['machine']}; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in la0)} at the "
-                 f"start, {'/'.join(f'{x:.1f}' for x in la1)} at the end")
+    lines += run.provenance_lines(r)
     c = r["corpus"]
     lines.append(f"- corpus: {c['lines']:,} lines, {c['raw_bytes'] / MB:.0f} MB raw, {c['streams']:,} streams, "
                  f"{len(c['tenants'])} tenants, {c['lines_per_request']:,} lines a request (protobuf+snappy); "
@@ -482,14 +476,14 @@ def notes(r):
 # --- main --------------------------------------------------------------------------------------
 
 
-def ensure_built(build_dir, build_type):
+def ensure_built(build_dir, build_type, targets=("sluice", "sluice-bench-corpus", "sluice-bench-load")):
     """Configures once, then a ninja no-op when up to date (as bench/run.sh builds)."""
     if not os.path.exists(os.path.join(build_dir, "build.ninja")):
         subprocess.run(["cmake", "-S", REPO, "-B", build_dir, "-G", "Ninja", f"-DCMAKE_BUILD_TYPE={build_type}",
                         "-DSLUICE_BENCH=ON", "-DSLUICE_WERROR=ON"], check=True, stdout=subprocess.DEVNULL,
                        timeout=600)
-    subprocess.run(["ninja", f"-j{os.environ.get('SLUICE_BENCH_JOBS', '1')}", "-C", build_dir, "sluice",
-                    "sluice-bench-corpus", "sluice-bench-load"], check=True, timeout=7200)
+    subprocess.run(["ninja", f"-j{os.environ.get('SLUICE_BENCH_JOBS', '1')}", "-C", build_dir, *targets], check=True,
+                   timeout=7200)
 
 
 def main():
@@ -593,15 +587,8 @@ def main():
         log(f"wrote the issue 11 section of {args.out} ({r['elapsed_s'] / 60:.1f} min)")
         print(text)
     finally:
-        for dep in live:
-            try:
-                dep.stop()
-            except Exception as e:  # keep stopping the others
-                log(f"stopping {dep.name} failed: {e}")
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
-            log(f"kept {workdir}")
+        run.stop_each(live, lambda dep: dep.stop())
+        run.finish_workdir(workdir, args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -125,21 +126,33 @@ STARTED = []  # every Server started, so a failure anywhere still stops them
 
 
 
-def metrics_at(url):
-    """A /metrics page summed over label sets: {name: value}."""
+LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metrics_samples(url):
+    """A /metrics page as (name, {label: value}, value) samples, one per line."""
     with urllib.request.urlopen(url, timeout=30) as r:
         text = r.read().decode()
-    out = {}
+    out = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
+        name, _, labels = name_labels.partition("{")
         try:
-            out[name] = out.get(name, 0.0) + float(value)
+            out.append((name, dict(LABEL_RE.findall(labels)), float(value)))
         except ValueError:
             pass
     return out
+
+
+def metrics_at(url):
+    """A /metrics page summed over label sets: {name: value}."""
+    out = {}
+    for name, _, value in metrics_samples(url):
+        out[name] = out.get(name, 0.0) + value
+    return out
+
 
 class Server:
     """One sluice process on 127.0.0.1 with its own data directory."""
@@ -303,6 +316,33 @@ def machine_info():
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) * 1024
     return f"{os.cpu_count()} cores, {model or 'unknown CPU'}, {mem / 2**30:.0f} GiB RAM, {os.uname().release}"
+
+
+def provenance_lines(r):
+    """The command, date, commit and machine lines that head every results section."""
+    la0, la1 = r["loadavg_start"], r["loadavg_end"]
+    return [f"- command: `{r['command']}`",
+            f"- date: {r['date']}",
+            f"- commit: `{r['commit']}`{' (working tree has uncommitted changes)' if r['dirty'] else ''}",
+            f"- machine: {r['machine']}; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in la0)} at the "
+            f"start, {'/'.join(f'{x:.1f}' for x in la1)} at the end"]
+
+
+def stop_each(things, stop):
+    """Calls stop(thing) for each, logging a failure and going on to the next."""
+    for thing in list(things):
+        try:
+            stop(thing)
+        except Exception as e:  # keep stopping the others
+            log(f"stopping {getattr(thing, 'name', thing)} failed: {e}")
+
+
+def finish_workdir(workdir, args):
+    """Removes a work directory this run created, unless --keep (then says where it is)."""
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif args.keep:
+        log(f"kept {workdir}")
 
 
 # --- phases ------------------------------------------------------------------------------------
@@ -792,10 +832,7 @@ def main():
         for s in STARTED:
             if s.proc is not None and s.proc.poll() is None:
                 s.stop(signal.SIGTERM, timeout=60)
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
-            log(f"kept {workdir}")
+        finish_workdir(workdir, args)
 
 
 if __name__ == "__main__":
