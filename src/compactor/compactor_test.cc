@@ -44,24 +44,17 @@ struct TestEntry {
 };
 
 // Wraps a store: fails the Nth Put/Delete (1-based, 0: never) and can run a hook before each Put.
-class FaultyStore final : public storage::ObjectStore {
+class FaultyStore final : public storage::ForwardingStore {
  public:
-  explicit FaultyStore(storage::ObjectStore* base) : base_(base) {}
+  explicit FaultyStore(storage::ObjectStore* base) : ForwardingStore(base) {}
   Status Put(std::string_view key, std::string_view data) override {
     if (hook_) hook_(key);
     if (Fail()) return Status::IOError("injected failure");
-    return base_->Put(key, data);
-  }
-  Result<std::string> Get(std::string_view key) override { return base_->Get(key); }
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
-    return base_->GetRange(key, offset, length);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return base_->List(prefix);
+    return ForwardingStore::Put(key, data);
   }
   Status Delete(std::string_view key) override {
     if (Fail()) return Status::IOError("injected failure");
-    return base_->Delete(key);
+    return ForwardingStore::Delete(key);
   }
   void FailAt(int n) {
     fail_at_ = n;
@@ -72,7 +65,6 @@ class FaultyStore final : public storage::ObjectStore {
 
  private:
   bool Fail() { return ++ops_ == fail_at_; }
-  storage::ObjectStore* base_;
   int fail_at_ = 0;
   int ops_ = 0;
 };

@@ -338,25 +338,14 @@ TEST_F(IngesterTest, MemoryPressureFlushesOpenChunks) {
 }
 
 // An object store that can be taken down: every call fails with IOError while `down`.
-class OutageStore final : public storage::ObjectStore {
+class OutageStore final : public storage::ForwardingStore {
  public:
-  explicit OutageStore(storage::ObjectStore* inner) : inner_(inner) {}
+  explicit OutageStore(storage::ObjectStore* inner) : ForwardingStore(inner) {}
   std::atomic<bool> down{false};
   Status Put(std::string_view key, std::string_view data) override {
     if (down) return Status::IOError("store down");
-    return inner_->Put(key, data);
+    return ForwardingStore::Put(key, data);
   }
-  Result<std::string> Get(std::string_view key) override { return inner_->Get(key); }
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
-    return inner_->GetRange(key, offset, length);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return inner_->List(prefix);
-  }
-  Status Delete(std::string_view key) override { return inner_->Delete(key); }
-
- private:
-  storage::ObjectStore* inner_;
 };
 
 // With the store down, pushes are acknowledged while memory lasts, then refused with 503 naming

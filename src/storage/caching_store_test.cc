@@ -1,4 +1,5 @@
 #include "storage/caching_store.h"
+#include "storage/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -47,23 +48,14 @@ cache::CachePtr Lru() {
 
 // A caching store owning what it wraps, for the conformance suite: everything cached, so every
 // ObjectStore rule is checked through the cache.
-class OwningCachingStore final : public ObjectStore {
+class OwningCachingStore final : public ForwardingStore {
  public:
   OwningCachingStore()
       : inner_(NewMemoryStore()),
         cache_(Lru()),
-        store_(NewCachingStore(inner_.get(), cache_.get(), {""})) {}
-  Status Put(std::string_view key, std::string_view data) override {
-    return store_->Put(key, data);
+        store_(NewCachingStore(inner_.get(), cache_.get(), {""})) {
+    set_inner(store_.get());
   }
-  Result<std::string> Get(std::string_view key) override { return store_->Get(key); }
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
-    return store_->GetRange(key, offset, length);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return store_->List(prefix);
-  }
-  Status Delete(std::string_view key) override { return store_->Delete(key); }
 
  private:
   ObjectStorePtr inner_;

@@ -11,20 +11,9 @@ namespace sluice::storage {
 namespace {
 
 // A filesystem store that owns (and removes) its temporary root.
-class TempFilesystemStore final : public ObjectStore {
+class TempFilesystemStore final : public ForwardingStore {
  public:
-  TempFilesystemStore() : store_(NewFilesystemStore(dir_.path())) {}
-  Status Put(std::string_view key, std::string_view data) override {
-    return store_->Put(key, data);
-  }
-  Result<std::string> Get(std::string_view key) override { return store_->Get(key); }
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
-    return store_->GetRange(key, offset, length);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return store_->List(prefix);
-  }
-  Status Delete(std::string_view key) override { return store_->Delete(key); }
+  TempFilesystemStore() : store_(NewFilesystemStore(dir_.path())) { set_inner(store_.get()); }
 
  private:
   TempDir dir_;  // Declared first: outlives store_.

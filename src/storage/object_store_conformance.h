@@ -5,7 +5,7 @@
 // a factory that returns a fresh, empty store per test:
 //
 //   INSTANTIATE_TEST_SUITE_P(Filesystem, ObjectStoreConformanceTest,
-//                            testing::Values(ObjectStoreFactory{"Filesystem", &MakeStore}),
+//                            ::testing::Values(ObjectStoreFactory{"Filesystem", &MakeStore}),
 //                            ObjectStoreFactoryName);
 
 #include <gtest/gtest.h>
@@ -25,11 +25,11 @@ struct ObjectStoreFactory {
   bool atomic_overwrite = true;
 };
 
-inline std::string ObjectStoreFactoryName(const testing::TestParamInfo<ObjectStoreFactory>& info) {
+inline std::string ObjectStoreFactoryName(const ::testing::TestParamInfo<ObjectStoreFactory>& info) {
   return info.param.name;
 }
 
-class ObjectStoreConformanceTest : public testing::TestWithParam<ObjectStoreFactory> {
+class ObjectStoreConformanceTest : public ::testing::TestWithParam<ObjectStoreFactory> {
  protected:
   void SetUp() override { store_ = GetParam().make(); }
   ObjectStore& store() { return *store_; }

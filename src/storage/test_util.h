@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/check.h"
+#include "storage/object_store.h"
 #include "testing/fake_clock.h"
 
 namespace sluice::storage {
@@ -30,6 +31,32 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// An ObjectStore that passes every call to `inner`: a test derives from it and overrides only the
+// calls it counts, delays or breaks. `inner` may be set later (set_inner) by a derived class that
+// owns it.
+class ForwardingStore : public ObjectStore {
+ public:
+  explicit ForwardingStore(ObjectStore* inner = nullptr) : inner_(inner) {}
+  Status Put(std::string_view key, std::string_view data) override {
+    return inner_->Put(key, data);
+  }
+  Result<std::string> Get(std::string_view key) override { return inner_->Get(key); }
+  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
+    return inner_->GetRange(key, offset, length);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return inner_->List(prefix);
+  }
+  Status Delete(std::string_view key) override { return inner_->Delete(key); }
+
+ protected:
+  void set_inner(ObjectStore* inner) { inner_ = inner; }
+  ObjectStore* inner() const { return inner_; }
+
+ private:
+  ObjectStore* inner_;
 };
 
 // Time that moves only when a test says so; the name storage, querier and ingester tests use.

@@ -18,27 +18,14 @@ constexpr int64_t kHour = 3600LL * 1'000'000'000;
 constexpr int64_t kT0 = 19000 * kDay;
 
 // Counts the Gets that reach the store.
-class CountingStore final : public ObjectStore {
+class CountingStore final : public ForwardingStore {
  public:
-  explicit CountingStore(ObjectStore* inner) : inner_(inner) {}
-  Status Put(std::string_view key, std::string_view data) override {
-    return inner_->Put(key, data);
-  }
+  explicit CountingStore(ObjectStore* inner) : ForwardingStore(inner) {}
   Result<std::string> Get(std::string_view key) override {
     ++gets;
-    return inner_->Get(key);
+    return ForwardingStore::Get(key);
   }
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
-    return inner_->GetRange(key, offset, length);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return inner_->List(prefix);
-  }
-  Status Delete(std::string_view key) override { return inner_->Delete(key); }
   std::atomic<int> gets{0};
-
- private:
-  ObjectStore* inner_;
 };
 
 class IndexReaderBoundTest : public ::testing::Test {

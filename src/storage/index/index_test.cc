@@ -344,27 +344,18 @@ TEST_F(IndexTest, CompactionMergesObjectsWithoutChangingResults) {
 }
 
 // Lists a deleted object once, as a listing taken just before a compaction's deletes would.
-class StaleListStore final : public ObjectStore {
+class StaleListStore final : public ForwardingStore {
  public:
-  explicit StaleListStore(ObjectStore* base) : base_(base) {}
-  Status Put(std::string_view key, std::string_view data) override { return base_->Put(key, data); }
-  Result<std::string> Get(std::string_view key) override { return base_->Get(key); }
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
-    return base_->GetRange(key, offset, length);
-  }
+  explicit StaleListStore(ObjectStore* base) : ForwardingStore(base) {}
   Result<std::vector<std::string>> List(std::string_view prefix) override {
-    auto keys = base_->List(prefix);
+    auto keys = ForwardingStore::List(prefix);
     if (keys.ok() && !stale_.empty()) {
       keys->push_back(std::exchange(stale_, ""));
       std::sort(keys->begin(), keys->end());
     }
     return keys;
   }
-  Status Delete(std::string_view key) override { return base_->Delete(key); }
   std::string stale_;
-
- private:
-  ObjectStore* base_;
 };
 
 TEST_F(IndexTest, ObjectsDeletedAfterListingAreReListed) {
