@@ -7,14 +7,8 @@
 //   SLUICE_START_ETCD_OR_RETURN(etcd);  // in a test body; see SLUICE_REQUIRE_ETCD
 //   ring::EtcdKv kv({.endpoints = {etcd->endpoint()}});
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -25,6 +19,7 @@
 #include <vector>
 
 #include "ring/etcd_kv.h"
+#include "testing/child_process.h"
 
 namespace sluice::testing {
 
@@ -47,13 +42,11 @@ class EtcdProcess {
   // returns null with *skip_reason set (the caller skips).
   static std::unique_ptr<EtcdProcess> StartOrSkip(std::string* skip_reason) {
     if (!std::filesystem::exists(kBinary)) {
-      const char* require = std::getenv("SLUICE_REQUIRE_ETCD");
-      if (require != nullptr && std::string(require) == "1") {
-        ADD_FAILURE() << kBinary << " is missing and SLUICE_REQUIRE_ETCD=1: install etcd-server "
-                      << "(scripts/deps.sh --test)";
-      } else {
-        *skip_reason = "etcd tests skipped: /usr/bin/etcd is missing (apt-get install etcd-server)";
-      }
+      MissingServer(
+          "SLUICE_REQUIRE_ETCD",
+          std::string(kBinary) + " is missing (scripts/deps.sh --test installs etcd-server)",
+          "etcd tests skipped: /usr/bin/etcd is missing (apt-get install etcd-server)",
+          skip_reason);
       return nullptr;
     }
     auto p = std::unique_ptr<EtcdProcess>(new EtcdProcess());
@@ -73,13 +66,7 @@ class EtcdProcess {
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
 
   // SIGKILL and reap.
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void Kill() { process_.Kill(); }
 
   // Starts etcd again on the same ports and data; false if it does not answer within 20 s.
   bool Restart() {
@@ -91,20 +78,8 @@ class EtcdProcess {
   EtcdProcess() {
     char tmpl[] = "/tmp/sluice-etcd-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    client_port_ = FreePort();
-    peer_port_ = FreePort();
-  }
-
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
+    client_port_ = FreeLoopbackPort();
+    peer_port_ = FreeLoopbackPort();
   }
 
   bool Start() {
@@ -118,18 +93,7 @@ class EtcdProcess {
                                      "--listen-peer-urls=" + peer,
                                      "--initial-advertise-peer-urls=" + peer,
                                      "--initial-cluster=sluice-test=" + peer};
-    std::string log = dir_ + "/etcd.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(kBinary, argv.data());
-      ::_exit(127);
-    }
+    process_.Spawn(std::move(args), dir_ + "/etcd.log");
     ring::EtcdKv probe(TestEtcdOptions({endpoint()}, 500'000'000, 1'000'000'000));
     for (int i = 0; i < 200; ++i) {  // 20 s at most
       if (probe.Get("probe").ok()) return true;
@@ -141,7 +105,7 @@ class EtcdProcess {
   std::string dir_;
   int client_port_ = 0;
   int peer_port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 }  // namespace sluice::testing

@@ -6,13 +6,8 @@
 //   SLUICE_START_MEMCACHED_OR_RETURN(mc);  // in a test body; see SLUICE_REQUIRE_MEMCACHED
 //   options.addresses = {mc->address()};
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "testing/child_process.h"
 
 namespace sluice::testing {
 
@@ -33,13 +30,10 @@ class MemcachedProcess {
   // failure; without it, returns null with *skip_reason set (the caller skips).
   static std::unique_ptr<MemcachedProcess> StartOrSkip(std::string* skip_reason) {
     if (!std::filesystem::exists(kBinary)) {
-      const char* require = std::getenv("SLUICE_REQUIRE_MEMCACHED");
-      if (require != nullptr && std::string(require) == "1") {
-        ADD_FAILURE() << kBinary << " is missing and SLUICE_REQUIRE_MEMCACHED=1: install memcached "
-                      << "(scripts/deps.sh --test)";
-      } else {
-        *skip_reason = "memcached tests skipped: /usr/bin/memcached is missing";
-      }
+      MissingServer(
+          "SLUICE_REQUIRE_MEMCACHED",
+          std::string(kBinary) + " is missing (scripts/deps.sh --test installs memcached)",
+          "memcached tests skipped: /usr/bin/memcached is missing", skip_reason);
       return nullptr;
     }
     auto p = std::unique_ptr<MemcachedProcess>(new MemcachedProcess());
@@ -60,13 +54,7 @@ class MemcachedProcess {
   int port() const { return port_; }
 
   // SIGKILL and reap.
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void Kill() { process_.Kill(); }
 
   // Starts memcached again on the same port (empty: memcached keeps nothing); false if it does
   // not accept connections within 10 s.
@@ -81,30 +69,7 @@ class MemcachedProcess {
     int fd = ::mkstemp(tmpl);
     ::close(fd);
     log_ = tmpl;
-    port_ = FreePort();
-  }
-
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-
-  bool Accepts() const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
+    port_ = FreeLoopbackPort();
   }
 
   bool Start() {
@@ -115,19 +80,9 @@ class MemcachedProcess {
       args.push_back("-u");
       args.push_back("root");
     }
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(kBinary, argv.data());
-      ::_exit(127);
-    }
+    process_.Spawn(std::move(args), log_);
     for (int i = 0; i < 200; ++i) {  // 10 s at most
-      if (Accepts()) return true;
+      if (LoopbackAccepts(port_)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
@@ -135,7 +90,7 @@ class MemcachedProcess {
 
   std::string log_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 }  // namespace sluice::testing

@@ -12,14 +12,8 @@
 // key "S3RVER" / "S3RVER" (any other key id is InvalidAccessKeyId) and does not verify SigV4
 // signatures themselves.
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +26,7 @@
 #include <vector>
 
 #include "storage/s3_store.h"
+#include "testing/child_process.h"
 
 namespace sluice::testing {
 
@@ -66,14 +61,10 @@ class S3rverProcess {
   static std::unique_ptr<S3rverProcess> StartOrSkip(std::string* skip_reason) {
     std::string binary = FindBinary();
     if (binary.empty() || !std::filesystem::exists("/usr/bin/node")) {
-      const char* require = std::getenv("SLUICE_REQUIRE_S3");
-      if (require != nullptr && std::string(require) == "1") {
-        ADD_FAILURE() << "s3rver is missing and SLUICE_REQUIRE_S3=1: run scripts/node-deps.sh "
-                      << "or set SLUICE_S3RVER";
-      } else {
-        *skip_reason =
-            "S3 tests skipped: s3rver is missing (scripts/node-deps.sh, or set SLUICE_S3RVER)";
-      }
+      MissingServer(
+          "SLUICE_REQUIRE_S3", "s3rver is missing (scripts/node-deps.sh installs it)",
+          "S3 tests skipped: s3rver is missing (scripts/node-deps.sh, or set SLUICE_S3RVER)",
+          skip_reason);
       return nullptr;
     }
     auto p = std::unique_ptr<S3rverProcess>(new S3rverProcess(std::move(binary)));
@@ -134,18 +125,12 @@ class S3rverProcess {
   }
 
   // SIGKILL and reap; the port and the data stay for Start().
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void Stop() { process_.Kill(); }
 
   // Starts s3rver on the port and data directory it had; false if it does not answer within
   // 20 s.
   bool Start() {
-    if (pid_ > 0) return true;
+    if (process_.running()) return true;
     std::vector<std::string> args = {binary_,
                                      "-d",
                                      dir_ + "/data",
@@ -156,28 +141,13 @@ class S3rverProcess {
 
                                      "--configure-bucket",
                                      kBucket};
-    std::string log = dir_ + "/s3rver.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only offers
-      // through its legacy provider: without it every truncated listing is a 500.
-      ::setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(binary_.c_str(), argv.data());
-      ::_exit(127);
-    }
+    // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only offers
+    // through its legacy provider: without it every truncated listing is a 500.
+    process_.Spawn(std::move(args), dir_ + "/s3rver.log",
+                   {"NODE_OPTIONS=--openssl-legacy-provider"});
     for (int i = 0; i < 200; ++i) {  // 20 s at most
       if (Answers()) return true;
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // Died (port taken, bad install).
-        pid_ = -1;
-        return false;
-      }
+      if (process_.Exited()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
@@ -188,23 +158,11 @@ class S3rverProcess {
     char tmpl[] = "/tmp/sluice-s3rver-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     std::filesystem::create_directories(dir_ + "/data");
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     curl_global_init(CURL_GLOBAL_DEFAULT);
   }
 
   static size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
-
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
 
   // Whether the startup bucket answers (it exists once s3rver listens).
   bool Answers() const {
@@ -224,7 +182,7 @@ class S3rverProcess {
   std::string binary_;
   std::string dir_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
   std::atomic<int> next_bucket_{0};
 };
 
