@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "common/json_string.h"
 #include "logql/log/pipeline.h"
 #include "logql/syntax/parser.h"
 
@@ -12,36 +13,6 @@ namespace {
 
 constexpr std::string_view kInvalidQuery = "invalid query expression";
 constexpr int64_t kNanosPerMilli = 1'000'000;
-
-void AppendString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out->append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 }  // namespace
 
@@ -74,11 +45,11 @@ Result<ParsedDeleteQuery> ParseDeleteQuery(std::string_view query) {
 
 std::string EncodeDeleteRequest(const DeleteRequest& r) {
   std::string out = "{\"request_id\":";
-  AppendString(&out, r.request_id);
+  AppendJsonString(&out, r.request_id);
   out += ",\"tenant\":";
-  AppendString(&out, r.tenant);
+  AppendJsonString(&out, r.tenant);
   out += ",\"query\":";
-  AppendString(&out, r.query);
+  AppendJsonString(&out, r.query);
   out += fmt::format(",\"start_ms\":{},\"end_ms\":{},\"created_at_ms\":{}}}",
                      r.start_ns / kNanosPerMilli, r.end_ns / kNanosPerMilli,
                      r.created_at_ns / kNanosPerMilli);

@@ -11,10 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_string.h"
+
 namespace sluice::http {
 
-// Appends `s` as a quoted JSON string.
-void AppendJsonString(std::string* out, std::string_view s);
+using ::sluice::AppendJsonString;  // common/json_string.h
 // Appends a number the way Go's strconv.FormatFloat(v, 'f', -1, 64) does for finite values
 // (Loki's float seconds in stats); NaN and infinities are written as 0.
 void AppendJsonFloat(std::string* out, double v);

@@ -1,8 +1,8 @@
 #include "ring/encoding.h"
 
-#include <fmt/format.h>
-
 #include <cstdint>
+
+#include "common/json_string.h"
 
 namespace sluice::ring {
 
@@ -55,18 +55,9 @@ bool Base64Decode(std::string_view in, std::string* out) {
 }
 
 std::string JsonEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  std::string quoted;
+  AppendJsonString(&quoted, s);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 }  // namespace sluice::ring

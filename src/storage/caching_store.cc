@@ -1,8 +1,12 @@
 #include "storage/caching_store.h"
 
 #include <algorithm>
+#include <future>
+#include <unordered_map>
 
 #include "common/check.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace sluice::storage {
 
@@ -27,9 +31,26 @@ class CachingStore final : public ObjectStore {
     if (Status st = ValidateKey(key); !st.ok()) return st;
     std::string k(key), value;
     if (cache_->Get(k, &value)) return value;
-    SLUICE_ASSIGN_OR_RETURN(value, inner_->Get(key));
-    cache_->Put(std::move(k), value);
-    return value;
+    // Concurrent misses of one key share one fetch: a query's splits run in parallel and read
+    // the same chunks, and without this each would GET every chunk from the store.
+    std::promise<Result<std::string>> leader;
+    std::shared_future<Result<std::string>> flight;
+    {
+      MutexLock lock(&flights_mu_);
+      auto [it, inserted] = flights_.try_emplace(k);
+      if (inserted) it->second = leader.get_future().share();
+      flight = it->second;
+      if (!inserted) {
+        lock.Unlock();
+        return flight.get();
+      }
+    }
+    Result<std::string> fetched = inner_->Get(key);
+    if (fetched.ok()) cache_->Put(k, *fetched);
+    leader.set_value(fetched);
+    MutexLock lock(&flights_mu_);
+    flights_.erase(k);
+    return fetched;
   }
 
   Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
@@ -62,6 +83,10 @@ class CachingStore final : public ObjectStore {
   ObjectStore* const inner_;
   cache::Cache* const cache_;
   const std::vector<std::string> prefixes_;
+  Mutex flights_mu_;
+  // Fetches in progress, by key.
+  std::unordered_map<std::string, std::shared_future<Result<std::string>>> flights_
+      GUARDED_BY(flights_mu_);
 };
 
 }  // namespace

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include "storage/object_store_conformance.h"
 #include "testing/memcached_process.h"
@@ -12,30 +15,25 @@ namespace sluice::storage {
 namespace {
 
 // Counts the calls that reach the real store under it.
-class CountingStore final : public ObjectStore {
+class CountingStore final : public ForwardingStore {
  public:
-  explicit CountingStore(ObjectStore* inner) : inner_(inner) {}
-  Status Put(std::string_view key, std::string_view data) override {
-    return inner_->Put(key, data);
-  }
+  explicit CountingStore(ObjectStore* inner) : ForwardingStore(inner) {}
   Result<std::string> Get(std::string_view key) override {
     ++gets;
-    return inner_->Get(key);
+    if (get_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(get_delay_ms));
+    return ForwardingStore::Get(key);
   }
   Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
     ++ranges;
-    return inner_->GetRange(key, offset, length);
+    return ForwardingStore::GetRange(key, offset, length);
   }
   Result<std::vector<std::string>> List(std::string_view prefix) override {
     ++lists;
-    return inner_->List(prefix);
+    return ForwardingStore::List(prefix);
   }
-  Status Delete(std::string_view key) override { return inner_->Delete(key); }
 
   std::atomic<int> gets{0}, ranges{0}, lists{0};
-
- private:
-  ObjectStore* inner_;
+  int get_delay_ms = 0;
 };
 
 cache::CachePtr Lru() {
@@ -85,6 +83,28 @@ TEST_F(CachingStoreTest, SecondGetOfAChunkComesFromTheCache) {
     EXPECT_EQ(*got, "chunk bytes");
   }
   EXPECT_EQ(counting_.gets.load(), 1);
+}
+
+// A query's splits read the same chunks at the same time: one fetch serves them all.
+TEST_F(CachingStoreTest, ConcurrentMissesOfOneKeyShareOneFetch) {
+  ASSERT_TRUE(memory_->Put("chunks/t/abc", "chunk bytes").ok());
+  counting_.get_delay_ms = 200;  // every reader arrives while the first fetch is in flight
+  std::vector<std::thread> readers;
+  std::atomic<int> right{0};
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      auto got = store_->Get("chunks/t/abc");
+      if (got.ok() && *got == "chunk bytes") ++right;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(right.load(), 4);
+  EXPECT_EQ(counting_.gets.load(), 1);
+  // A failed fetch is shared too, and not remembered.
+  counting_.get_delay_ms = 0;
+  EXPECT_EQ(store_->Get("chunks/t/missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get("chunks/t/missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(counting_.gets.load(), 3);
 }
 
 TEST_F(CachingStoreTest, PutFillsTheCache) {
