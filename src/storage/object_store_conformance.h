@@ -25,7 +25,8 @@ struct ObjectStoreFactory {
   bool atomic_overwrite = true;
 };
 
-inline std::string ObjectStoreFactoryName(const ::testing::TestParamInfo<ObjectStoreFactory>& info) {
+inline std::string ObjectStoreFactoryName(
+    const ::testing::TestParamInfo<ObjectStoreFactory>& info) {
   return info.param.name;
 }
 
