@@ -6,7 +6,8 @@
 #   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
 #                            systemd-journal-remote to write journal files, openssl for TLS,
 #                            etcd for the ring's KV tests, awscli as an outside S3 client,
-#                            memcached for the caches; npm packages: scripts/node-deps.sh)
+#                            memcached for the caches, kcat as an outside Kafka client;
+#                            npm packages: scripts/node-deps.sh)
 set -euo pipefail
 
 build_pkgs=(
@@ -15,7 +16,7 @@ build_pkgs=(
   libsimdjson-dev libre2-dev libzstd-dev liblz4-dev libsnappy-dev libdeflate-dev zlib1g-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libsystemd-dev libmemcached-dev
+  libcurl4-openssl-dev libsystemd-dev libmemcached-dev librdkafka-dev
   zstd lz4 curl
 )
 test_pkgs=(
@@ -25,6 +26,7 @@ test_pkgs=(
   rsyslog
   etcd-server
   awscli memcached
+  kcat
 )
 
 want=("${build_pkgs[@]}")
