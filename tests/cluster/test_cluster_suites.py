@@ -63,7 +63,7 @@ if str(E2E_DIR) not in sys.path:
 import test_clients as e2e_clients  # noqa: E402
 import test_query_client as e2e_query  # noqa: E402
 from e2e_support import (E2eRecordingProxy, E2eSluice, e2e_install_node_modules,  # noqa: E402
-                         e2e_run_node)
+                         e2e_run_node, read_proxied_request)
 from e2e_wire import assert_exact_sequence, streams_of  # noqa: E402
 from helpers.cluster import Cluster  # noqa: E402
 from helpers.promtext import Metrics  # noqa: E402
@@ -117,25 +117,8 @@ class TeeProxy:
             def log_message(self, *args):
                 pass
 
-            def _body(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = b""
-                    for _ in range(1_000_000):
-                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                    return out
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
             def _forward(self):
-                body = self._body()
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "transfer-encoding",
-                                                "connection", "keep-alive")}
+                body, headers = read_proxied_request(self)
                 with tee._lock:
                     answers = []
                     for upstream in (tee.primary, tee.mirror):

@@ -155,6 +155,27 @@ def _normalize_series(series):
     return name + "{" + ",".join(sorted(pairs)) + "}"
 
 
+def read_proxied_request(handler):
+    """The body of the request a BaseHTTPRequestHandler is serving (chunked or sized), and its
+    headers without the hop-by-hop ones, ready to forward upstream."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        body = b""
+        for _ in range(1_000_000):  # chunks; a client sends far fewer
+            size = int(handler.rfile.readline().strip().split(b";")[0], 16)
+            if size == 0:
+                handler.rfile.readline()
+                break
+            body += handler.rfile.read(size)
+            handler.rfile.readline()
+    else:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+    headers = {k: v for k, v in handler.headers.items()
+               if k.lower() not in ("host", "content-length", "transfer-encoding", "connection",
+                                    "keep-alive")}
+    return body, headers
+
+
 class E2eRecordingProxy:
     """A pass-through HTTP proxy in front of sluice that records every request it forwards.
 
@@ -175,13 +196,7 @@ class E2eRecordingProxy:
                 pass
 
             def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = self._read_chunked()
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "transfer-encoding",
-                                                "connection", "keep-alive")}
+                body, headers = read_proxied_request(self)
                 with proxy._lock:
                     proxy.requests.append({"method": self.command, "path": self.path,
                                            "headers": dict(self.headers.items()), "body": body})
@@ -199,16 +214,6 @@ class E2eRecordingProxy:
                 self.end_headers()
                 if payload and status not in (204, 304):
                     self.wfile.write(payload)
-
-            def _read_chunked(self):
-                out = b""
-                while True:
-                    size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                    if size == 0:
-                        self.rfile.readline()
-                        return out
-                    out += self.rfile.read(size)
-                    self.rfile.readline()
 
             do_GET = do_POST = do_PUT = _forward
 
