@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/duration.h"
+#include "common/strings.h"
 #include "config/loader.h"
 #include "config/loki_keys.h"
 #include "model/labels.h"
@@ -600,13 +601,7 @@ Status ApplyS3Url(Config::Storage::S3* s3) {
 Result<Targets> Targets::Parse(std::string_view target) {
   Targets t;
   bool any = false;
-  for (size_t begin = 0; begin <= target.size();) {
-    size_t end = std::min(target.find(',', begin), target.size());
-    std::string_view name = target.substr(begin, end - begin);
-    begin = end + 1;
-    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-    if (name.empty()) continue;
+  for (std::string_view name : SplitCommaList(target)) {
     any = true;
     if (name == "all") {
       t.all = t.distributor = t.ingester = t.querier = t.query_frontend = t.compactor = t.backend =

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "common/duration.h"
+#include "common/strings.h"
 #include "http/json_writer.h"
 #include "logql/engine/value.h"
 
@@ -190,16 +191,9 @@ void AppendStatsJson(std::string* out, const querier::QueryStats& s) {
 }
 
 bool HasEncodingFlag(const Request& request, std::string_view flag) {
-  std::string v = request.Header(kEncodingFlagsHeader);
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t comma = v.find(',', start);
-    if (comma == std::string::npos) comma = v.size();
-    std::string_view item = std::string_view(v).substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+  const std::string v = request.Header(kEncodingFlagsHeader);
+  for (std::string_view item : SplitCommaList(v)) {
     if (item == flag) return true;
-    start = comma + 1;
   }
   return false;
 }

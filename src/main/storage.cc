@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "chunk/chunk.h"
+#include "common/strings.h"
 #include "storage/filesystem_store.h"
 #include "storage/s3_store.h"
 
@@ -56,13 +57,8 @@ cache::CacheOptions CacheOptionsFrom(const config::CacheConfig& c) {
     // Loki resolves host + service through DNS SRV; sluice takes host:11211 (memcached's port).
     addresses = c.memcached_client.host + ":11211";
   }
-  for (size_t begin = 0; begin < addresses.size();) {
-    size_t end = std::min(addresses.find(',', begin), addresses.size());
-    std::string one = addresses.substr(begin, end - begin);
-    while (!one.empty() && one.front() == ' ') one.erase(0, 1);
-    while (!one.empty() && one.back() == ' ') one.pop_back();
-    if (!one.empty()) o.memcached.addresses.push_back(one);
-    begin = end + 1;
+  for (std::string_view address : SplitCommaList(addresses)) {
+    o.memcached.addresses.emplace_back(address);
   }
   o.memcached.timeout_ns = c.memcached_client.timeout;
   // 0 is memcached's own item limit, 1 MB.
