@@ -1,0 +1,52 @@
+#pragma once
+
+// Settings every Kafka client of sluice shares (the distributor's producer, the ingester's
+// partition reader), from Loki's kafka_config, turned into a librdkafka configuration.
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::kafka {
+
+struct ClientOptions {
+  std::string address =
+      "localhost:9092";   // kafka_config.address: bootstrap brokers, comma-separated
+  std::string client_id;  // kafka_config.client_id ("" = librdkafka's default)
+  int64_t dial_timeout_ns =
+      2'000'000'000;  // kafka_config.dial_timeout (socket.connection.setup.timeout.ms)
+  // kafka_config.sasl_username / sasl_password: SASL PLAIN (security.protocol SASL_PLAINTEXT,
+  // or SASL_SSL when `librdkafka` says ssl). Both or neither.
+  std::string sasl_username;
+  std::string sasl_password;
+  // kafka_config.librdkafka (sluice's): any other librdkafka property, set last, e.g.
+  // security.protocol=ssl, ssl.ca.location=/etc/ssl/kafka-ca.pem (TLS),
+  // sasl.mechanism=SCRAM-SHA-512.
+  std::map<std::string, std::string> librdkafka;
+};
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+// A librdkafka configuration with the options applied and then `extra` (a component's own
+// properties, e.g. acks). InvalidArgument naming the property and librdkafka's reason when one
+// is refused.
+Result<ConfPtr> NewConf(const ClientOptions& options,
+                        const std::map<std::string, std::string>& extra);
+
+// A client from a configuration (which it takes over). InvalidArgument with librdkafka's message.
+Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfPtr conf);
+
+}  // namespace sluice::kafka
