@@ -1,0 +1,55 @@
+#include "kafka/client.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace sluice::kafka {
+namespace {
+
+Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    return Status::InvalidArgument("kafka setting " + name + ": " + err);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<ConfPtr> NewConf(const ClientOptions& options,
+                        const std::map<std::string, std::string>& extra) {
+  ConfPtr conf(rd_kafka_conf_new());
+  if (options.address.empty()) return Status::InvalidArgument("kafka_config.address is empty");
+  SLUICE_RETURN_IF_ERROR(Set(conf.get(), "bootstrap.servers", options.address));
+  if (!options.client_id.empty())
+    SLUICE_RETURN_IF_ERROR(Set(conf.get(), "client.id", options.client_id));
+  SLUICE_RETURN_IF_ERROR(
+      Set(conf.get(), "socket.connection.setup.timeout.ms",
+          std::to_string(std::max<int64_t>(1000, options.dial_timeout_ns / 1'000'000))));
+  if (options.sasl_username.empty() != options.sasl_password.empty()) {
+    return Status::InvalidArgument(
+        "kafka_config.sasl_username and sasl_password must be set together");
+  }
+  if (!options.sasl_username.empty()) {
+    SLUICE_RETURN_IF_ERROR(Set(conf.get(), "security.protocol", "SASL_PLAINTEXT"));
+    SLUICE_RETURN_IF_ERROR(Set(conf.get(), "sasl.mechanism", "PLAIN"));
+    SLUICE_RETURN_IF_ERROR(Set(conf.get(), "sasl.username", options.sasl_username));
+    SLUICE_RETURN_IF_ERROR(Set(conf.get(), "sasl.password", options.sasl_password));
+  }
+  // The component's own properties, then the user's, which win (e.g. security.protocol=sasl_ssl).
+  for (const auto& [name, value] : extra) SLUICE_RETURN_IF_ERROR(Set(conf.get(), name, value));
+  for (const auto& [name, value] : options.librdkafka) {
+    SLUICE_RETURN_IF_ERROR(Set(conf.get(), name, value));
+  }
+  return conf;
+}
+
+Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfPtr conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof(err));
+  if (rk == nullptr) return Status::InvalidArgument(std::string("kafka client: ") + err);
+  (void)conf.release();  // rd_kafka_new took it over
+  return KafkaHandle(rk);
+}
+
+}  // namespace sluice::kafka
