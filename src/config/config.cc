@@ -413,6 +413,7 @@ void VisitConfig(Config& c, V& v) {
   v.Section("distributor", [&] {
     v.Field("max_recv_msg_size", BytesField{&c.distributor.max_recv_msg_size});
     v.Field("max_decompressed_size", BytesField{&c.distributor.max_decompressed_size});
+    v.Field("kafka_writes_enabled", c.distributor.kafka_writes_enabled);
     v.Section("ring", [&] { VisitKvStore(c.ring.distributor_kvstore, v); });
     v.Field("zone_awareness_enabled", c.ring.distributor_zone_awareness_enabled);
   });
@@ -439,6 +440,10 @@ void VisitConfig(Config& c, V& v) {
     });
     v.Field("concurrency", i.concurrency);
     v.Field("max_returned_stream_errors", i.max_returned_stream_errors);
+    v.Section("kafka_ingestion", [&] {
+      v.Field("enabled", i.kafka_ingestion.enabled);
+      v.Field("partitions", i.kafka_ingestion.partitions);
+    });
     v.Section("wal", [&] {
       v.Field("enabled", i.wal.enabled);
       v.Field("dir", i.wal.dir);
@@ -496,6 +501,26 @@ void VisitConfig(Config& c, V& v) {
     v.Field("retention_delete_worker_count", k.retention_delete_worker_count);
     v.Field("delete_request_store", k.delete_request_store);
     v.Field("delete_request_cancel_period", DurationField{&k.delete_request_cancel_period});
+  });
+  v.Section("kafka_config", [&] {
+    auto& k = c.kafka_config;
+    v.Field("address", k.address);
+    v.Field("topic", k.topic);
+    v.Field("client_id", k.client_id);
+    v.Field("dial_timeout", DurationField{&k.dial_timeout});
+    v.Field("write_timeout", DurationField{&k.write_timeout});
+    v.Field("sasl_username", k.sasl_username);
+    v.Field("sasl_password", k.sasl_password);
+    v.Field("consumer_group", k.consumer_group);
+    v.Field("consumer_group_offset_commit_interval",
+            DurationField{&k.consumer_group_offset_commit_interval});
+    v.Field("auto_create_topic_enabled", k.auto_create_topic_enabled);
+    v.Field("auto_create_topic_default_partitions", k.auto_create_topic_default_partitions);
+    v.Field("producer_max_record_size_bytes", BytesField{&k.producer_max_record_size_bytes});
+    v.Field("producer_max_buffered_bytes", BytesField{&k.producer_max_buffered_bytes});
+    v.Field("max_consumer_lag_at_startup", DurationField{&k.max_consumer_lag_at_startup});
+    v.Field("producer_linger", DurationField{&k.producer_linger});
+    v.Field("librdkafka", k.librdkafka);
   });
   v.Section("frontend",
             [&] { v.Field("max_outstanding_per_tenant", c.frontend.max_outstanding_per_tenant); });
@@ -655,6 +680,24 @@ Status Config::Finalize() {
   if (compactor.retention_delete_delay < 0 || compactor.delete_request_cancel_period < 0) {
     return Status::InvalidArgument(
         "compactor.retention_delete_delay and delete_request_cancel_period must not be negative");
+  }
+  if (distributor.kafka_writes_enabled || ingester.kafka_ingestion.enabled) {
+    if (kafka_config.topic.empty()) {
+      return Status::InvalidArgument(
+          "kafka_config.topic must be set when distributor.kafka_writes_enabled or "
+          "ingester.kafka_ingestion.enabled");
+    }
+    if (kafka_config.address.empty())
+      return Status::InvalidArgument("kafka_config.address is empty");
+    if (kafka_config.write_timeout <= 0 ||
+        kafka_config.consumer_group_offset_commit_interval <= 0) {
+      return Status::InvalidArgument(
+          "kafka_config.write_timeout and consumer_group_offset_commit_interval must be positive");
+    }
+    if (kafka_config.producer_max_record_size_bytes < 1024) {
+      return Status::InvalidArgument(
+          "kafka_config.producer_max_record_size_bytes must be at least 1KB");
+    }
   }
   if (ingester.wal.fsync != "batch" && ingester.wal.fsync != "interval" &&
       ingester.wal.fsync != "never") {
@@ -877,6 +920,9 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
       {"log.format", "server.log_format"},
       {"auth.enabled", "auth_enabled"},
       {"runtime-config.file", "runtime_config.file"},
+      // Loki's own flags for these two (its generated reference misspells them).
+      {"kafka.address", "kafka_config.address"},
+      {"kafka.topic", "kafka_config.topic"},
   };
   ForeignKeys loki{&LokiKeys(), kLokiRenames, &config.ignored_loki_keys};
   SLUICE_RETURN_IF_ERROR(ApplyFlags(

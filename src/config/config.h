@@ -135,7 +135,33 @@ struct Config {
     // Caps on a push body, before and after decompression: a decompression bomb stops here.
     uint64_t max_recv_msg_size = 100ull << 20;
     uint64_t max_decompressed_size = 100ull << 20;
+    // Loki's: pushes go to Kafka (kafka_config) instead of straight to the ingesters.
+    bool kafka_writes_enabled = false;
   } distributor;
+
+  // kafka_config (Loki's names): the Kafka write path, used by distributors when
+  // distributor.kafka_writes_enabled and by ingesters when ingester.kafka_ingestion.enabled.
+  struct Kafka {
+    std::string address = "localhost:9092";  // bootstrap brokers, comma-separated
+    std::string topic;                       // required when Kafka is used
+    std::string client_id;
+    int64_t dial_timeout = 2LL * 1'000'000'000;
+    int64_t write_timeout = 10LL * 1'000'000'000;
+    std::string sasl_username;
+    std::string sasl_password;
+    // "" = the ingester's instance id; "<partition>" in it is replaced by the partition id.
+    std::string consumer_group;
+    int64_t consumer_group_offset_commit_interval = 1LL * 1'000'000'000;
+    bool auto_create_topic_enabled = true;
+    int auto_create_topic_default_partitions = 1000;
+    uint64_t producer_max_record_size_bytes = 15'983'616;
+    uint64_t producer_max_buffered_bytes = 1ull << 30;
+    int64_t max_consumer_lag_at_startup = 15LL * 1'000'000'000;
+    // sluice's: how long a produced record may wait to be batched with others (librdkafka
+    // linger.ms), and any other librdkafka property (TLS: security.protocol, ssl.ca.location ...).
+    int64_t producer_linger = 5LL * 1'000'000;
+    std::map<std::string, std::string> librdkafka;
+  } kafka_config;
 
   struct Ingester {
     int64_t chunk_idle_period = 30LL * 60 * 1'000'000'000;
@@ -173,6 +199,15 @@ struct Config {
     } flush_op_backoff;
     int concurrency = 0;  // stream shards; 0 = 4 x cores
     uint64_t max_returned_stream_errors = 10;
+    // Loki's ingester.kafka_ingestion: consume the Kafka partitions this ingester owns instead
+    // of taking pushes over gRPC.
+    struct KafkaIngestion {
+      bool enabled = false;
+      // sluice's: the partitions this ingester owns, e.g. "0,1" or "all". "" = the number at
+      // the end of the instance id (Loki's rule: ingester-3 owns partition 3); "all" is the
+      // default of the single binary (-target=all).
+      std::string partitions;
+    } kafka_ingestion;
     struct Wal {
       bool enabled = true;
       std::string dir;  // default <path_prefix>/wal

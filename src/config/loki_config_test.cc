@@ -203,6 +203,41 @@ TEST(LokiConfigTest, LokiFlags) {
             "-distributor.ingestion-rate-limit-mb?)");
 }
 
+TEST(LokiConfigTest, KafkaKeysAndFlags) {
+  auto c = LoadConfig({"-kafka.address=127.0.0.1:9092", "-kafka.topic=logs",
+                       "-kafka.write-timeout=3s", "-distributor.kafka-writes-enabled=true",
+                       "-ingester.kafka-ingestion-enabled=true", "-kafka.consumer-group=g"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kafka_config.address, "127.0.0.1:9092");
+  EXPECT_EQ(c->kafka_config.topic, "logs");
+  EXPECT_EQ(c->kafka_config.write_timeout, 3 * 1'000'000'000LL);
+  EXPECT_EQ(c->kafka_config.consumer_group, "g");
+  EXPECT_TRUE(c->distributor.kafka_writes_enabled);
+  EXPECT_TRUE(c->ingester.kafka_ingestion.enabled);
+
+  auto y = ParseConfigYaml(R"(
+distributor: {kafka_writes_enabled: true}
+ingester: {kafka_ingestion: {enabled: true, partitions: "0,2"}}
+kafka_config:
+  address: broker:9092
+  topic: loki
+  producer_max_record_size_bytes: 1MB
+  producer_max_buffered_bytes: 1073741824
+  max_consumer_lag_at_startup: 30s
+  librdkafka: {security.protocol: ssl}
+)");
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->kafka_config.producer_max_record_size_bytes, 1u << 20);
+  EXPECT_EQ(y->kafka_config.producer_max_buffered_bytes, 1u << 30);
+  EXPECT_EQ(y->kafka_config.max_consumer_lag_at_startup, 30 * 1'000'000'000LL);
+  EXPECT_EQ(y->kafka_config.librdkafka.at("security.protocol"), "ssl");
+  EXPECT_EQ(y->ingester.kafka_ingestion.partitions, "0,2");
+
+  EXPECT_EQ(LoadConfig({"-distributor.kafka-writes-enabled=true"}).status().message(),
+            "kafka_config.topic must be set when distributor.kafka_writes_enabled or "
+            "ingester.kafka_ingestion.enabled");
+}
+
 TEST(LokiConfigTest, ExpandEnv) {
   std::map<std::string, std::string> env = {{"PORT", "3300"}, {"EMPTY", ""}};
   auto getenv = [&](const char* name) -> const char* {
