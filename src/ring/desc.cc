@@ -46,6 +46,7 @@ std::string Desc::Encode() const {
     p.set_timestamp(inst.timestamp);
     p.set_registered_timestamp(inst.registered_timestamp);
     for (uint32_t t : inst.tokens) p.add_tokens(t);
+    for (int32_t partition : inst.partitions) p.add_partitions(partition);
   }
   std::string out;
   msg.SerializeToString(&out);
@@ -70,6 +71,8 @@ Result<Desc> Desc::Decode(std::string_view bytes) {
     inst.registered_timestamp = p.registered_timestamp();
     inst.tokens.assign(p.tokens().begin(), p.tokens().end());
     std::sort(inst.tokens.begin(), inst.tokens.end());
+    inst.partitions.assign(p.partitions().begin(), p.partitions().end());
+    std::sort(inst.partitions.begin(), inst.partitions.end());
     desc.instances.emplace(id, std::move(inst));
   }
   return desc;

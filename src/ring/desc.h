@@ -36,6 +36,7 @@ struct InstanceDesc {
   int64_t timestamp = 0;             // last heartbeat, Unix seconds (as Loki stores it)
   int64_t registered_timestamp = 0;  // first registration, Unix seconds
   std::vector<uint32_t> tokens;      // sorted ascending
+  std::vector<int32_t> partitions;   // Kafka partitions it consumes, sorted; empty: none
 
   // Heartbeat no older than heartbeat_timeout_ns at now_ns (a timeout of 0 disables the check,
   // as in Loki).

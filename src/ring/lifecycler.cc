@@ -111,6 +111,7 @@ Status Lifecycler::Register() {
     e.zone = options_.zone;
     e.state = InstanceState::kPending;
     e.tokens = tokens_;
+    e.partitions = options_.partitions;
     e.timestamp = now / 1'000'000'000;
     e.registered_timestamp = registered_timestamp_;
     return Status::OK();
@@ -145,6 +146,7 @@ Status Lifecycler::WriteEntry() {
     e.zone = options_.zone;
     e.state = state_;
     e.tokens = tokens_;
+    e.partitions = options_.partitions;
     e.timestamp = now / 1'000'000'000;
     e.registered_timestamp = registered_timestamp_;
     tokens = tokens_;

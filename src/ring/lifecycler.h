@@ -51,6 +51,9 @@ struct LifecyclerOptions {
   int64_t min_ready_duration_ns = 15LL * 1'000'000'000;
   int64_t final_sleep_ns = 0;
   std::string tokens_file_path;
+  // Kafka partitions this instance consumes (InstanceDesc::partitions); queriers ask one ACTIVE
+  // owner of each partition.
+  std::vector<int32_t> partitions;
   // How often the Start() thread calls Tick (it does only what is due).
   int64_t tick_interval_ns = 100LL * 1'000'000;
   uint64_t seed = 0;  // token generator seed; 0 = random

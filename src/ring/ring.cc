@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 namespace sluice::ring {
@@ -230,6 +231,44 @@ Result<ReplicationSet> Ring::Get(uint32_t key, Op op, int rf) const {
                     found, suffix));
   }
   set.max_errors = found - set.quorum;
+  return set;
+}
+
+Result<ReplicationSet> Ring::GetPartitionOwners() const {
+  auto s = Current();
+  const int64_t now = HealthNow();
+  // Owners of each partition, best first: ACTIVE before LEAVING; unhealthy ones left out.
+  std::map<int32_t, std::vector<const InstanceDesc*>> active, leaving;
+  std::set<int32_t> partitions;
+  for (const auto& [id, inst] : s->desc.instances) {
+    const bool fresh = inst.HeartbeatFresh(now, options_.heartbeat_timeout_ns);
+    for (int32_t p : inst.partitions) {
+      partitions.insert(p);
+      if (!fresh) continue;
+      if (inst.state == InstanceState::kActive) active[p].push_back(&inst);
+      if (inst.state == InstanceState::kLeaving) leaving[p].push_back(&inst);
+    }
+  }
+  const uint64_t turn = partition_read_turn_.fetch_add(1, std::memory_order_relaxed);
+  ReplicationSet set;
+  std::set<std::string> chosen;
+  for (int32_t p : partitions) {
+    const auto& owners = !active[p].empty() ? active[p] : leaving[p];
+    if (owners.empty()) {
+      return Status::Unavailable(
+          fmt::format("no healthy ingester owns Kafka partition {}: its recent data cannot be "
+                      "read until one is ACTIVE",
+                      p));
+    }
+    // An owner already chosen for another partition answers for this one too.
+    const InstanceDesc* pick = nullptr;
+    for (const InstanceDesc* o : owners) {
+      if (chosen.contains(o->id)) pick = o;
+    }
+    if (pick == nullptr) pick = owners[turn % owners.size()];
+    if (chosen.insert(pick->id).second) set.instances.push_back(*pick);
+  }
+  set.quorum = static_cast<int>(set.instances.size());
   return set;
 }
 

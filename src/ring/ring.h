@@ -100,6 +100,12 @@ class Ring {
   // (GetReplicationSetForOperation): of max(instances in the ring, RF) ingesters, RF/2 may fail;
   // Unavailable when more are already unhealthy.
   Result<ReplicationSet> GetAllHealthy(Op op) const;
+  // The Kafka write path's read set: for every partition some instance consumes
+  // (InstanceDesc::partitions), one healthy owner, ACTIVE preferred over LEAVING (PENDING and
+  // JOINING owners are still catching up), rotating among equals to spread the reads. Each
+  // instance appears once however many of its partitions it answers for; every one must answer
+  // (max_errors 0). Unavailable naming the partition when one has no healthy owner.
+  Result<ReplicationSet> GetPartitionOwners() const;
 
   // The cached descriptor and its revision.
   Desc Snapshot(int64_t* revision = nullptr) const;
@@ -133,7 +139,8 @@ class Ring {
   const Clock* const clock_;
   mutable Mutex mu_;
   std::shared_ptr<const State> state_ GUARDED_BY(mu_);
-  std::atomic<int64_t> kv_lost_at_ns_{0};  // 0: reachable
+  mutable std::atomic<uint64_t> partition_read_turn_{0};  // GetPartitionOwners' rotation
+  std::atomic<int64_t> kv_lost_at_ns_{0};                 // 0: reachable
   std::atomic<int64_t> outage_ns_{0};
   std::atomic<int64_t> reached_again_at_ns_{0};
   std::atomic<bool> stop_{false};

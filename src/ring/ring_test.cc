@@ -98,6 +98,9 @@ TEST(DescTest, EncodeDecodeRoundTrip) {
   EXPECT_EQ(a.timestamp, kNow / kSecond);
   EXPECT_EQ(a.tokens, (std::vector<uint32_t>{1, 5, 9}));
   EXPECT_EQ(back->instances.at("b").state, InstanceState::kJoining);
+  EXPECT_TRUE(a.partitions.empty());
+  d.instances["b"].partitions = {3, 0};
+  EXPECT_EQ(Desc::Decode(d.Encode())->instances.at("b").partitions, (std::vector<int32_t>{0, 3}));
   EXPECT_TRUE(Desc::Decode("").ok());
   EXPECT_FALSE(Desc::Decode("\xff\xff\xff").ok());
 }
@@ -151,6 +154,53 @@ TEST_F(RingTest, StaleHeartbeatIsSkippedAndTheSetExtends) {
   d.instances["b"].timestamp = kNow / kSecond - 60;
   ring->Set(d, 2);
   EXPECT_EQ(ring->Get(15, Op::kWrite)->instances[0].id, "b");
+}
+
+// Kafka reads: one owner per partition, ACTIVE before LEAVING, never a stale or catching-up one;
+// an owner of several partitions is asked once.
+TEST_F(RingTest, PartitionOwnersAnswerOncePerPartition) {
+  Desc d;
+  d.instances["a"] = Instance("a", "", {10});
+  d.instances["a"].partitions = {0, 1};
+  d.instances["b"] = Instance("b", "", {20}, InstanceState::kLeaving);
+  d.instances["b"].partitions = {2};
+  d.instances["c"] = Instance("c", "", {30});
+  d.instances["c"].partitions = {2};
+  d.instances["d"] = Instance("d", "", {40}, InstanceState::kJoining);
+  d.instances["d"].partitions = {1};
+  auto ring = MakeRing(d);
+  for (int i = 0; i < 4; ++i) {
+    auto set = ring->GetPartitionOwners();
+    ASSERT_TRUE(set.ok()) << set.status().message();
+    EXPECT_EQ(Ids(*set), (std::set<std::string>{"a", "c"}));
+    EXPECT_EQ(set->max_errors, 0);
+  }
+  // c goes stale: the LEAVING owner of partition 2 still holds its data.
+  d.instances["c"].timestamp = 0;
+  ring->Set(d, 2);
+  auto fallback = ring->GetPartitionOwners();
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_EQ(Ids(*fallback), (std::set<std::string>{"a", "b"}));
+  // Two ACTIVE owners of one partition take turns.
+  d.instances["c"].timestamp = kNow / kSecond;
+  d.instances["b"].state = InstanceState::kActive;
+  ring->Set(d, 3);
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    auto set = ring->GetPartitionOwners();
+    ASSERT_TRUE(set.ok());
+    for (const auto& inst : set->instances) seen.insert(inst.id);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"a", "b", "c"}));
+  // No healthy owner of partition 2: Unavailable, naming it.
+  d.instances["b"].timestamp = 0;
+  d.instances["c"].state = InstanceState::kPending;
+  ring->Set(d, 4);
+  auto none = ring->GetPartitionOwners();
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(none.status().message().find("Kafka partition 2"), std::string::npos)
+      << none.status().message();
 }
 
 TEST_F(RingTest, FewerThanQuorumHealthyIsUnavailable) {

@@ -133,7 +133,9 @@ template <typename T>
 Result<RingIngesters::Answers<T>> RingIngesters::ForEachIngester(
     std::string_view op,
     std::function<Result<T>(const std::shared_ptr<RemoteIngester>&)> call) const {
-  SLUICE_ASSIGN_OR_RETURN(ring::ReplicationSet set, ring_->GetAllHealthy(ring::Op::kRead));
+  SLUICE_ASSIGN_OR_RETURN(ring::ReplicationSet set, options_.by_partition
+                                                        ? ring_->GetPartitionOwners()
+                                                        : ring_->GetAllHealthy(ring::Op::kRead));
   const size_t n = set.instances.size();
   const int need = static_cast<int>(n) - set.max_errors;
   auto gather = std::make_shared<Gather<T>>(n);
@@ -295,7 +297,9 @@ Result<uint64_t> RingIngesters::CountChunks(const read::SelectRequest& req,
   // which `answered` answered. sum / (min(RF, asked) * answered / asked), rounded.
   const uint64_t asked = answers.asked;
   const uint64_t answered = answers.values.size();
-  const uint64_t rf = std::min<uint64_t>(std::max(options_.replication_factor, 1), asked);
+  const uint64_t rf = options_.by_partition
+                          ? 1
+                          : std::min<uint64_t>(std::max(options_.replication_factor, 1), asked);
   const uint64_t denominator = rf * answered;
   if (denominator == 0) return uint64_t{0};
   return (sum * asked + denominator / 2) / denominator;

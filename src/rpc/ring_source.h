@@ -62,6 +62,10 @@ struct RingIngestersOptions {
   // The ring's replication factor (ingester.lifecycler.ring.replication_factor): how many
   // ingesters hold each chunk, to count chunks once (CountChunks).
   int replication_factor = 3;
+  // The Kafka write path (ingester.kafka_ingestion): every stream lives on its partition's
+  // owners, so a read asks one owner of each partition (ring::Ring::GetPartitionOwners) instead of
+  // every ingester; each answer is needed, and chunks are counted once (no replicas).
+  bool by_partition = false;
 };
 
 class RingIngesters final : public read::StreamSource {
