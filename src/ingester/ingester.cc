@@ -99,7 +99,9 @@ Status Ingester::Start() {
   if (!codec.ok())
     return Status::InvalidArgument("ingester.chunk_encoding: " + codec.status().message());
   stream_options_.codec = *codec;
-  if (config_.wal.enabled) {
+  // Consuming Kafka, the ingester keeps checkpoints even without the WAL: Kafka is then the log
+  // of what came after the last one (the reader commits offsets only up to a checkpoint).
+  if (config_.wal.enabled || config_.kafka_ingestion.enabled) {
     SLUICE_RETURN_IF_ERROR(Replay());
     auto policy = wal::ParseFsyncPolicy(config_.wal.fsync);
     if (!policy.ok()) return policy.status();
@@ -311,7 +313,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   }
 
   Settle(memory);
-  if (wal_ && !wal_batch.empty()) {
+  if (wal_ && config_.wal.enabled && !wal_batch.empty()) {
     Status logged = wal_->Log(tenant_id, wal_batch);
     if (!logged.ok()) {
       wal_broken_ = true;

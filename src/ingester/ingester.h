@@ -79,6 +79,12 @@ class Ingester final : public write::Pusher, public read::StreamSource {
 
   // Writes a checkpoint now (also done every checkpoint_duration).
   Status Checkpoint() EXCLUDES(checkpoint_mu_);
+  // Called at the start of every checkpoint, before memory is read; the function it returns is
+  // called once the checkpoint is on disk (kafka::PartitionReader::BeginCheckpoint: the Kafka
+  // offsets applied before the call become committable). REQUIRES: called before Start.
+  void SetCheckpointHook(std::function<std::function<void()>()> hook) {
+    checkpoint_hook_ = std::move(hook);
+  }
 
   uint64_t memory_streams() const { return total_streams_.load(); }
   // Bytes held by open heads (raw lines not yet cut into compressed blocks).
@@ -121,6 +127,7 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   // second at most).
   Status RepairWal();
   std::function<double()> global_limit_share_;
+  std::function<std::function<void()>()> checkpoint_hook_;
   // What a stream holds in memory, taken before a change so that Charge() can account for it.
   struct StreamMemory {
     uint64_t head = 0, cut = 0;

@@ -166,6 +166,35 @@ TEST_F(IngesterTest, ReplayRestoresAcknowledgedWritesAcrossRepeatedCrashes) {
   EXPECT_EQ(Lines(*ing), expected);
 }
 
+// Consuming Kafka without the WAL: pushes are not logged, so a crash keeps only what the last
+// checkpoint holds (Kafka re-delivers the rest); the checkpoint hook runs before memory is read
+// and its callback only once the checkpoint is on disk.
+TEST_F(IngesterTest, WithoutTheWalKafkaIngestionKeepsOnlyCheckpoints) {
+  config_.wal.enabled = false;
+  config_.kafka_ingestion.enabled = true;
+  std::vector<std::string> events;
+  auto push = [](Ingester& ing, const std::string& line, int64_t ts) {
+    std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", {{ts, line}})};
+    ASSERT_TRUE(ing.Push("t", batch).ok());
+  };
+  {
+    auto ing = std::make_unique<Ingester>(config_, &overrides_, store_.get(), index_writer_.get(),
+                                          &clock_);
+    ing->SetCheckpointHook([&] {
+      events.push_back("begin");
+      return [&] { events.push_back("durable"); };
+    });
+    ASSERT_TRUE(ing->Start().ok());
+    push(*ing, "before", kT0);
+    ASSERT_TRUE(ing->Checkpoint().ok());
+    EXPECT_EQ(events, (std::vector<std::string>{"begin", "durable"}));
+    push(*ing, "after", kT0 + 1);
+    EXPECT_EQ(Lines(*ing), (std::vector<std::string>{"before", "after"}));
+  }  // a crash: no Shutdown
+  auto ing = NewIngester();
+  EXPECT_EQ(Lines(*ing), (std::vector<std::string>{"before"}));
+}
+
 // A push whose WAL write failed left its entries in memory; its retry must not be acknowledged
 // (the entries would be "duplicates" and never logged) until a checkpoint made memory durable.
 TEST_F(IngesterTest, AfterAWalFailureNothingIsAcknowledgedUntilACheckpointSucceeds) {

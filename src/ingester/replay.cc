@@ -43,6 +43,8 @@ Status Ingester::Checkpoint() {
   // memory before the cut is in the snapshot below, so segments < `segment` become redundant.
   auto segment = wal_->CutSegment();
   if (!segment.ok()) return fail(segment.status());
+  // Taken before memory is read: whatever was applied before this call is in the snapshot.
+  std::function<void()> on_durable = checkpoint_hook_ ? checkpoint_hook_() : nullptr;
   auto writer = wal::CheckpointWriter::Create(config_.wal.dir, *segment);
   if (!writer.ok()) return fail(writer.status());
   uint64_t streams = 0;
@@ -85,6 +87,7 @@ Status Ingester::Checkpoint() {
   Status st = (*writer)->Commit();
   if (!st.ok()) return fail(st);
   m.checkpoint_bytes->WithLabels({})->Inc(static_cast<double>((*writer)->bytes_written()));
+  if (on_durable) on_durable();
   st = wal_->TruncateBefore(*segment);
   if (!st.ok()) return fail(st);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
