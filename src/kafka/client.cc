@@ -52,4 +52,28 @@ Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfPtr conf) {
   return KafkaHandle(rk);
 }
 
+Result<int32_t> TopicPartitions(rd_kafka_t* client, const std::string& topic, int64_t timeout_ns) {
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
+      rd_kafka_topic_new(client, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const auto timeout_ms = static_cast<int>(std::max<int64_t>(1, timeout_ns / 1'000'000));
+  rd_kafka_resp_err_t err = rd_kafka_metadata(client, 0, handle.get(), &metadata, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::Unavailable("Kafka metadata for topic " + topic + ": " + rd_kafka_err2str(err));
+  }
+  Result<int32_t> out = Status::NotFound("Kafka topic " + topic + " does not exist");
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& t = metadata->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) {
+      out = static_cast<int32_t>(t.partition_cnt);
+    } else if (t.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      out =
+          Status::Unavailable("Kafka metadata for topic " + topic + ": " + rd_kafka_err2str(t.err));
+    }
+  }
+  rd_kafka_metadata_destroy(metadata);
+  return out;
+}
+
 }  // namespace sluice::kafka

@@ -49,4 +49,8 @@ Result<ConfPtr> NewConf(const ClientOptions& options,
 // A client from a configuration (which it takes over). InvalidArgument with librdkafka's message.
 Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfPtr conf);
 
+// The topic's partition count from the brokers' metadata: NotFound when the topic does not
+// exist, Unavailable when no broker answered within timeout_ns.
+Result<int32_t> TopicPartitions(rd_kafka_t* client, const std::string& topic, int64_t timeout_ns);
+
 }  // namespace sluice::kafka

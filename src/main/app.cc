@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include <xxhash.h>
 
@@ -25,6 +26,7 @@
 #include "http/tenant.h"
 #include "ingester/ingester.h"
 #include "main/build_info.h"
+#include "main/kafka.h"
 #include "main/storage.h"
 #include "metrics/metrics.h"
 #include "pattern/miner.h"
@@ -90,7 +92,21 @@ struct App::Impl {
   std::unique_ptr<pattern::Miner> pattern_miner;  // null unless pattern_ingester.enabled
   std::unique_ptr<pattern::TeePusher> pattern_tee;
   std::unique_ptr<distributor::ReplicatingPusher> replicator;
+  // distributor.kafka_writes_enabled: pushes go to Kafka, which the ingesters consume.
+  std::unique_ptr<kafka::KafkaPusher> kafka_pusher;
   std::unique_ptr<distributor::Distributor> distributor;
+  // ingester.kafka_ingestion.enabled: the reader of this ingester's partitions, pushing into
+  // kafka_target (the ingester, or the pattern tee in front of it). Built and started (retried
+  // while Kafka does not answer) by kafka_starter, which marks the ingester ACTIVE in the ring
+  // once the reader caught up; kafka_reader_started publishes it to the checkpoint hook. Other
+  // threads touch kafka_reader only after joining kafka_starter.
+  write::Pusher* kafka_target = nullptr;
+  std::unique_ptr<kafka::PartitionReader> kafka_reader;
+  std::atomic<kafka::PartitionReader*> kafka_reader_started{nullptr};
+  std::thread kafka_starter;
+  std::atomic<bool> kafka_stop{false};
+  std::atomic<bool> kafka_caught_up{false};
+  std::string instance_id;  // the ring id (the host name in the single binary)
 
   // Read path.
   std::unique_ptr<storage::index::IndexReader> index_reader;
@@ -130,6 +146,8 @@ struct App::Impl {
   Status BuildReadPath();
   Status StartGrpc();
   Status StartLifecyclers();
+  // Resolves the owned partitions, starts the reader and waits for it to catch up.
+  void RunKafkaStarter();
   void RegisterRoutes();
   void RegisterWriteRoutes();
   // What a process without the component answers on its routes: 404 naming the target to ask.
@@ -221,13 +239,7 @@ Status App::Impl::BuildWritePath() {
   write::Pusher* pusher = nullptr;
   if (targets().ingester) {
     // In a cluster each ingester's index objects carry its ring id: they share the store.
-    std::string writer_id = c.ring.lifecycler.id;
-    if (!cluster()) {
-      char host[256] = "sluice";
-      gethostname(host, sizeof host - 1);
-      writer_id = host;
-    }
-    index_writer = std::make_unique<storage::index::IndexWriter>(store.get(), writer_id);
+    index_writer = std::make_unique<storage::index::IndexWriter>(store.get(), instance_id);
     ingester = std::make_unique<ingester::Ingester>(c.ingester, overrides.get(), store.get(),
                                                     index_writer.get(), SystemClock::Default());
     if (cluster()) {
@@ -254,9 +266,26 @@ Status App::Impl::BuildWritePath() {
       pattern_tee = std::make_unique<pattern::TeePusher>(pusher, pattern_miner.get());
       pusher = pattern_tee.get();
     }
+    if (c.ingester.kafka_ingestion.enabled) {
+      // Checked now (a wrong setting fails the start); "all" is resolved by the starter.
+      if (auto owned = OwnedPartitions(c, instance_id, 0);
+          !owned.ok() && owned.status().code() == StatusCode::kInvalidArgument) {
+        return owned.status();
+      }
+      kafka_target = pusher;
+      // Without the WAL, offsets become committable as checkpoints make what was read durable.
+      ingester->SetCheckpointHook([this]() -> std::function<void()> {
+        kafka::PartitionReader* reader = kafka_reader_started.load();
+        return reader != nullptr ? reader->BeginCheckpoint() : nullptr;
+      });
+    }
   }
   if (!targets().distributor) return Status::OK();
-  if (cluster()) {
+  if (c.distributor.kafka_writes_enabled) {
+    SLUICE_ASSIGN_OR_RETURN(kafka_pusher, kafka::KafkaPusher::Create(KafkaProducerOptionsFrom(c),
+                                                                     SystemClock::Default()));
+    pusher = kafka_pusher.get();
+  } else if (cluster()) {
     distributor::ReplicationOptions ro;
     ro.push_timeout_ns = c.ingester_client.remote_timeout;
     ro.max_retries = c.ingester_client.push_retries;
@@ -296,6 +325,7 @@ Status App::Impl::BuildReadPath() {
       rpc::RingIngestersOptions ro;
       ro.query_ingesters_within_ns = c.querier.query_ingesters_within;
       ro.replication_factor = c.ring.lifecycler.replication_factor;
+      ro.by_partition = c.ingester.kafka_ingestion.enabled;
       ring_ingesters = std::make_unique<rpc::RingIngesters>(ring.get(), ingester_clients.get(), ro,
                                                             SystemClock::Default());
       memory = ring_ingesters.get();
@@ -372,6 +402,11 @@ Status App::Impl::StartLifecyclers() {
     ring::LifecyclerOptions lo =
         ring::LifecyclerOptionsFrom(config.ring, InstanceAddr(config, port));
     lo.registry = &metrics::DefaultRegistry();
+    if (kafka_target != nullptr) {
+      // Known now unless every partition is owned ("all"): the starter sets those.
+      auto owned = OwnedPartitions(config, instance_id, 0);
+      if (owned.ok()) lo.partitions = *owned;
+    }
     lifecycler = std::make_unique<ring::Lifecycler>(ring_kv.get(), lo, SystemClock::Default());
     SLUICE_RETURN_IF_ERROR(lifecycler->Start());
   }
@@ -393,6 +428,78 @@ Status App::Impl::StartLifecyclers() {
   return Status::OK();
 }
 
+void App::Impl::RunKafkaStarter() {
+  const auto& c = config;
+  auto wait = [this](int64_t ns) {
+    for (int64_t slept = 0; slept < ns && !kafka_stop; slept += 100'000'000) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  std::vector<int32_t> partitions;
+  // The topic's partition count: from the producer in the same process, else from metadata.
+  kafka::KafkaHandle metadata_client;
+  for (int attempt = 0; !kafka_stop; ++attempt, wait(kNanosPerSecond)) {
+    int32_t count = kafka_pusher ? kafka_pusher->partitions() : 0;
+    Status why = Status::Unavailable("waiting for the distributor to learn the topic");
+    if (count == 0 && !kafka_pusher) {
+      if (!metadata_client) {
+        auto conf = kafka::NewConf(KafkaClientOptionsFrom(c), {});
+        auto client = conf.ok() ? kafka::NewClient(RD_KAFKA_PRODUCER, std::move(*conf))
+                                : Result<kafka::KafkaHandle>(conf.status());
+        if (!client.ok()) {
+          spdlog::error(
+              "msg=" cannot create a Kafka client " err=" {} "", client.status().message());
+          return;
+        }
+        metadata_client = std::move(*client);
+      }
+      auto n = kafka::TopicPartitions(metadata_client.get(), c.kafka_config.topic,
+                                      c.kafka_config.dial_timeout);
+      if (n.ok())
+        count = *n;
+      else
+        why = n.status();
+    }
+    auto owned = OwnedPartitions(c, instance_id, count);
+    if (owned.ok()) {
+      partitions = std::move(*owned);
+      break;
+    }
+    if (owned.status().code() == StatusCode::kInvalidArgument) {
+      spdlog::error(
+          "msg=" Kafka partitions " err=" {} "", owned.status().message());
+      return;
+    }
+    if (attempt % 10 == 0) {
+      spdlog::warn("msg="waiting for Kafka topic" topic={} err="{}"", c.kafka_config.topic,
+                   why.message());
+    }
+  }
+  metadata_client.reset();
+  if (kafka_stop) return;
+  if (lifecycler) lifecycler->SetPartitions(partitions);
+  spdlog::info("msg=" consuming Kafka " topic={} partitions={} group={}", c.kafka_config.topic,
+               fmt::join(partitions, ","),
+               c.kafka_config.consumer_group.empty() ? instance_id : c.kafka_config.consumer_group);
+  kafka_reader = std::make_unique<kafka::PartitionReader>(
+      KafkaReaderOptionsFrom(c, instance_id, partitions), kafka_target, SystemClock::Default());
+  for (int attempt = 0; !kafka_stop; ++attempt, wait(kNanosPerSecond)) {
+    Status st = kafka_reader->Start();
+    if (st.ok()) break;
+    if (attempt % 10 == 0) {
+      spdlog::warn(
+          "msg=" cannot start reading Kafka; retrying " err=" {} "", st.message());
+    }
+  }
+  if (kafka_stop) return;
+  kafka_reader_started = kafka_reader.get();
+  while (!kafka_stop && !kafka_reader->caught_up()) wait(100'000'000);
+  if (kafka_stop) return;
+  spdlog::info("msg=" caught up with Kafka " partitions={}", fmt::join(partitions, ","));
+  kafka_caught_up = true;
+  if (lifecycler) lifecycler->MarkReplayDone();
+}
+
 bool App::Impl::Ready(std::string* why) const {
   if (shutting_down || (ingester && ingester->stopping())) {
     *why = "Application is stopping";
@@ -400,6 +507,12 @@ bool App::Impl::Ready(std::string* why) const {
   }
   if (ingester && !ingester->ready()) {
     *why = "Ingester not ready: waiting for WAL replay to finish";
+    return false;
+  }
+  if (kafka_target != nullptr && !kafka_caught_up) {
+    *why =
+        "Ingester not ready: catching up with its Kafka partitions (lag above "
+        "kafka_config.max_consumer_lag_at_startup)";
     return false;
   }
   // Loki's frontend readiness: queries would only queue until a querier connects.
@@ -423,7 +536,18 @@ Status App::Impl::LeaveAndFlush(bool flush) {
     Status st = lifecycler->Leave();
     if (!st.ok()) spdlog::warn("msg=\"ring LEAVING failed\" err=\"{}\"", st.message());
   }
+  // Kafka: stop reading first; once everything read is flushed the next owner of these
+  // partitions may start where this ingester ends (kafka::PartitionReader::Handover).
+  kafka_stop = true;
+  if (kafka_starter.joinable()) kafka_starter.join();
+  if (kafka_reader_started.load() != nullptr) kafka_reader->Stop();
   Status flushed = ingester->Shutdown(flush);
+  if (kafka_reader_started.load() != nullptr && flush && flushed.ok()) {
+    Status st = kafka_reader->Handover();
+    if (!st.ok())
+      spdlog::warn(
+          "msg=" Kafka handover commit failed " err=" {} "", st.message());
+  }
   if (lifecycler && !left_ring.exchange(true)) {
     Status st = lifecycler->Unregister();
     if (!st.ok()) spdlog::warn("msg=\"leaving the ring failed\" err=\"{}\"", st.message());
@@ -653,6 +777,12 @@ Status App::Start() {
         impl_->store.get(), delete_options, SystemClock::Default());
     SLUICE_RETURN_IF_ERROR(impl_->delete_requests->Load());
   }
+  impl_->instance_id = c.ring.lifecycler.id;
+  if (c.targets.all || impl_->instance_id.empty()) {
+    char host[256] = "sluice";
+    gethostname(host, sizeof host - 1);
+    impl_->instance_id = host;
+  }
   SLUICE_RETURN_IF_ERROR(impl_->BuildRings());
   SLUICE_RETURN_IF_ERROR(impl_->BuildCompactor());
   SLUICE_RETURN_IF_ERROR(impl_->BuildWritePath());
@@ -676,7 +806,11 @@ Status App::Start() {
     SLUICE_RETURN_IF_ERROR(impl_->StartLifecyclers());
   }
   if (impl_->ingester) SLUICE_RETURN_IF_ERROR(impl_->ingester->Start());
-  if (impl_->lifecycler) impl_->lifecycler->MarkReplayDone();
+  if (impl_->kafka_target != nullptr) {
+    impl_->kafka_starter = std::thread([impl = impl_.get()] { impl->RunKafkaStarter(); });
+  } else if (impl_->lifecycler) {
+    impl_->lifecycler->MarkReplayDone();
+  }
   if (impl_->compactor) impl_->compactor->Start();
   if (impl_->querier && !c.frontend_worker.frontend_address.empty()) {
     rpc::FrontendWorkerOptions wo;
@@ -721,6 +855,8 @@ void App::Shutdown() {
                                      !impl_->config.ingester.wal.enabled);
     if (!st.ok()) spdlog::error("msg=\"shutdown flush failed\" err=\"{}\"", st.message());
   }
+  impl_->kafka_stop = true;
+  if (impl_->kafka_starter.joinable()) impl_->kafka_starter.join();
   if (impl_->compactor) impl_->compactor->Stop();  // gives its lease to another instance
   // Queries: the worker finishes what it runs, then the frontend stops handing out work.
   if (impl_->frontend_worker) impl_->frontend_worker->Stop(5'000'000'000);

@@ -28,6 +28,8 @@ Lifecycler::Lifecycler(KvStore* kv, LifecyclerOptions options, const Clock* cloc
     : kv_(kv), options_(std::move(options)), clock_(clock) {
   MutexLock lock(&mu_);
   rng_state_ = options_.seed != 0 ? options_.seed : std::random_device{}();
+  partitions_ = options_.partitions;
+  std::sort(partitions_.begin(), partitions_.end());
   if (options_.registry != nullptr) {
     heartbeat_counter_ =
         options_.registry
@@ -111,7 +113,7 @@ Status Lifecycler::Register() {
     e.zone = options_.zone;
     e.state = InstanceState::kPending;
     e.tokens = tokens_;
-    e.partitions = options_.partitions;
+    e.partitions = partitions_;
     e.timestamp = now / 1'000'000'000;
     e.registered_timestamp = registered_timestamp_;
     return Status::OK();
@@ -146,7 +148,7 @@ Status Lifecycler::WriteEntry() {
     e.zone = options_.zone;
     e.state = state_;
     e.tokens = tokens_;
-    e.partitions = options_.partitions;
+    e.partitions = partitions_;
     e.timestamp = now / 1'000'000'000;
     e.registered_timestamp = registered_timestamp_;
     tokens = tokens_;
@@ -185,6 +187,12 @@ Status Lifecycler::Tick() {
     }
   }
   return due ? WriteEntry() : Status::OK();
+}
+
+void Lifecycler::SetPartitions(std::vector<int32_t> partitions) {
+  std::sort(partitions.begin(), partitions.end());
+  MutexLock lock(&mu_);
+  partitions_ = std::move(partitions);
 }
 
 void Lifecycler::MarkReplayDone() {

@@ -90,6 +90,9 @@ class Lifecycler {
   Status Unregister();
 
   InstanceState state() const;
+  // Replaces LifecyclerOptions::partitions from the next heartbeat on (an ingester that consumes
+  // every partition learns how many there are only once Kafka answers).
+  void SetPartitions(std::vector<int32_t> partitions) EXCLUDES(mu_);
   std::vector<uint32_t> tokens() const;
   const std::string& id() const { return options_.id; }
   int64_t heartbeats() const { return heartbeats_.load(); }
@@ -108,6 +111,7 @@ class Lifecycler {
   mutable Mutex mu_;
   InstanceState state_ GUARDED_BY(mu_) = InstanceState::kPending;
   std::vector<uint32_t> tokens_ GUARDED_BY(mu_);
+  std::vector<int32_t> partitions_ GUARDED_BY(mu_);
   int64_t registered_at_ns_ GUARDED_BY(mu_) = 0;
   int64_t registered_timestamp_ GUARDED_BY(mu_) = 0;  // Unix seconds, kept across restarts
   int64_t last_heartbeat_ns_ GUARDED_BY(mu_) = 0;
