@@ -447,8 +447,8 @@ void App::Impl::RunKafkaStarter() {
         auto client = conf.ok() ? kafka::NewClient(RD_KAFKA_PRODUCER, std::move(*conf))
                                 : Result<kafka::KafkaHandle>(conf.status());
         if (!client.ok()) {
-          spdlog::error(
-              "msg=" cannot create a Kafka client " err=" {} "", client.status().message());
+          spdlog::error("msg=\"cannot create a Kafka client\" err=\"{}\"",
+                        client.status().message());
           return;
         }
         metadata_client = std::move(*client);
@@ -466,19 +466,18 @@ void App::Impl::RunKafkaStarter() {
       break;
     }
     if (owned.status().code() == StatusCode::kInvalidArgument) {
-      spdlog::error(
-          "msg=" Kafka partitions " err=" {} "", owned.status().message());
+      spdlog::error("msg=\"Kafka partitions\" err=\"{}\"", owned.status().message());
       return;
     }
     if (attempt % 10 == 0) {
-      spdlog::warn("msg="waiting for Kafka topic" topic={} err="{}"", c.kafka_config.topic,
+      spdlog::warn("msg=\"waiting for Kafka topic\" topic={} err=\"{}\"", c.kafka_config.topic,
                    why.message());
     }
   }
   metadata_client.reset();
   if (kafka_stop) return;
   if (lifecycler) lifecycler->SetPartitions(partitions);
-  spdlog::info("msg=" consuming Kafka " topic={} partitions={} group={}", c.kafka_config.topic,
+  spdlog::info("msg=\"consuming Kafka\" topic={} partitions={} group={}", c.kafka_config.topic,
                fmt::join(partitions, ","),
                c.kafka_config.consumer_group.empty() ? instance_id : c.kafka_config.consumer_group);
   kafka_reader = std::make_unique<kafka::PartitionReader>(
@@ -487,15 +486,14 @@ void App::Impl::RunKafkaStarter() {
     Status st = kafka_reader->Start();
     if (st.ok()) break;
     if (attempt % 10 == 0) {
-      spdlog::warn(
-          "msg=" cannot start reading Kafka; retrying " err=" {} "", st.message());
+      spdlog::warn("msg=\"cannot start reading Kafka; retrying\" err=\"{}\"", st.message());
     }
   }
   if (kafka_stop) return;
   kafka_reader_started = kafka_reader.get();
   while (!kafka_stop && !kafka_reader->caught_up()) wait(100'000'000);
   if (kafka_stop) return;
-  spdlog::info("msg=" caught up with Kafka " partitions={}", fmt::join(partitions, ","));
+  spdlog::info("msg=\"caught up with Kafka\" partitions={}", fmt::join(partitions, ","));
   kafka_caught_up = true;
   if (lifecycler) lifecycler->MarkReplayDone();
 }
@@ -544,9 +542,7 @@ Status App::Impl::LeaveAndFlush(bool flush) {
   Status flushed = ingester->Shutdown(flush);
   if (kafka_reader_started.load() != nullptr && flush && flushed.ok()) {
     Status st = kafka_reader->Handover();
-    if (!st.ok())
-      spdlog::warn(
-          "msg=" Kafka handover commit failed " err=" {} "", st.message());
+    if (!st.ok()) spdlog::warn("msg=\"Kafka handover commit failed\" err=\"{}\"", st.message());
   }
   if (lifecycler && !left_ring.exchange(true)) {
     Status st = lifecycler->Unregister();
