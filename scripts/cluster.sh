@@ -5,13 +5,17 @@
 #
 #   scripts/cluster.sh start DIR [--ingesters N] [--rf R] [--zones Z] [--distributors D]
 #                                [--queriers Q] [--backends B] [--s3 URL] [--port P]
-#                                [-- SLUICE-FLAGS...]
+#                                [--kafka [--partitions K]] [-- SLUICE-FLAGS...]
 #       Starts etcd and every component, waits until each is ready and prints the endpoints.
 #       The front door, P (default 3100), is the first distributor and the query frontend in one
 #       process: push and query there. Backends run the compactor (one of them active at a time).
 #       Defaults: 3 ingesters, RF 3, 1 zone, 1 distributor, 2 queriers, 1 backend; the store is
 #       DIR/chunks, or with --s3 the bucket of Loki's URL form http(s)://KEY:SECRET@HOST:PORT/BUCKET.
 #       Other ports follow P. SLUICE-FLAGS go to every sluice process.
+#       --kafka: the Kafka write path on sluice-kafka-testbroker (librdkafka's mock cluster, 3
+#       brokers, process "kafka"; its data lives in its memory): distributors produce to topic
+#       sluice-logs with K partitions (default: one per ingester) and ingester-i consumes
+#       partition (i-1) mod K, so with K < N some partitions have several owners.
 #   scripts/cluster.sh stop DIR                 SIGTERM to every process (ingesters flush), etcd last
 #   scripts/cluster.sh kill DIR NAME            kill -9 one process (ingester-2, querier-1, etcd, ...)
 #   scripts/cluster.sh restart DIR NAME         SIGTERM it if running, start it again, wait until ready
@@ -124,12 +128,17 @@ ingester_cmd() {
   http="$(next_port "$dir")"
   grpc="$(next_port "$dir")"
   ((zones > 1)) && zone="zone-$(((i - 1) % zones + 1))"
+  local kafka_args=()
+  if [[ -f "$dir/kafka_partitions" ]]; then
+    kafka_args=("-ingester.kafka_ingestion.partitions=$(((i - 1) % $(cat "$dir/kafka_partitions")))")
+  fi
   sluice_cmd "$dir" "ingester-$i" ingester "$http" "$grpc" "$zone" \
-    "-ingester.lifecycler.tokens_file_path=$dir/ingester-$i/tokens.json"
+    "-ingester.lifecycler.tokens_file_path=$dir/ingester-$i/tokens.json" "${kafka_args[@]}"
 }
 
 cmd_start() {
   local dir="" ingesters=3 rf=3 zones=1 distributors=1 queriers=2 backends=1 port=3100 s3=""
+  local kafka=false partitions=""
   local extra=()
   while (($#)); do
     case "$1" in
@@ -141,6 +150,8 @@ cmd_start() {
       --backends) backends="$2"; shift 2 ;;
       --s3) s3="$2"; shift 2 ;;
       --port) port="$2"; shift 2 ;;
+      --kafka) kafka=true; shift ;;
+      --partitions) partitions="$2"; shift 2 ;;
       --) shift; extra=("$@"); break ;;
       -*) die "unknown option $1" ;;
       *) [[ -z "$dir" ]] || die "one DIR only"; dir="$1"; shift ;;
@@ -159,12 +170,18 @@ cmd_start() {
     running "$dir" "$(basename "$f" .pid)" && die "$dir already has a running cluster"
   done
   ensure_deps
+  if $kafka && [[ ! -x "$(dirname "$SLUICE_BIN")/sluice-kafka-testbroker" ]]; then
+    "$repo/scripts/build.sh" build sluice-kafka-testbroker
+  fi
   rm -rf "$dir/pids" "$dir/cmd"
   mkdir -p "$dir/pids" "$dir/logs" "$dir/chunks" "$dir/cmd"
   printf '%s\n' "${extra[@]}" >"$dir/extra_args"
   [[ ${#extra[@]} -eq 0 ]] && : >"$dir/extra_args"
   echo "$zones" >"$dir/zones"
   echo "$ingesters" >"$dir/ingesters"
+  [[ -n "$partitions" ]] || partitions="$ingesters"
+  ((partitions >= 1)) || die "--partitions must be at least 1"
+  if $kafka; then echo "$partitions" >"$dir/kafka_partitions"; else rm -f "$dir/kafka_partitions"; fi
   # The front door first (P, P+1), then etcd, then every component in turn.
   local fd_http="$port" fd_grpc=$((port + 1))
   echo $((port + 2)) >"$dir/next_port"
@@ -191,6 +208,8 @@ storage_config:
   aws:
     s3: "$s3"
 ingester:
+  kafka_ingestion:
+    enabled: $kafka
   lifecycler:
     heartbeat_period: 1s
     min_ready_duration: 1s
@@ -201,6 +220,32 @@ querier:
   index_refresh_interval: 0s
 EOF
 
+  local names=()
+  if $kafka; then
+    # The broker prints its bootstrap address once listening; every component gets it.
+    printf '%s\n' "$(dirname "$SLUICE_BIN")/sluice-kafka-testbroker" --brokers 3 \
+      --topic sluice-logs --partitions "$partitions" >"$dir/cmd/kafka"
+    launch "$dir" kafka
+    local bootstrap=""
+    for _ in $(seq 1 100); do
+      bootstrap="$(sed -n 's/^bootstrap=//p' "$dir/logs/kafka.log" | tail -1)"
+      [[ -n "$bootstrap" ]] && break
+      running "$dir" kafka || die "the Kafka test broker exited (log: $dir/logs/kafka.log)"
+      sleep 0.1
+    done
+    [[ -n "$bootstrap" ]] || die "the Kafka test broker printed no address in 10s"
+    echo "bootstrap=$bootstrap" >"$dir/cmd/kafka.endpoint"
+    cat >>"$dir/sluice.yaml" <<EOF
+distributor:
+  kafka_writes_enabled: true
+kafka_config:
+  address: "$bootstrap"
+  topic: sluice-logs
+  max_consumer_lag_at_startup: 5s
+EOF
+    names+=(kafka)
+  fi
+
   printf '%s\n' etcd --name sluice-cluster --data-dir "$dir/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_client" \
     --advertise-client-urls "http://127.0.0.1:$etcd_client" \
@@ -210,7 +255,6 @@ EOF
   echo "http://127.0.0.1:$etcd_client/health" >"$dir/cmd/etcd.ready"
   echo "client=127.0.0.1:$etcd_client" >"$dir/cmd/etcd.endpoint"
 
-  local names=()
   for i in $(seq 1 "$ingesters"); do
     ingester_cmd "$dir" "$i"
     names+=("ingester-$i")
@@ -243,8 +287,8 @@ EOF
 
   launch "$dir" etcd
   wait_ready "$dir" etcd
-  for name in "${names[@]}"; do launch "$dir" "$name"; done
-  for name in "${names[@]}"; do wait_ready "$dir" "$name"; done
+  for name in "${names[@]}"; do [[ "$name" == kafka ]] || launch "$dir" "$name"; done
+  for name in "${names[@]}"; do [[ "$name" == kafka ]] || wait_ready "$dir" "$name"; done
   echo "sluice cluster in $dir: $ingesters ingesters (RF $rf, $zones zone(s)), $distributors distributor(s), $queriers querier(s), $backends backend(s)"
   echo "front door (push and query): http://127.0.0.1:$fd_http"
   cmd_status "$dir"
@@ -265,12 +309,13 @@ cmd_stop() {
   [[ -f "$dir/names" ]] || die "$dir holds no cluster"
   # Front doors and queriers first, then ingesters (they flush), etcd last.
   local order=()
-  while read -r name; do [[ "$name" == ingester-* || "$name" == etcd ]] || order+=("$name"); done <"$dir/names"
+  while read -r name; do [[ "$name" == ingester-* || "$name" == etcd || "$name" == kafka ]] || order+=("$name"); done <"$dir/names"
   for name in "${order[@]}"; do stop_one "$dir" "$name" & done
   wait
   while read -r name; do [[ "$name" == ingester-* ]] && stop_one "$dir" "$name" &
   done <"$dir/names"
   wait
+  stop_one "$dir" kafka
   stop_one "$dir" etcd
 }
 
@@ -286,6 +331,8 @@ cmd_kill() {
 cmd_restart() {
   local dir="$1" name="$2"
   [[ -f "$dir/cmd/$name" ]] || die "no component $name in $dir"
+  [[ "$name" != kafka ]] ||
+    die "the Kafka test broker keeps its data in memory: pause it (kill -STOP) rather than restart it"
   SLUICE_BIN="${SLUICE_BIN:-$repo/build/sluice}"
   stop_one "$dir" "$name"
   launch "$dir" "$name"
