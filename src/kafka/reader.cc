@@ -35,28 +35,6 @@ constexpr int kCommitTimeoutMs = 10'000;
 // Distinct label texts a reading thread keeps parsed; past this the cache starts over.
 constexpr size_t kLabelCacheEntries = 16384;
 
-struct ListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
-
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-};
-using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
-
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
-};
-using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
-
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
-
 bool Retryable(StatusCode code) {
   return code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
          code == StatusCode::kIOError || code == StatusCode::kInternal;
@@ -124,7 +102,7 @@ Result<KafkaHandle> NewConsumer(const ClientOptions& client, const std::string& 
 // Commits `offsets` and waits at most timeout_ms for Kafka's answer. On OK, the per-partition
 // results are in `*results` (each element's err).
 Status CommitOffsets(rd_kafka_t* rk, const rd_kafka_topic_partition_list_t* offsets, int timeout_ms,
-                     ListPtr* results) {
+                     PartitionListPtr* results) {
   QueuePtr queue(rd_kafka_queue_new(rk));
   rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, offsets, queue.get(), nullptr, nullptr);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -417,7 +395,8 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
   std::vector<int64_t> start(partitions.size(), RD_KAFKA_OFFSET_INVALID);
   std::vector<int64_t> group_committed(partitions.size(), -1);
   for (auto& c : clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     for (Partition* p : c->partitions) {
       rd_kafka_topic_partition_list_add(list.get(), options.topic.c_str(), p->id);
     }
@@ -442,7 +421,7 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
     }
   }
   // ... else the handover offset the previous owner left ...
-  ListPtr missing(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  PartitionListPtr missing(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (auto& p : partitions) {
     if (start[p->index] < 0) {
       rd_kafka_topic_partition_list_add(missing.get(), options.topic.c_str(), p->id);
@@ -494,7 +473,8 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
                  high, p->client->group);
   }
   for (auto& c : clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     for (Partition* p : c->partitions) {
       rd_kafka_topic_partition_list_add(list.get(), options.topic.c_str(), p->id)->offset =
           start[p->index] >= 0 ? start[p->index] : RD_KAFKA_OFFSET_BEGINNING;
@@ -697,7 +677,8 @@ void PartitionReader::Impl::ServeEvents() {
 void PartitionReader::Impl::CommitDurable() {
   MutexLock commit_lock(&commit_mu);
   for (auto& c : clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     std::vector<Partition*> sent;
     for (Partition* p : c->partitions) {
       const int64_t offset = durable->Get(p->index);
@@ -708,7 +689,7 @@ void PartitionReader::Impl::CommitDurable() {
     }
     if (sent.empty()) continue;
     auto began = std::chrono::steady_clock::now();
-    ListPtr results;
+    PartitionListPtr results;
     Status s = CommitOffsets(c->handle.get(), list.get(), kCommitTimeoutMs, &results);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
@@ -842,13 +823,14 @@ Status PartitionReader::Handover() {
   }
   if (impl.partitions.empty()) return Status::OK();
   MutexLock commit_lock(&impl.commit_mu);
-  ListPtr all(rd_kafka_topic_partition_list_new(static_cast<int>(impl.partitions.size())));
+  PartitionListPtr all(rd_kafka_topic_partition_list_new(static_cast<int>(impl.partitions.size())));
   for (auto& p : impl.partitions) {
     MutexLock lock(&p->mu);
     rd_kafka_topic_partition_list_add(all.get(), impl.options.topic.c_str(), p->id)->offset =
         p->next_offset;
   }
-  auto check = [](const Status& s, const ListPtr& results, const std::string& group) -> Status {
+  auto check = [](const Status& s, const PartitionListPtr& results,
+                  const std::string& group) -> Status {
     SLUICE_RETURN_IF_ERROR(s);
     for (int i = 0; i < results->cnt; ++i) {
       if (results->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -860,13 +842,14 @@ Status PartitionReader::Handover() {
     return Status::OK();
   };
   for (auto& c : impl.clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     for (Impl::Partition* p : c->partitions) {
       MutexLock lock(&p->mu);
       rd_kafka_topic_partition_list_add(list.get(), impl.options.topic.c_str(), p->id)->offset =
           p->next_offset;
     }
-    ListPtr results;
+    PartitionListPtr results;
     SLUICE_RETURN_IF_ERROR(check(
         CommitOffsets(c->handle.get(), list.get(), kCommitTimeoutMs, &results), results, c->group));
     for (Impl::Partition* p : c->partitions) {
@@ -879,7 +862,7 @@ Status PartitionReader::Handover() {
   }
   SLUICE_ASSIGN_OR_RETURN(KafkaHandle handover,
                           NewConsumer(impl.options.client, std::string(kHandoverGroup)));
-  ListPtr results;
+  PartitionListPtr results;
   SLUICE_RETURN_IF_ERROR(check(CommitOffsets(handover.get(), all.get(), kCommitTimeoutMs, &results),
                                results, std::string(kHandoverGroup)));
   rd_kafka_consumer_close(handover.get());
