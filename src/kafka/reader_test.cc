@@ -24,6 +24,7 @@
 #include "storage/test_util.h"
 #include "testing/fake_clock.h"
 #include "testing/mock_kafka.h"
+#include "testing/wait.h"
 
 namespace sluice::kafka {
 namespace {
@@ -31,16 +32,7 @@ namespace {
 constexpr char kTopic[] = "sluice-logs";
 constexpr int64_t kSecond = 1'000'000'000;
 
-// Polls `done` every 10 ms for at most `timeout`.
-bool WaitUntil(const std::function<bool()>& done,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 // What the pusher received, flattened: one row per entry, in push order.
 struct Row {
