@@ -467,7 +467,7 @@ def test_kill9_under_pushes_every_acknowledged_line_once(broker, sluice_factory,
 def test_broker_outage_fails_fast_bounded_memory_recovers(broker, sluice_factory):
     """The broker is frozen (SIGSTOP) for 30 s with kafka_config.write_timeout=2s while 4 threads
     keep pushing 100 KB requests: every push during the outage answers 503 or 429, each within
-    write_timeout + 1.5 s, none 2xx; the server's RSS grows by less than 200 MB. After SIGCONT a
+    write_timeout + 2 s, none 2xx; the server's RSS grows by less than 200 MB. After SIGCONT a
     push succeeds again within 20 s, and every line acknowledged before, during (none) and after
     the outage is queryable exactly once (an unacknowledged one at most once: a refused request
     may have had some records delivered).
@@ -508,7 +508,9 @@ def test_broker_outage_fails_fast_bounded_memory_recovers(broker, sluice_factory
     slowest = max(a[1] for a in during.answers)
     assert during.answers and set(statuses) <= {503, 429}, during.texts
     assert not during.acked
-    assert slowest <= write_timeout + 1.5, slowest
+    # The producer's bound is write_timeout + 1 s (its delivery slack); +1 s for this client's
+    # own time (building and sending 100 KB of JSON) on a loaded machine.
+    assert slowest <= write_timeout + 2.0, slowest
     growth_mb = (rss_max - rss_before) / 1024
     assert growth_mb < 200, (rss_before, rss_max)
 
