@@ -102,10 +102,13 @@ class TeeProxy:
 
     Requests are forwarded one at a time (a lock spans both forwards), so both servers see the
     same pushes in the same order and every query finds both in the same state, even when several
-    clients push at once."""
+    clients push at once. `before_forward(method, path)`, if given, runs under that lock before
+    each request is forwarded (tests/integration/test_kafka_path.py waits there until its server
+    has consumed from Kafka every push forwarded so far)."""
 
-    def __init__(self, primary, mirror):
+    def __init__(self, primary, mirror, before_forward=None):
         self.primary, self.mirror = primary, mirror
+        self.before_forward = before_forward
         self.differences = []
         self.compared = 0
         self._lock = threading.Lock()
@@ -120,6 +123,8 @@ class TeeProxy:
             def _forward(self):
                 body, headers = read_proxied_request(self)
                 with tee._lock:
+                    if tee.before_forward is not None:
+                        tee.before_forward(self.command, self.path.split("?", 1)[0])
                     answers = []
                     for upstream in (tee.primary, tee.mirror):
                         try:
