@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -80,16 +81,19 @@ void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaq
 
 // A consumer handle from the shared client settings with the reader's properties.
 Result<KafkaHandle> NewConsumer(const ClientOptions& client, const std::string& group) {
-  SLUICE_ASSIGN_OR_RETURN(ConfPtr conf, NewConf(client, {
-                                                            {"group.id", group},
-                                                            // Offsets are committed by the reader,
-                                                            // explicitly, and only durable ones.
-                                                            {"enable.auto.commit", "false"},
-                                                            {"enable.auto.offset.store", "false"},
-                                                            {"auto.offset.reset", "earliest"},
-                                                            // An EOF says a partition caught up.
-                                                            {"enable.partition.eof", "true"},
-                                                        }));
+  // Offsets are committed by the reader, explicitly, and only durable ones. An EOF says a
+  // partition caught up. An idle fetch returns after fetch.wait.max.ms at most: a broker that does
+  // not answer a waiting fetch as soon as records arrive (librdkafka's mock cluster) delays reads
+  // by as much.
+  const std::map<std::string, std::string> settings = {
+      {"group.id", group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "true"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  SLUICE_ASSIGN_OR_RETURN(ConfPtr conf, NewConf(client, settings));
   rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
   rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
   SLUICE_ASSIGN_OR_RETURN(KafkaHandle handle, NewClient(RD_KAFKA_CONSUMER, std::move(conf)));
