@@ -152,8 +152,8 @@ class Cluster:
     def start(self):
         self.started = True  # from here on, stop() must run even if start fails halfway
         self._script("start", self.dir, "--ingesters", str(INGESTERS), "--rf", str(self.rf), "--queriers",
-                     str(QUERIERS), "--port", str(self.port), *self.start_args, "--", *bench_flags(), *run.Server.EXTRA_FLAGS,
-                     timeout=180)
+                     str(QUERIERS), "--port", str(self.port), *self.start_args, "--", *bench_flags(),
+                     *run.Server.EXTRA_FLAGS, timeout=180)
         with open(os.path.join(self.dir, "names")) as f:
             self.names = [n.strip() for n in f if n.strip()]
         self.push_port = self.port
