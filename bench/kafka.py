@@ -516,14 +516,22 @@ def notes(r):
     return out
 
 
+READING = "### Reading the figures"  # written by hand under the section: kept when it is rewritten
+
+
 def write_section(path, text):
-    """Replaces the issue 13 section in RESULTS.md, or appends it at the end."""
+    """Replaces the issue 13 section in RESULTS.md (keeping its hand-written READING part), or
+    appends it at the end."""
     old = open(path).read() if os.path.exists(path) else ""
     text = text.rstrip("\n") + "\n"
     if SECTION in old:
         start = old.index(SECTION)
         nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("\n" + old[nxt + 1:] if nxt >= 0 else "")
+        end = nxt + 1 if nxt >= 0 else len(old)
+        reading = old.find(READING, start, end)
+        if reading >= 0:
+            text += "\n" + old[reading:end].rstrip("\n") + "\n"
+        new = old[:start] + text + ("\n" + old[end:] if nxt >= 0 else "")
     else:
         new = old.rstrip("\n") + "\n\n" + text
     with open(path, "w") as f:
