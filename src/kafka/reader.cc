@@ -251,9 +251,12 @@ struct PartitionReader::Impl {
                         {}, metrics::ExponentialBuckets(0.125, 2, 18));
     records = r->NewCounter("sluice_kafka_reader_records_total",
                             "Records read from Kafka (applied or failed).", {"partition"});
-    records_failed = r->NewCounter("sluice_kafka_reader_records_failed_total",
-                                   "Records skipped: refused by the ingester or corrupt.",
-                                   {"partition", "reason"});
+    records_failed = r->NewCounter(
+        "sluice_kafka_reader_records_failed_total",
+        "Records not applied: refused by the ingester (invalid, rate_limited, too_large, "
+        "refused), corrupt, or lost (deleted by Kafka before they "
+        "were read).",
+        {"partition", "reason"});
     lag_records = r->NewGauge("sluice_kafka_reader_lag_records",
                               "Records of the partition not applied yet.", {"partition"});
     lag_seconds =
@@ -538,9 +541,26 @@ void PartitionReader::Impl::Read(Partition* p) {
 }
 
 bool PartitionReader::Impl::Apply(Partition* p, std::vector<MessagePtr>& batch) {
+  int64_t expected = 0;
   {
     MutexLock lock(&p->mu);
     p->pending_ts_ms = rd_kafka_message_timestamp(batch.front().get(), nullptr);
+    expected = p->next_offset;
+  }
+  // Offsets of a partition are consecutive (the producer writes no transactions, the topic is not
+  // compacted), so a gap is records Kafka deleted (retention) before they were read: librdkafka
+  // then resets to the earliest offset it has. Lost for good; counted and logged, never silent.
+  int64_t lost = 0;
+  for (const MessagePtr& m : batch) {
+    if (expected >= 0 && m->offset > expected) lost += m->offset - expected;
+    expected = m->offset + 1;
+  }
+  if (lost > 0) {
+    spdlog::error(
+        "kafka reader: partition {}: {} records were deleted by Kafka before they were read (the "
+        "topic's retention is shorter than this ingester's lag); they are lost",
+        p->id, lost);
+    CountFailed(p, "lost", static_cast<size_t>(lost));
   }
   // Decoded records own their bytes; the pushed entries borrow from them until Push returns.
   std::vector<Decoded> decoded;
