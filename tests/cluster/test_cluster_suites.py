@@ -79,6 +79,8 @@ COMPARED = re.compile(
     r"^/(api/prom/push|loki/api/v1/(push|query_range|query|labels|label/[^/]+/values|series"
     r"|index/stats|index/volume|index/volume_range|detected_labels|detected_fields"
     r"|detected_field/[^/]+/values|patterns))$")
+# Requests that write; every other one may read (see TeeProxy's before_read).
+PUSHES = re.compile(r"^/(api/prom/push|loki/api/v1/push|otlp/v1/logs)$")
 
 
 def comparable(status, content_type, body):
@@ -102,10 +104,16 @@ class TeeProxy:
 
     Requests are forwarded one at a time (a lock spans both forwards), so both servers see the
     same pushes in the same order and every query finds both in the same state, even when several
-    clients push at once."""
+    clients push at once.
 
-    def __init__(self, primary, mirror):
+    before_read (optional): called, under that lock, before any request other than a push is
+    forwarded; for a primary that acknowledges a push before it is readable (the Kafka write
+    path), it waits until it is. If it raises, the request is still forwarded and the failure is
+    recorded as a difference."""
+
+    def __init__(self, primary, mirror, before_read=None):
         self.primary, self.mirror = primary, mirror
+        self.before_read = before_read
         self.differences = []
         self.compared = 0
         self._lock = threading.Lock()
@@ -119,7 +127,17 @@ class TeeProxy:
 
             def _forward(self):
                 body, headers = read_proxied_request(self)
+                path = self.path.split("?", 1)[0]
                 with tee._lock:
+                    if tee.before_read is not None and not PUSHES.match(path):
+                        try:
+                            tee.before_read()
+                        except Exception as e:  # noqa: BLE001 - reported as a difference
+                            failed = (599, "text/plain", f"before_read: {e}".encode())
+                            tee.differences.append({
+                                "request": f"{self.command} {self.path}",
+                                "tenant": self.headers.get("X-Scope-OrgID"),
+                                "cluster": failed, "single": failed})
                     answers = []
                     for upstream in (tee.primary, tee.mirror):
                         try:
@@ -129,7 +147,6 @@ class TeeProxy:
                                             r.content))
                         except requests.RequestException as e:
                             answers.append((502, "text/plain", str(e).encode()))
-                    path = self.path.split("?", 1)[0]
                     if COMPARED.match(path):
                         tee.compared += 1
                         a, b = (comparable(*x) for x in answers)
@@ -167,11 +184,13 @@ class TeeProxy:
 
 
 class Pair:
-    """A cluster and a single binary started with the same flags, behind one TeeProxy."""
+    """A cluster and a single binary started with the same flags, behind one TeeProxy. With a
+    Kafka cluster, the tee waits before each read until the ingesters applied every push."""
 
     def __init__(self, cluster, single):
         self.cluster, self.single = cluster, single
-        self.tee = TeeProxy(cluster.front.base_url, single.base_url)
+        self.tee = TeeProxy(cluster.front.base_url, single.base_url,
+                            before_read=cluster.wait_kafka_applied if cluster.kafka else None)
 
 
 _TEES = []  # every tee of this module: `differential` checks them all after each test
@@ -210,11 +229,13 @@ def differential(test):
 
 # --- servers --------------------------------------------------------------------------------------
 
-def _pair(request, sluice_bin, module_sluice_factory, flags):
+def _pair(request, sluice_bin, module_sluice_factory, flags, kafka=False):
+    """kafka: the cluster writes through Kafka (scripts/cluster.sh --kafka, a partition per
+    ingester); the single binary writes directly, as always."""
     if shutil.which("etcd") is None:
         pytest.fail("etcd is not installed (scripts/deps.sh --test installs etcd-server)")
     cluster = Cluster(sluice_bin, tempfile.mkdtemp(prefix="sluice-cluster-suites-"), ingesters=3,
-                      rf=3, queriers=2, flags=flags)
+                      rf=3, queriers=2, flags=flags, kafka=kafka)
     failed_before = request.session.testsfailed
     try:
         cluster.start()
