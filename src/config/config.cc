@@ -681,6 +681,12 @@ Status Config::Finalize() {
     return Status::InvalidArgument(
         "compactor.retention_delete_delay and delete_request_cancel_period must not be negative");
   }
+  if (targets.all && distributor.kafka_writes_enabled != ingester.kafka_ingestion.enabled) {
+    return Status::InvalidArgument(
+        "in the single binary (-target=all) distributor.kafka_writes_enabled and "
+        "ingester.kafka_ingestion.enabled go together: pushes written to Kafka are read back by "
+        "the same process's ingester");
+  }
   if (distributor.kafka_writes_enabled || ingester.kafka_ingestion.enabled) {
     if (kafka_config.topic.empty()) {
       return Status::InvalidArgument(

@@ -233,9 +233,16 @@ kafka_config:
   EXPECT_EQ(y->kafka_config.librdkafka.at("security.protocol"), "ssl");
   EXPECT_EQ(y->ingester.kafka_ingestion.partitions, "0,2");
 
-  EXPECT_EQ(LoadConfig({"-distributor.kafka-writes-enabled=true"}).status().message(),
+  EXPECT_EQ(LoadConfig({"-distributor.kafka-writes-enabled=true", "-target=distributor"})
+                .status()
+                .message(),
             "kafka_config.topic must be set when distributor.kafka_writes_enabled or "
             "ingester.kafka_ingestion.enabled");
+  EXPECT_NE(LoadConfig({"-distributor.kafka-writes-enabled=true", "-kafka.topic=t"})
+                .status()
+                .message()
+                .find("go together"),
+            std::string::npos);
 }
 
 TEST(LokiConfigTest, ExpandEnv) {

@@ -84,6 +84,11 @@ StatusPageResponse RenderStatusPage(Ring& ring, const StatusPageRequest& request
           R"({{"id":"{}","state":"{}","address":"{}","timestamp":"{}","registered_timestamp":"{}","zone":"{}","tokens":[{}]}})",
           JsonEscape(id), state_of(inst), JsonEscape(inst.addr), Rfc3339(inst.timestamp),
           Rfc3339(inst.registered_timestamp), JsonEscape(inst.zone), fmt::join(inst.tokens, ","));
+      // sluice's: the Kafka partitions the instance consumes (only when it consumes some).
+      if (!inst.partitions.empty()) {
+        body.pop_back();
+        body += fmt::format(R"(,"partitions":[{}]}})", fmt::join(inst.partitions, ","));
+      }
     }
     body += fmt::format("],\"now\":\"{}\"}}\n", Rfc3339(now_ns / 1'000'000'000));
     resp.content_type = "application/json";

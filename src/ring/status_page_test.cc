@@ -23,6 +23,7 @@ class StatusPageTest : public ::testing::Test {
     a.timestamp = kNow / kSecond - 5;
     a.registered_timestamp = kNow / kSecond - 3600;
     a.tokens = {1u << 31, 3u << 30};
+    a.partitions = {0, 2};
     auto& b = d.instances["ing-b<x>"];
     b.id = "ing-b<x>";
     b.addr = "10.0.0.2:9095";
@@ -56,7 +57,9 @@ TEST_F(StatusPageTest, JsonHasLokisShape) {
   EXPECT_EQ(std::string_view(a["timestamp"]), "2023-11-14T22:13:15Z");
   EXPECT_EQ(std::string_view(a["registered_timestamp"]), "2023-11-14T21:13:20Z");
   EXPECT_EQ(simdjson::dom::array(a["tokens"]).size(), 2u);
+  EXPECT_EQ(int64_t(simdjson::dom::array(a["partitions"]).at(1)), 2);
   EXPECT_EQ(std::string_view(shards.at(1)["state"]), "UNHEALTHY");
+  EXPECT_TRUE(shards.at(1)["partitions"].error());  // consumes no Kafka partition
 }
 
 TEST_F(StatusPageTest, HtmlTableEscapesAndShowsOwnership) {
