@@ -57,17 +57,6 @@ struct EventDeleter {
 };
 using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
 
-std::string ResolveGroup(const std::string& pattern, int32_t partition) {
-  static constexpr std::string_view kPlaceholder = "<partition>";
-  std::string out = pattern;
-  const std::string id = std::to_string(partition);
-  for (size_t at = out.find(kPlaceholder); at != std::string::npos;
-       at = out.find(kPlaceholder, at + id.size())) {
-    out.replace(at, kPlaceholder.size(), id);
-  }
-  return out;
-}
-
 bool Retryable(StatusCode code) {
   return code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
          code == StatusCode::kIOError || code == StatusCode::kInternal;
@@ -196,6 +185,17 @@ struct DurableOffsets {
 };
 
 }  // namespace
+
+std::string ConsumerGroupFor(const std::string& pattern, int32_t partition) {
+  static constexpr std::string_view kPlaceholder = "<partition>";
+  std::string out = pattern;
+  const std::string id = std::to_string(partition);
+  for (size_t at = out.find(kPlaceholder); at != std::string::npos;
+       at = out.find(kPlaceholder, at + id.size())) {
+    out.replace(at, kPlaceholder.size(), id);
+  }
+  return out;
+}
 
 struct PartitionReader::Impl {
   struct Partition;
@@ -385,7 +385,7 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
     p->label = std::to_string(id);
     if (clients.empty() || per_partition_group) {
       auto c = std::make_unique<Client>();
-      c->group = ResolveGroup(options.consumer_group, id);
+      c->group = ConsumerGroupFor(options.consumer_group, id);
       SLUICE_ASSIGN_OR_RETURN(c->handle, NewConsumer(options.client, c->group));
       clients.push_back(std::move(c));
     }

@@ -53,6 +53,10 @@ namespace sluice::kafka {
 // The consumer group the handover offsets are committed to (see above).
 inline constexpr std::string_view kHandoverGroup = "sluice-partition-handover";
 
+// The consumer group a reader with group `pattern` commits partition `partition` to: the
+// pattern with every "<partition>" replaced by the partition id.
+std::string ConsumerGroupFor(const std::string& pattern, int32_t partition);
+
 struct ReaderOptions {
   ClientOptions client;
   std::string topic;

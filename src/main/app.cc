@@ -94,6 +94,9 @@ struct App::Impl {
   std::unique_ptr<distributor::ReplicatingPusher> replicator;
   // distributor.kafka_writes_enabled: pushes go to Kafka, which the ingesters consume.
   std::unique_ptr<kafka::KafkaPusher> kafka_pusher;
+  // A distributor's view of the ingesters' consumer-group lag (they may be too slow or stopped to
+  // report it themselves): the groups of the ring's partition owners.
+  std::unique_ptr<kafka::LagMonitor> kafka_lag;
   std::unique_ptr<distributor::Distributor> distributor;
   // ingester.kafka_ingestion.enabled: the reader of this ingester's partitions, pushing into
   // kafka_target (the ingester, or the pattern tee in front of it). Built and started (retried
@@ -285,6 +288,10 @@ Status App::Impl::BuildWritePath() {
     SLUICE_ASSIGN_OR_RETURN(kafka_pusher, kafka::KafkaPusher::Create(KafkaProducerOptionsFrom(c),
                                                                      SystemClock::Default()));
     pusher = kafka_pusher.get();
+    if (ring) {
+      kafka_lag = std::make_unique<kafka::LagMonitor>(
+          KafkaLagMonitorOptionsFrom(c), [r = ring.get(), &c] { return ConsumerGroupsOf(c, *r); });
+    }
   } else if (cluster()) {
     distributor::ReplicationOptions ro;
     ro.push_timeout_ns = c.ingester_client.remote_timeout;
@@ -808,6 +815,7 @@ Status App::Start() {
     impl_->lifecycler->MarkReplayDone();
   }
   if (impl_->compactor) impl_->compactor->Start();
+  if (impl_->kafka_lag) SLUICE_RETURN_IF_ERROR(impl_->kafka_lag->Start());
   if (impl_->querier && !c.frontend_worker.frontend_address.empty()) {
     rpc::FrontendWorkerOptions wo;
     wo.frontend_address = c.frontend_worker.frontend_address;
@@ -853,6 +861,7 @@ void App::Shutdown() {
   }
   impl_->kafka_stop = true;
   if (impl_->kafka_starter.joinable()) impl_->kafka_starter.join();
+  if (impl_->kafka_lag) impl_->kafka_lag->Stop();
   if (impl_->compactor) impl_->compactor->Stop();  // gives its lease to another instance
   // Queries: the worker finishes what it runs, then the frontend stops handing out work.
   if (impl_->frontend_worker) impl_->frontend_worker->Stop(5'000'000'000);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 
 #include "common/strings.h"
 #include "metrics/metrics.h"
@@ -104,6 +105,30 @@ kafka::ReaderOptions KafkaReaderOptionsFrom(const config::Config& config,
   o.durable_on_push = config.ingester.wal.enabled;
   o.registry = &metrics::DefaultRegistry();
   return o;
+}
+
+kafka::LagMonitorOptions KafkaLagMonitorOptionsFrom(const config::Config& config) {
+  kafka::LagMonitorOptions o;
+  o.client = KafkaClientOptionsFrom(config);
+  o.topic = config.kafka_config.topic;
+  // Often enough that a stopped consumer shows within seconds; one offset request per group.
+  o.interval_ns = 2 * kNanosPerSecond;
+  o.request_timeout_ns = std::max<int64_t>(config.kafka_config.dial_timeout, kNanosPerSecond);
+  o.registry = &metrics::DefaultRegistry();
+  return o;
+}
+
+std::vector<kafka::ConsumerGroupPartitions> ConsumerGroupsOf(const config::Config& config,
+                                                             const ring::Ring& ring) {
+  std::map<std::string, std::vector<int32_t>> groups;
+  for (const auto& [id, instance] : ring.Snapshot().instances) {
+    const std::string& pattern =
+        config.kafka_config.consumer_group.empty() ? id : config.kafka_config.consumer_group;
+    for (int32_t p : instance.partitions) groups[kafka::ConsumerGroupFor(pattern, p)].push_back(p);
+  }
+  std::vector<kafka::ConsumerGroupPartitions> out;
+  for (auto& [group, partitions] : groups) out.push_back({group, std::move(partitions)});
+  return out;
 }
 
 }  // namespace sluice

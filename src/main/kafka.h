@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "kafka/lag_monitor.h"
 #include "kafka/producer.h"
 #include "kafka/reader.h"
+#include "ring/ring.h"
 
 namespace sluice {
 
@@ -32,5 +34,12 @@ Result<std::vector<int32_t>> OwnedPartitions(const config::Config& config,
 kafka::ReaderOptions KafkaReaderOptionsFrom(const config::Config& config,
                                             const std::string& instance_id,
                                             std::vector<int32_t> partitions);
+
+kafka::LagMonitorOptions KafkaLagMonitorOptionsFrom(const config::Config& config);
+
+// The consumer groups of the ring's partition owners and the partitions each commits: an owner's
+// group is kafka_config.consumer_group (with "<partition>" replaced), else its instance id.
+std::vector<kafka::ConsumerGroupPartitions> ConsumerGroupsOf(const config::Config& config,
+                                                             const ring::Ring& ring);
 
 }  // namespace sluice
