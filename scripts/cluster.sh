@@ -34,7 +34,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 
 die() { echo "cluster.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 ensure_deps() {
   "$repo/scripts/deps.sh" --cluster

@@ -198,6 +198,7 @@ def test_paused_owner_lag_grows_and_queries_time_out_until_it_is_unhealthy(kclus
         time.sleep(2)
         t_pause = time.monotonic()
         cluster.pause("ingester-2")
+        appended_at_pause = _appended(cluster, "1")
         k = 0
         while time.monotonic() - t_pause < 2 * HEARTBEAT_TIMEOUT:
             lags.append((time.monotonic() - t_pause, _group_lag(cluster, "ingester-2", "1"),
@@ -230,6 +231,7 @@ def test_paused_owner_lag_grows_and_queries_time_out_until_it_is_unhealthy(kclus
             answers.append((began - t_pause, time.monotonic() - began, status, detail))
         t_resume = time.monotonic()
         cluster.resume("ingester-2")
+        appended_while_paused = _appended(cluster, "1") - appended_at_pause
         report = "\n".join(f"  {a:5.1f}s +{b:5.2f}s {c} {d}" for a, b, c, d in answers)
         print(f"queries during the pause:\n{report}\nlags (s, ingester-2, ingester-4): {lags}")
         # Back near zero while pushes go on: under a second of records (commits are every second,
@@ -243,12 +245,16 @@ def test_paused_owner_lag_grows_and_queries_time_out_until_it_is_unhealthy(kclus
         load.stop()
     print(f"lag near zero {t_recovered - t_resume:.1f}s after SIGCONT")
     assert load.failures == [], load.failures[:5]
+    assert appended_while_paused > 200, "too few pushes for partition 1 while ingester-2 was paused"
     # The lag grew: what ingester-2's group had not committed went up across the pause.
     seen = [(t, lag) for t, lag, _ in lags if lag is not None]
     assert seen, f"the front door exported no lag of group ingester-2: {lags}"
     early = [lag for t, lag in seen if t < 3]
     late = [lag for t, lag in seen if t > 2 * HEARTBEAT_TIMEOUT - 6]
     assert early and late and max(late) > max(early) + 100, seen
+    # ... by about what was appended to partition 1 meanwhile (the monitor's rounds are 2 s apart;
+    # the late samples are from the last 6 s of the pause).
+    assert max(late) >= 0.4 * appended_while_paused, (appended_while_paused, seen)
     # The other owner of the partition kept up.
     assert max(l4 or 0 for _, _, l4 in lags) < 200, lags
     assert not [a for a in answers if a[2] == "WRONG"], report
