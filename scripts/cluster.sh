@@ -21,8 +21,8 @@
 #   scripts/cluster.sh restart DIR NAME         SIGTERM it if running, start it again, wait until ready
 #   scripts/cluster.sh add-ingester DIR [-- SLUICE-FLAGS...]
 #                                               starts one more ingester (scaling out); the flags
-#                                               go to it alone, e.g. to own another Kafka partition
-#                                               than its default (-ingester.kafka_ingestion.partitions=1)
+#                                               go to it alone, e.g. another Kafka partition than
+#                                               its default: -ingester.kafka_ingestion.partitions=1
 #   scripts/cluster.sh status DIR               every process: pid, running or not, endpoint
 #
 # DIR holds sluice.yaml (the shared configuration), pids/NAME.pid, logs/NAME.log, cmd/NAME (the
