@@ -129,10 +129,11 @@ class Single:
 class Cluster:
     """scripts/cluster.sh start/stop; the pids and endpoints come from its directory."""
 
-    def __init__(self, binary, workdir, name, rf, port, query_via):
+    def __init__(self, binary, workdir, name, rf, port, query_via, start_args=()):
         # cluster.sh takes P and P+1 for the front door, then two ports per process after it.
         check_ports(port, 2 + 2 * (1 + INGESTERS + QUERIERS))
         self.name = name
+        self.start_args = list(start_args)  # more cluster.sh start options, e.g. --kafka
         self.binary = binary
         self.dir = os.path.join(workdir, name)
         self.rf = rf
@@ -151,8 +152,8 @@ class Cluster:
     def start(self):
         self.started = True  # from here on, stop() must run even if start fails halfway
         self._script("start", self.dir, "--ingesters", str(INGESTERS), "--rf", str(self.rf), "--queriers",
-                     str(QUERIERS), "--port", str(self.port), "--", *bench_flags(), *run.Server.EXTRA_FLAGS,
-                     timeout=180)
+                     str(QUERIERS), "--port", str(self.port), *self.start_args, "--", *bench_flags(),
+                     *run.Server.EXTRA_FLAGS, timeout=180)
         with open(os.path.join(self.dir, "names")) as f:
             self.names = [n.strip() for n in f if n.strip()]
         self.push_port = self.port

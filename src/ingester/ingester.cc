@@ -209,6 +209,7 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   std::vector<wal::StreamEntries> wal_batch;
   wal_batch.reserve(streams.size());
   MemoryDelta memory;
+  uint64_t duplicates = 0;
 
   for (auto& vs : streams) {
     struct Failure {
@@ -273,7 +274,8 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
             ++kept;
             break;
           case AppendOutcome::kDuplicate:
-            break;  // Already stored: a retry or a replay. Not an error, as in Loki.
+            ++duplicates;  // Already stored: a retry or a replay. Not an error, as in Loki.
+            break;
           case AppendOutcome::kOutOfOrder:
             write::RecordDiscarded(write::reason::kOutOfOrder, tenant_id, 1, e.line.size());
             failures.push_back({e.timestamp_ns, std::string(kOutOfOrderMessage), false});
@@ -313,6 +315,8 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   }
 
   Settle(memory);
+  if (duplicates > 0)
+    Metrics().duplicate_entries->WithLabels({})->Inc(static_cast<double>(duplicates));
   if (wal_ && config_.wal.enabled && !wal_batch.empty()) {
     Status logged = wal_->Log(tenant_id, wal_batch);
     if (!logged.ok()) {

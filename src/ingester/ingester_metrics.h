@@ -30,6 +30,10 @@ struct IngesterMetrics {
       r.NewCounter("sluice_ingester_pushes_refused_total",
                    "Pushes answered 503 because chunks waiting for the object store filled the "
                    "memory budget.");
+  metrics::Family<metrics::Counter>* duplicate_entries =
+      r.NewCounter("sluice_ingester_duplicate_entries_total",
+                   "Pushed entries dropped because the stream's head already held them (same "
+                   "timestamp and line): a retried push, or a Kafka record read again.");
   metrics::Family<metrics::Gauge>* unflushed_bytes =
       r.NewGauge("sluice_ingester_unflushed_bytes",
                  "Bytes of heads and compressed blocks not yet in the object store.");

@@ -30,15 +30,21 @@ struct ClientOptions {
   std::map<std::string, std::string> librdkafka;
 };
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+// unique_ptr for librdkafka's objects, each freed by its own destroy function.
+template <auto Destroy>
+struct KafkaDestroyer {
+  template <typename T>
+  void operator()(T* object) const {
+    Destroy(object);
+  }
 };
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
-};
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDestroyer<rd_kafka_destroy>>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaDestroyer<rd_kafka_conf_destroy>>;
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t,
+                                         KafkaDestroyer<rd_kafka_topic_partition_list_destroy>>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, KafkaDestroyer<rd_kafka_queue_destroy>>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, KafkaDestroyer<rd_kafka_message_destroy>>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, KafkaDestroyer<rd_kafka_event_destroy>>;
 
 // A librdkafka configuration with the options applied and then `extra` (a component's own
 // properties, e.g. acks). InvalidArgument naming the property and librdkafka's reason when one

@@ -33,13 +33,6 @@ namespace {
 
 // The most a failing monitor logs: the first failed round, then one line per this period.
 constexpr auto kLogEvery = std::chrono::seconds(60);
-struct ListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
-
 int RemainingMs(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
@@ -207,7 +200,7 @@ Status LagMonitor::Impl::Round() {
       failures.push_back(what + client.status().message());
       continue;
     }
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
     for (int32_t p : parts) rd_kafka_topic_partition_list_add(list.get(), options.topic.c_str(), p);
     rd_kafka_resp_err_t err =
         rd_kafka_committed(*client, list.get(), std::max(1, RemainingMs(deadline)));
@@ -240,7 +233,7 @@ Status LagMonitor::Impl::Round() {
     for (int i = 0; i < 2; ++i) {
       ++requests;
       const std::string what = i == 0 ? "earliest offsets: " : "latest offsets: ";
-      ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+      PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
       for (int32_t p : partitions) {
         rd_kafka_topic_partition_list_add(list.get(), options.topic.c_str(), p)->offset = which[i];
       }

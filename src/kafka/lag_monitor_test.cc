@@ -17,22 +17,14 @@
 
 #include "common/mutex.h"
 #include "testing/mock_kafka.h"
+#include "testing/wait.h"
 
 namespace sluice::kafka {
 namespace {
 
 constexpr char kTopic[] = "sluice-logs";
 
-// Polls `done` every 20 ms for at most `timeout`.
-bool WaitUntil(const std::function<bool()>& done,
-               std::chrono::milliseconds timeout = std::chrono::seconds(8)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 // What groups() returns, changeable while a monitor runs.
 class Groups {

@@ -279,56 +279,29 @@ struct KafkaPusher::Impl {
   // One attempt at the partition count: metadata, and when the topic is missing and we may,
   // CreateTopics then metadata again. Returns the count, or 0 with *why set.
   int32_t LookUpPartitions(std::string* why) {
-    int timeout_ms =
-        static_cast<int>(std::clamp<int64_t>(ToMillis(options.write_timeout_ns), 1000, 5000));
-    rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int32_t count = ReadMetadata(timeout_ms, &topic_err, why);
-    if (count > 0 || topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-        !options.auto_create_topic_enabled) {
-      return count;
-    }
-    {
-      // Say so while the first creation is under way; later, the last failure stays the reason.
-      MutexLock lock(&mu);
-      if (topic_error == kNotLookedUp) {
-        topic_error = *why + "; creating it with " +
-                      std::to_string(options.auto_create_topic_default_partitions) + " partitions";
+    const int64_t timeout_ns =
+        std::clamp<int64_t>(options.write_timeout_ns, kNanosPerSecond, 5 * kNanosPerSecond);
+    Result<int32_t> count = TopicPartitions(rk.get(), options.topic, timeout_ns);
+    if (!count.ok() && count.status().code() == StatusCode::kNotFound &&
+        options.auto_create_topic_enabled) {
+      {
+        // Say so while the first creation is under way; later, the last failure stays the reason.
+        MutexLock lock(&mu);
+        if (topic_error == kNotLookedUp) {
+          topic_error = count.status().message() + "; creating it with " +
+                        std::to_string(options.auto_create_topic_default_partitions) +
+                        " partitions";
+        }
       }
+      if (!CreateTopic(static_cast<int>(timeout_ns / kNanosPerMilli), why)) return 0;
+      count = TopicPartitions(rk.get(), options.topic, timeout_ns);
     }
-    if (!CreateTopic(timeout_ms, why)) {
+    if (!count.ok()) {
+      *why = count.status().message();
       return 0;
     }
-    return ReadMetadata(timeout_ms, &topic_err, why);
-  }
-
-  int32_t ReadMetadata(int timeout_ms, rd_kafka_resp_err_t* topic_err, std::string* why) {
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, rkt, &md, timeout_ms);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      *why = std::string("metadata request failed: ") + rd_kafka_err2str(err);
-      return 0;
-    }
-    int32_t count = 0;
     why->clear();
-    for (int i = 0; i < md->topic_cnt; ++i) {
-      const rd_kafka_metadata_topic_t& t = md->topics[i];
-      if (options.topic != t.topic) {
-        continue;
-      }
-      *topic_err = t.err;
-      if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        *why = rd_kafka_err2str(t.err);
-      } else if (t.partition_cnt <= 0) {
-        *why = "topic has no partitions";
-      } else {
-        count = t.partition_cnt;
-      }
-    }
-    rd_kafka_metadata_destroy(md);
-    if (count == 0 && why->empty()) {
-      *why = "topic missing from the metadata response";
-    }
-    return count;
+    return *count;
   }
 
   bool CreateTopic(int timeout_ms, std::string* why) {

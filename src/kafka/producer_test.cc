@@ -406,7 +406,7 @@ TEST(KafkaPusher, MissingTopicIsUnavailableUntilItExists) {
     EXPECT_NE(st.message().find("Kafka topic sluice-logs is not available yet: "),
               std::string::npos)
         << st.message();
-    EXPECT_NE(st.message().find(auto_create ? "creating it failed" : "Unknown topic"),
+    EXPECT_NE(st.message().find(auto_create ? "creating it failed" : "does not exist"),
               std::string::npos)
         << st.message();
 

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -34,28 +35,6 @@ constexpr int kPollMs = 100;
 constexpr int kCommitTimeoutMs = 10'000;
 // Distinct label texts a reading thread keeps parsed; past this the cache starts over.
 constexpr size_t kLabelCacheEntries = 16384;
-
-struct ListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
-
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-};
-using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
-
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
-};
-using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
-
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
 
 bool Retryable(StatusCode code) {
   return code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
@@ -102,16 +81,19 @@ void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaq
 
 // A consumer handle from the shared client settings with the reader's properties.
 Result<KafkaHandle> NewConsumer(const ClientOptions& client, const std::string& group) {
-  SLUICE_ASSIGN_OR_RETURN(ConfPtr conf, NewConf(client, {
-                                                            {"group.id", group},
-                                                            // Offsets are committed by the reader,
-                                                            // explicitly, and only durable ones.
-                                                            {"enable.auto.commit", "false"},
-                                                            {"enable.auto.offset.store", "false"},
-                                                            {"auto.offset.reset", "earliest"},
-                                                            // An EOF says a partition caught up.
-                                                            {"enable.partition.eof", "true"},
-                                                        }));
+  // Offsets are committed by the reader, explicitly, and only durable ones. An EOF says a
+  // partition caught up. An idle fetch returns after fetch.wait.max.ms at most: a broker that does
+  // not answer a waiting fetch as soon as records arrive (librdkafka's mock cluster) delays reads
+  // by as much.
+  const std::map<std::string, std::string> settings = {
+      {"group.id", group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "true"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  SLUICE_ASSIGN_OR_RETURN(ConfPtr conf, NewConf(client, settings));
   rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
   rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
   SLUICE_ASSIGN_OR_RETURN(KafkaHandle handle, NewClient(RD_KAFKA_CONSUMER, std::move(conf)));
@@ -124,7 +106,7 @@ Result<KafkaHandle> NewConsumer(const ClientOptions& client, const std::string& 
 // Commits `offsets` and waits at most timeout_ms for Kafka's answer. On OK, the per-partition
 // results are in `*results` (each element's err).
 Status CommitOffsets(rd_kafka_t* rk, const rd_kafka_topic_partition_list_t* offsets, int timeout_ms,
-                     ListPtr* results) {
+                     PartitionListPtr* results) {
   QueuePtr queue(rd_kafka_queue_new(rk));
   rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, offsets, queue.get(), nullptr, nullptr);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -269,9 +251,12 @@ struct PartitionReader::Impl {
                         {}, metrics::ExponentialBuckets(0.125, 2, 18));
     records = r->NewCounter("sluice_kafka_reader_records_total",
                             "Records read from Kafka (applied or failed).", {"partition"});
-    records_failed = r->NewCounter("sluice_kafka_reader_records_failed_total",
-                                   "Records skipped: refused by the ingester or corrupt.",
-                                   {"partition", "reason"});
+    records_failed = r->NewCounter(
+        "sluice_kafka_reader_records_failed_total",
+        "Records not applied: refused by the ingester (invalid, rate_limited, too_large, "
+        "refused), corrupt, or lost (deleted by Kafka before they "
+        "were read).",
+        {"partition", "reason"});
     lag_records = r->NewGauge("sluice_kafka_reader_lag_records",
                               "Records of the partition not applied yet.", {"partition"});
     lag_seconds =
@@ -417,7 +402,8 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
   std::vector<int64_t> start(partitions.size(), RD_KAFKA_OFFSET_INVALID);
   std::vector<int64_t> group_committed(partitions.size(), -1);
   for (auto& c : clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     for (Partition* p : c->partitions) {
       rd_kafka_topic_partition_list_add(list.get(), options.topic.c_str(), p->id);
     }
@@ -442,7 +428,7 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
     }
   }
   // ... else the handover offset the previous owner left ...
-  ListPtr missing(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  PartitionListPtr missing(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (auto& p : partitions) {
     if (start[p->index] < 0) {
       rd_kafka_topic_partition_list_add(missing.get(), options.topic.c_str(), p->id);
@@ -494,7 +480,8 @@ Status PartitionReader::Impl::Setup(std::chrono::steady_clock::time_point deadli
                  high, p->client->group);
   }
   for (auto& c : clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     for (Partition* p : c->partitions) {
       rd_kafka_topic_partition_list_add(list.get(), options.topic.c_str(), p->id)->offset =
           start[p->index] >= 0 ? start[p->index] : RD_KAFKA_OFFSET_BEGINNING;
@@ -554,9 +541,26 @@ void PartitionReader::Impl::Read(Partition* p) {
 }
 
 bool PartitionReader::Impl::Apply(Partition* p, std::vector<MessagePtr>& batch) {
+  int64_t expected = 0;
   {
     MutexLock lock(&p->mu);
     p->pending_ts_ms = rd_kafka_message_timestamp(batch.front().get(), nullptr);
+    expected = p->next_offset;
+  }
+  // Offsets of a partition are consecutive (the producer writes no transactions, the topic is not
+  // compacted), so a gap is records Kafka deleted (retention) before they were read: librdkafka
+  // then resets to the earliest offset it has. Lost for good; counted and logged, never silent.
+  int64_t lost = 0;
+  for (const MessagePtr& m : batch) {
+    if (expected >= 0 && m->offset > expected) lost += m->offset - expected;
+    expected = m->offset + 1;
+  }
+  if (lost > 0) {
+    spdlog::error(
+        "kafka reader: partition {}: {} records were deleted by Kafka before they were read (the "
+        "topic's retention is shorter than this ingester's lag); they are lost",
+        p->id, lost);
+    CountFailed(p, "lost", static_cast<size_t>(lost));
   }
   // Decoded records own their bytes; the pushed entries borrow from them until Push returns.
   std::vector<Decoded> decoded;
@@ -697,7 +701,8 @@ void PartitionReader::Impl::ServeEvents() {
 void PartitionReader::Impl::CommitDurable() {
   MutexLock commit_lock(&commit_mu);
   for (auto& c : clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     std::vector<Partition*> sent;
     for (Partition* p : c->partitions) {
       const int64_t offset = durable->Get(p->index);
@@ -708,7 +713,7 @@ void PartitionReader::Impl::CommitDurable() {
     }
     if (sent.empty()) continue;
     auto began = std::chrono::steady_clock::now();
-    ListPtr results;
+    PartitionListPtr results;
     Status s = CommitOffsets(c->handle.get(), list.get(), kCommitTimeoutMs, &results);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
@@ -842,13 +847,14 @@ Status PartitionReader::Handover() {
   }
   if (impl.partitions.empty()) return Status::OK();
   MutexLock commit_lock(&impl.commit_mu);
-  ListPtr all(rd_kafka_topic_partition_list_new(static_cast<int>(impl.partitions.size())));
+  PartitionListPtr all(rd_kafka_topic_partition_list_new(static_cast<int>(impl.partitions.size())));
   for (auto& p : impl.partitions) {
     MutexLock lock(&p->mu);
     rd_kafka_topic_partition_list_add(all.get(), impl.options.topic.c_str(), p->id)->offset =
         p->next_offset;
   }
-  auto check = [](const Status& s, const ListPtr& results, const std::string& group) -> Status {
+  auto check = [](const Status& s, const PartitionListPtr& results,
+                  const std::string& group) -> Status {
     SLUICE_RETURN_IF_ERROR(s);
     for (int i = 0; i < results->cnt; ++i) {
       if (results->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -860,13 +866,14 @@ Status PartitionReader::Handover() {
     return Status::OK();
   };
   for (auto& c : impl.clients) {
-    ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
+    PartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(c->partitions.size())));
     for (Impl::Partition* p : c->partitions) {
       MutexLock lock(&p->mu);
       rd_kafka_topic_partition_list_add(list.get(), impl.options.topic.c_str(), p->id)->offset =
           p->next_offset;
     }
-    ListPtr results;
+    PartitionListPtr results;
     SLUICE_RETURN_IF_ERROR(check(
         CommitOffsets(c->handle.get(), list.get(), kCommitTimeoutMs, &results), results, c->group));
     for (Impl::Partition* p : c->partitions) {
@@ -879,7 +886,7 @@ Status PartitionReader::Handover() {
   }
   SLUICE_ASSIGN_OR_RETURN(KafkaHandle handover,
                           NewConsumer(impl.options.client, std::string(kHandoverGroup)));
-  ListPtr results;
+  PartitionListPtr results;
   SLUICE_RETURN_IF_ERROR(check(CommitOffsets(handover.get(), all.get(), kCommitTimeoutMs, &results),
                                results, std::string(kHandoverGroup)));
   rd_kafka_consumer_close(handover.get());

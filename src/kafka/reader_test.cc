@@ -24,6 +24,7 @@
 #include "storage/test_util.h"
 #include "testing/fake_clock.h"
 #include "testing/mock_kafka.h"
+#include "testing/wait.h"
 
 namespace sluice::kafka {
 namespace {
@@ -31,16 +32,7 @@ namespace {
 constexpr char kTopic[] = "sluice-logs";
 constexpr int64_t kSecond = 1'000'000'000;
 
-// Polls `done` every 10 ms for at most `timeout`.
-bool WaitUntil(const std::function<bool()>& done,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 // What the pusher received, flattened: one row per entry, in push order.
 struct Row {
@@ -344,6 +336,39 @@ TEST_F(ReaderTest, RestartResumesAtTheCommittedOffset) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::vector<std::string> expected = {"new0", "new1", "new2", "new3", "new4"};
   EXPECT_EQ(LinesOf(pusher.rows(), "t", R"({app="x"})"), expected);
+}
+
+// Records Kafka deleted before they were read (retention shorter than the lag; the mock cluster
+// keeps about 5 MiB per partition) cannot be read again: the reader resumes at the earliest
+// record Kafka still has and counts the ones in between as lost instead of skipping them
+// silently.
+TEST_F(ReaderTest, RecordsDeletedBeforeTheyWereReadAreCountedLost) {
+  for (int i = 0; i < 3; ++i) Produce("t", R"({app="x"})", i, {"early" + std::to_string(i)}, 1);
+  Flush();
+  {
+    RecordingPusher pusher;
+    PartitionReader reader(Options("ingester-lost", {1}, nullptr), &pusher, &clock_);
+    ASSERT_TRUE(reader.Start().ok());
+    ASSERT_TRUE(WaitUntil([&] { return pusher.size() == 3; }));
+    reader.Stop();  // commits 3
+  }
+  // 12 MiB more while nobody reads: the oldest of them go.
+  const std::string big(256 << 10, 'x');
+  for (int i = 0; i < 48; ++i) Produce("t", R"({app="x"})", 100 + i, {big}, 1);
+  Flush();
+  int64_t low = -1, high = -1;
+  ASSERT_EQ(rd_kafka_query_watermark_offsets(producer_.get(), kTopic, 1, &low, &high, 5000),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_GT(low, 3) << "the mock cluster kept everything; the test needs it to delete";
+  RecordingPusher pusher;
+  PartitionReader reader(Options("ingester-lost", {1}, &metrics::DefaultRegistry()), &pusher,
+                         &clock_);
+  ASSERT_TRUE(reader.Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return static_cast<int64_t>(pusher.size()) == high - low; }))
+      << pusher.size() << " of " << high - low;
+  EXPECT_EQ(Value(metrics::DefaultRegistry(),
+                  R"(sluice_kafka_reader_records_failed_total{partition="1",reason="lost"})"),
+            static_cast<double>(low - 3));
 }
 
 // Why an offset may be committed only once its records are durable: the first reader applies

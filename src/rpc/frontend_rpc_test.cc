@@ -23,6 +23,7 @@
 #include "rpc/frontend_service.h"
 #include "rpc/frontend_worker.h"
 #include "rpc/ingester_server.h"
+#include "testing/wait.h"
 
 namespace sluice::rpc {
 namespace {
@@ -39,15 +40,7 @@ constexpr int64_t kMinute = 60 * kSecond;
 constexpr int64_t kFrom = (kT0 / kMinute - 100) * kMinute;
 constexpr int64_t kEnd = kFrom + 100 * kMinute;
 
-// Waits (bounded) until `pred` holds; polling, because a gRPC connection comes up on its own.
-bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 std::string Render(const QueryResult& r) {
   std::string out;

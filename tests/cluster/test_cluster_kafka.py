@@ -4,12 +4,12 @@ partition(s), queriers read one ACTIVE owner of each partition.
 
   1. The push/query suite (tests/integration/test_push_query.py) through the front door of a
      Kafka cluster (3 ingesters, a partition each), every answer identical to the single binary's
-     on its direct write path: test_cluster_suites.py's tee, whose before_read hook waits
-     (bounded) until the ingesters applied every acknowledged push (Cluster.wait_kafka_applied).
-     A push is acknowledged once Kafka has it; its lines are readable up to ~0.5 s later on the
-     test broker (an idle fetch is answered after fetch.wait.max.ms), and the reader's
-     lag_records gauge reads 0 meanwhile (it uses the end seen in the last fetch), so the hook
-     compares the front door's appends with the ingesters' applied records instead.
+     on its direct write path: test_cluster_suites.py's Pair, whose tee waits (bounded) before
+     each read until the ingesters applied every acknowledged push (Cluster.wait_kafka_applied).
+     A push is acknowledged once Kafka has it; its lines are readable up to fetch.wait.max.ms
+     later on the test broker (it answers an idle fetch only then), and the reader's lag_records
+     gauge reads 0 meanwhile (it uses the end seen in the last fetch), so the wait compares the
+     front door's appends with the ingesters' applied records instead.
   2-4. Drills under continuous pushes (helpers.cluster.PushLoad) on one cluster for the module,
      4 ingesters and 2 partitions, so each partition has two owners (ingester-1 and ingester-3
      own partition 0, ingester-2 and ingester-4 partition 1), in this order:
@@ -227,8 +227,8 @@ def test_paused_owner_lag_grows_and_queries_time_out_until_it_is_unhealthy(kclus
                          _group_lag(cluster, "ingester-4", "1")))
             k = (k + 1) % 3
             # Lines acknowledged by now and pushed a second before: applied by the time of the
-            # query (the test broker answers an idle fetch after fetch.wait.max.ms, 500 ms, so a
-            # record may take that long to reach the ingesters).
+            # query (the test broker answers an idle fetch after fetch.wait.max.ms, so a record
+            # may take that long to reach the ingesters).
             with load._lock:
                 horizon = time.time_ns() - S
                 expected = [v for v in load.acked[k] if v[0] < horizon]

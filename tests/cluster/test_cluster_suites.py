@@ -79,7 +79,7 @@ COMPARED = re.compile(
     r"^/(api/prom/push|loki/api/v1/(push|query_range|query|labels|label/[^/]+/values|series"
     r"|index/stats|index/volume|index/volume_range|detected_labels|detected_fields"
     r"|detected_field/[^/]+/values|patterns))$")
-# Requests that write; every other one may read (see TeeProxy's before_read).
+# Requests that write; every other one may read (see Pair).
 PUSHES = re.compile(r"^/(api/prom/push|loki/api/v1/push|otlp/v1/logs)$")
 
 
@@ -104,16 +104,13 @@ class TeeProxy:
 
     Requests are forwarded one at a time (a lock spans both forwards), so both servers see the
     same pushes in the same order and every query finds both in the same state, even when several
-    clients push at once.
+    clients push at once. `before_forward(method, path)`, if given, runs under that lock before
+    each request is forwarded (tests/integration/test_kafka_path.py waits there until its server
+    has consumed from Kafka every push forwarded so far)."""
 
-    before_read (optional): called, under that lock, before any request other than a push is
-    forwarded; for a primary that acknowledges a push before it is readable (the Kafka write
-    path), it waits until it is. If it raises, the request is still forwarded and the failure is
-    recorded as a difference."""
-
-    def __init__(self, primary, mirror, before_read=None):
+    def __init__(self, primary, mirror, before_forward=None):
         self.primary, self.mirror = primary, mirror
-        self.before_read = before_read
+        self.before_forward = before_forward
         self.differences = []
         self.compared = 0
         self._lock = threading.Lock()
@@ -127,17 +124,9 @@ class TeeProxy:
 
             def _forward(self):
                 body, headers = read_proxied_request(self)
-                path = self.path.split("?", 1)[0]
                 with tee._lock:
-                    if tee.before_read is not None and not PUSHES.match(path):
-                        try:
-                            tee.before_read()
-                        except Exception as e:  # noqa: BLE001 - reported as a difference
-                            failed = (599, "text/plain", f"before_read: {e}".encode())
-                            tee.differences.append({
-                                "request": f"{self.command} {self.path}",
-                                "tenant": self.headers.get("X-Scope-OrgID"),
-                                "cluster": failed, "single": failed})
+                    if tee.before_forward is not None:
+                        tee.before_forward(self.command, self.path.split("?", 1)[0])
                     answers = []
                     for upstream in (tee.primary, tee.mirror):
                         try:
@@ -147,6 +136,7 @@ class TeeProxy:
                                             r.content))
                         except requests.RequestException as e:
                             answers.append((502, "text/plain", str(e).encode()))
+                    path = self.path.split("?", 1)[0]
                     if COMPARED.match(path):
                         tee.compared += 1
                         a, b = (comparable(*x) for x in answers)
@@ -184,13 +174,24 @@ class TeeProxy:
 
 
 class Pair:
-    """A cluster and a single binary started with the same flags, behind one TeeProxy. With a
-    Kafka cluster, the tee waits before each read until the ingesters applied every push."""
+    """A cluster and a single binary started with the same flags, behind one TeeProxy. A Kafka
+    cluster acknowledges a push before its ingesters applied it: there the tee waits (bounded)
+    before each request other than a push until they did (a timeout is a difference)."""
 
     def __init__(self, cluster, single):
         self.cluster, self.single = cluster, single
         self.tee = TeeProxy(cluster.front.base_url, single.base_url,
-                            before_read=cluster.wait_kafka_applied if cluster.kafka else None)
+                            before_forward=self._wait_readable if cluster.kafka else None)
+
+    def _wait_readable(self, method, path):
+        if PUSHES.match(path):
+            return
+        try:
+            self.cluster.wait_kafka_applied()
+        except TimeoutError as e:
+            failed = (599, "text/plain", f"waiting for Kafka reads: {e}".encode())
+            self.tee.differences.append({"request": f"{method} {path}", "tenant": None,
+                                         "cluster": failed, "single": failed})
 
 
 _TEES = []  # every tee of this module: `differential` checks them all after each test
