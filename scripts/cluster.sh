@@ -19,7 +19,10 @@
 #   scripts/cluster.sh stop DIR                 SIGTERM to every process (ingesters flush), etcd last
 #   scripts/cluster.sh kill DIR NAME            kill -9 one process (ingester-2, querier-1, etcd, ...)
 #   scripts/cluster.sh restart DIR NAME         SIGTERM it if running, start it again, wait until ready
-#   scripts/cluster.sh add-ingester DIR         starts one more ingester (scaling out)
+#   scripts/cluster.sh add-ingester DIR [-- SLUICE-FLAGS...]
+#                                               starts one more ingester (scaling out); the flags
+#                                               go to it alone, e.g. another Kafka partition than
+#                                               its default: -ingester.kafka_ingestion.partitions=1
 #   scripts/cluster.sh status DIR               every process: pid, running or not, endpoint
 #
 # DIR holds sluice.yaml (the shared configuration), pids/NAME.pid, logs/NAME.log, cmd/NAME (the
@@ -31,7 +34,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 
 die() { echo "cluster.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 ensure_deps() {
   "$repo/scripts/deps.sh" --cluster
@@ -124,16 +127,17 @@ next_port() {
 
 ingester_cmd() {
   local dir="$1" i="$2" zones http grpc zone=""
+  shift 2  # the rest: flags for this ingester alone
   zones="$(cat "$dir/zones")"
   http="$(next_port "$dir")"
   grpc="$(next_port "$dir")"
   ((zones > 1)) && zone="zone-$(((i - 1) % zones + 1))"
   local kafka_args=()
-  if [[ -f "$dir/kafka_partitions" ]]; then
+  if [[ -f "$dir/kafka_partitions" && " $* " != *" -ingester.kafka_ingestion.partitions="* ]]; then
     kafka_args=("-ingester.kafka_ingestion.partitions=$(((i - 1) % $(cat "$dir/kafka_partitions")))")
   fi
   sluice_cmd "$dir" "ingester-$i" ingester "$http" "$grpc" "$zone" \
-    "-ingester.lifecycler.tokens_file_path=$dir/ingester-$i/tokens.json" "${kafka_args[@]}"
+    "-ingester.lifecycler.tokens_file_path=$dir/ingester-$i/tokens.json" "${kafka_args[@]}" "$@"
 }
 
 cmd_start() {
@@ -341,11 +345,13 @@ cmd_restart() {
 
 cmd_add_ingester() {
   local dir="$1" n
+  shift
+  if (($#)); then [[ "$1" == -- ]] || usage; shift; fi
   [[ -f "$dir/names" ]] || die "$dir holds no cluster"
   SLUICE_BIN="${SLUICE_BIN:-$repo/build/sluice}"
   n=$(($(cat "$dir/ingesters") + 1))
   echo "$n" >"$dir/ingesters"
-  ingester_cmd "$dir" "$n"
+  ingester_cmd "$dir" "$n" "$@"
   echo "ingester-$n" >>"$dir/names"
   launch "$dir" "ingester-$n"
   wait_ready "$dir" "ingester-$n"
@@ -360,7 +366,7 @@ case "$command" in
   stop) [[ $# -eq 1 ]] || usage; cmd_stop "$1" ;;
   kill) [[ $# -eq 2 ]] || usage; cmd_kill "$1" "$2" ;;
   restart) [[ $# -eq 2 ]] || usage; cmd_restart "$1" "$2" ;;
-  add-ingester) [[ $# -eq 1 ]] || usage; cmd_add_ingester "$1" ;;
+  add-ingester) [[ $# -ge 1 ]] || usage; cmd_add_ingester "$@" ;;
   status) [[ $# -eq 1 ]] || usage; cmd_status "$1" ;;
   *) usage ;;
 esac

@@ -79,6 +79,8 @@ COMPARED = re.compile(
     r"^/(api/prom/push|loki/api/v1/(push|query_range|query|labels|label/[^/]+/values|series"
     r"|index/stats|index/volume|index/volume_range|detected_labels|detected_fields"
     r"|detected_field/[^/]+/values|patterns))$")
+# Requests that write; every other one may read (see Pair).
+PUSHES = re.compile(r"^/(api/prom/push|loki/api/v1/push|otlp/v1/logs)$")
 
 
 def comparable(status, content_type, body):
@@ -172,11 +174,24 @@ class TeeProxy:
 
 
 class Pair:
-    """A cluster and a single binary started with the same flags, behind one TeeProxy."""
+    """A cluster and a single binary started with the same flags, behind one TeeProxy. A Kafka
+    cluster acknowledges a push before its ingesters applied it: there the tee waits (bounded)
+    before each request other than a push until they did (a timeout is a difference)."""
 
     def __init__(self, cluster, single):
         self.cluster, self.single = cluster, single
-        self.tee = TeeProxy(cluster.front.base_url, single.base_url)
+        self.tee = TeeProxy(cluster.front.base_url, single.base_url,
+                            before_forward=self._wait_readable if cluster.kafka else None)
+
+    def _wait_readable(self, method, path):
+        if PUSHES.match(path):
+            return
+        try:
+            self.cluster.wait_kafka_applied()
+        except TimeoutError as e:
+            failed = (599, "text/plain", f"waiting for Kafka reads: {e}".encode())
+            self.tee.differences.append({"request": f"{method} {path}", "tenant": None,
+                                         "cluster": failed, "single": failed})
 
 
 _TEES = []  # every tee of this module: `differential` checks them all after each test
@@ -215,11 +230,13 @@ def differential(test):
 
 # --- servers --------------------------------------------------------------------------------------
 
-def _pair(request, sluice_bin, module_sluice_factory, flags):
+def _pair(request, sluice_bin, module_sluice_factory, flags, kafka=False):
+    """kafka: the cluster writes through Kafka (scripts/cluster.sh --kafka, a partition per
+    ingester); the single binary writes directly, as always."""
     if shutil.which("etcd") is None:
         pytest.fail("etcd is not installed (scripts/deps.sh --test installs etcd-server)")
     cluster = Cluster(sluice_bin, tempfile.mkdtemp(prefix="sluice-cluster-suites-"), ingesters=3,
-                      rf=3, queriers=2, flags=flags)
+                      rf=3, queriers=2, flags=flags, kafka=kafka)
     failed_before = request.session.testsfailed
     try:
         cluster.start()

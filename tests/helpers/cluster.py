@@ -6,7 +6,12 @@ front door), and `FrontDoor`, a `Sluice`-like HTTP client of its front door.
     c.front.push_json(...); c.front.query_entries(...)
     c.kill("ingester-2"); c.restart("ingester-2")
     c.pause("ingester-1"); c.resume("ingester-1")   # SIGSTOP / SIGCONT
+    c.leave("ingester-2")            # SIGTERM, waits until it exited (it flushed and left the ring)
     c.stop()
+
+With kafka=True (cluster.sh --kafka [--partitions K]) pushes go through Kafka and are applied by
+the ingesters a little later: wait_kafka_applied() waits until every running ingester applied
+every record the distributors appended to its partitions (read-after-write for tests).
 
 Every process is signalled by the PID the script wrote; the ports are a block found free on
 127.0.0.1 just before the start.
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import requests
 
+from helpers.promtext import Metrics
 from helpers.server import BASE_FLAGS, Sluice, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +61,20 @@ def free_port_block(size=60, attempts=50):
     raise RuntimeError("no block of free ports found")
 
 
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is gone for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class FrontDoor(Sluice):
     """The HTTP helpers of `Sluice`, aimed at a cluster's front door (no process of its own)."""
 
@@ -68,8 +88,9 @@ class FrontDoor(Sluice):
 
 class Cluster:
     def __init__(self, binary, workdir, ingesters=3, rf=3, zones=1, distributors=1, queriers=2,
-                 backends=0, s3="", flags=()):
+                 backends=0, s3="", flags=(), kafka=False, partitions=None):
         self.binary = str(binary)
+        self.kafka, self.partitions = kafka, partitions
         self.dir = Path(workdir)
         self.ingesters, self.rf, self.zones = ingesters, rf, zones
         self.distributors, self.queriers, self.backends = distributors, queriers, backends
@@ -77,6 +98,7 @@ class Cluster:
         self.flags = list(BASE_FLAGS) + list(flags)
         self.port = None
         self.front = None
+        self.paused = set()  # names SIGSTOPped by pause(): not scraped by wait_kafka_applied
 
     def _run(self, *args, timeout=180):
         env = dict(os.environ, SLUICE_BIN=self.binary)
@@ -89,10 +111,13 @@ class Cluster:
 
     def start(self):
         self.port = free_port_block()
+        kafka = ["--kafka"] if self.kafka else []
+        if self.kafka and self.partitions is not None:
+            kafka += ["--partitions", str(self.partitions)]
         self._run("start", str(self.dir), "--ingesters", str(self.ingesters), "--rf", str(self.rf),
                   "--zones", str(self.zones), "--distributors", str(self.distributors),
                   "--queriers", str(self.queriers), "--backends", str(self.backends),
-                  "--s3", self.s3, "--port", str(self.port), "--", *self.flags)
+                  "--s3", self.s3, "--port", str(self.port), *kafka, "--", *self.flags)
         self.front = FrontDoor(self.port, self.dir / "frontdoor-client")
         return self
 
@@ -106,9 +131,24 @@ class Cluster:
     def restart(self, name):
         self._run("restart", str(self.dir), name, timeout=300)
 
-    def add_ingester(self):
-        out = self._run("add-ingester", str(self.dir))
+    def add_ingester(self, flags=()):
+        """Starts one more ingester (flags: extra sluice flags for it alone, e.g.
+        -ingester.kafka_ingestion.partitions=1); returns its name once it is ready."""
+        extra = ["--", *flags] if flags else []
+        out = self._run("add-ingester", str(self.dir), *extra, timeout=300)
         return out.split()[0]
+
+    def leave(self, name, timeout=120):
+        """SIGTERM to `name` (an ingester: LEAVING, flush, Kafka handover, out of the ring), then
+        waits until the process is gone. What `scripts/cluster.sh stop` does to one process."""
+        pid = self.pid(name)
+        if pid is None:
+            raise RuntimeError(f"{name} has no pid file")
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)  # a stopped process cannot take SIGTERM
+        self.paused.discard(name)
+        wait_until(lambda: not _alive(pid), timeout=timeout, interval=0.1, what=f"{name} to exit")
+        (self.dir / "pids" / f"{name}.pid").unlink(missing_ok=True)
 
     def pid(self, name):
         p = self.dir / "pids" / f"{name}.pid"
@@ -116,9 +156,15 @@ class Cluster:
 
     def pause(self, name):
         os.kill(self.pid(name), signal.SIGSTOP)
+        self.paused.add(name)
 
     def resume(self, name):
         os.kill(self.pid(name), signal.SIGCONT)
+        self.paused.discard(name)
+
+    def running(self, name):
+        pid = self.pid(name)
+        return pid is not None and _alive(pid)
 
     def names(self):
         return (self.dir / "names").read_text().split()
@@ -135,6 +181,57 @@ class Cluster:
     def post(self, name, path, **kwargs):
         kwargs.setdefault("timeout", 60)
         return requests.post(self.endpoint(name) + path, **kwargs)
+
+    def metrics(self, name, timeout=5):
+        """`name`'s /metrics, parsed (helpers.promtext.Metrics)."""
+        r = self.get(name, "/metrics", timeout=timeout)
+        r.raise_for_status()
+        return Metrics(r.text)
+
+    def kafka_pending(self):
+        """What the running, unpaused ingesters have not applied yet: [(ingester, partition,
+        reason)], empty once each applied every record the distributors appended to each of its
+        partitions. An ingester's partitions are those its reader reports. Applied means: its
+        reader's records_total (records applied since it started) or its committed offset (the
+        next record to apply, committed at most consumer_group_offset_commit_interval after it
+        was applied) reached the partition's count of successful appends (an offset per record
+        in a topic only this cluster writes), and its reader sees no lag."""
+        appended = {}
+        for name in self.names():
+            if name == "frontdoor" or name.startswith("distributor-"):
+                if not self.running(name):
+                    continue
+                for labels, v in self.metrics(name).series("loki_distributor_kafka_appends_total",
+                                                           status="success"):
+                    appended[labels["partition"]] = appended.get(labels["partition"], 0) + v
+        pending = []
+        for name in self.names():
+            if not name.startswith("ingester-") or name in self.paused or not self.running(name):
+                continue
+            m = self.metrics(name)
+            for labels, lag in m.series("sluice_kafka_reader_lag_records"):
+                p = labels["partition"]
+                want = appended.get(p, 0)
+                done = max(m.value("sluice_kafka_reader_records_total", partition=p),
+                           m.value("loki_kafka_client_partition_reader_last_committed_offset",
+                                   partition=p))
+                if done < want or lag > 0:
+                    pending.append((name, p, f"applied {done:.0f} of {want:.0f}, lag {lag:.0f}"))
+        return pending
+
+    def wait_kafka_applied(self, timeout=30):
+        """Read-after-write on the Kafka path: waits (bounded) until kafka_pending() is empty."""
+        last = []
+
+        def done():
+            nonlocal last
+            last = self.kafka_pending()
+            return not last
+
+        try:
+            wait_until(done, timeout=timeout, interval=0.05, what="the ingesters to apply Kafka")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}: {last}") from None
 
     def ring(self, via="frontdoor"):
         r = self.get(via, "/ring", params={"format": "json"})
