@@ -35,6 +35,13 @@ std::vector<uint32_t> Desc::AllTokens() const {
   return out;
 }
 
+void Desc::NotePartitions(const std::vector<int32_t>& partitions) {
+  kafka_partitions.insert(kafka_partitions.end(), partitions.begin(), partitions.end());
+  std::sort(kafka_partitions.begin(), kafka_partitions.end());
+  kafka_partitions.erase(std::unique(kafka_partitions.begin(), kafka_partitions.end()),
+                         kafka_partitions.end());
+}
+
 std::string Desc::Encode() const {
   pb::Desc msg;
   for (const auto& [id, inst] : instances) {
@@ -48,6 +55,7 @@ std::string Desc::Encode() const {
     for (uint32_t t : inst.tokens) p.add_tokens(t);
     for (int32_t partition : inst.partitions) p.add_partitions(partition);
   }
+  for (int32_t partition : kafka_partitions) msg.add_kafka_partitions(partition);
   std::string out;
   msg.SerializeToString(&out);
   return out;
@@ -75,6 +83,8 @@ Result<Desc> Desc::Decode(std::string_view bytes) {
     std::sort(inst.partitions.begin(), inst.partitions.end());
     desc.instances.emplace(id, std::move(inst));
   }
+  std::vector<int32_t> known(msg.kafka_partitions().begin(), msg.kafka_partitions().end());
+  desc.NotePartitions(known);
   return desc;
 }
 

@@ -45,6 +45,10 @@ struct InstanceDesc {
 
 struct Desc {
   std::map<std::string, InstanceDesc> instances;  // by instance id
+  // Every Kafka partition an instance has consumed, sorted; kept after its owners left.
+  std::vector<int32_t> kafka_partitions;
+  // Adds `partitions` to kafka_partitions.
+  void NotePartitions(const std::vector<int32_t>& partitions);
 
   // Every token of every instance; the set of tokens in use (new instances avoid them).
   std::vector<uint32_t> AllTokens() const;

@@ -114,6 +114,7 @@ Status Lifecycler::Register() {
     e.state = InstanceState::kPending;
     e.tokens = tokens_;
     e.partitions = partitions_;
+    d.NotePartitions(partitions_);
     e.timestamp = now / 1'000'000'000;
     e.registered_timestamp = registered_timestamp_;
     return Status::OK();
@@ -149,6 +150,7 @@ Status Lifecycler::WriteEntry() {
     e.state = state_;
     e.tokens = tokens_;
     e.partitions = partitions_;
+    d.NotePartitions(partitions_);
     e.timestamp = now / 1'000'000'000;
     e.registered_timestamp = registered_timestamp_;
     tokens = tokens_;

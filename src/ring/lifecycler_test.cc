@@ -71,6 +71,19 @@ TEST_F(LifecyclerTest, PendingJoiningActiveReadyLeavingGone) {
   EXPECT_EQ(Stored().instances.count("ing-1"), 0u);
 }
 
+// A Kafka consumer's partitions are in its entry while it is in the ring, and stay known to the
+// ring after it left (reads then know the partition has no owner).
+TEST_F(LifecyclerTest, KafkaPartitionsOutliveTheirOwner) {
+  Lifecycler l(&kv_, Options("ing-1"), &clock_);
+  l.SetPartitions({3, 1});
+  ASSERT_TRUE(l.Register().ok());
+  EXPECT_EQ(Stored().instances.at("ing-1").partitions, (std::vector<int32_t>{1, 3}));
+  EXPECT_EQ(Stored().kafka_partitions, (std::vector<int32_t>{1, 3}));
+  ASSERT_TRUE(l.Unregister().ok());
+  EXPECT_EQ(Stored().instances.count("ing-1"), 0u);
+  EXPECT_EQ(Stored().kafka_partitions, (std::vector<int32_t>{1, 3}));
+}
+
 TEST_F(LifecyclerTest, HeartbeatsEveryPeriodAndTheRingSeesThem) {
   auto o = Options("ing-1");
   o.join_after_ns = 0;

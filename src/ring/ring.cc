@@ -239,7 +239,8 @@ Result<ReplicationSet> Ring::GetPartitionOwners() const {
   const int64_t now = HealthNow();
   // Owners of each partition, best first: ACTIVE before LEAVING; unhealthy ones left out.
   std::map<int32_t, std::vector<const InstanceDesc*>> active, leaving;
-  std::set<int32_t> partitions;
+  // Partitions whose owners all left are still partitions: their data is missing, not empty.
+  std::set<int32_t> partitions(s->desc.kafka_partitions.begin(), s->desc.kafka_partitions.end());
   for (const auto& [id, inst] : s->desc.instances) {
     const bool fresh = inst.HeartbeatFresh(now, options_.heartbeat_timeout_ns);
     for (int32_t p : inst.partitions) {
@@ -257,7 +258,7 @@ Result<ReplicationSet> Ring::GetPartitionOwners() const {
     if (owners.empty()) {
       return Status::Unavailable(
           fmt::format("no healthy ingester owns Kafka partition {}: its recent data cannot be "
-                      "read until one is ACTIVE",
+                      "read until an owner is ACTIVE",
                       p));
     }
     // An owner already chosen for another partition answers for this one too.

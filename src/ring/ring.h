@@ -104,7 +104,8 @@ class Ring {
   // (InstanceDesc::partitions), one healthy owner, ACTIVE preferred over LEAVING (PENDING and
   // JOINING owners are still catching up), rotating among equals to spread the reads. Each
   // instance appears once however many of its partitions it answers for; every one must answer
-  // (max_errors 0). Unavailable naming the partition when one has no healthy owner.
+  // (max_errors 0). Unavailable naming the partition when one has no healthy owner, including a
+  // partition whose owners all left (Desc::kafka_partitions remembers it).
   Result<ReplicationSet> GetPartitionOwners() const;
 
   // The cached descriptor and its revision.

@@ -201,6 +201,15 @@ TEST_F(RingTest, PartitionOwnersAnswerOncePerPartition) {
   EXPECT_EQ(none.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(none.status().message().find("Kafka partition 2"), std::string::npos)
       << none.status().message();
+  // Every owner of partition 2 left the ring: the partition is still known, and still unread.
+  d.instances.erase("b");
+  d.instances.erase("c");
+  d.NotePartitions({0, 1, 2});
+  ring->Set(Desc::Decode(d.Encode()).value(), 5);
+  auto gone = ring->GetPartitionOwners();
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.status().message().find("Kafka partition 2"), std::string::npos)
+      << gone.status().message();
 }
 
 TEST_F(RingTest, FewerThanQuorumHealthyIsUnavailable) {
