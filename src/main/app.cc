@@ -489,14 +489,17 @@ void App::Impl::RunKafkaStarter() {
                c.kafka_config.consumer_group.empty() ? instance_id : c.kafka_config.consumer_group);
   kafka_reader = std::make_unique<kafka::PartitionReader>(
       KafkaReaderOptionsFrom(c, instance_id, partitions), kafka_target, SystemClock::Default());
-  for (int attempt = 0; !kafka_stop; ++attempt, wait(kNanosPerSecond)) {
+  bool started = false;
+  for (int attempt = 0; !kafka_stop && !started; ++attempt) {
     Status st = kafka_reader->Start();
-    if (st.ok()) break;
-    if (attempt % 10 == 0) {
+    started = st.ok();
+    if (!started && attempt % 10 == 0) {
       spdlog::warn("msg=\"cannot start reading Kafka; retrying\" err=\"{}\"", st.message());
     }
+    if (!started) wait(kNanosPerSecond);
   }
-  if (kafka_stop) return;
+  if (!started) return;
+  // Published even if a stop came meanwhile: whoever stops the ingester stops the reader first.
   kafka_reader_started = kafka_reader.get();
   while (!kafka_stop && !kafka_reader->caught_up()) wait(100'000'000);
   if (kafka_stop) return;
