@@ -234,13 +234,13 @@ Result<ReplicationSet> Ring::Get(uint32_t key, Op op, int rf) const {
   return set;
 }
 
-Result<ReplicationSet> Ring::GetPartitionOwners() const {
+Result<PartitionOwners> Ring::GetPartitionOwners() const {
   auto s = Current();
   const int64_t now = HealthNow();
-  // Owners of each partition, best first: ACTIVE before LEAVING; unhealthy ones left out.
-  std::map<int32_t, std::vector<const InstanceDesc*>> active, leaving;
   // Partitions whose owners all left are still partitions: their data is missing, not empty.
   std::set<int32_t> partitions(s->desc.kafka_partitions.begin(), s->desc.kafka_partitions.end());
+  // Owners of each partition: ACTIVE ones, then LEAVING ones; unhealthy ones left out.
+  std::map<int32_t, std::vector<const InstanceDesc*>> active, leaving;
   for (const auto& [id, inst] : s->desc.instances) {
     const bool fresh = inst.HeartbeatFresh(now, options_.heartbeat_timeout_ns);
     for (int32_t p : inst.partitions) {
@@ -251,26 +251,28 @@ Result<ReplicationSet> Ring::GetPartitionOwners() const {
     }
   }
   const uint64_t turn = partition_read_turn_.fetch_add(1, std::memory_order_relaxed);
-  ReplicationSet set;
-  std::set<std::string> chosen;
+  PartitionOwners out;
+  std::map<std::string, size_t> index;  // instance id -> position in out.instances
+  auto add = [&](const InstanceDesc* inst) {
+    auto [it, added] = index.emplace(inst->id, out.instances.size());
+    if (added) out.instances.push_back(*inst);
+    return it->second;
+  };
   for (int32_t p : partitions) {
-    const auto& owners = !active[p].empty() ? active[p] : leaving[p];
+    std::vector<size_t>& owners = out.by_partition.emplace_back();
+    for (const auto* group : {&active[p], &leaving[p]}) {
+      for (size_t k = 0; k < group->size(); ++k) {
+        owners.push_back(add((*group)[(turn + k) % group->size()]));
+      }
+    }
     if (owners.empty()) {
       return Status::Unavailable(
           fmt::format("no healthy ingester owns Kafka partition {}: its recent data cannot be "
                       "read until an owner is ACTIVE",
                       p));
     }
-    // An owner already chosen for another partition answers for this one too.
-    const InstanceDesc* pick = nullptr;
-    for (const InstanceDesc* o : owners) {
-      if (chosen.contains(o->id)) pick = o;
-    }
-    if (pick == nullptr) pick = owners[turn % owners.size()];
-    if (chosen.insert(pick->id).second) set.instances.push_back(*pick);
   }
-  set.quorum = static_cast<int>(set.instances.size());
-  return set;
+  return out;
 }
 
 Result<ReplicationSet> Ring::GetAllHealthy(Op op) const {

@@ -63,6 +63,13 @@ struct ReplicationSet {
   bool Failed(int failed) const { return failed > max_errors; }
 };
 
+// The owners of each Kafka partition (Ring::GetPartitionOwners).
+struct PartitionOwners {
+  std::vector<InstanceDesc> instances;  // each healthy owner of some partition, once
+  // Per partition (in partition order): indexes into `instances`, best first.
+  std::vector<std::vector<size_t>> by_partition;
+};
+
 // floor(rf / 2) + 1.
 int QuorumFor(int replication_factor);
 
@@ -101,12 +108,11 @@ class Ring {
   // Unavailable when more are already unhealthy.
   Result<ReplicationSet> GetAllHealthy(Op op) const;
   // The Kafka write path's read set: for every partition some instance consumes
-  // (InstanceDesc::partitions), one healthy owner, ACTIVE preferred over LEAVING (PENDING and
-  // JOINING owners are still catching up), rotating among equals to spread the reads. Each
-  // instance appears once however many of its partitions it answers for; every one must answer
-  // (max_errors 0). Unavailable naming the partition when one has no healthy owner, including a
-  // partition whose owners all left (Desc::kafka_partitions remembers it).
-  Result<ReplicationSet> GetPartitionOwners() const;
+  // (InstanceDesc::partitions, and Desc::kafka_partitions for those whose owners all left), its
+  // healthy owners, best first: ACTIVE before LEAVING (PENDING and JOINING owners are still
+  // catching up), rotating among equals to spread the reads. Unavailable naming the partition
+  // when one has no healthy owner.
+  Result<PartitionOwners> GetPartitionOwners() const;
 
   // The cached descriptor and its revision.
   Desc Snapshot(int64_t* revision = nullptr) const;

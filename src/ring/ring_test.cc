@@ -156,9 +156,20 @@ TEST_F(RingTest, StaleHeartbeatIsSkippedAndTheSetExtends) {
   EXPECT_EQ(ring->Get(15, Op::kWrite)->instances[0].id, "b");
 }
 
-// Kafka reads: one owner per partition, ACTIVE before LEAVING, never a stale or catching-up one;
-// an owner of several partitions is asked once.
-TEST_F(RingTest, PartitionOwnersAnswerOncePerPartition) {
+// Each partition's owners as ids, best first.
+std::vector<std::vector<std::string>> OwnerIds(const PartitionOwners& owners) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& ps : owners.by_partition) {
+    auto& ids = out.emplace_back();
+    for (size_t i : ps) ids.push_back(owners.instances[i].id);
+  }
+  return out;
+}
+
+// Kafka reads: each partition's healthy owners, ACTIVE before LEAVING, never a stale or
+// catching-up one, rotating among ACTIVE ones; a partition whose owners all left stays known.
+TEST_F(RingTest, PartitionOwnersBestFirst) {
+  using Ids = std::vector<std::vector<std::string>>;
   Desc d;
   d.instances["a"] = Instance("a", "", {10});
   d.instances["a"].partitions = {0, 1};
@@ -169,29 +180,28 @@ TEST_F(RingTest, PartitionOwnersAnswerOncePerPartition) {
   d.instances["d"] = Instance("d", "", {40}, InstanceState::kJoining);
   d.instances["d"].partitions = {1};
   auto ring = MakeRing(d);
-  for (int i = 0; i < 4; ++i) {
-    auto set = ring->GetPartitionOwners();
-    ASSERT_TRUE(set.ok()) << set.status().message();
-    EXPECT_EQ(Ids(*set), (std::set<std::string>{"a", "c"}));
-    EXPECT_EQ(set->max_errors, 0);
-  }
+  auto owners = ring->GetPartitionOwners();
+  ASSERT_TRUE(owners.ok()) << owners.status().message();
+  EXPECT_EQ(OwnerIds(*owners), (Ids{{"a"}, {"a"}, {"c", "b"}}));
+  EXPECT_EQ(owners->instances.size(), 3u);  // each owner once
   // c goes stale: the LEAVING owner of partition 2 still holds its data.
   d.instances["c"].timestamp = 0;
   ring->Set(d, 2);
-  auto fallback = ring->GetPartitionOwners();
-  ASSERT_TRUE(fallback.ok());
-  EXPECT_EQ(Ids(*fallback), (std::set<std::string>{"a", "b"}));
-  // Two ACTIVE owners of one partition take turns.
+  owners = ring->GetPartitionOwners();
+  ASSERT_TRUE(owners.ok());
+  EXPECT_EQ(OwnerIds(*owners), (Ids{{"a"}, {"a"}, {"b"}}));
+  // Two ACTIVE owners of one partition take turns at being first.
   d.instances["c"].timestamp = kNow / kSecond;
   d.instances["b"].state = InstanceState::kActive;
   ring->Set(d, 3);
-  std::set<std::string> seen;
+  std::set<std::string> first;
   for (int i = 0; i < 4; ++i) {
-    auto set = ring->GetPartitionOwners();
-    ASSERT_TRUE(set.ok());
-    for (const auto& inst : set->instances) seen.insert(inst.id);
+    owners = ring->GetPartitionOwners();
+    ASSERT_TRUE(owners.ok());
+    EXPECT_EQ(owners->by_partition[2].size(), 2u);
+    first.insert(owners->instances[owners->by_partition[2][0]].id);
   }
-  EXPECT_EQ(seen, (std::set<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(first, (std::set<std::string>{"b", "c"}));
   // No healthy owner of partition 2: Unavailable, naming it.
   d.instances["b"].timestamp = 0;
   d.instances["c"].state = InstanceState::kPending;

@@ -108,6 +108,35 @@ struct SelectAnswer {
   std::vector<iter::EntryIteratorPtr> its;
 };
 
+// Runs `call` on `client` on a thread of its own; its result lands in gather->results[i]. The
+// thread counts itself in `running` (~RingIngesters waits for them) and keeps what it uses alive.
+template <typename T, typename Running>
+void Launch(const std::shared_ptr<Gather<T>>& gather,
+            const std::function<Result<T>(const std::shared_ptr<RemoteIngester>&)>& call, size_t i,
+            std::shared_ptr<RemoteIngester> client, const std::shared_ptr<Running>& running,
+            std::string_view op) {
+  {
+    MutexLock lock(&running->mu);
+    ++running->calls;
+  }
+  std::thread([gather, call, i, client = std::move(client), running, op = std::string(op)] {
+    Result<T> r = call(client);
+    if (!r.ok()) {
+      spdlog::warn("msg=\"ingester read failed\" op={} addr={} err=\"{}\"", op, client->address(),
+                   r.status().ToString());
+      FailuresMetric()->WithLabels({op})->Inc();
+    }
+    {
+      MutexLock lock(&gather->mu);
+      ++(r.ok() ? gather->succeeded : gather->failed);
+      gather->results[i].emplace(std::move(r));
+      gather->cv.SignalAll();
+    }
+    MutexLock lock(&running->mu);
+    if (--running->calls == 0) running->cv.SignalAll();
+  }).detach();
+}
+
 }  // namespace
 
 RingIngesters::RingIngesters(const ring::Ring* ring, IngesterClientPool* pool,
@@ -133,34 +162,13 @@ template <typename T>
 Result<RingIngesters::Answers<T>> RingIngesters::ForEachIngester(
     std::string_view op,
     std::function<Result<T>(const std::shared_ptr<RemoteIngester>&)> call) const {
-  SLUICE_ASSIGN_OR_RETURN(ring::ReplicationSet set, options_.by_partition
-                                                        ? ring_->GetPartitionOwners()
-                                                        : ring_->GetAllHealthy(ring::Op::kRead));
+  if (options_.by_partition) return ForEachPartitionOwner<T>(op, std::move(call));
+  SLUICE_ASSIGN_OR_RETURN(ring::ReplicationSet set, ring_->GetAllHealthy(ring::Op::kRead));
   const size_t n = set.instances.size();
   const int need = static_cast<int>(n) - set.max_errors;
   auto gather = std::make_shared<Gather<T>>(n);
-  {
-    MutexLock lock(&running_->mu);
-    running_->calls += static_cast<int>(n);
-  }
   for (size_t i = 0; i < n; ++i) {
-    std::thread([gather, call, i, client = pool_->Get(set.instances[i].addr), running = running_,
-                 op = std::string(op)] {
-      Result<T> r = call(client);
-      if (!r.ok()) {
-        spdlog::warn("msg=\"ingester read failed\" op={} addr={} err=\"{}\"", op, client->address(),
-                     r.status().ToString());
-        FailuresMetric()->WithLabels({op})->Inc();
-      }
-      {
-        MutexLock lock(&gather->mu);
-        ++(r.ok() ? gather->succeeded : gather->failed);
-        gather->results[i].emplace(std::move(r));
-        gather->cv.SignalAll();
-      }
-      MutexLock lock(&running->mu);
-      if (--running->calls == 0) running->cv.SignalAll();
-    }).detach();
+    Launch(gather, call, i, pool_->Get(set.instances[i].addr), running_, op);
   }
 
   Answers<T> out;
@@ -191,6 +199,101 @@ Result<RingIngesters::Answers<T>> RingIngesters::ForEachIngester(
   if (set.Failed(failed)) {
     return TooManyFailures(failed, n, set.max_errors, set.instances[first_failed].addr,
                            first_error);
+  }
+  return out;
+}
+
+template <typename T>
+Result<RingIngesters::Answers<T>> RingIngesters::ForEachPartitionOwner(
+    std::string_view op,
+    std::function<Result<T>(const std::shared_ptr<RemoteIngester>&)> call) const {
+  SLUICE_ASSIGN_OR_RETURN(ring::PartitionOwners owners, ring_->GetPartitionOwners());
+  const size_t n = owners.instances.size();
+  auto gather = std::make_shared<Gather<T>>(n);
+  std::vector<size_t> launched;  // in launch order
+  std::vector<bool> was_launched(n, false);
+  auto launch = [&](const std::vector<size_t>& which) {
+    for (size_t i : which) {
+      if (was_launched[i]) continue;
+      was_launched[i] = true;
+      launched.push_back(i);
+      Launch(gather, call, i, pool_->Get(owners.instances[i].addr), running_, op);
+    }
+  };
+  // First one owner per partition, preferring one already asked for another partition.
+  std::vector<size_t> first;
+  for (const auto& ps : owners.by_partition) {
+    auto asked = std::find_if(ps.begin(), ps.end(), [&](size_t i) {
+      return std::find(first.begin(), first.end(), i) != first.end();
+    });
+    if (asked == ps.end()) first.push_back(ps.front());
+  }
+  launch(first);
+
+  auto hedge_at =
+      std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.partition_hedge_ns);
+  for (;;) {
+    std::vector<size_t> next;
+    {
+      MutexLock lock(&gather->mu);
+      const bool hedge = std::chrono::steady_clock::now() >= hedge_at;
+      bool all_answered = true;
+      for (const auto& ps : owners.by_partition) {
+        bool answered = false, pending = false;
+        size_t untried = n, failed = n;
+        for (size_t i : ps) {
+          if (!was_launched[i]) {
+            if (untried == n) untried = i;
+          } else if (!gather->results[i].has_value()) {
+            pending = true;
+          } else if (gather->results[i]->ok()) {
+            answered = true;
+          } else if (failed == n) {
+            failed = i;
+          }
+        }
+        if (answered) continue;
+        all_answered = false;
+        if (!pending && untried == n) {
+          // Every owner of this partition failed.
+          return TooManyFailures(static_cast<int>(ps.size()), ps.size(), 0,
+                                 owners.instances[failed].addr, gather->results[failed]->status());
+        }
+        if (untried != n && (!pending || hedge)) next.push_back(untried);
+      }
+      if (all_answered) break;
+      if (next.empty()) {
+        // Until an answer comes, or the hedge is due; past it, until an answer (every call ends
+        // by its own deadline).
+        if (hedge) {
+          gather->cv.Wait(&gather->mu);
+        } else {
+          gather->cv.WaitUntil(&gather->mu, hedge_at);
+        }
+      }
+    }
+    if (!next.empty()) {
+      launch(next);
+      hedge_at =
+          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.partition_hedge_ns);
+    }
+  }
+
+  // The answers, one per partition at least: an owner's answer is kept when it covers a partition
+  // no kept answer covers yet (a hedged owner answering after the first adds nothing).
+  Answers<T> out;
+  std::vector<bool> covered(owners.by_partition.size(), false);
+  MutexLock lock(&gather->mu);
+  out.asked = launched.size();
+  for (size_t i : launched) {
+    std::optional<Result<T>>& r = gather->results[i];
+    if (!r.has_value() || !r->ok()) continue;
+    bool adds = false;
+    for (size_t p = 0; p < owners.by_partition.size(); ++p) {
+      const auto& ps = owners.by_partition[p];
+      if (!covered[p] && std::find(ps.begin(), ps.end(), i) != ps.end()) covered[p] = adds = true;
+    }
+    if (adds) out.values.push_back(std::move(*r).value());
   }
   return out;
 }

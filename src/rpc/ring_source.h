@@ -64,8 +64,12 @@ struct RingIngestersOptions {
   int replication_factor = 3;
   // The Kafka write path (ingester.kafka_ingestion): every stream lives on its partition's
   // owners, so a read asks one owner of each partition (ring::Ring::GetPartitionOwners) instead of
-  // every ingester; each answer is needed, and chunks are counted once (no replicas).
+  // every ingester, and needs an answer for every partition. A partition whose owner failed is
+  // asked of its next owner at once; one whose owner has not answered after partition_hedge_ns
+  // (hung, or slow) too, and the first answer wins: a hung owner costs a read that much, not its
+  // deadline.
   bool by_partition = false;
+  int64_t partition_hedge_ns = kNanosPerSecond;
 };
 
 class RingIngesters final : public read::StreamSource {
@@ -114,6 +118,11 @@ class RingIngesters final : public read::StreamSource {
   // this call). `op` names the calls in logs and metrics.
   template <typename T>
   Result<Answers<T>> ForEachIngester(
+      std::string_view op,
+      std::function<Result<T>(const std::shared_ptr<RemoteIngester>&)> call) const;
+  // ForEachIngester in by_partition mode: an answer per partition, hedged (see the option).
+  template <typename T>
+  Result<Answers<T>> ForEachPartitionOwner(
       std::string_view op,
       std::function<Result<T>(const std::shared_ptr<RemoteIngester>&)> call) const;
 

@@ -163,11 +163,13 @@ class RingIngestersTest : public ::testing::Test {
     }
     SetRing();
   }
-  void SetRing() {
+  // `partitions[i]`: the Kafka partitions node i consumes (none when not given).
+  void SetRing(const std::vector<std::vector<int32_t>>& partitions = {}) {
     ring::Desc desc;
     uint32_t token = 1;
     for (size_t i = 0; i < nodes_.size(); ++i) {
       ring::InstanceDesc inst;
+      if (i < partitions.size()) inst.partitions = partitions[i];
       inst.id = "ingester-" + std::to_string(i);
       inst.addr = nodes_[i]->address;
       inst.state = ring::InstanceState::kActive;
@@ -529,6 +531,65 @@ TEST_F(RingIngestersTest, AHungIngesterCostsNothingAndTwoCostTheDeadline) {
 
   // The server's handlers wait on the gate and read `hung`: done with both before they go.
   gate.Open();
+  nodes_[2]->Stop();
+}
+
+// Kafka reads: one owner per partition. Partition 1 has two owners, one of them hung: a read that
+// asks the hung one first asks the other after partition_hedge_ns and answers then, completely;
+// an owner that fails is replaced at once; a partition whose owners all failed fails the read.
+TEST_F(RingIngestersTest, PartitionReadsHedgeAHungOwnerAndFailOverADeadOne) {
+  Gate gate;
+  SlowSource hung(nodes_[2]->ing.get(), std::chrono::milliseconds(0), &gate);
+  nodes_[2]->Serve(&hung);
+  for (auto& n : nodes_) {
+    if (n->server == nullptr) n->Serve();
+  }
+  SetRing({{0}, {1}, {1}});
+  std::vector<write::ValidatedStream> p0 = {MakeStream(R"({app="zero"})", {{kT0, "z0"}})};
+  ASSERT_TRUE(nodes_[0]->ing->Push("t", p0).ok());
+  for (size_t i : {1, 2}) {
+    std::vector<write::ValidatedStream> p1 = {
+        MakeStream(R"({app="one"})", {{kT0 + 1, "o0"}, {kT0 + 2, "o1"}})};
+    ASSERT_TRUE(nodes_[i]->ing->Push("t", p1).ok());
+  }
+  RingIngesters ring_ingesters(&ring_, pool_.get(),
+                               {.by_partition = true, .partition_hedge_ns = 200'000'000}, &clock_);
+  read::FanOut over_ring({&ring_ingesters});
+  read::SelectRequest req = Select(R"({app=~".+"})");
+  req.raw = true;
+  req.deadline = read::Deadline{&clock_, clock_.NowNanos() + 5 * kSecond, nullptr};
+  const std::string want = R"({app="zero"} z0)";
+  // The owners of partition 1 take turns at being asked first: the hung one is first in two of
+  // four reads, each of which answers after the hedge, not at the 5 s deadline.
+  for (int i = 0; i < 4; ++i) {
+    auto started = std::chrono::steady_clock::now();
+    auto it = over_ring.SelectLogs(req);
+    ASSERT_TRUE(it.ok()) << it.status().ToString();
+    const std::string got = RenderRead(it->get());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    EXPECT_NE(got.find("z0"), std::string::npos) << got;
+    EXPECT_NE(got.find("o0"), std::string::npos) << got;
+    EXPECT_NE(got.find("o1"), std::string::npos) << got;
+  }
+  EXPECT_GE(nodes_[2]->service->counters().select_calls.load(), 2u) << "the hung one was asked";
+  auto labels = ring_ingesters.StreamLabels(req, "t");
+  ASSERT_TRUE(labels.ok()) << labels.status().ToString();
+  EXPECT_EQ(labels->size(), 2u);
+
+  // Partition 1's good owner dies: every read waits for the hung one (nothing else holds the
+  // partition) until the deadline, then fails naming it.
+  nodes_[1]->Stop();
+  req.deadline = read::Deadline{&clock_, clock_.NowNanos() + 600'000'000, nullptr};
+  auto its = ring_ingesters.SelectStreams(req, "t");
+  ASSERT_FALSE(its.ok());
+  // Partition 0's owner dies: the read fails at once (its only owner failed), without waiting.
+  gate.Open();
+  nodes_[0]->Stop();
+  auto started = std::chrono::steady_clock::now();
+  its = ring_ingesters.SelectStreams(req, "t");
+  ASSERT_FALSE(its.ok());
+  EXPECT_EQ(its.status().code(), StatusCode::kUnavailable) << its.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
   nodes_[2]->Stop();
 }
 

@@ -46,6 +46,7 @@ pytestmark = pytest.mark.slow
 S = 10**9
 QUERY_TIMEOUT = 5  # seconds: limits_config.query_timeout of the drill cluster
 HEARTBEAT_TIMEOUT = 10  # seconds: ingester.lifecycler.ring.heartbeat_timeout (scripts/cluster.sh)
+HEDGE = 1  # seconds: a partition owner's answer awaited before its other owner is asked
 
 
 # --- 1. the push/query suite through Kafka, compared with the single binary -----------------------
@@ -197,18 +198,17 @@ def test_kill9_both_owners_of_a_partition_pushes_never_fail(kcluster):
     assert acked > 1000
 
 
-def test_paused_owner_lag_grows_and_queries_time_out_until_it_is_unhealthy(kcluster):
+def test_paused_owner_lag_grows_and_queries_go_to_the_other_owner(kcluster):
     """SIGSTOP of ingester-2 (partition 1; ingester-4 owns it too) for 2 heartbeat timeouts.
 
     Pushes: never fail (the front door writes to Kafka only).
     Lag: the front door's sluice_kafka_consumer_group_lag_records{group="ingester-2"} grows while
     it is paused and comes back near zero after SIGCONT.
-    Queries while it is paused (documented here, as observed): a query asks one ACTIVE owner of
-    each partition, the owners taking turns, without hedging to another owner; until the ring
-    sees the paused one's heartbeat as stale (heartbeat_timeout, 10 s), a query whose turn picks
-    it waits for it until limits_config.query_timeout and answers 504 "request timed out, ...";
-    the others answer 200 with every line acknowledged before them, once. After the heartbeat
-    timeout every query goes to ingester-4 and succeeds. Never a 200 with wrong data.
+    Queries while it is paused: a query asks one ACTIVE owner of each partition, the owners taking
+    turns; until the ring sees the paused one's heartbeat as stale (heartbeat_timeout, 10 s), a
+    query whose turn picks it asks ingester-4 too after the hedge delay (1 s,
+    rpc::RingIngestersOptions::partition_hedge_ns) and answers then. Every query answers 200 with
+    every line acknowledged before it, once, in under the hedge delay plus 2 s.
     """
     cluster = kcluster
     assert _partition_of(cluster, "ingester-2") == ["1"]
@@ -280,15 +280,10 @@ def test_paused_owner_lag_grows_and_queries_time_out_until_it_is_unhealthy(kclus
     # The other owner of the partition kept up.
     assert max(l4 or 0 for _, _, l4 in lags) < 200, lags
     assert not [a for a in answers if a[2] == "WRONG"], report
-    for at, took, status, detail in answers:
-        if status == 200:
-            continue
-        # Only a query started before the ring could see the stale heartbeat may fail, and only
-        # by timing out at the query timeout.
-        assert at < HEARTBEAT_TIMEOUT + 3, report
-        assert status == 504 and "timed out" in detail, report
-        assert took < QUERY_TIMEOUT + 3, report
-    assert any(a[2] == 200 and a[0] > HEARTBEAT_TIMEOUT + 3 for a in answers), report
+    assert all(status == 200 for _, _, status, _ in answers), report
+    assert all(took < HEDGE + 2 for _, took, _, _ in answers), report
+    # Some asked the paused owner first and were hedged (the owners take turns).
+    assert any(took >= HEDGE for _, took, _, _ in answers), report
     _settle_and_verify(cluster, load)
 
 
