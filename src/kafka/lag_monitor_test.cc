@@ -65,9 +65,7 @@ class LagMonitorTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(kafka_.ok());
     ASSERT_TRUE(kafka_.CreateTopic(kTopic, 2));
-    auto conf = NewConf(Client(), {{"acks", "all"}, {"linger.ms", "1"}});
-    ASSERT_TRUE(conf.ok()) << conf.status().ToString();
-    auto producer = NewClient(RD_KAFKA_PRODUCER, std::move(*conf));
+    auto producer = testing::MockKafka::NewProducer(Client());
     ASSERT_TRUE(producer.ok()) << producer.status().ToString();
     producer_ = std::move(*producer);
   }

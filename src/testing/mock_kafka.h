@@ -13,6 +13,9 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <string>
+#include <utility>
+
+#include "kafka/client.h"
 
 namespace sluice::testing {
 
@@ -58,6 +61,13 @@ class MockKafka {
     for (int32_t b = 1; b <= brokers_; ++b) up ? SetBrokerUp(b) : SetBrokerDown(b);
   }
   rd_kafka_mock_cluster_t* cluster() { return cluster_; }
+
+  // A producer for records a test writes itself (acks=all, linger 1 ms), with `client`'s settings.
+  static Result<kafka::KafkaHandle> NewProducer(const kafka::ClientOptions& client) {
+    SLUICE_ASSIGN_OR_RETURN(kafka::ConfPtr conf,
+                            kafka::NewConf(client, {{"acks", "all"}, {"linger.ms", "1"}}));
+    return kafka::NewClient(RD_KAFKA_PRODUCER, std::move(conf));
+  }
 
  private:
   int brokers_;
