@@ -1,5 +1,7 @@
 #include "kafka/client.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -50,6 +52,24 @@ Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfPtr conf) {
   if (rk == nullptr) return Status::InvalidArgument(std::string("kafka client: ") + err);
   (void)conf.release();  // rd_kafka_new took it over
   return KafkaHandle(rk);
+}
+
+int RemainingMs(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+void LogLibrdkafka(std::string_view who, int level, const char* facility, const char* line) {
+  if (level <= 3) {
+    spdlog::error("msg=\"{}: librdkafka\" facility={} log=\"{}\"", who, facility, line);
+  } else if (level == 4) {
+    spdlog::warn("msg=\"{}: librdkafka\" facility={} log=\"{}\"", who, facility, line);
+  } else if (level == 5) {
+    spdlog::info("msg=\"{}: librdkafka\" facility={} log=\"{}\"", who, facility, line);
+  } else {
+    spdlog::debug("msg=\"{}: librdkafka\" facility={} log=\"{}\"", who, facility, line);
+  }
 }
 
 Result<int32_t> TopicPartitions(rd_kafka_t* client, const std::string& topic, int64_t timeout_ns) {

@@ -5,10 +5,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -54,6 +56,13 @@ Result<ConfPtr> NewConf(const ClientOptions& options,
 
 // A client from a configuration (which it takes over). InvalidArgument with librdkafka's message.
 Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfPtr conf);
+
+// Milliseconds left until `deadline`, at least 0 (librdkafka takes its timeouts as int ms).
+int RemainingMs(std::chrono::steady_clock::time_point deadline);
+
+// Logs one of librdkafka's lines (`level` is syslog's) at spdlog's matching level, prefixed with
+// `who`. Its info (6) is per-connection chatter and goes to debug.
+void LogLibrdkafka(std::string_view who, int level, const char* facility, const char* line);
 
 // The topic's partition count from the brokers' metadata: NotFound when the topic does not
 // exist, Unavailable when no broker answered within timeout_ns.

@@ -33,11 +33,6 @@ namespace {
 
 // The most a failing monitor logs: the first failed round, then one line per this period.
 constexpr auto kLogEvery = std::chrono::seconds(60);
-int RemainingMs(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  return static_cast<int>(std::max<int64_t>(0, left.count()));
-}
 
 // librdkafka's own lines go to debug: while Kafka is down they repeat for every connection
 // attempt, and the monitor's rate-limited warning already says what failed.

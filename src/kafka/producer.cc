@@ -257,17 +257,8 @@ struct KafkaPusher::Impl {
     }
   }
 
-  // librdkafka's syslog levels; its info (6) is per-connection chatter, logged as debug.
   static void OnLog(const rd_kafka_t* /*rk*/, int level, const char* facility, const char* buf) {
-    if (level <= 3) {
-      spdlog::error("msg=\"librdkafka\" facility={} log=\"{}\"", facility, buf);
-    } else if (level == 4) {
-      spdlog::warn("msg=\"librdkafka\" facility={} log=\"{}\"", facility, buf);
-    } else if (level == 5) {
-      spdlog::info("msg=\"librdkafka\" facility={} log=\"{}\"", facility, buf);
-    } else {
-      spdlog::debug("msg=\"librdkafka\" facility={} log=\"{}\"", facility, buf);
-    }
+    LogLibrdkafka("kafka producer", level, facility, buf);
   }
 
   void PollLoop() {

@@ -55,23 +55,8 @@ std::string ReasonOf(StatusCode code) {
   }
 }
 
-int RemainingMs(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  return static_cast<int>(std::max<int64_t>(0, left.count()));
-}
-
 void LogCallback(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
-  // syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug.
-  if (level <= 3) {
-    spdlog::error("kafka reader: librdkafka {}: {}", fac, buf);
-  } else if (level == 4) {
-    spdlog::warn("kafka reader: librdkafka {}: {}", fac, buf);
-  } else if (level <= 6) {
-    spdlog::info("kafka reader: librdkafka {}: {}", fac, buf);
-  } else {
-    spdlog::debug("kafka reader: librdkafka {}: {}", fac, buf);
-  }
+  LogLibrdkafka("kafka reader", level, fac, buf);
 }
 
 void ErrorCallback(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaque*/) {
