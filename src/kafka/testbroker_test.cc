@@ -1,11 +1,10 @@
 // The record encoding through real Kafka clients: librdkafka's mock cluster (what
-// sluice-kafka-testbroker runs) in-process, an idempotent acks=all producer, and a consumer
-// reading the records back, which must decode to what was produced. Bounded in time: every wait
-// has a deadline.
+// sluice-kafka-testbroker runs) in-process (testing::MockKafka), an idempotent acks=all producer,
+// and a consumer reading the records back, which must decode to what was produced. Bounded in time:
+// every wait has a deadline.
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include <chrono>
 #include <map>
@@ -13,38 +12,34 @@
 #include <string>
 #include <vector>
 
+#include "kafka/client.h"
 #include "kafka/record.h"
+#include "testing/mock_kafka.h"
 
 namespace sluice::kafka {
 namespace {
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-KafkaPtr NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& settings) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      ADD_FAILURE() << k << ": " << err;
-    }
+// A client of the mock cluster with these librdkafka properties (null, and a failure, if refused).
+KafkaHandle NewTestClient(rd_kafka_type_t type, const std::string& bootstrap,
+                          const std::map<std::string, std::string>& settings) {
+  ClientOptions client;
+  client.address = bootstrap;
+  auto conf = NewConf(client, settings);
+  auto handle = conf.ok() ? NewClient(type, std::move(*conf)) : Result<KafkaHandle>(conf.status());
+  if (!handle.ok()) {
+    ADD_FAILURE() << handle.status().ToString();
+    return nullptr;
   }
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof(err));
-  EXPECT_NE(rk, nullptr) << err;
-  return KafkaPtr(rk);
+  return std::move(*handle);
 }
 
 TEST(KafkaTestBroker, RecordsRoundTripThroughMockCluster) {
   constexpr int kPartitions = 4;
   const char* kTopic = "sluice-logs";
-  KafkaPtr host = NewClient(RD_KAFKA_PRODUCER, {{"log_level", "4"}});
-  ASSERT_NE(host, nullptr);
-  rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(host.get(), 3);
-  ASSERT_NE(mc, nullptr);
-  ASSERT_EQ(rd_kafka_mock_topic_create(mc, kTopic, kPartitions, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
-  std::string bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+  testing::MockKafka kafka(3);
+  ASSERT_TRUE(kafka.ok());
+  ASSERT_TRUE(kafka.CreateTopic(kTopic, kPartitions));
+  const std::string bootstrap = kafka.bootstrap();
   ASSERT_EQ(bootstrap.rfind("127.0.0.1:", 0), 0u) << bootstrap;
 
   // Records of several streams: each goes to its stream's partition.
@@ -61,11 +56,11 @@ TEST(KafkaTestBroker, RecordsRoundTripThroughMockCluster) {
     sent.push_back(std::move(r));
   }
 
-  KafkaPtr producer = NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap},
-                                                    {"enable.idempotence", "true"},
-                                                    {"acks", "all"},
-                                                    {"linger.ms", "5"},
-                                                    {"message.timeout.ms", "20000"}});
+  KafkaHandle producer = NewTestClient(RD_KAFKA_PRODUCER, bootstrap,
+                                       {{"enable.idempotence", "true"},
+                                        {"acks", "all"},
+                                        {"linger.ms", "5"},
+                                        {"message.timeout.ms", "20000"}});
   ASSERT_NE(producer, nullptr);
   for (const StreamRecord& r : sent) {
     std::string value = EncodeStreamRecord(r);
@@ -80,10 +75,10 @@ TEST(KafkaTestBroker, RecordsRoundTripThroughMockCluster) {
   // flush returns OK only once every record is acknowledged (acks=all) or failed.
   ASSERT_EQ(rd_kafka_flush(producer.get(), 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
 
-  KafkaPtr consumer = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
-                                                    {"group.id", "sluice-test"},
-                                                    {"enable.auto.commit", "false"},
-                                                    {"auto.offset.reset", "earliest"}});
+  KafkaHandle consumer = NewTestClient(RD_KAFKA_CONSUMER, bootstrap,
+                                       {{"group.id", "sluice-test"},
+                                        {"enable.auto.commit", "false"},
+                                        {"auto.offset.reset", "earliest"}});
   ASSERT_NE(consumer, nullptr);
   rd_kafka_poll_set_consumer(consumer.get());
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(kPartitions);
@@ -121,7 +116,6 @@ TEST(KafkaTestBroker, RecordsRoundTripThroughMockCluster) {
   }
   consumer.reset();
   producer.reset();
-  rd_kafka_mock_cluster_destroy(mc);
 }
 
 }  // namespace
