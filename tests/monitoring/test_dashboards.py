@@ -68,7 +68,7 @@ PENDING = {
     "loki_query_frontend_queue_length": "the frontend's per-tenant queue length (gauge {user})",
     "sluice_ingester_memory_budget_bytes": "the ingester's effective memory budget (gauge)",
     "loki_ingester_flush_queue_length": "chunks closed and waiting for a flush (gauge)",
-    "sluice_ring_members_by_zone": "ring members per zone and state (gauge {name,zone,state})",
+    "sluice_ring_zone_members": "ring members per zone and state (gauge {name,zone,state})",
     "process_start_time_seconds": "the process' start time (gauge), for restarts",
     "loki_ingester_client_request_duration_seconds":
         "distributor-to-ingester push latency (histogram {operation,status_code,ingester})",

@@ -147,6 +147,15 @@ WRITES = {
                   [target(rate("loki_distributor_ingester_append_failures_total", by="ingester"),
                           "{{ingester}}")],
                   unit="short", no_value="0"),
+            panel("Push latency per ingester",
+                  "p99 of the distributors' pushes to each ingester: a slow ingester stands out "
+                  "before its breaker opens (SluiceIngesterSlow). Not exported yet: "
+                  "loki_ingester_client_request_duration_seconds{operation,status_code,ingester} "
+                  "(Loki's name, with the ingester's address added).",
+                  [target(quantile(0.99, "loki_ingester_client_request_duration_seconds",
+                                   "ingester", 'operation="/logproto.Pusher/Push"'),
+                          "{{ingester}}")],
+                  unit="s"),
             panel("Circuit breakers open",
                   "1 while the distributor's circuit breaker to an ingester is open or half-open: "
                   "pushes to it fail at once instead of waiting out "
@@ -401,9 +410,10 @@ INGESTER = {
                   unit="short"),
             panel("Ring members by zone",
                   "Ingesters per availability zone and state: what SluiceIngesterZoneDown alerts "
-                  "on. Not exported yet: sluice_ring_members_by_zone{name,zone,state}; until "
+                  "on. Not exported yet: sluice_ring_zone_members{name,zone,state}; until "
                   "then /ring lists each instance's zone.",
-                  [target(f"max by (zone, state) (sluice_ring_members_by_zone{sel()})",
+                  [target("max by (zone, state) (sluice_ring_zone_members"
+                          + sel('name="ingester"') + ")",
                           "{{zone}} {{state}}")],
                   unit="short"),
             panel("Components up",
