@@ -199,7 +199,8 @@ def hostport(url):
 
 
 def stream(labels, lines, t0, step=1):
-    return {"stream": labels, "values": [[str(t0 + i * step), line] for i, line in enumerate(lines)]}
+    return {"stream": labels,
+            "values": [[str(t0 + i * step), line] for i, line in enumerate(lines)]}
 
 
 def expect(response, *statuses):
@@ -286,7 +287,8 @@ class Traffic:
                               path="/api/prom/push"), 204)
         otlp = {"resourceLogs": [{
             "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "otel"}}]},
-            "scopeLogs": [{"logRecords": [{"timeUnixNano": str(ts), "body": {"stringValue": "o"}}]}],
+            "scopeLogs": [{"logRecords": [{"timeUnixNano": str(ts),
+                                           "body": {"stringValue": "o"}}]}],
         }]}
         expect(main.post("/otlp/v1/logs", tenant="t-b", json=otlp), 204)
         doc = json.dumps({"_msg": f"json {r}", "app": "jsonl"})
@@ -585,7 +587,8 @@ def test_incidents_show_on_their_panels(stack):
     assert total("sum(sluice_querier_ingester_failures_total)") > 0
     assert total("sum(loki_kafka_client_produce_failures_total)") > 0
     assert total("sum(sluice_ingester_duplicate_entries_total)") > 0
-    assert total('sum(loki_ingester_wal_recovered_entries_total{job="sluice-cluster/ingester"})') > 0
+    assert total("sum(loki_ingester_wal_recovered_entries_total"
+                 '{job="sluice-cluster/ingester"})') > 0
     assert total("sum(sluice_compactor_chunks_expired_total)") > 0
     assert total("sum(loki_compactor_deleted_lines)") > 0
     for reason in ("rate_limited", "per_stream_rate_limit", "stream_limit",

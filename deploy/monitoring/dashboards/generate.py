@@ -32,7 +32,8 @@ PUSH_ROUTES = ("loki_api_v1_push|api_prom_push|otlp_v1_logs|insert_jsonline|"
                "insert_elasticsearch_bulk|insert_elasticsearch_index_bulk")
 READ_ROUTES = ("loki_api_v1_(query|query_range|labels?|label_name_values|series|index_stats|"
                "index_volume|index_volume_range|detected_labels|detected_fields|"
-               "detected_field_name_values|patterns|tail)|api_prom_(query|label|label_name_values|tail)")
+               "detected_field_name_values|patterns|tail)|"
+               "api_prom_(query|label|label_name_values|tail)")
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -48,8 +49,9 @@ def rate(metric, extra="", by=None, window=RATE):
     return f"sum by ({by}) ({inner})" if by else f"sum({inner})"
 
 
-def quantile(q, histogram, by, extra=""):
-    return (f"histogram_quantile({q}, sum by (le, {by}) "
+def quantile(q, histogram, by=None, extra=""):
+    grouping = f"le, {by}" if by else "le"
+    return (f"histogram_quantile({q}, sum by ({grouping}) "
             f"(rate({histogram}_bucket{sel(extra)}[{RATE}])))")
 
 
@@ -77,6 +79,35 @@ def row(title, panels):
     return {"row": title, "panels": panels}
 
 
+def p99_and_p50(histogram, by=None, extra=""):
+    """Two targets: the 99th and 50th percentiles of `histogram`, per `by` (one label) if set."""
+    return [target(quantile(q, histogram, by, extra), f"{name} {{{{{by}}}}}" if by else name)
+            for q, name in ((0.99, "p99"), (0.5, "p50"))]
+
+
+# The RED panels of a set of HTTP routes (every sluice process counts its requests in
+# loki_request_duration_seconds, by route and status code).
+def route_requests(title, description, routes):
+    return panel(title, description,
+                 [target(rate("loki_request_duration_seconds_count", f'route=~"{routes}"',
+                              "route, status_code"), "{{route}} {{status_code}}")],
+                 unit="reqps", stack=True)
+
+
+def route_errors(title, description, routes):
+    return panel(title, description,
+                 [target(ratio_or_zero("loki_request_duration_seconds_count",
+                                       'status_code=~"5.."', "route", f'route=~"{routes}"'),
+                         "{{route}}")],
+                 unit="percentunit", minimum=0)
+
+
+def route_latency(title, description, routes, extra=""):
+    matchers = f'route=~"{routes}"' + (", " + extra if extra else "")
+    return panel(title, description,
+                 p99_and_p50("loki_request_duration_seconds", "route", matchers), unit="s")
+
+
 # --- the dashboards ------------------------------------------------------------------------------
 
 WRITES = {
@@ -86,31 +117,21 @@ WRITES = {
                    "clients see it.",
     "rows": [
         row("Push requests", [
-            panel("Push requests by route and status",
-                  "Requests per second on every push route (Loki's, OTLP, JSON lines, "
-                  "Elasticsearch bulk), by HTTP status. 4xx are refused pushes (limits, "
-                  "validation); 5xx are sluice's failures (no quorum of ingesters, Kafka down, "
-                  "memory budget exhausted).",
-                  [target(rate("loki_request_duration_seconds_count",
-                               f'route=~"{PUSH_ROUTES}"', "route, status_code"),
-                          "{{route}} {{status_code}}")],
-                  unit="reqps", stack=True),
-            panel("Push 5xx ratio by route",
-                  "Share of push requests answered 5xx, per route: what SluiceRequestErrors "
-                  "alerts on. Clients retry 5xx, so a sustained ratio means a backlog growing at "
-                  "the agents.",
-                  [target(ratio_or_zero("loki_request_duration_seconds_count",
-                                        'status_code=~"5.."', "route",
-                                        f'route=~"{PUSH_ROUTES}"'), "{{route}}")],
-                  unit="percentunit", minimum=0),
-            panel("Push latency by route",
-                  "p99 and p50 of push requests, from receipt to answer (validation, WAL write "
-                  "and replication included): what SluiceRequestLatency alerts on.",
-                  [target(quantile(0.99, "loki_request_duration_seconds", "route",
-                                   f'route=~"{PUSH_ROUTES}"'), "p99 {{route}}"),
-                   target(quantile(0.5, "loki_request_duration_seconds", "route",
-                                   f'route=~"{PUSH_ROUTES}"'), "p50 {{route}}")],
-                  unit="s"),
+            route_requests(
+                "Push requests by route and status",
+                "Requests per second on every push route (Loki's, OTLP, JSON lines, "
+                "Elasticsearch bulk), by HTTP status. 4xx are refused pushes (limits, "
+                "validation); 5xx are sluice's failures (no quorum of ingesters, Kafka down, "
+                "memory budget exhausted).", PUSH_ROUTES),
+            route_errors(
+                "Push 5xx ratio by route",
+                "Share of push requests answered 5xx, per route: what SluiceRequestErrors "
+                "alerts on. Clients retry 5xx, so a sustained ratio means a backlog growing at "
+                "the agents.", PUSH_ROUTES),
+            route_latency(
+                "Push latency by route",
+                "p99 and p50 of push requests, from receipt to answer (validation, WAL write "
+                "and replication included): what SluiceRequestLatency alerts on.", PUSH_ROUTES),
         ]),
         row("Received and discarded", [
             panel("Bytes received per tenant",
@@ -167,8 +188,8 @@ WRITES = {
             panel("Circuit breaker transitions",
                   "State changes of the breakers, by the state entered (open, half_open, "
                   "closed).",
-                  [target(f"sum by (ingester, state) (increase("
-                          f"sluice_ingester_client_circuit_breaker_transitions_total{sel()}[{RATE}]))",
+                  [target("sum by (ingester, state) (increase(sluice_ingester_client_circuit_"
+                          f"breaker_transitions_total{sel()}[{RATE}]))",
                           "{{ingester}} {{state}}")],
                   unit="short", no_value="0"),
         ]),
@@ -187,10 +208,7 @@ WRITES = {
                   unit="short", no_value="0"),
             panel("Kafka write latency",
                   "p99 and p50 of writing one push to Kafka (acks=all).",
-                  [target(f"histogram_quantile(0.99, sum by (le) (rate("
-                          f"loki_distributor_kafka_latency_seconds_bucket{sel()}[{RATE}])))", "p99"),
-                   target(f"histogram_quantile(0.5, sum by (le) (rate("
-                          f"loki_distributor_kafka_latency_seconds_bucket{sel()}[{RATE}])))", "p50")],
+                  p99_and_p50("loki_distributor_kafka_latency_seconds"),
                   unit="s"),
             panel("Kafka consumer lag by partition",
                   "Records of each partition its ingesters' consumer group has not committed "
@@ -212,28 +230,18 @@ READS = {
                    "the store.",
     "rows": [
         row("Query requests", [
-            panel("Query requests by route and status",
-                  "Requests per second on the read API, by route and HTTP status. 429 is the "
-                  "frontend's full queue (frontend.max_outstanding_per_tenant) or a query "
-                  "limit; 504 a query past limits_config.query_timeout.",
-                  [target(rate("loki_request_duration_seconds_count",
-                               f'route=~"{READ_ROUTES}"', "route, status_code"),
-                          "{{route}} {{status_code}}")],
-                  unit="reqps", stack=True),
-            panel("Query 5xx ratio by route",
-                  "Share of read requests answered 5xx, per route.",
-                  [target(ratio_or_zero("loki_request_duration_seconds_count",
-                                        'status_code=~"5.."', "route",
-                                        f'route=~"{READ_ROUTES}"'), "{{route}}")],
-                  unit="percentunit", minimum=0),
-            panel("Query latency by route",
-                  "p99 and p50 of read requests: what SluiceQueryLatency alerts on. The tail "
-                  "route is a websocket held open; it is left out.",
-                  [target(quantile(0.99, "loki_request_duration_seconds", "route",
-                                   f'route=~"{READ_ROUTES}", route!~".*tail"'), "p99 {{route}}"),
-                   target(quantile(0.5, "loki_request_duration_seconds", "route",
-                                   f'route=~"{READ_ROUTES}", route!~".*tail"'), "p50 {{route}}")],
-                  unit="s"),
+            route_requests(
+                "Query requests by route and status",
+                "Requests per second on the read API, by route and HTTP status. 429 is the "
+                "frontend's full queue (frontend.max_outstanding_per_tenant) or a query "
+                "limit; 504 a query past limits_config.query_timeout.", READ_ROUTES),
+            route_errors("Query 5xx ratio by route",
+                         "Share of read requests answered 5xx, per route.", READ_ROUTES),
+            route_latency(
+                "Query latency by route",
+                "p99 and p50 of read requests: what SluiceQueryLatency alerts on. The tail "
+                "route is a websocket held open; it is left out.", READ_ROUTES,
+                'route!~".*tail"'),
         ]),
         row("Query frontend and queriers", [
             panel("Query frontend queue length",
@@ -319,10 +327,7 @@ INGESTER = {
             panel("WAL fsync latency",
                   "p99 and p50 of the WAL's fsyncs (ingester.wal.fsync=batch: one per group of "
                   "concurrent pushes, on the push's path): what SluiceWALFsyncSlow alerts on.",
-                  [target(quantile(0.99, "loki_ingester_wal_fsync_duration_seconds", "instance"),
-                          "p99 {{instance}}"),
-                   target(quantile(0.5, "loki_ingester_wal_fsync_duration_seconds", "instance"),
-                          "p50 {{instance}}")],
+                  p99_and_p50("loki_ingester_wal_fsync_duration_seconds", "instance"),
                   unit="s"),
             panel("WAL bytes written",
                   "Bytes written to WAL segments and to checkpoints per second.",
@@ -426,7 +431,8 @@ INGESTER = {
                   "(every ingester and distributor in a cluster) and of the start time: what "
                   "SluiceIngesterCrashLooping alerts on. Not exported yet: "
                   "process_start_time_seconds.",
-                  [target(f"sum by (instance) (resets(loki_member_consul_heartbeats_total{sel()}[1h]))",
+                  [target("sum by (instance) (resets("
+                          f"loki_member_consul_heartbeats_total{sel()}[1h]))",
                           "heartbeat resets {{instance}}"),
                    target(f"sum by (instance) (changes(process_start_time_seconds{sel()}[1h]))",
                           "starts {{instance}}")],
@@ -458,10 +464,7 @@ STORAGE = {
             panel("Object store latency by operation",
                   "p99 and p50 of S3 requests: what SluiceObjectStoreLatency alerts on. Slow "
                   "PUTs slow flushes (memory grows), slow GETs slow queries over old data.",
-                  [target(quantile(0.99, "loki_s3_request_duration_seconds", "operation"),
-                          "p99 {{operation}}"),
-                   target(quantile(0.5, "loki_s3_request_duration_seconds", "operation"),
-                          "p50 {{operation}}")],
+                  p99_and_p50("loki_s3_request_duration_seconds", "operation"),
                   unit="s"),
             panel("Object store retries by operation",
                   "S3 requests retried after a 5xx, 429/SlowDown, timeout or connection error.",
@@ -545,6 +548,12 @@ STORAGE = {
 }
 
 TENANT_SEL = 'tenant=~"$tenant"'
+
+
+def per_tenant(title, description, counter, unit):
+    """The rate of `counter` for each of the chosen tenants."""
+    return panel(title, description,
+                 [target(rate(counter, TENANT_SEL, "tenant"), "{{tenant}}")], unit=unit)
 RATE_LIMIT_REASONS = 'reason=~"rate_limited|per_stream_rate_limit|stream_limit"'
 
 TENANTS = {
@@ -554,18 +563,14 @@ TENANTS = {
     "tenant": True,
     "rows": [
         row("Ingestion", [
-            panel("Ingestion rate (bytes)",
-                  "Bytes received per second per tenant, before limits: compare with the "
-                  "tenant's ingestion_rate_mb (the runtime overrides, /config/tenant/v1/limits "
-                  "with its X-Scope-OrgID).",
-                  [target(rate("loki_distributor_bytes_received_total", TENANT_SEL, "tenant"),
-                          "{{tenant}}")],
-                  unit="Bps"),
-            panel("Ingestion rate (lines)",
-                  "Lines received per second per tenant.",
-                  [target(rate("loki_distributor_lines_received_total", TENANT_SEL, "tenant"),
-                          "{{tenant}}")],
-                  unit="short"),
+            per_tenant("Ingestion rate (bytes)",
+                       "Bytes received per second per tenant, before limits: compare with "
+                       "the tenant's ingestion_rate_mb (the runtime overrides, "
+                       "/config/tenant/v1/limits with its X-Scope-OrgID).",
+                       "loki_distributor_bytes_received_total", "Bps"),
+            per_tenant("Ingestion rate (lines)",
+                       "Lines received per second per tenant.",
+                       "loki_distributor_lines_received_total", "short"),
             panel("Top tenants by bytes received",
                   "The ten tenants sending the most, over the dashboard's range.",
                   [target("topk(10, sum by (tenant) (increase(loki_distributor_bytes_received_"
@@ -579,17 +584,13 @@ TENANTS = {
                   [target(f"sum by (tenant) (loki_ingester_memory_streams{sel(TENANT_SEL)})",
                           "{{tenant}}")],
                   unit="short"),
-            panel("Streams created per tenant",
-                  "New streams per second: a steady high rate is a label with unbounded values "
-                  "(a request id, a timestamp).",
-                  [target(rate("loki_ingester_streams_created_total", TENANT_SEL, "tenant"),
-                          "{{tenant}}")],
-                  unit="short"),
-            panel("Bytes stored per tenant",
-                  "Compressed chunk bytes written to the store per second.",
-                  [target(rate("loki_ingester_chunk_stored_bytes_total", TENANT_SEL, "tenant"),
-                          "{{tenant}}")],
-                  unit="Bps"),
+            per_tenant("Streams created per tenant",
+                       "New streams per second: a steady high rate is a label with unbounded "
+                       "values (a request id, a timestamp).",
+                       "loki_ingester_streams_created_total", "short"),
+            per_tenant("Bytes stored per tenant",
+                       "Compressed chunk bytes written to the store per second.",
+                       "loki_ingester_chunk_stored_bytes_total", "Bps"),
         ]),
         row("Discards and rate limiting", [
             panel("Discarded lines by tenant and reason",
@@ -608,8 +609,9 @@ TENANTS = {
                   unit="short", no_value="0"),
             panel("Share of lines rate-limited",
                   "Rate-limited lines per line received, per tenant.",
-                  [target(f"{rate('loki_discarded_samples_total', f'{TENANT_SEL}, {RATE_LIMIT_REASONS}', 'tenant')}"
-                          f" / {rate('loki_distributor_lines_received_total', TENANT_SEL, 'tenant')}",
+                  [target(rate("loki_discarded_samples_total",
+                               f"{TENANT_SEL}, {RATE_LIMIT_REASONS}", "tenant") + " / "
+                          + rate("loki_distributor_lines_received_total", TENANT_SEL, "tenant"),
                           "{{tenant}}")],
                   unit="percentunit", minimum=0),
             panel("Lines removed by delete requests",
