@@ -564,6 +564,20 @@ void VisitConfig(Config& c, V& v) {
     v.Field("memory_budget", BytesField{&p.memory_budget});
   });
   v.Section("limits_config", [&] { VisitLimits(c.limits_config, v); });
+  v.Section("tracing", [&] {
+    v.Field("enabled", c.tracing.enabled);
+    v.Field("otlp_endpoint", c.tracing.otlp_endpoint);
+    v.Field("sampling_ratio", c.tracing.sampling_ratio);
+    v.Field("service_name", c.tracing.service_name);
+  });
+  v.Section("testing", [&] {
+    v.Section("fault", [&] {
+      auto& f = c.testing.fault;
+      v.Field("ingester_push_delay", DurationField{&f.ingester_push_delay});
+      v.Field("store_delay", DurationField{&f.store_delay});
+      v.Field("store_error_ratio", f.store_error_ratio);
+    });
+  });
   v.Section("syslog", [&] {
     v.List("listeners", c.syslog.listeners, [&](Config::SyslogListener& l) {
       v.Field("protocol", l.protocol);
@@ -753,6 +767,16 @@ Status Config::Finalize() {
     return Status::InvalidArgument(
         fmt::format("chunk-duration ({}) must be greater than or equal to sample-interval ({})",
                     FormatDuration(pi.max_chunk_age), FormatDuration(pi.pattern_sample_interval)));
+  }
+  if (!(tracing.sampling_ratio >= 0 && tracing.sampling_ratio <= 1)) {
+    return Status::InvalidArgument(
+        fmt::format("tracing.sampling_ratio: {} is not between 0 and 1", tracing.sampling_ratio));
+  }
+  const auto& fault = testing.fault;
+  if (!(fault.store_error_ratio >= 0 && fault.store_error_ratio <= 1) ||
+      fault.ingester_push_delay < 0 || fault.store_delay < 0) {
+    return Status::InvalidArgument(
+        "testing.fault: delays must not be negative and store_error_ratio must be between 0 and 1");
   }
   SLUICE_RETURN_IF_ERROR(ring.Finalize(&ignored_loki_keys));
   return Status::OK();

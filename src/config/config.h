@@ -354,6 +354,26 @@ struct Config {
 
   Limits limits_config;
 
+  // Loki's tracing block (`enabled`) and sluice's own keys for the OTLP/HTTP export
+  // (src/tracing). The endpoint falls back to $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then to
+  // $OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces", as OpenTelemetry's SDKs do.
+  struct Tracing {
+    bool enabled = false;
+    std::string otlp_endpoint;    // "http://collector:4318/v1/traces"
+    double sampling_ratio = 0.1;  // of the traces sluice starts; callers' sampled flags win
+    std::string service_name = "sluice";
+  } tracing;
+
+  // TEST-ONLY fault injection for the incident drills (tests/drills/): off by default, and never
+  // to be set in production. Each makes one incident on demand.
+  struct Testing {
+    struct Fault {
+      int64_t ingester_push_delay = 0;  // an ingester sleeps this long in every push it receives
+      int64_t store_delay = 0;          // every object-store operation sleeps this long first
+      double store_error_ratio = 0;     // and then fails (IOError) with this probability
+    } fault;
+  } testing;
+
   // Syslog listeners (src/syslog): none by default. Key names follow promtail's syslog target
   // where it has the concept (listen_address, labels, use_incoming_timestamp, idle_timeout,
   // max_message_length); checked when the listeners start.

@@ -82,6 +82,27 @@ TEST(ConfigTest, FlushRecompactionKnobsAreChecked) {
             "ingester.chunk_flush_block_size must be at least 4KB");
 }
 
+TEST(ConfigTest, TracingAndTestOnlyFaultKeys) {
+  auto c = LoadConfig({"-tracing.enabled=true", "-tracing.otlp-endpoint=http://c:4318/v1/traces",
+                       "-tracing.sampling-ratio=0.5", "-testing.fault.ingester-push-delay=2s",
+                       "-testing.fault.store-error-ratio=0.25"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->tracing.enabled);
+  EXPECT_EQ(c->tracing.otlp_endpoint, "http://c:4318/v1/traces");
+  EXPECT_EQ(c->tracing.sampling_ratio, 0.5);
+  EXPECT_EQ(c->testing.fault.ingester_push_delay, 2'000'000'000);
+  EXPECT_EQ(c->testing.fault.store_error_ratio, 0.25);
+  EXPECT_EQ(c->testing.fault.store_delay, 0);
+  // Loki's `tracing: {enabled: true}` is sluice's key now, not an ignored one.
+  auto loki = ParseConfigYaml("tracing:\n  enabled: true\n");
+  ASSERT_TRUE(loki.ok()) << loki.status().ToString();
+  EXPECT_TRUE(loki->tracing.enabled);
+  EXPECT_TRUE(loki->ignored_loki_keys.empty());
+  EXPECT_EQ(LoadConfig({"-tracing.sampling-ratio=1.5"}).status().message(),
+            "tracing.sampling_ratio: 1.5 is not between 0 and 1");
+  EXPECT_FALSE(LoadConfig({"-testing.fault.store-error-ratio=-1"}).ok());
+}
+
 TEST(ConfigTest, DumpRoundTrips) {
   auto c = LoadConfig({"-limits_config.max_line_size=1KB"});
   ASSERT_TRUE(c.ok());

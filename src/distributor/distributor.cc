@@ -11,6 +11,7 @@
 #include "common/utf8.h"
 #include "distributor/level_detection.h"
 #include "metrics/metrics.h"
+#include "tracing/tracing.h"
 #include "write/discard.h"
 
 namespace sluice::distributor {
@@ -287,6 +288,8 @@ bool Distributor::AllowRate(std::string_view tenant, const config::Limits& limit
 }
 
 Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
+  // Validation and the rate limit; the ingesters' part is the pusher's own spans.
+  tracing::Span validate = tracing::StartSpan("push.validate");
   std::shared_ptr<const config::Limits> limits_ptr = overrides_->ForTenant(tenant);
   const config::Limits& limits = *limits_ptr;
   const int64_t now = clock_->NowNanos();
@@ -399,14 +402,23 @@ Status Distributor::Push(std::string_view tenant, model::PushRequest& request) {
     if (!vs.entries.empty()) valid.push_back(std::move(vs));
   }
 
-  if (valid.empty()) return validation_errors.ToStatus();
+  validate.SetAttribute("lines", received_lines);
+  validate.SetAttribute("valid_lines", valid_lines);
+  if (valid.empty()) {
+    Status st = validation_errors.ToStatus();
+    if (!st.ok()) validate.SetError(st.message());
+    return st;
+  }
 
   if (!AllowRate(tenant, limits, valid_bytes)) {
     RecordDiscarded(reason::kRateLimited, tenant, valid_lines, valid_bytes);
-    return Status::RateLimited(fmt::format(kRateLimitedMessage, tenant,
-                                           static_cast<int64_t>(limits.ingestion_rate_mb * kMiB),
-                                           valid_lines, valid_bytes));
+    Status limited = Status::RateLimited(fmt::format(
+        kRateLimitedMessage, tenant, static_cast<int64_t>(limits.ingestion_rate_mb * kMiB),
+        valid_lines, valid_bytes));
+    validate.SetError(limited.message());
+    return limited;
   }
+  validate.End();
 
   Status pushed = pusher_->Push(tenant, valid);
   if (!pushed.ok()) return pushed;

@@ -18,6 +18,7 @@
 #include "common/duration.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
+#include "tracing/tracing.h"
 #include "write/push_wire.h"
 
 namespace sluice::distributor {
@@ -111,6 +112,7 @@ struct ReplicatingPusher::Call {
   // Immutable once the sends are submitted.
   std::string tenant;
   int64_t deadline_ns = 0;
+  tracing::SpanContext trace;  // the push's: each send is a child span
   // The push encoded once, in the write path's wire format, and shared by the per-ingester
   // requests: the call's own copy of the lines (the caller's request dies when Push returns,
   // while sends may still run), and the bytes every replica is sent.
@@ -186,6 +188,7 @@ Status ReplicatingPusher::Push(std::string_view tenant,
   auto call = std::make_shared<Call>();
   call->tenant = std::string(tenant);
   call->deadline_ns = clock_->NowNanos() + options_.push_timeout_ns;
+  call->trace = tracing::ActiveContext();
 
   // Replication sets first: nothing is encoded or sent when one stream has no quorum of healthy
   // ingesters.
@@ -291,9 +294,15 @@ void ReplicatingPusher::RunSend(const std::shared_ptr<Call>& call, Send& send) {
       pieces.push_back(piece);
     }
   }
+  tracing::Span span =
+      tracing::Span::Child("push.replicate", call->trace, tracing::SpanKind::kClient);
+  span.SetAttribute("ingester", addr);
+  span.SetAttribute("streams", send.streams.size());
+  tracing::ScopedActive active(span);  // the client sends it as the call's traceparent
   std::shared_ptr<write::Pusher> client;
   Status st;
-  for (int attempt = 0;; ++attempt) {
+  int attempt = 0;
+  for (;; ++attempt) {
     if (pool_->stopping()) {
       if (attempt == 0) st = Status::Unavailable("distributor is shutting down");
       break;
@@ -319,6 +328,8 @@ void ReplicatingPusher::RunSend(const std::shared_ptr<Call>& call, Send& send) {
     if (remaining <= 0) break;
     if (!pool_->SleepFor(std::min(Jitter(backoff), remaining))) break;
   }
+  span.SetAttribute("attempts", attempt + 1);
+  if (!st.ok()) span.SetError(st.message());
   call->Record(send, st);
 }
 

@@ -13,6 +13,7 @@
 
 #include "http/websocket_connection.h"
 #include "metrics/metrics.h"
+#include "tracing/tracing.h"
 
 namespace sluice::http {
 
@@ -201,6 +202,17 @@ metrics::Family<metrics::Histogram>* RequestDuration() {
   return family;
 }
 
+// One line per request, as Loki's (dskit's) request logging: server errors at warn, the rest
+// at debug; with the trace id when the request is traced, so a log line leads to its trace.
+void LogRequest(const Request& req, int status, double secs, const tracing::SpanContext& trace) {
+  const auto level = status >= 500 ? spdlog::level::warn : spdlog::level::debug;
+  if (!spdlog::should_log(level)) return;
+  std::string tenant = req.Header("x-scope-orgid");
+  spdlog::log(level, "msg=\"request\" method={} path={} status={} duration={:.3f}ms{}{}{}{}",
+              req.method, req.path, status, secs * 1e3, tenant.empty() ? "" : " org_id=", tenant,
+              trace.valid() ? " traceID=" : "", trace.valid() ? trace.TraceIdHex() : "");
+}
+
 // What a connection answers a request it cannot read, or one whose handler threw.
 constexpr std::string_view kBodyTooLargeFormat = "request body too large: limit {} bytes\n";
 constexpr std::string_view kHeadersTooLargeMessage = "request headers too large\n";
@@ -302,7 +314,17 @@ class Session : public std::enable_shared_from_this<Session> {
         return Write(std::move(resp));
       }
     }
+    // The request's span (named by its route once matched), active while the handler runs.
+    tracing::Span span;
+    if (tracing::Enabled()) {
+      std::optional<tracing::SpanContext> caller;
+      if (auto it = req.headers.find("traceparent"); it != req.headers.end()) {
+        caller = tracing::ParseTraceparent(it->second);
+      }
+      span = tracing::Span::Server(req.method + " " + req.path, caller);
+    }
     try {
+      tracing::ScopedActive active(span);
       resp = router_->Dispatch(req, &route);
     } catch (const std::exception& e) {
       // Handlers return Status for expected errors; an exception here is a bug, but one
@@ -310,11 +332,23 @@ class Session : public std::enable_shared_from_this<Session> {
       spdlog::error("msg=\"handler threw\" route={} err=\"{}\"", route, e.what());
       resp = Response::Text(std::string(kInternalErrorMessage), 500);
     }
-    if (req.body.capacity() <= kMaxSpareBodyBytes) spare_body_ = std::move(req.body);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     RequestDuration()
         ->WithLabels({req.method, route, std::to_string(resp.status), "false"})
         ->Observe(secs);
+    if (span.recording()) {
+      span.SetAttribute("http.request.method", req.method);
+      span.SetAttribute("http.route", route);
+      span.SetAttribute("url.path", req.path);
+      span.SetAttribute("http.response.status_code", resp.status);
+      if (std::string tenant = req.Header("x-scope-orgid"); !tenant.empty()) {
+        span.SetAttribute("tenant", tenant);
+      }
+      if (resp.status >= 500) span.SetError(resp.body.substr(0, 256));
+    }
+    LogRequest(req, resp.status, secs, span.context());
+    span.End();
+    if (req.body.capacity() <= kMaxSpareBodyBytes) spare_body_ = std::move(req.body);
     Write(std::move(resp));
   }
 

@@ -144,8 +144,10 @@ Status Ingester::Sweep(bool force, bool memory) {
   }
   if (items.empty()) {
     flush_failing_ = false;
+    m.flush_queue_length->WithLabels({})->Set(0);
     return Status::OK();
   }
+  m.flush_queue_length->WithLabels({})->Set(static_cast<double>(items.size()));
   Status st = FlushItems(items);
   if (!st.ok()) {
     MutexLock lock(&flush_error_mu_);
@@ -174,6 +176,8 @@ Status Ingester::Sweep(bool force, bool memory) {
   }
   m.unflushed_bytes->WithLabels({})->Set(
       static_cast<double>(head_bytes_.load() + block_bytes_.load()));
+  m.flush_queue_length->WithLabels({})->Set(static_cast<double>(
+      std::count_if(items.begin(), items.end(), [](const FlushItem& i) { return !i.ok; })));
   return st;
 }
 

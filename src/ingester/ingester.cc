@@ -12,6 +12,7 @@
 #include "common/duration.h"
 #include "ingester/ingester_metrics.h"
 #include "metrics/metrics.h"
+#include "tracing/tracing.h"
 #include "write/discard.h"
 
 namespace sluice::ingester {
@@ -160,6 +161,7 @@ void Ingester::Settle(const MemoryDelta& delta) {
   const int64_t blocks = block_bytes_.fetch_add(delta.blocks) + delta.blocks;
   Metrics().unflushed_bytes->WithLabels({})->Set(static_cast<double>(heads + blocks));
   const uint64_t budget = HeadBudget() + config_.chunk_memory_budget;
+  Metrics().memory_budget->WithLabels({})->Set(static_cast<double>(budget));
   if (heads + blocks > static_cast<int64_t>(budget) && !memory_flush_wanted_.load() &&
       !memory_flush_wanted_.exchange(true)) {
     MutexLock lock(&loop_mu_);
@@ -318,8 +320,17 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
   if (duplicates > 0)
     Metrics().duplicate_entries->WithLabels({})->Inc(static_cast<double>(duplicates));
   if (wal_ && config_.wal.enabled && !wal_batch.empty()) {
+    tracing::Span span = tracing::StartSpan("ingester.wal");
+    if (span.recording()) {
+      size_t entries = 0;
+      for (const auto& batch : wal_batch) entries += batch.entries.size();
+      span.SetAttribute("streams", wal_batch.size());
+      span.SetAttribute("entries", entries);
+      span.SetAttribute("fsync", config_.wal.fsync);
+    }
     Status logged = wal_->Log(tenant_id, wal_batch);
     if (!logged.ok()) {
+      span.SetError(logged.message());
       wal_broken_ = true;
       spdlog::error("msg=\"WAL write failed; push not acknowledged\" tenant={} err=\"{}\"",
                     tenant_id, logged.message());

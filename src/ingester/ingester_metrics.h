@@ -37,6 +37,14 @@ struct IngesterMetrics {
   metrics::Family<metrics::Gauge>* unflushed_bytes =
       r.NewGauge("sluice_ingester_unflushed_bytes",
                  "Bytes of heads and compressed blocks not yet in the object store.");
+  metrics::Family<metrics::Gauge>* memory_budget =
+      r.NewGauge("sluice_ingester_memory_budget_bytes",
+                 "ingester.head_memory_budget plus chunk_memory_budget: past it chunks are flushed "
+                 "early, past twice it (or it, while flushes fail) pushes are refused.");
+  metrics::Family<metrics::Gauge>* flush_queue_length =
+      r.NewGauge("loki_ingester_flush_queue_length",
+                 "Closed chunks waiting to be flushed (those of the current flush, and after it "
+                 "the failed ones, retried by the next).");
   metrics::Family<metrics::Counter>* wal_records =
       r.NewCounter("loki_ingester_wal_records_logged_total", "Total number of WAL records logged.");
   metrics::Family<metrics::Counter>* wal_bytes =

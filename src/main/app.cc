@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include <xxhash.h>
@@ -29,6 +30,7 @@
 #include "main/kafka.h"
 #include "main/storage.h"
 #include "metrics/metrics.h"
+#include "metrics/process.h"
 #include "pattern/miner.h"
 #include "querier/deletion_source.h"
 #include "querier/frontend.h"
@@ -45,8 +47,63 @@
 #include "storage/index/index_reader.h"
 #include "storage/index/index_writer.h"
 #include "syslog/server.h"
+#include "tracing/tracing.h"
 
 namespace sluice {
+
+namespace {
+
+// tracing.* onto the tracer. Enabled without an endpoint (Loki's `tracing: {enabled: true}`
+// alone, which Loki's Jaeger client sends nowhere useful either) is a warning, not an error.
+Status StartTracing(const config::Config& c) {
+  if (!c.tracing.enabled) return Status::OK();
+  tracing::Options o;
+  o.enabled = true;
+  o.endpoint = c.tracing.otlp_endpoint;
+  if (o.endpoint.empty()) {
+    if (const char* traces = std::getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+      o.endpoint = traces;
+    } else if (const char* base = std::getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+      o.endpoint = std::string(base);
+      if (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+      if (!o.endpoint.empty()) o.endpoint += "/v1/traces";
+    }
+  }
+  if (o.endpoint.empty()) {
+    spdlog::warn(
+        "msg=\"tracing.enabled is set but no OTLP endpoint is: no spans are exported\" "
+        "hint=\"set tracing.otlp_endpoint or OTEL_EXPORTER_OTLP_ENDPOINT\"");
+    return Status::OK();
+  }
+  o.sampling_ratio = c.tracing.sampling_ratio;
+  o.service_name = c.tracing.service_name;
+  o.resource_attributes["sluice.target"] = c.target;
+  std::string instance = c.ring.lifecycler.id;
+  if (instance.empty()) {
+    char host[256] = "sluice";
+    gethostname(host, sizeof host - 1);
+    instance = host;
+  }
+  o.resource_attributes["service.instance.id"] = instance;
+  return tracing::Start(o);
+}
+
+// The push.decode span's figures, and its end (the distributor's span follows it).
+void EndDecodeSpan(tracing::Span& span, const http::Request& req,
+                   const Result<model::PushRequest>& decoded) {
+  if (span.recording()) {
+    span.SetAttribute("bytes", req.body.size());
+    span.SetAttribute("content_type", req.Header("content-type"));
+    if (decoded.ok()) {
+      span.SetAttribute("streams", decoded->streams.size());
+    } else {
+      span.SetError(decoded.status().message());
+    }
+  }
+  span.End();
+}
+
+}  // namespace
 
 // Which components a process runs comes from config.targets. -target=all wires them in
 // process (the distributor pushes into the ingester, the querier reads its memory); every other
@@ -381,6 +438,7 @@ Status App::Impl::StartGrpc() {
   std::vector<grpc::Service*> services;
   if (cluster() && targets().ingester) {
     ingester_service = std::make_unique<rpc::IngesterService>(ingester.get(), ingester.get());
+    ingester_service->InjectPushDelay(config.testing.fault.ingester_push_delay);
     services.push_back(ingester_service.get());
   }
   rpc::FrontendWorkerOptions worker_defaults;
@@ -592,8 +650,10 @@ void App::Impl::RegisterWriteRoutes() {
     if (ingester && !cluster() && !ingester->ready())
       return http::Response::Error(
           Status::Unavailable("Ingester not ready: WAL replay in progress"));
+    tracing::Span decode = tracing::StartSpan("push.decode");
     auto decoded = http::DecodePush(req.body, req.Header("content-type"),
                                     req.Header("content-encoding"), decode_options);
+    EndDecodeSpan(decode, req, decoded);
     if (!decoded.ok()) return http::Response::Error(decoded.status());
     Status st = distributor->Push(*tenant, *decoded);
     if (!st.ok()) return http::Response::Error(st);
@@ -617,9 +677,11 @@ void App::Impl::RegisterWriteRoutes() {
     if (ingester && !cluster() && !ingester->ready())
       return otlp_error(Status::Unavailable("Ingester not ready: WAL replay in progress"));
     std::shared_ptr<const config::Limits> limits = overrides->ForTenant(*tenant);
+    tracing::Span decode = tracing::StartSpan("push.decode");
     auto decoded =
         http::DecodeOtlpLogs(req.body, req.Header("content-type"), req.Header("content-encoding"),
                              decode_options, *limits, SystemClock::Default()->NowNanos());
+    EndDecodeSpan(decode, req, decoded);
     if (!decoded.ok()) return otlp_error(decoded.status());
     Status st = distributor->Push(*tenant, *decoded);
     if (!st.ok()) return otlp_error(st);
@@ -774,6 +836,10 @@ Status App::Start() {
     if (!st.ok()) return Status::InvalidArgument("runtime_config.file: " + st.message());
     impl_->overrides->Start();
   }
+  static std::once_flag process_metrics;
+  std::call_once(process_metrics,
+                 [] { metrics::RegisterProcessMetrics(metrics::DefaultRegistry()); });
+  SLUICE_RETURN_IF_ERROR(StartTracing(c));
   SLUICE_ASSIGN_OR_RETURN(impl_->store, BuildObjectStore(c));
   SLUICE_RETURN_IF_ERROR(impl_->BuildCaches());
   if (c.targets.serves_queries() || c.targets.compactor) {
@@ -874,6 +940,7 @@ void App::Shutdown() {
   if (impl_->ring) impl_->ring->Stop();
   if (impl_->distributor_ring) impl_->distributor_ring->Stop();
   if (impl_->overrides) impl_->overrides->Stop();
+  tracing::Stop();  // exports the spans still queued
   spdlog::info("msg=\"shutdown complete\"");
 }
 

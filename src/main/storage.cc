@@ -6,13 +6,17 @@
 #include <filesystem>
 
 #include "chunk/chunk.h"
+#include "common/duration.h"
 #include "common/strings.h"
 #include "storage/filesystem_store.h"
+#include "storage/instrumented_store.h"
 #include "storage/s3_store.h"
 
 namespace sluice {
 
-Result<storage::ObjectStorePtr> BuildObjectStore(const config::Config& c) {
+namespace {
+
+Result<storage::ObjectStorePtr> BuildBackend(const config::Config& c) {
   if (!c.storage.uses_s3()) {
     std::error_code ec;
     std::filesystem::create_directories(c.storage.chunks_directory, ec);
@@ -45,6 +49,22 @@ Result<storage::ObjectStorePtr> BuildObjectStore(const config::Config& c) {
   spdlog::info("msg=\"storing in S3\" bucket={} endpoint={}", s3.bucketnames,
                s3.endpoint.empty() ? "(AWS)" : s3.endpoint);
   return store;
+}
+
+}  // namespace
+
+Result<storage::ObjectStorePtr> BuildObjectStore(const config::Config& c) {
+  SLUICE_ASSIGN_OR_RETURN(storage::ObjectStorePtr store, BuildBackend(c));
+  const auto& fault = c.testing.fault;
+  storage::StoreFaults faults{fault.store_delay, fault.store_error_ratio};
+  if (faults.any()) {
+    spdlog::warn("msg=\"TEST-ONLY object store faults injected\" delay={} error_ratio={}",
+                 FormatDuration(faults.delay_ns), faults.error_ratio);
+    store = storage::InjectStoreFaults(std::move(store), faults);
+  }
+  // Loki's bucket label: the S3 bucket, or "filesystem" as Loki's filesystem client names it.
+  return storage::InstrumentStore(std::move(store),
+                                  c.storage.uses_s3() ? c.storage.s3.bucketnames : "filesystem");
 }
 
 cache::CacheOptions CacheOptionsFrom(const config::CacheConfig& c) {

@@ -10,6 +10,7 @@
 #include "iter/merge.h"
 #include "logql/engine/engine.h"
 #include "logql/syntax/parser.h"
+#include "metrics/metrics.h"
 #include "querier/results_cache.h"
 
 namespace sluice::querier {
@@ -175,8 +176,9 @@ struct QueryFrontend::Query {
   std::vector<std::optional<Result<QueryResult>>> results;
   std::optional<Result<HttpReply>> reply;  // `http`'s answer
   std::vector<int64_t> enqueued_ns;
-  bool abandoned = false;  // no one waits: a requeued job is dropped
-  CondVar done_cv;         // a result arrived
+  tracing::SpanContext trace;  // the caller's request span
+  bool abandoned = false;      // no one waits: a requeued job is dropped
+  CondVar done_cv;             // a result arrived
 
   bool Done(size_t index) const {
     return http.has_value() ? reply.has_value() : results[index].has_value();
@@ -201,6 +203,15 @@ QueryFrontend::~QueryFrontend() {
   }
   work_cv_.SignalAll();
   for (auto& w : workers_) w.join();
+}
+
+void QueryFrontend::QueueLengthChanged(const std::string& queue) {
+  // Loki's frontend gauge, per queue ("a|b" for a multi-tenant query's).
+  static auto* family = metrics::DefaultRegistry().NewGauge(
+      "loki_query_frontend_queue_length", "Number of queries in the queue.", {"user"});
+  auto it = queues_.find(queue);
+  family->WithLabels({queue})->Set(it == queues_.end() ? 0
+                                                       : static_cast<double>(it->second.size()));
 }
 
 size_t QueryFrontend::queued(std::string_view queue) const {
@@ -284,6 +295,7 @@ Status QueryFrontend::Enqueue(const std::shared_ptr<Query>& query, size_t index)
   }
   query->enqueued_ns[index] = clock_->NowNanos();
   it->second.push_back(Job{query, index});
+  QueueLengthChanged(query->queue);
   work_cv_.Signal();
   return Status::OK();
 }
@@ -302,6 +314,7 @@ void QueryFrontend::Abandon(Query* query) {
     round_robin_.erase(std::remove(round_robin_.begin(), round_robin_.end(), query->queue),
                        round_robin_.end());
   }
+  QueueLengthChanged(query->queue);
 }
 
 Status QueryFrontend::Await(Query* query, size_t index, const std::atomic<bool>* cancelled) {
@@ -365,8 +378,9 @@ Result<PulledJob> QueryFrontend::Next(int64_t wait_ns) {
     if (it->second.empty()) {
       queues_.erase(it);
     } else {
-      round_robin_.push_back(std::move(key));
+      round_robin_.push_back(key);
     }
+    QueueLengthChanged(key);
     Query* q = job.query.get();
     const int64_t now = clock_->NowNanos();
     if (now > q->deadline.load()) {
@@ -375,6 +389,12 @@ Result<PulledJob> QueryFrontend::Next(int64_t wait_ns) {
     }
     ++job.attempts;
     job.queue_time_ns = now - q->enqueued_ns[job.index];
+    if (q->trace.sampled) {
+      tracing::Span waited = tracing::Span::Child("query.queue", q->trace);
+      waited.SetStartAgo(job.queue_time_ns);
+      waited.SetAttribute("split", job.index);
+      waited.SetAttribute("queue", q->queue);
+    }
 
     PulledJob out;
     out.handle = next_handle_++;
@@ -387,6 +407,7 @@ Result<PulledJob> QueryFrontend::Next(int64_t wait_ns) {
     out.deadline = std::shared_ptr<const std::atomic<int64_t>>(job.query, &q->deadline);
     out.queue_time_ns = job.queue_time_ns;
     out.attempt = job.attempts;
+    out.trace = q->trace;
     running_.emplace(out.handle, std::move(job));
     return out;
   }
@@ -429,6 +450,7 @@ void QueryFrontend::Requeue(JobHandle handle, std::string_view reason) {
     round_robin_.push_front(q->queue);
   }
   it->second.push_front(std::move(job));
+  QueueLengthChanged(q->queue);
   work_cv_.Signal();
 }
 
@@ -447,7 +469,12 @@ void QueryFrontend::WorkerLoop() {
                                 "query frontend: a local worker cannot answer a pass-through")));
       continue;
     }
-    Complete(job->handle, querier_->Exec(job->tenants, *job->query));
+    tracing::Span run = tracing::Span::Child("query.exec", job->trace);
+    tracing::ScopedActive active(run);
+    Result<QueryResult> result = querier_->Exec(job->tenants, *job->query);
+    if (!result.ok()) run.SetError(result.status().message());
+    run.End();
+    Complete(job->handle, std::move(result));
   }
 }
 
@@ -459,6 +486,7 @@ Result<HttpReply> QueryFrontend::Forward(const std::vector<std::string>& tenants
   query->tenants = tenants;
   query->queue = QueueKey(tenants);
   query->http = std::move(job);
+  query->trace = tracing::ActiveContext();
   query->deadline.store(timeout > 0 ? clock_->NowNanos() + timeout : kNoDeadline);
   query->enqueued_ns.resize(1);
   SLUICE_RETURN_IF_ERROR(Enqueue(query, 0));
@@ -482,6 +510,7 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
   }
 
   // Parsed once here; every split carries the plan.
+  tracing::Span split_span = tracing::StartSpan("query.split");
   QueryRequest parsed = request;
   if (parsed.plan == nullptr) {
     auto expr = ParseQuery(request.query);
@@ -492,7 +521,10 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
     AlignToStep(parsed.step_ns, &parsed.start_ns, &parsed.end_ns);
   }
   Plan plan = MakePlan(tenants, parsed);
+  split_span.SetAttribute("splits", plan.kind == Kind::kUnsplit ? 1 : plan.subqueries.size());
+  split_span.End();
   auto query = std::make_shared<Query>();
+  query->trace = tracing::ActiveContext();
   query->tenants = tenants;
   query->queue = QueueKey(tenants);
   query->deadline.store(timeout > 0 ? started + timeout : kNoDeadline);
@@ -589,6 +621,8 @@ Result<QueryResult> QueryFrontend::Exec(const std::vector<std::string>& tenants,
 
   if (!to_store.empty()) options_.results_cache->Store(to_store);
 
+  tracing::Span merge_span = tracing::StartSpan("query.merge");
+  merge_span.SetAttribute("parts", parts.size());
   QueryResult result;
   for (const auto& p : parts) AddStats(&result.stats, p.stats);
   result.stats.results_cache_requested += cache_requested;

@@ -68,6 +68,7 @@
 #include "common/thread_annotations.h"
 #include "config/overrides.h"
 #include "querier/querier.h"
+#include "tracing/tracing.h"
 
 namespace sluice::querier {
 
@@ -134,7 +135,8 @@ struct PulledJob {
   // the query is abandoned. Shared with the frontend, kept alive by this pointer.
   std::shared_ptr<const std::atomic<int64_t>> deadline;
   int64_t queue_time_ns = 0;
-  int attempt = 1;  // 1 for the first run
+  int attempt = 1;             // 1 for the first run
+  tracing::SpanContext trace;  // the query's request: the run is a child span of it
 };
 
 // One sub-query as planned: the request the querier runs.
@@ -252,6 +254,8 @@ class QueryFrontend {
   // Fails a job with `status`, whichever kind it is.
   void Fail(const Job& job, const Status& status) REQUIRES(mu_);
   void WorkerLoop() EXCLUDES(mu_);
+  // Sets loki_query_frontend_queue_length for `queue` after its length changed.
+  void QueueLengthChanged(const std::string& queue) REQUIRES(mu_);
 
   Querier* querier_;  // null in a frontend-only process
   const config::Overrides* overrides_;

@@ -9,6 +9,7 @@
 #include "iter/merge.h"
 #include "metrics/metrics.h"
 #include "read/read.h"
+#include "tracing/tracing.h"
 
 namespace sluice::read {
 
@@ -204,8 +205,17 @@ Result<iter::EntryIteratorPtr> FanOut::SelectLogs(const SelectRequest& req) {
   std::vector<iter::EntryIteratorPtr> its;
   for (const auto& tenant : req.tenants) {
     for (StreamSource* source : sources_) {
-      SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got,
-                              source->SelectStreams(sreq, tenant));
+      // Opening the source's streams: the index lookup and the first reads (an ingester's
+      // heads); the lines themselves are pulled later, by the merge.
+      tracing::Span span = tracing::StartSpan("query.read");
+      span.SetAttribute("source", source->Kind() == SourceKind::kStore ? "store" : "ingester");
+      span.SetAttribute("tenant", tenant);
+      tracing::ScopedActive active(span);
+      auto selected = source->SelectStreams(sreq, tenant);
+      if (!selected.ok()) span.SetError(selected.status().message());
+      SLUICE_ASSIGN_OR_RETURN(std::vector<iter::EntryIteratorPtr> got, std::move(selected));
+      span.SetAttribute("streams", got.size());
+      span.End();
       SourceStats& section = state->stats.For(source->Kind());
       ++section.reached;
       for (auto& it : got) {

@@ -51,6 +51,10 @@ Ring::Ring(KvStore* kv, RingOptions options, const Clock* clock)
                                            {"name", "state"});
     tokens_ = options_.registry->NewGauge("loki_ring_tokens_total", "Number of tokens in the ring",
                                           {"name"});
+    // loki_ring_members by availability zone: a lost zone is every member of one zone unhealthy.
+    zone_members_ = options_.registry->NewGauge(
+        "sluice_ring_zone_members", "Number of members in the ring per availability zone",
+        {"name", "zone", "state"});
   }
   Set(Desc{}, 0);
 }
@@ -68,21 +72,31 @@ void Ring::Set(Desc desc, int64_t revision) {
   std::sort(state->tokens.begin(), state->tokens.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : a.second->id < b.second->id;
   });
+  MutexLock lock(&mu_);
   if (members_ != nullptr) {
     const int64_t now = clock_->NowNanos();
-    std::map<std::string, int> counts = {
+    const std::map<std::string, int> no_members = {
         {"ACTIVE", 0}, {"LEAVING", 0}, {"PENDING", 0}, {"JOINING", 0}, {"Unhealthy", 0}};
+    std::map<std::string, int> counts = no_members;
+    std::map<std::string, std::map<std::string, int>> by_zone;
+    for (const std::string& zone : zones_seen_) by_zone[zone] = no_members;
     for (const auto& [id, inst] : state->desc.instances) {
-      if (!inst.HeartbeatFresh(now, options_.heartbeat_timeout_ns)) {
-        counts["Unhealthy"]++;
-      } else {
-        counts[std::string(StateName(inst.state))]++;
-      }
+      const std::string state_name = !inst.HeartbeatFresh(now, options_.heartbeat_timeout_ns)
+                                         ? "Unhealthy"
+                                         : std::string(StateName(inst.state));
+      counts[state_name]++;
+      auto [zone, added] = by_zone.try_emplace(inst.zone, no_members);
+      zone->second[state_name]++;
+      if (added) zones_seen_.insert(inst.zone);
     }
     for (const auto& [s, n] : counts) members_->WithLabels({options_.name, s})->Set(n);
+    for (const auto& [zone, zone_counts] : by_zone) {
+      for (const auto& [s, n] : zone_counts) {
+        zone_members_->WithLabels({options_.name, zone, s})->Set(n);
+      }
+    }
     tokens_->WithLabels({options_.name})->Set(static_cast<double>(state->tokens.size()));
   }
-  MutexLock lock(&mu_);
   state_ = std::move(state);
 }
 

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -153,7 +154,10 @@ class Ring {
   std::atomic<bool> stop_{false};
   std::thread watcher_;
   metrics::Family<metrics::Gauge>* members_ = nullptr;
+  metrics::Family<metrics::Gauge>* zone_members_ = nullptr;
   metrics::Family<metrics::Gauge>* tokens_ = nullptr;
+  // Every zone the ring has had: a zone whose members all left reads 0, not its last counts.
+  std::set<std::string> zones_seen_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::ring

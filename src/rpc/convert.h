@@ -14,6 +14,8 @@ namespace pb = ::sluice::ingester::v1;
 
 // The tenant's gRPC metadata key (lower case, as HTTP/2 sends header names).
 inline constexpr char kTenantMetadata[] = "x-scope-orgid";
+// The W3C trace context of the caller's span (tracing::FormatTraceparent), when it has one.
+inline constexpr char kTraceparentMetadata[] = "traceparent";
 
 // What a source needs of `req` (matchers, range, direction, order, hints).
 void ToProto(const read::SelectRequest& req, pb::ReadRequest* out);

@@ -184,6 +184,7 @@ void ToProto(const querier::PulledJob& job, fpb::Job* out) {
   out->set_deadline_ns(deadline == std::numeric_limits<int64_t>::max() ? 0 : deadline);
   out->set_attempt(static_cast<uint32_t>(job.attempt));
   out->set_queue_time_ns(job.queue_time_ns);
+  if (job.trace.valid()) out->set_traceparent(tracing::FormatTraceparent(job.trace));
   if (job.query.has_value()) {
     const querier::QueryRequest& r = *job.query;
     fpb::QueryJob* q = out->mutable_query();
@@ -212,6 +213,7 @@ Result<ReceivedJob> FromProto(const fpb::Job& in) {
   job.id = in.id();
   job.tenants.assign(in.tenants().begin(), in.tenants().end());
   job.deadline_ns = in.deadline_ns();
+  if (!in.traceparent().empty()) job.trace = tracing::ParseTraceparent(in.traceparent());
   switch (in.kind_case()) {
     case fpb::Job::kQuery: {
       const fpb::QueryJob& q = in.query();

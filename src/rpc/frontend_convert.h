@@ -13,6 +13,7 @@
 #include "frontend.pb.h"
 #include "querier/frontend.h"
 #include "querier/querier.h"
+#include "tracing/tracing.h"
 
 namespace sluice::rpc {
 
@@ -28,6 +29,7 @@ struct ReceivedJob {
   int64_t deadline_ns = 0;                     // 0: none
   std::optional<querier::QueryRequest> query;  // no plan (the querier parses), no deadline set
   std::optional<querier::HttpJob> http;
+  std::optional<tracing::SpanContext> trace;  // the query's request span, when traced
 };
 // A job of neither kind is InvalidArgument (a frontend newer than this querier).
 Result<ReceivedJob> FromProto(const fpb::Job& in);

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "rpc/frontend_convert.h"
+#include "tracing/tracing.h"
 
 namespace sluice::rpc {
 
@@ -52,6 +53,10 @@ querier::HttpReply ToReply(http::Response response) {
 void RunJob(querier::Querier* querier, const http::Router* router, ReceivedJob job,
             const std::atomic<int64_t>* deadline, uint64_t max_bytes, fpb::JobResult* out) {
   out->set_id(job.id);
+  // Continues the frontend's trace (a job that carries none is not traced).
+  tracing::Span run =
+      job.trace ? tracing::Span::Server("querier.exec", job.trace) : tracing::Span();
+  tracing::ScopedActive active(run);
   if (job.query.has_value()) {
     querier::QueryRequest req = std::move(*job.query);
     req.shared_deadline_ns = deadline;

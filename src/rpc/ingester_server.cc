@@ -7,12 +7,14 @@
 #include <chrono>
 #include <limits>
 #include <queue>
+#include <thread>
 #include <utility>
 
 #include "iter/merge.h"
 #include "model/tenant.h"
 #include "rpc/convert.h"
 #include "rpc/status.h"
+#include "tracing/tracing.h"
 
 namespace sluice::rpc {
 
@@ -29,6 +31,18 @@ Result<std::string> TenantOf(const grpc::ServerContext& ctx) {
   std::string tenant(it->second.data(), it->second.size());
   SLUICE_RETURN_IF_ERROR(model::ValidateTenantId(tenant));
   return tenant;
+}
+
+// This call's span: a child of the caller's when its metadata carries a trace context. Traces
+// start where requests enter the system (HTTP); a call without one is not traced.
+tracing::Span ServerSpan(std::string_view name, const grpc::ServerContext& ctx) {
+  if (!tracing::Enabled()) return tracing::Span();
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(kTraceparentMetadata);
+  if (it == md.end()) return tracing::Span();
+  auto parent = tracing::ParseTraceparent(std::string_view(it->second.data(), it->second.size()));
+  if (!parent) return tracing::Span();
+  return tracing::Span::Server(name, parent);
 }
 
 Status CancelledStatus(const grpc::ServerContext& ctx) {
@@ -287,6 +301,9 @@ IngesterService::IngesterService(write::Pusher* pusher, read::StreamSource* sour
 
 grpc::Status IngesterService::Push(grpc::ServerContext* ctx, const grpc::ByteBuffer* request,
                                    pb::PushResponse* response) {
+  tracing::Span span = ServerSpan("ingester.Push", *ctx);
+  tracing::ScopedActive active(span);
+  if (push_delay_ns_ > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(push_delay_ns_));
   auto tenant = TenantOf(*ctx);
   if (!tenant.ok()) return ToGrpcStatus(tenant.status());
   // A push the distributor has given up on is not worth a WAL write.
@@ -302,6 +319,7 @@ grpc::Status IngesterService::Push(grpc::ServerContext* ctx, const grpc::ByteBuf
       std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()), &labels_,
       &push);
   if (st.ok()) st = pusher_->Push(*tenant, push.streams);
+  if (!st.ok()) span.SetError(st.message());
   return ToGrpcStatus(st);
 }
 
@@ -309,6 +327,8 @@ grpc::Status IngesterService::SelectStreams(grpc::ServerContext* ctx,
                                             const pb::ReadRequest* request,
                                             grpc::ServerWriter<pb::SelectStreamsResponse>* writer) {
   ++counters_.select_calls;
+  tracing::Span span = ServerSpan("ingester.SelectStreams", *ctx);
+  tracing::ScopedActive active(span);
   read::SelectRequest req;
   std::string tenant;
   Status st = ReadRequestOf(*ctx, *request, &req, &tenant);

@@ -68,8 +68,13 @@ class IngesterService final : public grpc::Service {
 
   const Counters& counters() const { return counters_; }
 
+  // TEST-ONLY (-testing.fault.ingester-push-delay): every Push sleeps `delay_ns` first, a slow
+  // ingester for the incident drills. Call before serving.
+  void InjectPushDelay(int64_t delay_ns) { push_delay_ns_ = delay_ns; }
+
  private:
   write::Pusher* pusher_;
+  int64_t push_delay_ns_ = 0;
   read::StreamSource* source_;
   const size_t batch_bytes_;
   Counters counters_;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "metrics/metrics.h"
+#include "tracing/tracing.h"
 
 namespace sluice::rpc {
 
@@ -119,7 +120,9 @@ void Launch(const std::shared_ptr<Gather<T>>& gather,
     MutexLock lock(&running->mu);
     ++running->calls;
   }
-  std::thread([gather, call, i, client = std::move(client), running, op = std::string(op)] {
+  std::thread([gather, call, i, client = std::move(client), running, op = std::string(op),
+               trace = tracing::ActiveContext()] {
+    tracing::ScopedActive active(trace);  // the call's metadata carries the query's trace
     Result<T> r = call(client);
     if (!r.ok()) {
       spdlog::warn("msg=\"ingester read failed\" op={} addr={} err=\"{}\"", op, client->address(),

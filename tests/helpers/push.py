@@ -12,22 +12,16 @@ from proto/push.proto at first use (into a temporary directory, removed at exit)
 the runtime is missing, a small hand encoder produces the same bytes.
 """
 
-import atexit
 import datetime as _dt
 import gzip
-import importlib.util
 import json
-import shutil
-import subprocess
-import tempfile
 import time
 import zlib
-from pathlib import Path
 
 import snappy
 
-REPO = Path(__file__).resolve().parents[2]
-PUSH_PROTO = REPO / "proto" / "push.proto"
+from helpers.protos import load_proto
+
 
 # --- labels ---------------------------------------------------------------------------------
 
@@ -60,20 +54,10 @@ def push_pb2():
     if _pb2_tried:
         return _pb2
     _pb2_tried = True
-    protoc = shutil.which("protoc")
-    if protoc is None:
-        return None
-    out = tempfile.mkdtemp(prefix="sluice-proto-")
-    atexit.register(shutil.rmtree, out, True)
     try:
-        subprocess.run([protoc, f"-I{PUSH_PROTO.parent}", f"--python_out={out}", str(PUSH_PROTO)],
-                       check=True, capture_output=True, timeout=60)
-        spec = importlib.util.spec_from_file_location("sluice_push_pb2", Path(out) / "push_pb2.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        _pb2 = load_proto("push")
     except Exception:  # noqa: BLE001 - any failure falls back to the hand encoder
-        return None
-    _pb2 = module
+        _pb2 = None
     return _pb2
 
 
