@@ -12,8 +12,7 @@ checks the files are up to date and runs every panel's PromQL against a real Pro
 a real sluice.
 
 Metric names are Loki's where sluice counts the same thing (loki-mixin users recognise them);
-sluice's own are prefixed `sluice_`. A panel whose description says "Not exported yet" names a
-metric sluice does not have yet: it shows "No data" until the metric lands.
+sluice's own are prefixed `sluice_`.
 """
 
 import argparse
@@ -169,10 +168,9 @@ WRITES = {
                           "{{ingester}}")],
                   unit="short", no_value="0"),
             panel("Push latency per ingester",
-                  "p99 of the distributors' pushes to each ingester: a slow ingester stands out "
-                  "before its breaker opens (SluiceIngesterSlow). Not exported yet: "
-                  "loki_ingester_client_request_duration_seconds{operation,status_code,ingester} "
-                  "(Loki's name, with the ingester's address added).",
+                  "p99 of the distributors' pushes to each ingester, answered or not: a slow "
+                  "ingester stands out from its peers before its breaker opens, which the "
+                  "quorum otherwise hides (SluiceIngesterSlow).",
                   [target(quantile(0.99, "loki_ingester_client_request_duration_seconds",
                                    "ingester", 'operation="/logproto.Pusher/Push"'),
                           "{{ingester}}")],
@@ -245,10 +243,9 @@ READS = {
         ]),
         row("Query frontend and queriers", [
             panel("Query frontend queue length",
-                  "Sub-queries waiting in the frontend's per-tenant queues: what "
-                  "SluiceQueryQueueBacklog alerts on. Not exported yet: "
-                  "loki_query_frontend_queue_length{user} (Loki's name); until then, 429s on "
-                  "\"Query requests by route and status\" show a full queue.",
+                  "Sub-queries waiting in the frontend's per-tenant queues (a multi-tenant "
+                  "query's under \"a|b\"): what SluiceQueryQueueBacklog alerts on. Past "
+                  "frontend.max_outstanding_per_tenant the tenant's new queries get 429.",
                   [target(f"sum by (user) (loki_query_frontend_queue_length{sel()})",
                           "{{user}}")],
                   unit="short"),
@@ -303,11 +300,15 @@ INGESTER = {
                   "ingester, and its budget (ingester.head_memory_budget, raised to 16KB a "
                   "stream, plus ingester.chunk_memory_budget). Past the budget chunks are "
                   "flushed early; past it while the store fails (or past twice it), pushes get "
-                  "503. Not exported yet: sluice_ingester_memory_budget_bytes.",
+                  "503. The process' resident memory is drawn too: the rest is queries, "
+                  "caches and buffers.",
                   [target(f"max by (instance) (sluice_ingester_unflushed_bytes{sel()})",
                           "unflushed {{instance}}"),
                    target(f"max by (instance) (sluice_ingester_memory_budget_bytes{sel()})",
-                          "budget {{instance}}")],
+                          "budget {{instance}}"),
+                   target(f"max by (instance) (process_resident_memory_bytes{sel()} "
+                          f"and on (instance) sluice_ingester_unflushed_bytes{sel()})",
+                          "resident {{instance}}")],
                   unit="bytes"),
             panel("Pushes refused: memory budget exhausted",
                   "Pushes answered 503 \"ingester memory budget exhausted\" because chunks "
@@ -390,10 +391,9 @@ INGESTER = {
                           "{{instance}}")],
                   unit="short", no_value="0"),
             panel("Flush queue length",
-                  "Chunks closed and waiting to be stored: what SluiceFlushQueueBacklog alerts "
-                  "on. Not exported yet: loki_ingester_flush_queue_length (Loki's name); until "
-                  "then, \"Unflushed bytes against the memory budget\" shows the backlog in "
-                  "bytes.",
+                  "Chunks closed and waiting to be stored (during a flush, those it still has "
+                  "to store; after it, those that failed and wait for the next): what "
+                  "SluiceFlushQueueBacklog alerts on.",
                   [target(f"sum by (instance) (loki_ingester_flush_queue_length{sel()})",
                           "{{instance}}")],
                   unit="short"),
@@ -414,9 +414,9 @@ INGESTER = {
                           "{{name}} {{state}}")],
                   unit="short"),
             panel("Ring members by zone",
-                  "Ingesters per availability zone and state: what SluiceIngesterZoneDown alerts "
-                  "on. Not exported yet: sluice_ring_zone_members{name,zone,state}; until "
-                  "then /ring lists each instance's zone.",
+                  "Ingesters per availability zone and state (with zone awareness): what "
+                  "SluiceIngesterZoneDown alerts on, when every member of a zone is "
+                  "Unhealthy. /ring lists which instance is where.",
                   [target("max by (zone, state) (sluice_ring_zone_members"
                           + sel('name="ingester"') + ")",
                           "{{zone}} {{state}}")],
@@ -427,15 +427,11 @@ INGESTER = {
                   [target(f"min by (job, instance) (up{sel()})", "{{job}} {{instance}}")],
                   unit="short", minimum=0),
             panel("Restarts",
-                  "Process restarts in the last hour: resets of the ring heartbeat counter "
-                  "(every ingester and distributor in a cluster) and of the start time: what "
-                  "SluiceIngesterCrashLooping alerts on. Not exported yet: "
-                  "process_start_time_seconds.",
-                  [target("sum by (instance) (resets("
-                          f"loki_member_consul_heartbeats_total{sel()}[1h]))",
-                          "heartbeat resets {{instance}}"),
-                   target(f"sum by (instance) (changes(process_start_time_seconds{sel()}[1h]))",
-                          "starts {{instance}}")],
+                  "Process starts in the last hour, per instance (changes of "
+                  "process_start_time_seconds): what SluiceIngesterCrashLooping alerts on. An "
+                  "ingester that restarts replays its WAL each time (\"WAL replay\").",
+                  [target(f"sum by (instance) (changes(process_start_time_seconds{sel()}[1h]))",
+                          "{{instance}}")],
                   unit="short"),
         ]),
     ],
@@ -447,26 +443,38 @@ STORAGE = {
     "description": "The object store (S3), caches, the compactor, retention and deletes.",
     "rows": [
         row("Object store", [
-            panel("Object store requests by operation and status",
-                  "S3 requests per second by operation (S3.PutObject, S3.GetObject, "
-                  "S3.ListObjectsV2 ...) and HTTP status; 500 also stands for a transport "
+            panel("Object store operations by operation",
+                  "Operations per second against the store (an S3 bucket, or \"filesystem\") "
+                  "by operation: upload (flushes, the compactor), get and get_range (queries, "
+                  "the compactor), iter (listings: index refresh, the compactor), delete "
+                  "(retention, the compactor).",
+                  [target(rate("loki_objstore_bucket_operations_total", by="bucket, operation"),
+                          "{{bucket}} {{operation}}")],
+                  unit="ops", stack=True),
+            panel("Object store error ratio by operation",
+                  "Share of operations that failed, after the S3 client's retries "
+                  "(common.storage.s3.backoff_config), per operation; a missing object is not "
+                  "a failure. What SluiceObjectStoreErrors alerts on. A failed upload is "
+                  "retried by the next flush, a failed get fails a query.",
+                  [target(f"{rate('loki_objstore_bucket_operation_failures_total', by='operation')}"
+                          f" / {rate('loki_objstore_bucket_operations_total', by='operation')}",
+                          "{{operation}}")],
+                  unit="percentunit", minimum=0),
+            panel("Object store latency by operation",
+                  "p99 and p50 of successful operations (S3 retries included): what "
+                  "SluiceObjectStoreLatency alerts on. Slow uploads slow flushes (memory "
+                  "grows), slow gets slow queries over old data.",
+                  p99_and_p50("loki_objstore_bucket_operation_duration_seconds", "operation"),
+                  unit="s"),
+            panel("S3 requests by operation and status",
+                  "S3 HTTP requests per second by operation (S3.PutObject, S3.GetObject, "
+                  "S3.List ...) and status: 403 is credentials or permissions, 404 a missing "
+                  "bucket or object, 503 throttling (SlowDown); 500 also stands for a transport "
                   "failure (connection refused, timeout).",
                   [target(rate("loki_s3_request_duration_seconds_count",
                                by="operation, status_code"), "{{operation}} {{status_code}}")],
                   unit="reqps", stack=True),
-            panel("Object store error ratio by operation",
-                  "Share of S3 requests answered 5xx or failed in transport, per operation: what "
-                  "SluiceObjectStoreErrors alerts on. Each is retried "
-                  "(common.storage.s3.backoff_config) before the operation fails.",
-                  [target(ratio_or_zero("loki_s3_request_duration_seconds_count",
-                                        'status_code=~"5.."', "operation", ""), "{{operation}}")],
-                  unit="percentunit", minimum=0),
-            panel("Object store latency by operation",
-                  "p99 and p50 of S3 requests: what SluiceObjectStoreLatency alerts on. Slow "
-                  "PUTs slow flushes (memory grows), slow GETs slow queries over old data.",
-                  p99_and_p50("loki_s3_request_duration_seconds", "operation"),
-                  unit="s"),
-            panel("Object store retries by operation",
+            panel("S3 retries by operation",
                   "S3 requests retried after a 5xx, 429/SlowDown, timeout or connection error.",
                   [target(rate("sluice_s3_request_retries_total", by="operation"),
                           "{{operation}}")],
