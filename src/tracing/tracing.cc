@@ -91,6 +91,11 @@ struct TracingMetrics {
           ->WithLabels({});
 };
 
+TracingMetrics& Metrics() {
+  static TracingMetrics m;  // once per process: an exporter started again counts on
+  return m;
+}
+
 // The process's exporter: a bounded queue and the thread that empties it.
 class Exporter {
  public:
@@ -133,9 +138,14 @@ class Exporter {
                                         std::make_move_iterator(queue_.begin() + n));
         queue_.erase(queue_.begin(), queue_.begin() + n);
         lock.Unlock();
-        Post(curl, batch);
+        const bool posted = Post(curl, batch);
         lock.Lock();
         if (!stopping) break;  // one batch per wake-up; Stop drains the rest
+        if (!posted) {
+          // The collector is failing: shutting down must not wait out a timeout per batch.
+          metrics_.dropped->Inc(static_cast<double>(queue_.size()));
+          queue_.clear();
+        }
       }
       if (stopping) break;
     }
@@ -143,7 +153,8 @@ class Exporter {
     curl_easy_cleanup(curl);
   }
 
-  void Post(CURL* curl, const std::vector<FinishedSpan>& batch) {
+  // True when the collector took the batch.
+  bool Post(CURL* curl, const std::vector<FinishedSpan>& batch) {
     std::string body = EncodeExportRequest(options_, batch);
     curl_easy_reset(curl);
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
@@ -162,7 +173,7 @@ class Exporter {
     curl_slist_free_all(headers);
     if (rc == CURLE_OK && status >= 200 && status < 300) {
       metrics_.exported->Inc(static_cast<double>(batch.size()));
-      return;
+      return true;
     }
     metrics_.export_failures->Inc();
     metrics_.dropped->Inc(static_cast<double>(batch.size()));
@@ -174,10 +185,11 @@ class Exporter {
                    options_.endpoint, batch.size(),
                    rc != CURLE_OK ? curl_easy_strerror(rc) : fmt::format("HTTP {}", status));
     }
+    return false;
   }
 
   const Options options_;
-  TracingMetrics metrics_;
+  TracingMetrics& metrics_ = Metrics();
   Mutex mu_;
   CondVar wake_;
   std::deque<FinishedSpan> queue_ GUARDED_BY(mu_);

@@ -9,6 +9,7 @@
 
 #include "common/mutex.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
 #include "otlp_trace.pb.h"
 #include "tracing/exporter.h"
 
@@ -191,6 +192,26 @@ TEST_F(TracingTest, RatioSamplesAboutThatShareOfNewTraces) {
   for (int i = 0; i < 4000; ++i) sampled += Span::Server("x", std::nullopt).context().sampled;
   EXPECT_GT(sampled, 800);
   EXPECT_LT(sampled, 1200);
+}
+
+double CounterValue(const std::string& name) {
+  const std::string text = metrics::DefaultRegistry().Expose();
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + name.size() + 2));
+}
+
+TEST(TracingExportTest, ACollectorThatIsDownCostsDroppedSpansNotAWait) {
+  const double failures = CounterValue("sluice_tracing_export_failures_total");
+  const double dropped = CounterValue("sluice_tracing_spans_dropped_total");
+  Options o;
+  o.enabled = true;
+  o.endpoint = "http://127.0.0.1:1/v1/traces";  // nothing listens on port 1
+  o.max_batch_spans = 4;
+  ASSERT_TRUE(Start(o).ok());
+  for (int i = 0; i < 10; ++i) Span::Server("GET /x", std::nullopt);
+  Stop();  // drains: the first failed post drops the rest
+  EXPECT_GE(CounterValue("sluice_tracing_export_failures_total"), failures + 1);
+  EXPECT_EQ(CounterValue("sluice_tracing_spans_dropped_total"), dropped + 10);
 }
 
 TEST(TracingOffTest, NoTraceWhenTracingIsOff) {
