@@ -117,7 +117,7 @@ def family(name):
 # --- the JSON model, without servers --------------------------------------------------------------
 
 def test_dashboard_files_are_what_generate_py_writes():
-    assert set(dashboards()) == set(GENERATE.DASHBOARDS), "a dashboard file without a spec, or "
+    assert set(dashboards()) == set(GENERATE.DASHBOARDS), "files and generate.py's list differ"
     for name, spec in GENERATE.DASHBOARDS.items():
         assert (DASHBOARDS_DIR / name).read_text() == GENERATE.render(spec), (
             f"{name} is out of date: run deploy/monitoring/dashboards/generate.py")

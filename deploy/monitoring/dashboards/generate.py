@@ -43,8 +43,8 @@ def sel(extra=""):
     return "{" + SEL + (", " + extra if extra else "") + "}"
 
 
-def rate(metric, extra="", by=None, window=RATE):
-    inner = f"rate({metric}{sel(extra)}[{window}])"
+def rate(metric, extra="", by=None):
+    inner = f"rate({metric}{sel(extra)}[{RATE}])"
     return f"sum by ({by}) ({inner})" if by else f"sum({inner})"
 
 
