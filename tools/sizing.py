@@ -542,9 +542,14 @@ def wrap(name, body):
     return f"<!-- sizing.py:{name} begin -->\n{body}\n<!-- sizing.py:{name} end -->"
 
 
+def _markers(name):
+    return re.compile(rf"<!-- sizing.py:{name} begin -->\n(.*?)<!-- sizing.py:{name} end -->", re.S)
+
+
 def embedded(text, name):
-    m = re.search(rf"<!-- sizing.py:{name} begin -->\n(.*?)\n<!-- sizing.py:{name} end -->", text, re.S)
-    return m.group(1) if m else None
+    """The table between the guide's markers for `name` ('' when empty), or None without markers."""
+    m = _markers(name).search(text)
+    return m.group(1).rstrip("\n") if m else None
 
 
 def main(argv=None):
@@ -579,8 +584,7 @@ def main(argv=None):
         if embedded(text, k) is None:
             print(f"sizing.py: {args.guide} has no markers for '{k}'", file=sys.stderr)
             return 1
-        text = re.sub(rf"<!-- sizing.py:{k} begin -->\n.*?\n<!-- sizing.py:{k} end -->",
-                      lambda _: wrap(k, blocks[k]), text, flags=re.S)
+        text = _markers(k).sub(lambda _: wrap(k, blocks[k]), text)
     Path(args.guide).write_text(text)
     return 0
 
