@@ -44,6 +44,7 @@ import run  # noqa: E402  (bench/run.py: Server, metrics, machine and git info)
 MB = run.MB
 log = run.log
 SECTION = "## Issue 14: ingester shutdown flush and WAL replay"
+READING = "### Reading the figures"  # written by hand under the section: kept when it is rewritten
 TENANT = "bench"
 LINES_PER_REQUEST = 1000
 
@@ -303,16 +304,6 @@ def section(res):
     return "\n".join(out)
 
 
-def write_section(path, text):
-    old = open(path).read() if os.path.exists(path) else ""
-    if SECTION in old:
-        start = old.index(SECTION)
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text.rstrip("\n") + "\n" + ("\n" + old[nxt + 1:] if nxt >= 0 else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
 
 
 def main():
@@ -325,7 +316,7 @@ def main():
     if args.from_json:
         with open(args.from_json) as f:
             res = json.load(f)
-        write_section(args.out, section(res))
+        run.write_section(args.out, SECTION, section(res), keep=READING)
         return
     binary = os.environ.get("SLUICE_BIN") or os.path.join(run.REPO, "build", "sluice")
     counts = [int(x) for x in args.streams.split(",")]
@@ -351,7 +342,7 @@ def main():
     res["loadavg_end"] = os.getloadavg()
     text = section(res)
     print(text)
-    write_section(args.out, text)
+    run.write_section(args.out, SECTION, text, keep=READING)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(res, f, indent=1, default=str)
