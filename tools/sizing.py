@@ -364,7 +364,7 @@ def bottlenecks(res):
              streams / (p["streams"] * share), "429 `stream_limit` for that tenant"),
             ("ingester memory (streams per ingester against the pod's budget)",
              p["ingesters"] * pods["ingester"]["streams"] / (p["streams"] * A["replication_factor"]),
-             "early flushes, then 503 past twice the budget, then OOM kills and WAL replays"),
+             "early flushes into smaller chunks, then OOM kills and WAL replays"),
             ("ingester CPU (requests at peak)",
              p["ingesters"] * pods["ingester"]["cpu_request"] / p["ingester_cores"], "push latency, then timeouts"),
             ("querier CPU (requests at the query peak)",
