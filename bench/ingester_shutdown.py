@@ -259,7 +259,8 @@ def replay_run(binary, workdir, streams, pool):
 
 
 def section(res):
-    out = [SECTION, "", "Written by `bench/ingester_shutdown.py`: a fresh single binary per row (run.py's bench config: "
+    out = [SECTION, "", "Written by `bench/ingester_shutdown.py`: a fresh single binary per row (run.py's bench "
+           "config: "
            "zstd blocks, WAL fsync=batch, filesystem store, default `head_memory_budget` 48 MB and "
            "`chunk_memory_budget` 256 MB) takes JSON pushes of generated lines (nginx, logfmt and JSON "
            "shapes) until `sluice_ingester_unflushed_bytes` reaches 95% of its budget (heads, at least "

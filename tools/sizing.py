@@ -410,14 +410,16 @@ def render(res):
     share = int(A["largest_tenant_share"] * 100)
     blocks["assumptions"] = "\n".join([
         "| assumption | value |", "| --- | --- |",
-        "| volume | " + " and ".join(names) + " of raw log lines (what `loki_distributor_bytes_received_total` counts) |",
+        "| volume | " + " and ".join(names)
+        + " of raw log lines (what `loki_distributor_bytes_received_total` counts) |",
         f"| busiest hour against the daily mean | {A['peak_to_average']:g}x |",
         f"| mean line | {n(fig['line_bytes'][0], 1)} bytes (the benchmark corpus, so the per-GB figures apply) |",
         f"| active streams | {A['streams_per_gb_day']} per GB/day: "
         + " and ".join(f"{n(plans[k]['streams'])}" for k in names) + f" ({n(model['stream_rate_b_s'])} bytes/s each) |",
         f"| tenants | {A['tenants']}; the largest sends {share}% of the bytes and holds {share}% of the streams |",
         f"| retention | {A['retention_days']} days (`limits_config.retention_period: {A['retention_days'] * 24}h`) |",
-        f"| replication | RF {A['replication_factor']} over {A['zones']} zones (the direct write path); Kafka as the alternative |",
+        f"| replication | RF {A['replication_factor']} over {A['zones']} zones (the direct write path); "
+        "Kafka as the alternative |",
         f"| queries | a day's searches scan {A['filter_scan_per_ingest']:g}x and its metric queries "
         f"{A['metric_scan_per_ingest']:g}x the day's ingest; {int(A['recent_share'] * 100)}% of those bytes are "
         f"younger than `query_ingesters_within` (read from every replica); busiest hour "
@@ -456,7 +458,8 @@ def render(res):
         f"| ingester, WAL replay | | {fig['replay_mb_s'][0]:g} (wall) | {src('replay_mb_s')} |",
         f"| ingester, flush at shutdown | {fig['flush_s_per_gb'][0]:g} s per GB raw + "
         f"{fig['flush_ms_per_chunk'][0]:g} ms per chunk (wall, 2 shared cores) | | {src('flush_s_per_gb')} |",
-        f"| stored bytes (chunks + index) | {fig['stored_mb_per_gb'][0]:g} MB per GB raw | | {src('stored_mb_per_gb')} |",
+        f"| stored bytes (chunks + index) | {fig['stored_mb_per_gb'][0]:g} MB per GB raw | | "
+        f"{src('stored_mb_per_gb')} |",
         f"| ingester memory: RSS = {model['overhead_base_mb']:.0f} MB + {model['overhead_per_stream_kb']:.1f} KB "
         "per stream + unflushed bytes | | | Issue 14: RSS MB and unflushed MB of the 1,000 and 10,000 rows |",
     ])
@@ -494,7 +497,8 @@ def render(res):
         f"{ing['pvc_gib']}Gi; {ing['unflushed_raw_gb']:.1f} GB raw unflushed at most: flush {ing['flush_s']:.0f} s, "
         f"`terminationGracePeriodSeconds: {ing['grace_s']}`; replay {ing['replay_s']:.0f} s |",
         f"| distributor | {cores(pods['distributor']['cpu_request'])} / {cores(pods['distributor']['cpu_limit'])} | "
-        f"{q(pods['distributor']['memory_mib'])} | HPA {pods['distributor']['hpa_min']}-{pods['distributor']['hpa_max']} "
+        f"{q(pods['distributor']['memory_mib'])} | HPA "
+        f"{pods['distributor']['hpa_min']}-{pods['distributor']['hpa_max']} "
         f"replicas at {pods['distributor']['hpa_cpu_percent']}% CPU |",
         f"| querier | {cores(pods['querier']['cpu_request'])} / {cores(pods['querier']['cpu_limit'])} | "
         f"{q(pods['querier']['memory_mib'])} | |",
@@ -505,7 +509,8 @@ def render(res):
         f"| etcd | {cores(pods['etcd']['cpu_request'])} / {cores(pods['etcd']['cpu_limit'])} | "
         f"{q(pods['etcd']['memory_mib'])} | |",
         f"| single binary ({names[0]}, RF 1, no redundancy) | {cores(sb['cpu_request'])} / {cores(sb['cpu_limit'])} "
-        f"| {q(sb['memory_mib'])} | {n(sb['streams'])} streams; `chunk_memory_budget: {sb['chunk_memory_budget_mib']}MB`; "
+        f"| {q(sb['memory_mib'])} | {n(sb['streams'])} streams; "
+        f"`chunk_memory_budget: {sb['chunk_memory_budget_mib']}MB`; "
         f"volume {sb['pvc_gib']}Gi; `terminationGracePeriodSeconds: {sb['grace_s']}`; ingest alone "
         f"{sb['cores_at_peak']:.2f} cores at peak |",
     ])
@@ -526,8 +531,10 @@ def render(res):
         s3row("per month: storage", lambda s: money(s["cost_storage"])),
         s3row("per month: PUT + LIST", lambda s: money(s["cost_put"])),
         s3row("per month: GET", lambda s: money(s["cost_get"])),
-        s3row("**per month, direct RF 3**", lambda s: f"**{money(s['cost_storage'] + s['cost_put'] + s['cost_get'])}**"),
-        s3row("per month, Kafka writes (one copy flushed)", lambda s: money(s["cost_storage"] + s["cost_kafka_requests"])),
+        s3row("**per month, direct RF 3**",
+              lambda s: f"**{money(s['cost_storage'] + s['cost_put'] + s['cost_get'])}**"),
+        s3row("per month, Kafka writes (one copy flushed)",
+              lambda s: money(s["cost_storage"] + s["cost_kafka_requests"])),
     ])
 
     b_rows = bottlenecks(res)
