@@ -348,7 +348,11 @@ class Etcd:
              "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", peer,
              "--initial-advertise-peer-urls", peer, "--initial-cluster", f"k8s-test={peer}"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(lambda: requests.get(f"{url}/health", timeout=1).ok, 20, what="etcd /health")
+        try:
+            wait_until(lambda: requests.get(f"{url}/health", timeout=1).ok, 20, what="etcd /health")
+        except Exception:
+            self.stop()
+            raise
 
     def stop(self):
         if self.proc.poll() is None:
@@ -362,15 +366,20 @@ class Etcd:
 
 
 @pytest.fixture
-def backends(tmp_path, sluice_bin):
+def backends(tmp_path, sluice_bin):  # sluice_bin: skip before starting anything without a binary
+    """The ring's etcd and an S3 bucket (s3rver), on 127.0.0.1."""
     if not shutil.which("etcd"):
         pytest.fail("etcd not found: scripts/deps.sh --test installs Debian's etcd-server")
     s3 = S3rver(tmp_path / "s3")
     s3.start()
-    etcd = Etcd(tmp_path)
-    yield etcd, s3
-    etcd.stop()
-    s3.stop()
+    try:
+        etcd = Etcd(tmp_path)
+        try:
+            yield etcd, s3
+        finally:
+            etcd.stop()
+    finally:
+        s3.stop()
 
 
 def local_config(docs, etcd, s3, frontend_grpc, data_dir):
@@ -387,7 +396,7 @@ def local_config(docs, etcd, s3, frontend_grpc, data_dir):
     return text
 
 
-def start_pod(factory, docs, w, etcd, s3, frontend_grpc, grpc_port, extra=()):
+def start_pod(factory, docs, w, etcd, s3, frontend_grpc, grpc_port):
     """One pod of workload `w` as a local process: its args with the downward-API variables
     filled in, the local configuration, its own ports."""
     name = w["metadata"]["name"] + "-0"
@@ -402,7 +411,7 @@ def start_pod(factory, docs, w, etcd, s3, frontend_grpc, grpc_port, extra=()):
         assert "$(" not in a, f"{name}: {a} names a variable the pod does not define"
         args.append(a)
     args += [f"-server.grpc_listen_port={grpc_port}", "-server.grpc_listen_address=127.0.0.1",
-             "-ingester.lifecycler.min_ready_duration=2s", *extra]
+             "-ingester.lifecycler.min_ready_duration=2s"]  # 15 s by default: only to be quick
     s = factory(flags=args, config="", start=False, name=name)
     s.config_path.write_text(local_config(docs, etcd, s3, frontend_grpc, s.data_dir))
     s.spawn()
