@@ -47,6 +47,7 @@ REPO = run.REPO
 GB = run.GB
 MB = run.MB
 log = run.log
+SECTION = "## Issue 11: cluster vs single binary"
 
 # Where queries go in a cluster. The front door (distributor + query frontend) is the intended
 # endpoint; until the query frontend serves the query API there, a querier's HTTP endpoint does
@@ -350,7 +351,7 @@ def ratio(a, b):
 def section(r):
     d = r["deployments"]
     single = d["single"]
-    lines = ["## Issue 11: cluster vs single binary\n"]
+    lines = [SECTION + "\n"]
     lines.append("Written by `bench/cluster.py`: the same corpus pushed into three fresh deployments in one run. "
                  "The cluster runs on the same 2 cores as everything else (etcd, 3 ingesters, 1 querier, and the "
                  "front door: distributor + query frontend), so the figures are CPU cost, not scaling.\n")
@@ -426,24 +427,6 @@ def section(r):
     return "\n".join(lines) + "\n"
 
 
-def write_section(path, text):
-    """Replaces the section in RESULTS.md, or inserts it before the reference-tool tables."""
-    head = "## Issue 11: cluster vs single binary"
-    text = text.rstrip("\n") + "\n"
-    old = open(path).read() if os.path.exists(path) else ""
-    if head in old:
-        start = old.index(head)
-        nxt = old.find("\n## ", start + len(head))
-        new = old[:start] + text + ("\n" + old[nxt + 1:] if nxt >= 0 else "")
-    else:
-        anchor = "## Reference tools on the corpus' raw lines"
-        if anchor in old:
-            i = old.index(anchor)
-            new = old[:i] + text + "\n" + old[i:]
-        else:
-            new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
 
 
 def notes(r):
@@ -524,7 +507,7 @@ def main():
         if os.path.exists(args.analysis):
             with open(args.analysis) as f:
                 r["analysis"] = f.read()
-        write_section(args.out, section(r))
+        run.write_section(args.out, SECTION, section(r), before="## Reference tools on the corpus' raw lines")
         log(f"wrote the issue 11 section of {args.out} from {args.render_only}")
         return
     deployments = args.deployments.split(",")
@@ -581,7 +564,7 @@ def main():
             with open(args.analysis) as f:
                 r["analysis"] = f.read()
         text = section(r)
-        write_section(args.out, text)
+        run.write_section(args.out, SECTION, text, before="## Reference tools on the corpus' raw lines")
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump(r, f, indent=1, default=str)

@@ -519,23 +519,6 @@ def notes(r):
 READING = "### Reading the figures"  # written by hand under the section: kept when it is rewritten
 
 
-def write_section(path, text):
-    """Replaces the issue 13 section in RESULTS.md (keeping its hand-written READING part), or
-    appends it at the end."""
-    old = open(path).read() if os.path.exists(path) else ""
-    text = text.rstrip("\n") + "\n"
-    if SECTION in old:
-        start = old.index(SECTION)
-        nxt = old.find("\n## ", start + len(SECTION))
-        end = nxt + 1 if nxt >= 0 else len(old)
-        reading = old.find(READING, start, end)
-        if reading >= 0:
-            text += "\n" + old[reading:end].rstrip("\n") + "\n"
-        new = old[:start] + text + ("\n" + old[end:] if nxt >= 0 else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -577,7 +560,7 @@ def main():
             r = json.load(f)
         text = section(r)
         if args.out != "-":
-            write_section(args.out, text)
+            run.write_section(args.out, SECTION, text, keep=READING)
         print(text)
         return
     if args.lines is None:
@@ -648,7 +631,7 @@ def main():
                 json.dump(r, f, indent=1, default=str)
         text = section(r)
         if args.out != "-":
-            write_section(args.out, text)
+            run.write_section(args.out, SECTION, text, keep=READING)
             log(f"wrote the issue 13 section of {args.out} ({r['elapsed_s'] / 60:.1f} min)")
         print(text)
     finally:

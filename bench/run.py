@@ -328,6 +328,29 @@ def provenance_lines(r):
             f"start, {'/'.join(f'{x:.1f}' for x in la1)} at the end"]
 
 
+def write_section(path, heading, text, keep=None, before=None):
+    """Replaces the section of RESULTS.md that starts with `heading` (up to the next '## ') by
+    `text`. keep: a sub-heading written by hand under the old section, kept after the new text.
+    A file without the section gets it before the heading `before`, or at the end."""
+    old = open(path).read() if os.path.exists(path) else ""
+    text = text.rstrip("\n") + "\n"
+    if heading in old:
+        start = old.index(heading)
+        nxt = old.find("\n## ", start + len(heading))
+        end = nxt + 1 if nxt >= 0 else len(old)
+        kept = old.find(keep, start, end) if keep else -1
+        if kept >= 0:
+            text += "\n" + old[kept:end].rstrip("\n") + "\n"
+        new = old[:start] + text + ("\n" + old[end:] if nxt >= 0 else "")
+    elif before and before in old:
+        i = old.index(before)
+        new = old[:i] + text + "\n" + old[i:]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+
+
 def stop_each(things, stop):
     """Calls stop(thing) for each, logging a failure and going on to the next."""
     for thing in list(things):

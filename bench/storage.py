@@ -45,6 +45,7 @@ from s3 import S3rver  # noqa: E402  (tests/helpers/s3.py: a real s3rver on 127.
 GB = run.GB
 MB = run.MB
 log = run.log
+SECTION = "## Issue 12 (object storage)"
 QUERIES = (("needle_rare", 'rare needle `|= "<trace id>"`'), ("scan_literal", 'full-scan literal `|= "<marker>"`'))
 S3_METRIC = "loki_s3_request_duration_seconds_count"
 READ_OPS = ("S3.GetObject", "S3.HeadObject", "S3.List")
@@ -196,7 +197,7 @@ def ratio(a, b):
 
 def section(r):
     fs, s3 = r["backends"]["filesystem"], r["backends"]["s3"]
-    lines = ["## Issue 12 (object storage)\n"]
+    lines = [SECTION + "\n"]
     lines.append("Written by `bench/storage.py`: the same corpus pushed into a fresh single binary on the filesystem "
                  "store and on S3 (s3rver on 127.0.0.1, same 2 cores: s3rver's own CPU is not counted), then "
                  "flushed and queried. Request counts are sluice's `loki_s3_request_duration_seconds_count` by "
@@ -291,18 +292,6 @@ def notes(r, args):
     return out
 
 
-def write_section(path, text):
-    """Replaces the section in RESULTS.md, or appends it at the end."""
-    head = "## Issue 12 (object storage)"
-    old = open(path).read() if os.path.exists(path) else ""
-    if head in old:
-        start = old.index(head)
-        nxt = old.find("\n## ", start + len(head))
-        new = old[:start] + text.rstrip("\n") + "\n" + ("\n" + old[nxt + 1:] if nxt >= 0 else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
 
 
 def read_analysis(path):
@@ -339,7 +328,7 @@ def main():
         with open(args.render_only) as f:
             r = json.load(f)
         r["analysis"] = read_analysis(args.analysis)
-        write_section(args.out, section(r))
+        run.write_section(args.out, SECTION, section(r))
         return
     if not args.no_build:
         cluster.ensure_built(args.build_dir, args.build_type,
@@ -378,7 +367,7 @@ def main():
             with open(args.json_out, "w") as f:
                 json.dump(r, f, indent=1, default=str)
         text = section(r)
-        write_section(args.out, text)
+        run.write_section(args.out, SECTION, text)
         log(f"wrote the issue 12 section of {args.out} ({r['elapsed_s'] / 60:.1f} min)")
         print(text)
     finally:

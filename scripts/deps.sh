@@ -6,7 +6,9 @@
 #   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
 #                            systemd-journal-remote to write journal files, openssl for TLS,
 #                            etcd for the ring's KV tests, awscli as an outside S3 client,
-#                            memcached for the caches, kcat as an outside Kafka client;
+#                            memcached for the caches, kcat as an outside Kafka client,
+#                            python3-kubernetes to check deploy/kubernetes against the API
+#                            schema, and kubectl (Debian's kubernetes-client) when there is none;
 #                            npm packages: scripts/node-deps.sh)
 set -euo pipefail
 
@@ -27,6 +29,7 @@ test_pkgs=(
   etcd-server
   awscli memcached
   kcat
+  python3-kubernetes
 )
 
 want=("${build_pkgs[@]}")
@@ -43,6 +46,11 @@ done
 # Node.js and npm may come from Debian or from another install; only add Debian's when absent.
 if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
+fi
+# kubectl likewise (tests/deploy renders with `kubectl kustomize`): a kubectl from elsewhere ships
+# the same /usr/bin/kubectl, so Debian's package would conflict with it.
+if [[ "${1:-}" == "--test" ]] && ! command -v kubectl >/dev/null 2>&1; then
+  missing+=(kubernetes-client)
 fi
 
 if ((${#missing[@]})); then
