@@ -68,11 +68,24 @@ struct Registry::Entry {
       family;
 };
 
+namespace {
+
+// A family without labels has exactly one series: it is exposed (at 0) from registration, not
+// from its first change, so that rate() and increase() see the first failures of a counter
+// that had none (Prometheus' client libraries do the same).
+template <typename T>
+void ExposeAtZero(Family<T>* family) {
+  if (family->label_names().empty()) family->WithLabels({});
+}
+
+}  // namespace
+
 Family<Counter>* Registry::NewCounter(std::string name, std::string help,
                                       std::vector<std::string> labels) {
   auto fam = std::make_unique<Family<Counter>>(std::move(labels),
                                                [] { return std::make_unique<Counter>(); });
   auto* raw = fam.get();
+  ExposeAtZero(raw);
   MutexLock lock(&mu_);
   entries_.push_back(
       std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
@@ -84,6 +97,7 @@ Family<Gauge>* Registry::NewGauge(std::string name, std::string help,
   auto fam =
       std::make_unique<Family<Gauge>>(std::move(labels), [] { return std::make_unique<Gauge>(); });
   auto* raw = fam.get();
+  ExposeAtZero(raw);
   MutexLock lock(&mu_);
   entries_.push_back(
       std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));
@@ -96,6 +110,7 @@ Family<Histogram>* Registry::NewHistogram(std::string name, std::string help,
   auto fam = std::make_unique<Family<Histogram>>(
       std::move(labels), [buckets] { return std::make_unique<Histogram>(buckets); });
   auto* raw = fam.get();
+  ExposeAtZero(raw);
   MutexLock lock(&mu_);
   entries_.push_back(
       std::make_unique<Entry>(Entry{std::move(name), std::move(help), std::move(fam)}));

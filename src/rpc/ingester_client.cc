@@ -1,5 +1,7 @@
 #include "rpc/ingester_client.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -223,6 +225,9 @@ CircuitBreaker::Options BreakerOptions(const config::Config::IngesterClient& con
   o.on_change = [address, open_gauge](CircuitBreaker::State state) {
     transitions->WithLabels({address, StateName(state)})->Inc();
     open_gauge->Set(state == CircuitBreaker::State::kClosed ? 0 : 1);
+    spdlog::log(state == CircuitBreaker::State::kOpen ? spdlog::level::warn : spdlog::level::info,
+                "msg=\"ingester client circuit breaker changed state\" ingester={} state={}",
+                address, StateName(state));
   };
   return o;
 }
