@@ -1,0 +1,118 @@
+"""The Prometheus rules of deploy/monitoring/rules/ as data, for tests/monitoring/ and
+tests/drills/: the alert names the runbook and sizing guide are written against, every rule,
+and the metric names each rule reads.
+"""
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_DIR = REPO / "deploy" / "monitoring" / "rules"
+ALERTS_FILE = RULES_DIR / "sluice-alerts.yaml"
+RECORDING_FILE = RULES_DIR / "sluice-recording.yaml"
+RULE_TESTS_DIR = REPO / "deploy" / "monitoring" / "tests"
+
+# The contract: docs/operations/runbook.md has an entry for each, the sizing guide cites them.
+# Adding one means adding its runbook entry too.
+ALERT_NAMES = (
+    "SluiceRequestErrors", "SluiceRequestLatency", "SluiceDiscardedLines",
+    "SluiceTenantRateLimited", "SluiceStreamRateLimited", "SluiceIngesterMemoryHigh",
+    "SluiceWALFsyncSlow", "SluiceWALReplayTooLong", "SluiceFlushFailures",
+    "SluiceFlushQueueBacklog", "SluiceObjectStoreErrors", "SluiceObjectStoreLatency",
+    "SluiceRingMembersUnhealthy", "SluiceIngesterZoneDown", "SluiceIngesterSlow",
+    "SluiceIngesterCrashLooping", "SluiceKafkaConsumerLag", "SluiceQueryLatency",
+    "SluiceQueryQueueBacklog", "SluiceCompactorNotRunning", "SluiceComponentDown",
+)
+
+# Metrics the rules read that sluice does not export yet, and where they are to be counted.
+# Remove an entry once sluice exports the metric (tests/monitoring/test_rules.py says when).
+PROPOSED_METRICS = {
+    "loki_ingester_client_request_duration_seconds":
+        "histogram {operation, status_code, ingester}: every call a distributor or querier makes "
+        "to an ingester (src/rpc/ingester_client.cc), ingester = its address as in "
+        "sluice_ingester_client_circuit_breaker_open; Loki's name, plus the ingester label",
+    "loki_ingester_flush_queue_length":
+        "gauge: closed chunks of this ingester not yet stored (src/ingester/flush.cc, set when a "
+        "sweep collects them and again when it ends, so it is 0 once every chunk is stored)",
+    "sluice_ingester_memory_budget_bytes":
+        "gauge: HeadBudget() + chunk_memory_budget, the figure MemoryPushback compares "
+        "sluice_ingester_unflushed_bytes with (src/ingester/ingester.cc)",
+    "loki_objstore_bucket_operations_total":
+        "counter {operation}: object store operations, in the store layer every backend and the "
+        "test-only fault injection go through (filesystem and S3)",
+    "loki_objstore_bucket_operation_failures_total":
+        "counter {operation}: the failed ones, same place",
+    "loki_objstore_bucket_operation_duration_seconds":
+        "histogram {operation}: their duration, same place",
+    "sluice_ring_zone_members":
+        "gauge {name, zone, state}: loki_ring_members per zone, set where loki_ring_members is "
+        "(src/ring/ring.cc Ring::Set); zone \"\" without zone awareness",
+    "process_start_time_seconds":
+        "gauge: the process' start time in Unix seconds (with the other standard process_* "
+        "metrics), in every process",
+    "loki_query_frontend_queue_length":
+        "gauge {user}: split queries queued per tenant in the query frontend (src/querier/"
+        "frontend.cc)",
+}
+
+_FUNCTIONS_AND_KEYWORDS = {
+    "and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
+    "group_right", "inf", "nan",
+}
+
+
+def load(path):
+    return yaml.safe_load(Path(path).read_text())
+
+
+def rules(path):
+    """Every rule of a rule file, in order."""
+    return [r for g in load(path)["groups"] for r in g["rules"]]
+
+
+def alert_rules():
+    return [r for r in rules(ALERTS_FILE) if "alert" in r]
+
+
+def recording_rules():
+    return [r for r in rules(RECORDING_FILE) if "record" in r]
+
+
+def metric_names(expr):
+    """The series names a PromQL expression selects (functions, keywords, label names and
+    string literals left out)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
+        token = m.group(0)
+        if token.lower() in _FUNCTIONS_AND_KEYWORDS:
+            continue
+        if re.match(r"\s*\(", expr[m.end():]):  # a function or an aggregation
+            continue
+        if m.start() > 0 and (expr[m.start() - 1].isdigit() or expr[m.start() - 1] == "."):
+            continue  # an exponent such as 1e9
+        names.add(token)
+    return names
+
+
+def family(name):
+    """A series name's metric family: histogram suffixes dropped."""
+    return re.sub(r"_(bucket|count|sum)$", "", name)
+
+
+def metrics_read():
+    """{family: [rule names]} of every sluice metric family the rules read (not the recording
+    rules' own series, not Prometheus' `up`)."""
+    recorded = {r["record"] for r in recording_rules()}
+    out = {}
+    for r in rules(RECORDING_FILE) + rules(ALERTS_FILE):
+        for name in metric_names(r["expr"]):
+            if name in recorded or name == "up":
+                continue
+            out.setdefault(family(name), []).append(r.get("alert") or r.get("record"))
+    return out
