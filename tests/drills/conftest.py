@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from drills import drillkit
+from helpers import prometheus
 from helpers.cluster import Cluster
 
 # Per-tenant limits of the drill tenants (runtime overrides, Loki's limits_config names).
@@ -60,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def drill_workdir(request):
-    for tool in (drillkit.PROMETHEUS, drillkit.ALERTMANAGER):
+    for tool in (prometheus.BINARY, drillkit.ALERTMANAGER):
         if not shutil.which(tool):
             pytest.fail(f"{tool} is not installed (scripts/deps.sh --test installs prometheus "
                         "and prometheus-alertmanager)")

@@ -21,12 +21,10 @@ from pathlib import Path
 import requests
 import yaml
 
+from helpers import rules
+from helpers.prometheus import Prometheus
 from helpers.server import free_port, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-RULES_DIR = REPO / "deploy" / "monitoring" / "rules"
-RULE_FILES = ("sluice-recording.yaml", "sluice-alerts.yaml")
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 
 FOR_DIVISOR = 30
@@ -53,25 +51,17 @@ def write_drill_rules(dest):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     out = []
-    for name in RULE_FILES:
-        doc = yaml.safe_load((RULES_DIR / name).read_text())
+    for source in (rules.RECORDING_FILE, rules.ALERTS_FILE):
+        doc = rules.load(source)
         for group in doc["groups"]:
             for rule in group["rules"]:
                 if "for" in rule:
                     seconds = max(1, round(parse_duration(rule["for"]) / FOR_DIVISOR))
                     rule["for"] = f"{seconds}s"
-        path = dest / name
+        path = dest / source.name
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         out.append(path)
     return out
-
-
-def binary_accepts_flag(binary, flag):
-    """Whether `binary` knows `flag` (e.g. the test-only -testing.fault.* flags): it parses the
-    flags, then stops at the bogus target instead of starting."""
-    r = subprocess.run([binary, flag, "-target=no-such-target"], capture_output=True, text=True,
-                       timeout=30)
-    return "unknown flag" not in (r.stdout + r.stderr)
 
 
 def exposed_families(urls):
@@ -88,61 +78,21 @@ def exposed_families(urls):
     return names
 
 
-class _Process:
-    """A child process with its own work directory and log, stopped by PID."""
-
-    def __init__(self, name, workdir):
-        self.name = name
-        self.dir = Path(workdir)
-        self.log_path = self.dir / f"{name}.log"
-        self.proc = None
-        self._log = None
-
-    def _spawn(self, argv):
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-
-    def _wait_ready(self, url, timeout=30):
-        def ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
-            return requests.get(url, timeout=1).status_code == 200
-
-        wait_until(ready, timeout=timeout, interval=0.1, what=f"{self.name} to be ready")
-
-    def log_tail(self, n=30):
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-    def stop(self, timeout=10):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-class Alertmanager(_Process):
+class Alertmanager:
     """prometheus-alertmanager with one receiver that delivers nowhere: the drills read what it
     received from its API (/api/v2/alerts). Gossip is off (--cluster.listen-address=)."""
 
     def __init__(self, workdir):
-        super().__init__("alertmanager", workdir)
+        self.dir = Path(workdir)
+        self.log_path = self.dir / "alertmanager.log"
         self.port = None
+        self.proc = None
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self):
+    def start(self, timeout=30):
         config = self.dir / "alertmanager.yml"
         config.write_text(yaml.safe_dump({
             "route": {"receiver": "drills", "group_by": ["..."], "group_wait": "0s",
@@ -150,12 +100,32 @@ class Alertmanager(_Process):
             "receivers": [{"name": "drills"}],
         }))
         self.port = free_port()
-        self._spawn([ALERTMANAGER, f"--config.file={config}",
-                     f"--storage.path={self.dir / 'am-data'}",
-                     f"--web.listen-address=127.0.0.1:{self.port}",
-                     "--cluster.listen-address=", "--log.level=warn"])
-        self._wait_ready(self.url + "/-/ready")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [ALERTMANAGER, f"--config.file={config}", f"--storage.path={self.dir / 'am-data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
+                 "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alertmanager exited with {self.proc.returncode}:\n"
+                                   f"{self.log_path.read_text(errors='replace')[-4000:]}")
+            return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
+
+        wait_until(ready, timeout, what="alertmanager /-/ready")
         return self
+
+    def stop(self, timeout=10):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
 
     def alerts(self, drill):
         """The active alerts Alertmanager holds from the Prometheus of drill `drill`."""
@@ -165,66 +135,39 @@ class Alertmanager(_Process):
         return r.json()
 
 
-class Prometheus(_Process):
-    """A Prometheus for one drill: a fresh TSDB (so counters that moved in an earlier drill on the
-    same cluster do not show as rates here), the drill rules, every sluice process of `cluster`
-    as a target, and Alertmanager. Its alerts carry the external label drill=<name>."""
+class DrillPrometheus(Prometheus):
+    """helpers.prometheus.Prometheus for one drill: a fresh TSDB (so counters that moved in an
+    earlier drill on the same cluster do not show as rates here), the drill rules, every sluice
+    process of `cluster` as a target, and Alertmanager. Its alerts carry the external label
+    drill=<name>."""
 
     def __init__(self, workdir, drill, cluster, alertmanager, rule_paths):
-        super().__init__(f"prometheus-{drill}", workdir)
+        jobs = [(job, addrs, {}) for job, addrs in sorted(scrape_targets(cluster).items())]
+        super().__init__(Path(workdir) / f"prometheus-{drill}", jobs,
+                         scrape_interval=SCRAPE_INTERVAL, rule_files=rule_paths)
         self.drill = drill
-        self.port = None
-        self.targets = scrape_targets(cluster)
-        self.config = {
-            "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": "900ms",
-                       "evaluation_interval": SCRAPE_INTERVAL,
-                       "external_labels": {"drill": drill}},
-            "alerting": {"alertmanagers": [{"api_version": "v2", "static_configs": [
-                {"targets": [f"127.0.0.1:{alertmanager.port}"]}]}]},
-            "rule_files": [str(p) for p in rule_paths],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": addrs}]}
-                               for job, addrs in sorted(self.targets.items())],
-        }
+        self.alertmanager = alertmanager
 
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        path = self.dir / f"prometheus-{self.drill}.yml"
-        path.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        self.port = free_port()
-        self._spawn([PROMETHEUS, f"--config.file={path}",
-                     f"--storage.tsdb.path={self.dir / ('tsdb-' + self.drill)}",
-                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"])
-        self._wait_ready(self.url + "/-/ready")
-        return self
-
-    def api(self, path, **params):
-        r = requests.get(self.url + "/api/v1/" + path, params=params, timeout=5)
-        r.raise_for_status()
-        body = r.json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"prometheus {path}: {body}")
-        return body["data"]
-
-    def query(self, expr):
-        return self.api("query", query=expr)["result"]
+    def config(self):
+        config = super().config()
+        config["global"]["external_labels"] = {"drill": self.drill}
+        config["alerting"] = {"alertmanagers": [{"api_version": "v2", "static_configs": [
+            {"targets": [f"127.0.0.1:{self.alertmanager.port}"]}]}]}
+        return config
 
     def alerts(self):
-        """[(alertname, state, labels)] of every pending or firing alert."""
-        return [(a["labels"]["alertname"], a["state"], a["labels"])
-                for a in self.api("alerts")["alerts"]]
+        """[(alertname, state)] of every pending or firing alert."""
+        return [(a["labels"]["alertname"], a["state"]) for a in self.api("alerts")["alerts"]]
 
     def wait_baseline(self, timeout=60):
         """Waits until every target is up, the rules have been evaluated on a few scrapes, and no
         alert is pending or firing (the cluster is healthy before the incident)."""
-        expected = sum(len(v) for v in self.targets.values())
+        expected = sum(len(targets) for _, targets, _ in self.jobs)
         began = time.monotonic()
         state = {}
 
         def healthy():
-            targets = self.api("targets")["activeTargets"]
+            targets = self.targets()
             state["down"] = [(t["labels"]["job"], t["scrapeUrl"], t.get("lastError"))
                              for t in targets if t["health"] != "up"]
             if len(targets) != expected or state["down"]:
@@ -292,7 +235,8 @@ class Pusher:
             for _ in range(per_stream):
                 self._seq += 1
                 head = f"drill={self.tag} seq={self._seq} "
-                values.append([str(now + self._seq), head + "x" * max(0, self.line_bytes - len(head))])
+                line = head + "x" * max(0, self.line_bytes - len(head))
+                values.append([str(now + self._seq), line])
             out.append({"stream": {"drill": self.tag, "stream": str(s)}, "values": values})
         return out
 
@@ -300,7 +244,8 @@ class Pusher:
         t0 = time.monotonic()
         while not self._stop.is_set() and time.monotonic() - t0 < self.max_seconds:
             try:
-                status = self.front.push_json(self._body(), tenant=self.tenant, timeout=30).status_code
+                r = self.front.push_json(self._body(), tenant=self.tenant, timeout=30)
+                status = r.status_code
             except requests.RequestException as e:
                 status = type(e).__name__
             self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -317,7 +262,7 @@ class Pusher:
 
 class Drills:
     """Runs drills against one cluster, sharing one Alertmanager. Each drill gets a fresh
-    Prometheus; `timings` collects how long each alert took to reach Alertmanager."""
+    Prometheus."""
 
     def __init__(self, cluster, alertmanager, workdir):
         self.cluster, self.am = cluster, alertmanager
@@ -332,7 +277,6 @@ class Drills:
                         held = parse_duration(rule.get("for", "0s"))
                         name = rule["alert"]
                         self.for_seconds[name] = min(held, self.for_seconds.get(name, held))
-        self.timings = {}
 
     def run(self, name, expect, allowed, inject, recover, timeout=ALERT_DEADLINE, settle=5):
         """Starts a Prometheus, waits for a healthy baseline, calls inject(), then polls
@@ -340,7 +284,7 @@ class Drills:
         `settle` s more. Fails as soon as an alert outside expect | allowed arrives. recover()
         runs in any case once inject() was called. Returns {alertname: seconds to arrive}."""
         expect, allowed = set(expect), set(allowed)
-        prom = Prometheus(self.dir, name, self.cluster, self.am, self.rule_paths).start()
+        prom = DrillPrometheus(self.dir, name, self.cluster, self.am, self.rule_paths).start()
         try:
             prom.wait_baseline()
             t0 = time.monotonic()
@@ -351,7 +295,6 @@ class Drills:
                 recover()
         finally:
             prom.stop()
-        self.timings[name] = seen
         print(f"drill {name}: " + ", ".join(f"{a} after {t:.0f}s" for a, t in sorted(seen.items())))
         return seen
 
@@ -383,7 +326,7 @@ class Drills:
                 raise AssertionError(
                     f"drill {name}: {sorted(expect - set(seen))} did not reach Alertmanager within "
                     f"{timeout}s; arrived: {seen}; Prometheus pending/firing: "
-                    f"{[(a, s) for a, s, _ in prom.alerts()]}")
+                    f"{prom.alerts()}")
             time.sleep(1)
 
 

@@ -5,7 +5,6 @@ import pytest
 
 from drills import drillkit
 from drills.drillkit import Pusher, wait_all_active
-from drills.test_drills import require
 
 pytestmark = pytest.mark.drill_full
 
@@ -17,10 +16,9 @@ def zone_cluster(module_drill_cluster):
     return module_drill_cluster(ingesters=INGESTERS, rf=3, zones=3, queriers=1, backends=1)
 
 
-def test_zone_lost(zone_cluster, alertmanager, drill_workdir, sluice_bin):
+def test_zone_lost(zone_cluster, alertmanager, drill_workdir):
     """Both ingesters of zone-1 killed with SIGKILL: pushes go on with two replicas of three."""
     cluster = zone_cluster
-    require(sluice_bin, cluster, metrics=["sluice_ring_zone_members"])
     victims = sorted(i for i, s in cluster.ring().items() if s["zone"] == "zone-1")
     assert len(victims) == 2, cluster.ring()
     load = Pusher(cluster.front, "drill-load", "zone-load", streams=3, lines=10, interval=0.1,

@@ -103,7 +103,8 @@ def _defined_in_src():
     for path in SRC.rglob("*"):
         if path.suffix not in (".cc", ".h") or path.name.endswith("_test.cc"):
             continue
-        names.update(re.findall(r'"((?:loki|sluice|process)_[a-z0-9_]+)"', path.read_text(errors="replace")))
+        text = path.read_text(errors="replace")
+        names.update(re.findall(r'"((?:loki|sluice|process)_[a-z0-9_]+)"', text))
     return names
 
 
