@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is already there, so both README commands call it.
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh --cluster  also etcd, for scripts/cluster.sh
-#   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus, node,
+#   scripts/deps.sh --test   also the tools the test suites drive (python, prometheus and its
+#                            alertmanager for the rules and the incident drills, node,
 #                            systemd-journal-remote to write journal files, openssl for TLS,
 #                            etcd for the ring's KV tests, awscli as an outside S3 client,
 #                            memcached for the caches, kcat as an outside Kafka client,
@@ -23,7 +24,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-pytest python3-requests python3-snappy python3-protobuf python3-yaml
-  prometheus procps
+  prometheus prometheus-alertmanager procps
   systemd-journal-remote openssl
   rsyslog
   etcd-server
