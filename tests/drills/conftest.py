@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from drills import drillkit
 from helpers import prometheus
 from helpers.cluster import Cluster
 
@@ -61,7 +60,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def drill_workdir(request):
-    for tool in (prometheus.BINARY, drillkit.ALERTMANAGER):
+    for tool in (prometheus.BINARY, prometheus.ALERTMANAGER_BINARY):
         if not shutil.which(tool):
             pytest.fail(f"{tool} is not installed (scripts/deps.sh --test installs prometheus "
                         "and prometheus-alertmanager)")
@@ -75,7 +74,7 @@ def drill_workdir(request):
 
 @pytest.fixture(scope="session")
 def alertmanager(drill_workdir):
-    am = drillkit.Alertmanager(drill_workdir)
+    am = prometheus.Alertmanager(drill_workdir)
     try:
         yield am.start()
     finally:

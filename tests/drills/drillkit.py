@@ -11,8 +11,6 @@ Every process here is started by us on 127.0.0.1 and stopped by its PID.
 
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -23,9 +21,7 @@ import yaml
 
 from helpers import rules
 from helpers.prometheus import Prometheus
-from helpers.server import free_port, wait_until
-
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+from helpers.server import wait_until
 
 FOR_DIVISOR = 30
 SCRAPE_INTERVAL = "1s"
@@ -76,63 +72,6 @@ def exposed_families(urls):
             if line.startswith("# TYPE "):
                 names.add(line.split()[2])
     return names
-
-
-class Alertmanager:
-    """prometheus-alertmanager with one receiver that delivers nowhere: the drills read what it
-    received from its API (/api/v2/alerts). Gossip is off (--cluster.listen-address=)."""
-
-    def __init__(self, workdir):
-        self.dir = Path(workdir)
-        self.log_path = self.dir / "alertmanager.log"
-        self.port = None
-        self.proc = None
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout=30):
-        config = self.dir / "alertmanager.yml"
-        config.write_text(yaml.safe_dump({
-            "route": {"receiver": "drills", "group_by": ["..."], "group_wait": "0s",
-                      "group_interval": "1s", "repeat_interval": "1h"},
-            "receivers": [{"name": "drills"}],
-        }))
-        self.port = free_port()
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [ALERTMANAGER, f"--config.file={config}", f"--storage.path={self.dir / 'am-data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
-                 "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"alertmanager exited with {self.proc.returncode}:\n"
-                                   f"{self.log_path.read_text(errors='replace')[-4000:]}")
-            return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
-
-        wait_until(ready, timeout, what="alertmanager /-/ready")
-        return self
-
-    def stop(self, timeout=10):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=timeout)
-
-    def alerts(self, drill):
-        """The active alerts Alertmanager holds from the Prometheus of drill `drill`."""
-        r = requests.get(self.url + "/api/v2/alerts",
-                         params={"filter": f'drill="{drill}"', "active": "true"}, timeout=5)
-        r.raise_for_status()
-        return r.json()
 
 
 class DrillPrometheus(Prometheus):
@@ -303,7 +242,7 @@ class Drills:
         done_at = None
         while True:
             now = time.monotonic()
-            for alert in self.am.alerts(name):
+            for alert in self.am.alerts(drill=name):
                 labels, annotations = alert["labels"], alert["annotations"]
                 alertname = labels["alertname"]
                 if alertname not in seen:

@@ -1,5 +1,5 @@
 """`Prometheus`: a real Prometheus server (Debian's /usr/bin/prometheus) scraping sluice, and
-its HTTP API.
+its HTTP API; `Alertmanager`: a real Alertmanager (Debian's prometheus-alertmanager) for it.
 
 Listens on 127.0.0.1 on a port found free, keeps its TSDB in its own work directory, and is
 only ever signalled by its own PID. Every wait is bounded in time.
@@ -15,7 +15,6 @@ import datetime
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import requests
@@ -24,60 +23,60 @@ import yaml
 from helpers.server import free_port, wait_until
 
 BINARY = shutil.which("prometheus") or "/usr/bin/prometheus"
+ALERTMANAGER_BINARY = (shutil.which("prometheus-alertmanager")
+                       or "/usr/bin/prometheus-alertmanager")
 
 
 class PrometheusError(RuntimeError):
     pass
 
 
-class Prometheus:
-    def __init__(self, workdir, jobs, scrape_interval="1s", rule_files=()):
-        """`jobs`: [(job name, ["host:port", ...], {extra target label: value})]."""
+class _Daemon:
+    """A Prometheus-project server (prometheus, prometheus-alertmanager) run from a config file in
+    its own work directory, on a free 127.0.0.1 port, waited for on /-/ready and stopped by its
+    PID. Subclasses give the binary, the config, and the flags besides the common ones."""
+
+    name = ""
+
+    def __init__(self, workdir, binary):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.jobs = jobs
-        self.scrape_interval = scrape_interval
-        self.rule_files = [str(f) for f in rule_files]
+        self.binary = binary
         self.port = None
         self.proc = None
-        self.log_path = self.workdir / "prometheus.log"
+        self.log_path = self.workdir / f"{self.name}.log"
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
     def config(self):
-        return {
-            "global": {"scrape_interval": self.scrape_interval,
-                       "scrape_timeout": self.scrape_interval,
-                       "evaluation_interval": self.scrape_interval},
-            "rule_files": self.rule_files,
-            "scrape_configs": [
-                {"job_name": job, "metrics_path": "/metrics",
-                 "static_configs": [{"targets": list(targets), "labels": dict(labels)}]}
-                for job, targets, labels in self.jobs],
-        }
+        raise NotImplementedError
+
+    def flags(self):
+        """Flags besides --config.file, --web.listen-address and --log.level."""
+        raise NotImplementedError
 
     def start(self, timeout=30):
-        if not Path(BINARY).exists():
-            raise PrometheusError(f"{BINARY} not found (scripts/deps.sh --test installs it)")
-        config = self.workdir / "prometheus.yml"
+        if not Path(self.binary).exists():
+            raise PrometheusError(f"{self.binary} not found (scripts/deps.sh --test installs it)")
+        config = self.workdir / f"{self.name}.yml"
         config.write_text(yaml.safe_dump(self.config(), sort_keys=False))
         self.port = free_port()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [BINARY, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
+                [self.binary, f"--config.file={config}", *self.flags(),
                  f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
 
         def ready():
             if self.proc.poll() is not None:
-                raise PrometheusError(f"prometheus exited with {self.proc.returncode}:\n"
+                raise PrometheusError(f"{self.name} exited with {self.proc.returncode}:\n"
                                       f"{self.log_tail()}")
             return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
 
-        wait_until(ready, timeout, what="prometheus /-/ready")
+        wait_until(ready, timeout, what=f"{self.name} /-/ready")
         return self
 
     def stop(self, timeout=15):
@@ -95,6 +94,60 @@ class Prometheus:
             return self.log_path.read_text(errors="replace")[-chars:]
         except FileNotFoundError:
             return ""
+
+
+class Alertmanager(_Daemon):
+    """prometheus-alertmanager with one receiver that delivers nowhere: tests read what it
+    received from its API (/api/v2/alerts). Gossip is off (--cluster.listen-address=)."""
+
+    name = "alertmanager"
+
+    def __init__(self, workdir):
+        super().__init__(workdir, ALERTMANAGER_BINARY)
+
+    def config(self):
+        return {
+            "route": {"receiver": "tests", "group_by": ["..."], "group_wait": "0s",
+                      "group_interval": "1s", "repeat_interval": "1h"},
+            "receivers": [{"name": "tests"}],
+        }
+
+    def flags(self):
+        return [f"--storage.path={self.workdir / 'am-data'}", "--cluster.listen-address="]
+
+    def alerts(self, **label_filters):
+        """The active alerts it holds whose labels equal `label_filters`."""
+        r = requests.get(self.url + "/api/v2/alerts",
+                         params={"filter": [f'{k}="{v}"' for k, v in label_filters.items()],
+                                 "active": "true"}, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+
+class Prometheus(_Daemon):
+    name = "prometheus"
+
+    def __init__(self, workdir, jobs, scrape_interval="1s", rule_files=()):
+        """`jobs`: [(job name, ["host:port", ...], {extra target label: value})]."""
+        super().__init__(workdir, BINARY)
+        self.jobs = jobs
+        self.scrape_interval = scrape_interval
+        self.rule_files = [str(f) for f in rule_files]
+
+    def config(self):
+        return {
+            "global": {"scrape_interval": self.scrape_interval,
+                       "scrape_timeout": self.scrape_interval,
+                       "evaluation_interval": self.scrape_interval},
+            "rule_files": self.rule_files,
+            "scrape_configs": [
+                {"job_name": job, "metrics_path": "/metrics",
+                 "static_configs": [{"targets": list(targets), "labels": dict(labels)}]}
+                for job, targets, labels in self.jobs],
+        }
+
+    def flags(self):
+        return [f"--storage.tsdb.path={self.workdir / 'data'}"]
 
     # --- HTTP API -------------------------------------------------------------------------------
 
