@@ -24,8 +24,11 @@ def test_push_and_query_traces_cross_grpc(cluster_factory):
         r = front.push_proto([{"stream": {"app": "traced"}, "values": [[now - 10 * S, "x"]]}],
                              headers={"traceparent": f"00-{PUSH_TRACE}-{PARENT}-01"})
         assert r.status_code == 204, r.text
-        spans = rx.wait_trace(PUSH_TRACE,
-                              lambda sp: sum(x["name"] == "ingester.wal" for x in sp) == 2)
+        # Each process exports on its own schedule: wait for the whole tree.
+        want = {"POST /loki/api/v1/push": 1, "push.decode": 1, "push.validate": 1,
+                "push.replicate": 2, "ingester.Push": 2, "ingester.wal": 2}
+        spans = rx.wait_trace(PUSH_TRACE, lambda sp: all(
+            sum(x["name"] == name for x in sp) >= n for name, n in want.items()))
         root = one(spans, "POST /loki/api/v1/push")
         validate = one(spans, "push.validate")
         assert validate["parent_span_id"] == root["span_id"]
@@ -43,8 +46,15 @@ def test_push_and_query_traces_cross_grpc(cluster_factory):
         r = front.query_range('{app="traced"}', start=now - 2 * 3600 * S, end=now, limit=10,
                               headers={"traceparent": f"00-{QUERY_TRACE}-{PARENT}-01"})
         assert r.status_code == 200, r.text
-        spans = rx.wait_trace(QUERY_TRACE, lambda sp: any(x["name"] == "query.merge" for x in sp)
-                              and sum(x["name"] == "ingester.SelectStreams" for x in sp) >= 2)
+        def query_tree_complete(sp):
+            # A querier exports its reads before the run they belong to, and the frontend its
+            # split before the root: once every split's run and the root are in, so are those.
+            splits = [x["attributes"]["splits"] for x in sp if x["name"] == "query.split"]
+            return (splits and any(x["name"] == "GET /loki/api/v1/query_range" for x in sp)
+                    and sum(x["name"] == "querier.exec" for x in sp) == splits[0]
+                    and sum(x["name"] == "ingester.SelectStreams" for x in sp) >= 2)
+
+        spans = rx.wait_trace(QUERY_TRACE, query_tree_complete)
         root = one(spans, "GET /loki/api/v1/query_range")
         runs = [x for x in spans if x["name"] == "querier.exec"]
         assert runs and all(x["resource"]["sluice.target"] == "querier" for x in runs)

@@ -455,9 +455,11 @@ def test_query_timeout_is_504(tsrv):
 
 def test_expensive_regex_is_cut_by_query_timeout(tsrv):
     """`(.*a){1000}` compiles in RE2 but its DFA blows its cache, so each 3,000-character line
-    costs a slow NFA pass (~0.7 s here). Tenant `short` has query_timeout=1s: the query must end
-    with 504 (or be refused up front with 400) well within 5 s, not run to completion."""
-    values = [[tsrv.t0 - (20 - i) * S, "a" * 3000 + "!"] for i in range(12)]
+    costs a slow NFA pass (~0.06 s each here: 48 lines take about 3 s to scan, so the query
+    cannot finish inside the limit on a fast idle machine either). Tenant `short` has
+    query_timeout=1s: the query must end with 504 (or be refused up front with 400) well within
+    5 s, not run to completion."""
+    values = [[tsrv.t0 - (50 - i) * S, "a" * 3000 + "!"] for i in range(48)]
     r = tsrv.s.push_json([{"stream": {"app": "slowre"}, "values": values}], tenant="short")
     assert r.status_code == 204, (r.status_code, r.text)
     r, took = tsrv.query_range('{app="slowre"} |~ "(.*a){1000}"', tenant="short", limit=100,
