@@ -332,6 +332,11 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
     if (!logged.ok()) {
       span.SetError(logged.message());
       wal_broken_ = true;
+      Metrics().wal_failing->WithLabels({})->Set(1);
+      {
+        MutexLock lock(&loop_mu_);
+        loop_cv_.SignalAll();  // the checkpoint loop starts repairing
+      }
       spdlog::error("msg=\"WAL write failed; push not acknowledged\" tenant={} err=\"{}\"",
                     tenant_id, logged.message());
       return Status::Unavailable("failed to write to the WAL: " + logged.message());
@@ -341,19 +346,25 @@ Status Ingester::Push(std::string_view tenant_id, std::vector<write::ValidatedSt
 }
 
 Status Ingester::RepairWal() {
+  MutexLock lock(&wal_repair_mu_);
+  if (!wal_broken_.load()) return Status::OK();  // repaired while this call waited
   const int64_t now = clock_->NowNanos();
-  int64_t not_before = wal_repair_not_before_ns_.load();
-  if (now < not_before ||
-      !wal_repair_not_before_ns_.compare_exchange_strong(not_before, now + kNanosPerSecond)) {
+  if (now < wal_repair_not_before_ns_) {
     return Status::Unavailable("the WAL failed; pushes resume once a checkpoint succeeds");
   }
+  wal_repair_not_before_ns_ = now + kNanosPerSecond;
   Status st = Checkpoint();
   if (!st.ok()) {
-    spdlog::error("msg=\"checkpoint after a WAL failure failed\" err=\"{}\"", st.message());
+    // Tried every second while the disk stays full: one line per 30 s says it still is.
+    if (now - wal_repair_logged_ns_ >= 30 * kNanosPerSecond) {
+      wal_repair_logged_ns_ = now;
+      spdlog::error("msg=\"checkpoint after a WAL failure failed\" err=\"{}\"", st.message());
+    }
     return Status::Unavailable("the WAL failed and a checkpoint failed too: " + st.message());
   }
   spdlog::info("msg=\"WAL repaired: a checkpoint holds everything in memory\"");
   wal_broken_ = false;
+  Metrics().wal_failing->WithLabels({})->Set(0);
   return Status::OK();
 }
 

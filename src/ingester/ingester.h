@@ -68,6 +68,9 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   // Stops taking pushes (503), flushes if asked, writes a final checkpoint and closes the WAL.
   Status Shutdown(bool flush) EXCLUDES(loop_mu_);
   bool stopping() const { return stopping_.load(); }
+  // True from a failed WAL write until a checkpoint repairs it: pushes are refused with 503
+  // meanwhile (a full disk, an I/O error).
+  bool wal_failing() const { return wal_broken_.load(); }
 
   // In a cluster, max_global_streams_per_user is the tenant's limit across every ingester: each
   // keeps `share()` of it (Loki's limiter: replication_factor / ingesters in the ring, at most 1),
@@ -125,7 +128,7 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   Status Replay();
   // OK once a checkpoint after a WAL failure succeeded; Unavailable until then (one attempt a
   // second at most).
-  Status RepairWal();
+  Status RepairWal() EXCLUDES(wal_repair_mu_);
   std::function<double()> global_limit_share_;
   std::function<std::function<void()>()> checkpoint_hook_;
   // What a stream holds in memory, taken before a change so that Charge() can account for it.
@@ -181,7 +184,10 @@ class Ingester final : public write::Pusher, public read::StreamSource {
   // push finds them there (duplicates: nothing more is logged). So after a failure no push is
   // acknowledged until a checkpoint has made all of memory durable again (RepairWal).
   std::atomic<bool> wal_broken_{false};
-  std::atomic<int64_t> wal_repair_not_before_ns_{0};
+  // One repair at a time: a push that finds one in progress waits for its outcome.
+  Mutex wal_repair_mu_;
+  int64_t wal_repair_not_before_ns_ GUARDED_BY(wal_repair_mu_) = 0;
+  int64_t wal_repair_logged_ns_ GUARDED_BY(wal_repair_mu_) = INT64_MIN / 2;
   Mutex loop_mu_;
   CondVar loop_cv_;
   bool loops_stop_ GUARDED_BY(loop_mu_) = false;

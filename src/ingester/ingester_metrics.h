@@ -45,6 +45,10 @@ struct IngesterMetrics {
       r.NewGauge("loki_ingester_flush_queue_length",
                  "Closed chunks waiting to be flushed (those of the current flush, and after it "
                  "the failed ones, retried by the next).");
+  metrics::Family<metrics::Gauge>* wal_failing =
+      r.NewGauge("sluice_ingester_wal_failing",
+                 "1 from a failed WAL write until a checkpoint repaired the WAL: pushes are "
+                 "refused meanwhile.");
   metrics::Family<metrics::Counter>* wal_records =
       r.NewCounter("loki_ingester_wal_records_logged_total", "Total number of WAL records logged.");
   metrics::Family<metrics::Counter>* wal_bytes =

@@ -15,16 +15,30 @@
 namespace sluice::ingester {
 
 void Ingester::CheckpointLoop() {
+  using SteadyClock = std::chrono::steady_clock;
+  const auto period = std::chrono::nanoseconds(config_.wal.checkpoint_duration);
+  auto next_checkpoint = SteadyClock::now() + period;
   MutexLock lock(&loop_mu_);
   while (!loops_stop_) {
-    // The condition variable is shared with the flush loop: wait for the deadline, not a wake-up.
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::nanoseconds(config_.wal.checkpoint_duration);
-    loop_cv_.WaitUntil(&loop_mu_, deadline, [this]() REQUIRES(loop_mu_) { return loops_stop_; });
+    // While the WAL is failing a repair is tried every second, pushes or not: an ingester that
+    // /ready took off its load balancer gets no push to trigger one. The condition variable is
+    // shared with the flush loop, so wake on the deadline (or a WAL failure), not any signal.
+    const bool broken = wal_broken_.load();
+    const auto wake = broken
+                          ? std::min(next_checkpoint, SteadyClock::now() + std::chrono::seconds(1))
+                          : next_checkpoint;
+    loop_cv_.WaitUntil(&loop_mu_, wake, [this, broken]() REQUIRES(loop_mu_) {
+      return loops_stop_ || (!broken && wal_broken_.load());
+    });
     if (loops_stop_) break;
     lock.Unlock();
-    Status st = Checkpoint();
-    if (!st.ok()) spdlog::warn("msg=\"checkpoint failed\" err=\"{}\"", st.message());
+    if (wal_broken_.load()) {
+      (void)RepairWal();  // says why it failed itself
+    } else if (SteadyClock::now() >= next_checkpoint) {
+      Status st = Checkpoint();
+      if (!st.ok()) spdlog::warn("msg=\"checkpoint failed\" err=\"{}\"", st.message());
+      next_checkpoint = SteadyClock::now() + period;
+    }
     lock.Lock();
   }
 }

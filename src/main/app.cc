@@ -575,6 +575,11 @@ bool App::Impl::Ready(std::string* why) const {
     *why = "Ingester not ready: waiting for WAL replay to finish";
     return false;
   }
+  if (ingester && ingester->wal_failing()) {
+    // Off the load balancer while pushes would be refused; ready again once a write succeeds.
+    *why = "Ingester not ready: the WAL is failing (disk full or I/O errors); pushes are refused";
+    return false;
+  }
   if (kafka_target != nullptr && !kafka_caught_up) {
     *why =
         "Ingester not ready: catching up with its Kafka partitions (lag above "

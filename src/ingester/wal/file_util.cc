@@ -169,6 +169,13 @@ Status WritevAll(int fd, std::span<iovec> iov, const std::string& path) {
   return Status::OK();
 }
 
+Status TruncateAndSync(int fd, uint64_t size, const std::string& path) {
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    return ErrnoStatus("truncate", path, errno);
+  }
+  return DataSync(fd, path);
+}
+
 Status DataSync(int fd, const std::string& path) {
   // fdatasync also flushes the file size, which an append changes: enough to read the data
   // back, without the cost of flushing timestamps.

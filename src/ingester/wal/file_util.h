@@ -55,5 +55,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& path);
 // Like WriteAll, for a gather list. The iovecs are consumed (modified) as they are written.
 Status WritevAll(int fd, std::span<iovec> iov, const std::string& path);
 Status DataSync(int fd, const std::string& path);
+// Cuts the file to `size` bytes (a failed append's partial write), then syncs it.
+Status TruncateAndSync(int fd, uint64_t size, const std::string& path);
 
 }  // namespace sluice::wal

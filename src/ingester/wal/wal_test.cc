@@ -1,7 +1,10 @@
 // Writer, checkpoint and replay together, against real files in a temporary directory.
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <gtest/gtest.h>
 
@@ -159,6 +162,43 @@ TEST(WalTest, RoundTrip) {
   EXPECT_EQ(r->stats.corrupt_truncations, 0u);
   ASSERT_GE(r->handler.events.size(), 2u);
   EXPECT_TRUE(r->handler.events[0].series);
+}
+
+// A full disk fails every write until space returns. Each failed batch is cut off and the
+// segment kept (not a new file per failure); the series record of a stream first named by a
+// failed batch is written again with the next batch that names it.
+TEST(WalTest, FailedWritesAreCutOffAndTheSegmentKept) {
+  TempDir dir;
+  Entries a = MakeEntries(1000, 5), b = MakeEntries(2000, 400, "too big"), c = MakeEntries(3000, 4);
+  {
+    auto w = OpenWriter(Options(dir, 1 << 20, FsyncPolicy::kBatch));
+    ASSERT_TRUE(LogOne(*w, "t", 1, a).ok());
+    // Writes past 4 KB of any file fail with EFBIG while the limit is set; SIGXFSZ would
+    // otherwise end the process.
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    rlimit small = saved;
+    small.rlim_cur = 4096;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+    std::vector<Status> failed;
+    for (int i = 0; i < 5; ++i) failed.push_back(LogOne(*w, "t", 2, b));  // stream 2 is new
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    for (const Status& st : failed) EXPECT_EQ(st.code(), StatusCode::kIOError) << st.ToString();
+    ASSERT_TRUE(LogOne(*w, "t", 2, c).ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    (void)e;
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  auto r = ReplayDir(dir.path());
+  EXPECT_EQ(r->handler.Entries("t", 1), a);
+  EXPECT_EQ(r->handler.Entries("t", 2), c);  // nothing of the failed batches
+  EXPECT_EQ(r->handler.Labels("t", 2), LabelsFor(2));
+  EXPECT_EQ(r->stats.corrupt_truncations, 0u);
 }
 
 TEST(WalTest, ReplayOfMissingOrEmptyDirectory) {

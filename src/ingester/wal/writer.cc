@@ -283,6 +283,7 @@ void Writer::WriteBatches(std::span<Request*> batches) {
   // Series records for streams new to this segment go just ahead of the batch naming them.
   std::vector<std::string> series(batches.size());
   std::vector<SeriesRef> fresh;
+  std::vector<std::pair<std::unordered_set<uint64_t>*, uint64_t>> marked_seen;  // to undo
   std::vector<iovec> iov;
   iov.reserve(2 * batches.size());
   uint64_t records = 0, bytes = 0;
@@ -296,6 +297,7 @@ void Writer::WriteBatches(std::span<Request*> batches) {
     for (const StreamEntries& stream : req->streams) {
       if (!stream.entries.empty() && it->second.insert(stream.ref).second) {
         fresh.push_back({stream.ref, stream.labels});
+        marked_seen.emplace_back(&it->second, stream.ref);
       }
     }
     if (!fresh.empty()) {
@@ -309,6 +311,7 @@ void Writer::WriteBatches(std::span<Request*> batches) {
     records += req->records;
   }
 
+  const uint64_t good_bytes = s.segment_bytes;  // acknowledged records end here
   Status st = WritevAll(s.fd.get(), iov, s.path);
   if (st.ok()) {
     s.segment_bytes += bytes;
@@ -321,10 +324,24 @@ void Writer::WriteBatches(std::span<Request*> batches) {
     }
   }
   if (!st.ok()) {
-    // The seen-series set dies with the segment, so no rollback is needed for it.
-    spdlog::error("wal: {} batches failed, abandoning segment: {}", batches.size(), st.ToString());
-    AbandonSegment();
     fail_all(st);
+    // A full disk fails every write until space returns: the segment is cut back to its last
+    // acknowledged record and kept, rather than abandoned for a new file per failed batch. (With
+    // fsync=batch those records were synced before this batch; after a failed fsync only this
+    // batch's pages are in doubt, and they are cut off.)
+    Status cut = TruncateAndSync(s.fd.get(), good_bytes, s.path);
+    if (cut.ok()) {
+      for (auto& [seen, ref] : marked_seen) seen->erase(ref);
+      s.segment_bytes = good_bytes;
+      s.dirty = false;
+      spdlog::error("wal: {} batches failed, segment {} cut back to its last good record: {}",
+                    batches.size(), s.path, st.ToString());
+      return;
+    }
+    // The seen-series set dies with the segment, so no rollback is needed for it.
+    spdlog::error("wal: {} batches failed, abandoning segment: {} (cutting it back failed: {})",
+                  batches.size(), st.ToString(), cut.ToString());
+    AbandonSegment();
     return;
   }
   {
