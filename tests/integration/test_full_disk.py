@@ -81,6 +81,6 @@ def test_full_wal_disk_refuses_pushes_keeps_one_segment_and_recovers(sluice_fact
     # Everything acknowledged survives a crash.
     s.kill9()
     s.start()
-    got = s.query_lines('{app="disk"}', now - 700 * S, now + S, limit=100000)
+    got = s.query_lines('{app="disk"}', now - 700 * S, now + S, limit=5000)
     missing = set(acked) - set(got)
     assert not missing, (len(missing), sorted(missing)[:5])
