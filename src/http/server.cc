@@ -314,7 +314,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return Write(std::move(resp));
       }
     }
-    // The request's span (named by its route once matched), active while the handler runs.
+    // The request's span, named by its method and path, active while the handler runs.
     tracing::Span span;
     if (tracing::Enabled()) {
       std::optional<tracing::SpanContext> caller;

@@ -316,10 +316,6 @@ void Span::SetStartAgo(int64_t ns) {
   if (data_) data_->start_unix_ns -= ns;
 }
 
-void Span::SetName(std::string_view name) {
-  if (data_) data_->name = name;
-}
-
 Span::Span() = default;
 Span::~Span() { End(); }
 

@@ -103,8 +103,6 @@ class Span {
 
   // Moves the start back by `ns`: a span for a wait measured after the fact (a queued job).
   void SetStartAgo(int64_t ns);
-  // For names known only once the work is under way (an HTTP request's route).
-  void SetName(std::string_view name);
   void SetAttribute(std::string_view key, std::string_view value) { Set(key, std::string(value)); }
   void SetAttribute(std::string_view key, const char* value) { Set(key, std::string(value)); }
   void SetAttribute(std::string_view key, double value) { Set(key, value); }
