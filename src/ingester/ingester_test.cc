@@ -270,6 +270,7 @@ TEST_F(IngesterTest, ReplayRestoresManyStreamsInOrder) {
         *model::LabelMatcher::Make(model::LabelMatcher::Type::kEqual, "n", std::to_string(s))};
     p.from_ns = 0;
     p.through_ns = INT64_MAX;
+    p.direction = model::Direction::kForward;
     auto its = ing->SelectStreams(p, "t");
     ASSERT_TRUE(its.ok());
     ASSERT_EQ(its->size(), 1u) << s;
