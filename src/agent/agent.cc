@@ -20,6 +20,7 @@
 #include "agent/reader.h"
 #include "agent/sender.h"
 #include "agent/source.h"
+#include "common/curl.h"
 #include "common/logging.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
@@ -212,7 +213,7 @@ int Agent::metrics_port() const { return impl_->metrics_port; }
 
 Status Agent::Start() {
   Impl& d = *impl_;
-  GlobalCurlInit();
+  CurlGlobalInitOnce();
   d.metrics.memory_limit->Set(static_cast<double>(d.config.limits.memory_limit));
   SLUICE_RETURN_IF_ERROR(d.positions.Load());
 

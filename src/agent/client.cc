@@ -135,11 +135,6 @@ class CurlPushClient final : public PushClient {
 
 }  // namespace
 
-void GlobalCurlInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 PushClientPtr NewCurlPushClient(const AgentConfig::Client& config) {
   return std::make_unique<CurlPushClient>(config);
 }

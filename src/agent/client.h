@@ -22,8 +22,6 @@ class PushClient {
 };
 using PushClientPtr = std::unique_ptr<PushClient>;
 
-// Call once per process before any CurlPushClient is made.
-void GlobalCurlInit();
 PushClientPtr NewCurlPushClient(const AgentConfig::Client& config);
 
 }  // namespace sluice::agent

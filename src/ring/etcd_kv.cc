@@ -1,5 +1,6 @@
 #include "ring/etcd_kv.h"
 
+#include "common/curl.h"
 #include "ring/encoding.h"
 
 #include <curl/curl.h>
@@ -16,11 +17,6 @@ namespace sluice::ring {
 namespace dom = simdjson::dom;
 
 namespace {
-
-void CurlInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string BaseUrl(const std::string& endpoint) {
   if (endpoint.starts_with("http://") || endpoint.starts_with("https://")) return endpoint;
@@ -99,7 +95,7 @@ size_t AppendBody(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-EtcdKv::EtcdKv(EtcdOptions options) : options_(std::move(options)) { CurlInitOnce(); }
+EtcdKv::EtcdKv(EtcdOptions options) : options_(std::move(options)) { CurlGlobalInitOnce(); }
 
 Result<EtcdKv::Reply> EtcdKv::PostTo(const std::string& endpoint, const std::string& path,
                                      const std::string& body, const std::string& token) {

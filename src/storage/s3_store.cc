@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/curl.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
 #include "metrics/metrics.h"
@@ -53,11 +54,6 @@ struct S3Metrics {
 S3Metrics& Metrics() {
   static S3Metrics m;
   return m;
-}
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 std::string Env(const char* name) {
@@ -398,7 +394,7 @@ bool Retryable(const Response& r) {
 class S3Store final : public ObjectStore {
  public:
   explicit S3Store(S3Options o) : o_(std::move(o)) {
-    GlobalInit();
+    CurlGlobalInitOnce();
     std::random_device rd;
     rng_.seed((static_cast<uint64_t>(rd()) << 32) | rd());
   }

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "common/curl.h"
 #include "common/mutex.h"
 #include "metrics/metrics.h"
 #include "otlp_trace.pb.h"
@@ -35,12 +36,17 @@ uint64_t RandomU64() {
 }
 
 template <size_t N>
+bool AllZero(const std::array<uint8_t, N>& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+}
+
+template <size_t N>
 void FillRandom(std::array<uint8_t, N>& bytes) {
   for (size_t i = 0; i < N; i += 8) {
     uint64_t v = RandomU64();
     std::memcpy(bytes.data() + i, &v, std::min<size_t>(8, N - i));
   }
-  if (std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; })) bytes[N - 1] = 1;
+  if (AllZero(bytes)) bytes[N - 1] = 1;  // all-zero ids are invalid
 }
 
 template <size_t N>
@@ -69,11 +75,6 @@ bool ParseHex(std::string_view text, std::array<uint8_t, N>& out) {
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return true;
-}
-
-template <size_t N>
-bool AllZero(const std::array<uint8_t, N>& bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
 struct TracingMetrics {
@@ -125,6 +126,7 @@ class Exporter {
 
  private:
   void Run() EXCLUDES(mu_) {
+    CurlGlobalInitOnce();
     CURL* curl = curl_easy_init();
     MutexLock lock(&mu_);
     while (true) {
