@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "common/clock.h"
+#include "common/duration.h"
 #include "compactor/compactor.h"
 #include "config/overrides.h"
 #include "deletion/delete_request_store.h"
@@ -55,7 +56,7 @@ namespace {
 
 // tracing.* onto the tracer. Enabled without an endpoint (Loki's `tracing: {enabled: true}`
 // alone, which Loki's Jaeger client sends nowhere useful either) is a warning, not an error.
-Status StartTracing(const config::Config& c) {
+Status StartTracing(const config::Config& c, const std::string& instance_id) {
   if (!c.tracing.enabled) return Status::OK();
   tracing::Options o;
   o.enabled = true;
@@ -78,13 +79,7 @@ Status StartTracing(const config::Config& c) {
   o.sampling_ratio = c.tracing.sampling_ratio;
   o.service_name = c.tracing.service_name;
   o.resource_attributes["sluice.target"] = c.target;
-  std::string instance = c.ring.lifecycler.id;
-  if (instance.empty()) {
-    char host[256] = "sluice";
-    gethostname(host, sizeof host - 1);
-    instance = host;
-  }
-  o.resource_attributes["service.instance.id"] = instance;
+  o.resource_attributes["service.instance.id"] = instance_id;
   return tracing::Start(o);
 }
 
@@ -438,7 +433,11 @@ Status App::Impl::StartGrpc() {
   std::vector<grpc::Service*> services;
   if (cluster() && targets().ingester) {
     ingester_service = std::make_unique<rpc::IngesterService>(ingester.get(), ingester.get());
-    ingester_service->InjectPushDelay(config.testing.fault.ingester_push_delay);
+    if (config.testing.fault.ingester_push_delay > 0) {
+      spdlog::warn("msg=\"TEST-ONLY ingester push delay injected\" delay={}",
+                   FormatDuration(config.testing.fault.ingester_push_delay));
+      ingester_service->InjectPushDelay(config.testing.fault.ingester_push_delay);
+    }
     services.push_back(ingester_service.get());
   }
   rpc::FrontendWorkerOptions worker_defaults;
@@ -844,7 +843,6 @@ Status App::Start() {
   static std::once_flag process_metrics;
   std::call_once(process_metrics,
                  [] { metrics::RegisterProcessMetrics(metrics::DefaultRegistry()); });
-  SLUICE_RETURN_IF_ERROR(StartTracing(c));
   SLUICE_ASSIGN_OR_RETURN(impl_->store, BuildObjectStore(c));
   SLUICE_RETURN_IF_ERROR(impl_->BuildCaches());
   if (c.targets.serves_queries() || c.targets.compactor) {
@@ -860,6 +858,7 @@ Status App::Start() {
     gethostname(host, sizeof host - 1);
     impl_->instance_id = host;
   }
+  SLUICE_RETURN_IF_ERROR(StartTracing(c, impl_->instance_id));
   SLUICE_RETURN_IF_ERROR(impl_->BuildRings());
   SLUICE_RETURN_IF_ERROR(impl_->BuildCompactor());
   SLUICE_RETURN_IF_ERROR(impl_->BuildWritePath());
