@@ -239,7 +239,9 @@ RemoteIngester::RemoteIngester(std::string address, const config::Config::Ingest
     : address_(std::move(address)),
       remote_timeout_ns_(config.remote_timeout),
       breaker_(BreakerOptions(config, address_), clock),
-      bulkhead_(config.max_inflight_push_requests) {
+      bulkhead_(config.max_inflight_push_requests),
+      push_ok_duration_(PushDuration(address_, true)),
+      push_error_duration_(PushDuration(address_, false)) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(ClampToInt(config.grpc_client_config.max_recv_msg_size));
   args.SetMaxSendMessageSize(ClampToInt(config.grpc_client_config.max_send_msg_size));
@@ -305,7 +307,7 @@ Status RemoteIngester::SendPush(std::string_view tenant, size_t size,
   Status st = FromGrpcStatus(
       grpc::internal::BlockingUnaryCall(channel_.get(), *push_method_, &ctx, request, &response),
       address_);
-  PushDuration(address_, st.ok())
+  (st.ok() ? push_ok_duration_ : push_error_duration_)
       ->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   breaker_.Record(permit, !IsUnanswered(st));
   return st;

@@ -33,6 +33,7 @@
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
 #include "config/config.h"
+#include "metrics/metrics.h"
 #include "read/read.h"
 #include "rpc/circuit_breaker.h"
 #include "write/pusher.h"
@@ -96,6 +97,9 @@ class RemoteIngester final : public read::StreamSource, public write::Pusher {
   CircuitBreaker breaker_;
   Bulkhead bulkhead_;
   std::atomic<uint64_t> peak_buffered_{0};
+  // loki_ingester_client_request_duration_seconds of this ingester's pushes, by outcome.
+  metrics::Histogram* push_ok_duration_;
+  metrics::Histogram* push_error_duration_;
 };
 
 // One client per ingester address, made on first use and shared: a call in flight keeps its
