@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +10,7 @@
 #include "chunk/chunk.h"
 #include "ingester/test_util.h"
 #include "ingester/wal/format.h"
+#include "ingester/wal/test_util.h"
 #include "storage/index/index_reader.h"
 #include "storage/test_util.h"
 
@@ -213,23 +212,18 @@ TEST_F(IngesterTest, WithoutTheWalKafkaIngestionKeepsOnlyCheckpoints) {
 // (the entries would be "duplicates" and never logged) until a checkpoint made memory durable.
 TEST_F(IngesterTest, AfterAWalFailureNothingIsAcknowledgedUntilACheckpointSucceeds) {
   auto ing = NewIngester();
-  // Writes past byte 1 of any file fail with EFBIG while the limit is set (the WAL's and the
-  // checkpoint's alike); SIGXFSZ would otherwise end the process.
-  signal(SIGXFSZ, SIG_IGN);
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  rlimit tiny = saved;
-  tiny.rlim_cur = 1;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tiny), 0);
   auto push = [&] {
     std::vector<write::ValidatedStream> batch{MakeStream(R"({app="a"})", {{kT0, "kept"}})};
     return ing->Push("t", batch);
   };
-  Status first = push();
-  Status retry = push();
-  clock_.Advance(2 * kSecond);
-  Status retry_later = push();  // a repair attempt: the checkpoint fails too
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  Status first, retry, retry_later;
+  {
+    wal::testing::ScopedFileSizeLimit full_disk(1);  // the WAL's and the checkpoint's files
+    first = push();
+    retry = push();
+    clock_.Advance(2 * kSecond);
+    retry_later = push();  // a repair attempt: the checkpoint fails too
+  }
   EXPECT_EQ(first.code(), StatusCode::kUnavailable) << first.message();
   EXPECT_EQ(retry.code(), StatusCode::kUnavailable) << retry.message();
   EXPECT_EQ(retry_later.code(), StatusCode::kUnavailable) << retry_later.message();

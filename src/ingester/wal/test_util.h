@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <map>
@@ -19,6 +22,25 @@
 #include "model/entry.h"
 
 namespace sluice::wal::testing {
+
+// While alive, writes past `bytes` of any file of this process fail with EFBIG: a full disk for
+// the WAL's and the checkpoint's files alike. SIGXFSZ, which would end the process, is ignored.
+class ScopedFileSizeLimit {
+ public:
+  explicit ScopedFileSizeLimit(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    EXPECT_EQ(getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    rlimit small = saved_;
+    small.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  }
+  ~ScopedFileSizeLimit() { EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &saved_), 0); }
+  ScopedFileSizeLimit(const ScopedFileSizeLimit&) = delete;
+  ScopedFileSizeLimit& operator=(const ScopedFileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
 
 // A fresh directory, removed with everything in it at scope exit.
 class TempDir {

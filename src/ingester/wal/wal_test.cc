@@ -1,10 +1,7 @@
 // Writer, checkpoint and replay together, against real files in a temporary directory.
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
-
-#include <csignal>
 
 #include <gtest/gtest.h>
 
@@ -173,17 +170,11 @@ TEST(WalTest, FailedWritesAreCutOffAndTheSegmentKept) {
   {
     auto w = OpenWriter(Options(dir, 1 << 20, FsyncPolicy::kBatch));
     ASSERT_TRUE(LogOne(*w, "t", 1, a).ok());
-    // Writes past 4 KB of any file fail with EFBIG while the limit is set; SIGXFSZ would
-    // otherwise end the process.
-    signal(SIGXFSZ, SIG_IGN);
-    rlimit saved{};
-    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-    rlimit small = saved;
-    small.rlim_cur = 4096;
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
     std::vector<Status> failed;
-    for (int i = 0; i < 5; ++i) failed.push_back(LogOne(*w, "t", 2, b));  // stream 2 is new
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    {
+      testing::ScopedFileSizeLimit full_disk(4096);
+      for (int i = 0; i < 5; ++i) failed.push_back(LogOne(*w, "t", 2, b));  // stream 2 is new
+    }
     for (const Status& st : failed) EXPECT_EQ(st.code(), StatusCode::kIOError) << st.ToString();
     ASSERT_TRUE(LogOne(*w, "t", 2, c).ok());
     ASSERT_TRUE(w->Close().ok());
